@@ -1,0 +1,89 @@
+// AF_INET sockets the supervisor makes: egress sockets (one per output) and IGMP helper sockets.
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <net/if.h>
+
+static int fail_close(int fd)
+{
+	int e = errno;
+	close(fd);
+	return -e;
+}
+
+// A UDP socket bound to one interface and connected to its destination, so egress sends with
+// plain IORING_OP_SEND and the kernel caches the route. group_be/port are network order.
+int mr_egress_socket(const char *ifname, int ifindex, unsigned group_be, unsigned port,
+                     int ttl, int tos, int sndbuf)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname, strlen(ifname)) < 0)
+		return fail_close(fd);
+	struct ip_mreqn mr = { .imr_ifindex = ifindex };
+	if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &mr, sizeof(mr)) < 0)
+		return fail_close(fd);
+	unsigned char mttl = (unsigned char)ttl, loop = 0;
+	if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &mttl, sizeof(mttl)) < 0)
+		return fail_close(fd);
+	if (setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof(ttl)) < 0)
+		return fail_close(fd);
+	if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, &loop, sizeof(loop)) < 0)
+		return fail_close(fd);
+	if (setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof(tos)) < 0)
+		return fail_close(fd);
+	// SNDBUFFORCE needs CAP_NET_ADMIN, which only the supervisor has; fall back quietly.
+	if (sndbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = (unsigned short)port,
+				   .sin_addr.s_addr = group_be };
+	if (connect(fd, (struct sockaddr *)&dst, sizeof(dst)) < 0)
+		return fail_close(fd);
+	return fd;
+}
+
+// The helper socket only joins groups (IGMP, NIC MAC filter); it binds an ephemeral port and a
+// minimal buffer so it never holds the traffic that AF_PACKET receives (seed D6).
+int mr_helper_socket(void)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int small = 1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	struct sockaddr_in any = { .sin_family = AF_INET };
+	if (bind(fd, (struct sockaddr *)&any, sizeof(any)) < 0)
+		return fail_close(fd);
+	return fd;
+}
+
+// Joins group on ifindex; with source_be != 0 a source-specific join (IGMPv3).
+int mr_helper_join(int fd, int ifindex, unsigned group_be, unsigned source_be)
+{
+	if (source_be == 0) {
+		struct ip_mreqn mr = { .imr_multiaddr.s_addr = group_be, .imr_ifindex = ifindex };
+		return setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mr, sizeof(mr)) < 0 ? -errno : 0;
+	}
+	struct group_source_req gsr = { .gsr_interface = (unsigned)ifindex };
+	struct sockaddr_in *g = (struct sockaddr_in *)&gsr.gsr_group;
+	struct sockaddr_in *s = (struct sockaddr_in *)&gsr.gsr_source;
+	g->sin_family = AF_INET;
+	g->sin_addr.s_addr = group_be;
+	s->sin_family = AF_INET;
+	s->sin_addr.s_addr = source_be;
+	return setsockopt(fd, IPPROTO_IP, MCAST_JOIN_SOURCE_GROUP, &gsr, sizeof(gsr)) < 0 ? -errno : 0;
+}
+
+int mr_if_index(const char *ifname)
+{
+	return (int)if_nametoindex(ifname);
+}
+
+int mr_close(int fd)
+{
+	return close(fd) < 0 ? -errno : 0;
+}

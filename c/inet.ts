@@ -1,0 +1,52 @@
+// Typed wrapper of inet.c: egress and IGMP helper sockets, interface lookup.
+import { dlopen, FFIType as T } from "bun:ffi";
+import { check, cstr, libPath } from "./lib.ts";
+
+const { symbols: C } = dlopen(libPath(), {
+  mr_egress_socket: { args: [T.ptr, T.i32, T.u32, T.u32, T.i32, T.i32, T.i32], returns: T.i32 },
+  mr_helper_socket: { args: [], returns: T.i32 },
+  mr_helper_join: { args: [T.i32, T.i32, T.u32, T.u32], returns: T.i32 },
+  mr_if_index: { args: [T.ptr], returns: T.i32 },
+  mr_close: { args: [T.i32], returns: T.i32 },
+});
+
+/** Host-order IPv4 (as parsed from a dotted quad) to the network-order word C expects. */
+function be32(hostOrder: number): number {
+  return (((hostOrder & 0xff) << 24) | ((hostOrder >>> 8 & 0xff) << 16) | ((hostOrder >>> 16 & 0xff) << 8) | (hostOrder >>> 24)) >>> 0;
+}
+function be16(port: number): number {
+  return ((port & 0xff) << 8) | (port >>> 8);
+}
+
+export interface EgressSpec {
+  ifname: string;
+  ifindex: number;
+  /** destination address, host order */
+  addr: number;
+  port: number;
+  ttl: number;
+  dscp: number;
+}
+
+/** A UDP socket bound to the output interface and connected to its destination. Returns fd or -errno. */
+export function egressSocket(s: EgressSpec, sndbuf = 4 << 20): number {
+  return C.mr_egress_socket(cstr(s.ifname), s.ifindex, be32(s.addr), be16(s.port), s.ttl, s.dscp << 2, sndbuf);
+}
+
+export function helperSocket(): number {
+  return check(C.mr_helper_socket(), "IGMP helper socket");
+}
+
+/** Joins group (host order) on ifindex; source 0 = any source. Returns 0 or -errno. */
+export function helperJoin(fd: number, ifindex: number, group: number, source: number): number {
+  return C.mr_helper_join(fd, ifindex, be32(group), source ? be32(source) : 0);
+}
+
+/** 0 when there is no such interface. */
+export function ifIndex(ifname: string): number {
+  return C.mr_if_index(cstr(ifname));
+}
+
+export function closeFd(fd: number): void {
+  C.mr_close(fd);
+}

@@ -1,0 +1,116 @@
+// AF_PACKET receive sockets: TPACKET_V3 mmap ring joined to a PACKET_FANOUT group.
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <linux/ethtool.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <linux/sockios.h>
+
+#ifndef PACKET_IGNORE_OUTGOING
+#define PACKET_IGNORE_OUTGOING 23
+#endif
+
+// Opens the socket with protocol 0 so it receives nothing until the ring is set and it is bound.
+// Returns the fd, or -errno. fanout_id < 0 asks the kernel for a unique group id.
+int mr_packet_open(int ifindex, unsigned block_size, unsigned block_nr, unsigned frame_size,
+                   unsigned retire_ms, int fanout_id, int fanout_mode)
+{
+	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+
+	int v = TPACKET_V3;
+	if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &v, sizeof(v)) < 0)
+		goto fail;
+	// The relay must never see its own egress frames.
+	int one = 1;
+	if (setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) < 0)
+		goto fail;
+
+	struct tpacket_req3 req = {
+		.tp_block_size = block_size,
+		.tp_block_nr = block_nr,
+		.tp_frame_size = frame_size,
+		.tp_frame_nr = (block_size / frame_size) * block_nr,
+		.tp_retire_blk_tov = retire_ms,
+	};
+	if (setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) < 0)
+		goto fail;
+
+	struct sockaddr_ll sll = {
+		.sll_family = AF_PACKET,
+		.sll_protocol = htons(ETH_P_ALL),
+		.sll_ifindex = ifindex,
+	};
+	if (bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0)
+		goto fail;
+
+	int arg;
+	if (fanout_id < 0)
+		arg = (fanout_mode | PACKET_FANOUT_FLAG_UNIQUEID) << 16;
+	else
+		arg = (fanout_id & 0xffff) | (fanout_mode << 16);
+	if (setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof(arg)) < 0)
+		goto fail;
+	return fd;
+fail:;
+	int e = errno;
+	close(fd);
+	return -e;
+}
+
+// The fanout group id the socket joined (the kernel chooses it with UNIQUEID).
+int mr_packet_fanout_id(int fd)
+{
+	int arg = 0;
+	socklen_t len = sizeof(arg);
+	if (getsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, &len) < 0)
+		return -errno;
+	return arg & 0xffff;
+}
+
+void *mr_packet_map(int fd, unsigned long len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+int mr_unmap(void *p, unsigned long len)
+{
+	return munmap(p, len) < 0 ? -errno : 0;
+}
+
+// Kernel counters since the previous call (reading resets them): out = {packets, drops, freezes}.
+int mr_packet_stats(int fd, unsigned *out)
+{
+	struct tpacket_stats_v3 st;
+	socklen_t len = sizeof(st);
+	if (getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) < 0)
+		return -errno;
+	out[0] = st.tp_packets;
+	out[1] = st.tp_drops;
+	out[2] = st.tp_freeze_q_cnt;
+	return 0;
+}
+
+// GRO would hand AF_PACKET coalesced super-frames (seed D31): turn it off on input interfaces.
+int mr_set_gro(const char *ifname, int on)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	struct ethtool_value ev = { .cmd = ETHTOOL_SGRO, .data = on ? 1 : 0 };
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+	ifr.ifr_data = (char *)&ev;
+	int rc = ioctl(fd, SIOCETHTOOL, &ifr) < 0 ? -errno : 0;
+	close(fd);
+	return rc;
+}

@@ -1,0 +1,56 @@
+// Typed wrapper of packet.c: AF_PACKET TPACKET_V3 receive sockets.
+import { dlopen, FFIType as T, ptr, type Pointer } from "bun:ffi";
+import { check, cstr, libPath } from "./lib.ts";
+
+const { symbols: C } = dlopen(libPath(), {
+  mr_packet_open: { args: [T.i32, T.u32, T.u32, T.u32, T.u32, T.i32, T.i32], returns: T.i32 },
+  mr_packet_fanout_id: { args: [T.i32], returns: T.i32 },
+  mr_packet_map: { args: [T.i32, T.u64], returns: T.ptr },
+  mr_unmap: { args: [T.ptr, T.u64], returns: T.i32 },
+  mr_packet_stats: { args: [T.i32, T.ptr], returns: T.i32 },
+  mr_set_gro: { args: [T.ptr, T.i32], returns: T.i32 },
+});
+
+/** PACKET_FANOUT_HASH: one flow (addresses and ports) always lands on the same worker. */
+export const FANOUT_HASH = 0;
+
+export interface RingGeometry {
+  blockSize: number;
+  blockCount: number;
+  frameSize: number;
+  retireMs: number;
+}
+
+/** Opens, rings and binds an AF_PACKET socket on ifindex and joins fanoutId (or a new group if < 0). */
+export function packetOpen(ifindex: number, g: RingGeometry, fanoutId: number): number {
+  return check(
+    C.mr_packet_open(ifindex, g.blockSize, g.blockCount, g.frameSize, g.retireMs, fanoutId, FANOUT_HASH),
+    `AF_PACKET socket on ifindex ${ifindex}`,
+  );
+}
+
+export function packetFanoutId(fd: number): number {
+  return check(C.mr_packet_fanout_id(fd), "PACKET_FANOUT id");
+}
+
+export function packetMap(fd: number, len: number): Pointer {
+  const p = C.mr_packet_map(fd, len);
+  if (!p) throw new Error(`mmap of the AF_PACKET ring (fd ${fd}, ${len} bytes) failed`);
+  return p;
+}
+
+export function unmap(p: Pointer, len: number): void {
+  check(C.mr_unmap(p, len), "munmap");
+}
+
+const statsOut = new Uint32Array(3);
+/** Kernel receive counters since the last call: the kernel resets them on every read. */
+export function packetStats(fd: number): { packets: number; drops: number; freezes: number } {
+  check(C.mr_packet_stats(fd, ptr(statsOut)), "PACKET_STATISTICS");
+  return { packets: statsOut[0], drops: statsOut[1], freezes: statsOut[2] };
+}
+
+/** Turns GRO on or off on an interface (needs CAP_NET_ADMIN). Returns 0 or -errno. */
+export function setGro(ifname: string, on: boolean): number {
+  return C.mr_set_gro(cstr(ifname), on ? 1 : 0);
+}

@@ -1,0 +1,71 @@
+// Typed wrapper of sys.c: shared memory, futex, poll, slot copy, privilege drop, clock.
+import { dlopen, FFIType as T, ptr, type Pointer } from "bun:ffi";
+import { check, cstr, libPath } from "./lib.ts";
+
+const { symbols: C } = dlopen(libPath(), {
+  mr_shm_create: { args: [T.ptr, T.u64], returns: T.i32 },
+  mr_shm_open: { args: [T.ptr, T.i32], returns: T.i32 },
+  mr_shm_unlink: { args: [T.ptr], returns: T.i32 },
+  mr_shm_map: { args: [T.i32, T.u64, T.i32], returns: T.ptr },
+  mr_futex_wait: { args: [T.ptr, T.u32, T.i64], returns: T.i32 },
+  mr_futex_wake: { args: [T.ptr, T.i32], returns: T.i32 },
+  mr_poll: { args: [T.ptr, T.ptr, T.u32, T.i32], returns: T.i32 },
+  mr_copy: { args: [T.ptr, T.ptr, T.u32], returns: T.void },
+  mr_drop_privileges: { args: [T.u32, T.u32], returns: T.i32 },
+  mr_monotonic_ns: { args: [], returns: T.i64 },
+});
+
+/** Creates /dev/shm/<name> (0600, must not exist) of len bytes; returns its fd. */
+export function shmCreate(name: string, len: number): number {
+  return check(C.mr_shm_create(cstr("/" + name), len), `shm_open /dev/shm/${name}`);
+}
+
+export function shmOpen(name: string, writable: boolean): number {
+  return check(C.mr_shm_open(cstr("/" + name), writable ? 1 : 0), `shm_open /dev/shm/${name}`);
+}
+
+/** 0, or -errno (-2 when it was already gone). */
+export function shmUnlink(name: string): number {
+  return C.mr_shm_unlink(cstr("/" + name));
+}
+
+export function shmMap(fd: number, len: number, writable: boolean): Pointer {
+  const p = C.mr_shm_map(fd, len, writable ? 1 : 0);
+  if (!p) throw new Error(`mmap of shared memory (fd ${fd}, ${len} bytes) failed`);
+  return p;
+}
+
+/** Sleeps while the u32 at addr equals expected, at most timeoutUs. */
+export function futexWait(addr: number, expected: number, timeoutUs: number): number {
+  return C.mr_futex_wait(addr as unknown as Pointer, expected, timeoutUs);
+}
+
+export function futexWake(addr: number): number {
+  return C.mr_futex_wake(addr as unknown as Pointer, 1);
+}
+
+/** A reusable poll set over fixed fds. */
+export class PollSet {
+  readonly fds: Int32Array;
+  readonly revents: Int32Array;
+  constructor(fds: number[]) {
+    this.fds = new Int32Array(fds);
+    this.revents = new Int32Array(fds.length);
+  }
+  wait(timeoutMs: number): number {
+    return C.mr_poll(ptr(this.fds), ptr(this.revents), this.fds.length, timeoutMs);
+  }
+}
+
+/** memcpy(dst, src, len) between raw addresses (ring frame -> pool slot). */
+export function copy(dst: number, src: number, len: number): void {
+  C.mr_copy(dst as unknown as Pointer, src as unknown as Pointer, len);
+}
+
+export function dropPrivileges(uid: number, gid: number): void {
+  check(C.mr_drop_privileges(uid, gid), "dropping privileges");
+}
+
+export function monotonicNs(): number {
+  return Number(C.mr_monotonic_ns());
+}

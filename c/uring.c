@@ -1,0 +1,69 @@
+// Egress sends through io_uring: queue many, submit once, reap every completion each turn.
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <liburing.h>
+
+struct mr_uring {
+	struct io_uring ring;
+};
+
+void *mr_uring_new(unsigned entries, unsigned flags)
+{
+	struct mr_uring *u = calloc(1, sizeof(*u));
+	if (!u)
+		return NULL;
+	struct io_uring_params p = { .flags = flags, .cq_entries = entries * 4 };
+	p.flags |= IORING_SETUP_CQSIZE;
+	if (io_uring_queue_init_params(entries, &u->ring, &p) < 0) {
+		free(u);
+		return NULL;
+	}
+	return u;
+}
+
+void mr_uring_free(void *h)
+{
+	struct mr_uring *u = h;
+	io_uring_queue_exit(&u->ring);
+	free(u);
+}
+
+// Queues one send of buf[0..len) on a connected socket. Submits first when the SQ is full.
+int mr_uring_send(void *h, int fd, const void *buf, unsigned len, unsigned user_data)
+{
+	struct mr_uring *u = h;
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+	if (!sqe) {
+		int rc = io_uring_submit(&u->ring);
+		if (rc < 0)
+			return rc;
+		sqe = io_uring_get_sqe(&u->ring);
+		if (!sqe)
+			return -EBUSY;
+	}
+	io_uring_prep_send(sqe, fd, buf, len, 0);
+	io_uring_sqe_set_data64(sqe, user_data);
+	return 0;
+}
+
+// Submits what is queued (waiting for wait_nr completions), then copies out every ready
+// completion as {user_data, res} pairs. Returns how many pairs, or -errno.
+int mr_uring_flush(void *h, int32_t *out, unsigned max, unsigned wait_nr)
+{
+	struct mr_uring *u = h;
+	int rc = io_uring_submit_and_wait(&u->ring, wait_nr);
+	if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
+		return rc;
+	struct io_uring_cqe *cqe;
+	unsigned head, n = 0;
+	io_uring_for_each_cqe(&u->ring, head, cqe) {
+		if (n == max)
+			break;
+		out[2 * n] = (int32_t)cqe->user_data;
+		out[2 * n + 1] = cqe->res;
+		n++;
+	}
+	io_uring_cq_advance(&u->ring, n);
+	return (int)n;
+}

@@ -1,0 +1,39 @@
+// Typed wrapper of uring.c: batched io_uring sends with eager completion reaping.
+import { dlopen, FFIType as T, ptr, type Pointer } from "bun:ffi";
+import { check, libPath } from "./lib.ts";
+
+const { symbols: C } = dlopen(libPath(), {
+  mr_uring_new: { args: [T.u32, T.u32], returns: T.ptr },
+  mr_uring_free: { args: [T.ptr], returns: T.void },
+  mr_uring_send: { args: [T.ptr, T.i32, T.ptr, T.u32, T.u32], returns: T.i32 },
+  mr_uring_flush: { args: [T.ptr, T.ptr, T.u32, T.u32], returns: T.i32 },
+});
+
+export class Uring {
+  readonly handle: Pointer;
+  /** Completions as {userData, res} pairs, filled by flush(). */
+  readonly completions: Int32Array;
+  private readonly completionsPtr: Pointer;
+
+  constructor(entries: number, flags = 0) {
+    const h = C.mr_uring_new(entries, flags);
+    if (!h) throw new Error(`io_uring_queue_init(${entries}) failed`);
+    this.handle = h;
+    this.completions = new Int32Array(entries * 8);
+    this.completionsPtr = ptr(this.completions);
+  }
+
+  /** Queues a send of len bytes at address buf on connected socket fd. 0 or -errno. */
+  send(fd: number, buf: number, len: number, userData: number): number {
+    return C.mr_uring_send(this.handle, fd, buf as unknown as Pointer, len, userData);
+  }
+
+  /** Submits everything queued and returns how many completions were copied into `completions`. */
+  flush(waitFor = 0): number {
+    return check(C.mr_uring_flush(this.handle, this.completionsPtr, this.completions.length >> 1, waitFor), "io_uring submit");
+  }
+
+  close(): void {
+    C.mr_uring_free(this.handle);
+  }
+}

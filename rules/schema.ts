@@ -1,0 +1,72 @@
+// The rule schema: one zod definition serves the rules file, the supervisor and (later) the REST API.
+import { z } from "zod";
+import { isMulticast, isUsableUnicast, parseIpv4 } from "./ipv4.ts";
+
+/** Linux accepts 1–15 bytes, not "." or "..", and no '/', ':' or white space (dev_valid_name). */
+export const interfaceName = z
+  .string()
+  .min(1, "interface name is empty")
+  .max(15, "interface name is longer than 15 characters (IFNAMSIZ)")
+  .refine((s) => s !== "." && s !== ".." && !/[\/:\s]/.test(s) && /^[\x21-\x7e]+$/.test(s), {
+    message: "not a valid Linux interface name",
+  });
+
+const port = z.number().int("port must be an integer").min(1, "port must be 1–65535").max(65535, "port must be 1–65535");
+
+const ipv4 = (what: string, ok: (v: number) => boolean, why: string) =>
+  z.string().refine((s) => {
+    const v = parseIpv4(s);
+    return v !== null && ok(v);
+  }, { message: `${what} must be ${why}` });
+
+export const outputSchema = z.strictObject({
+  interface: interfaceName,
+  group: ipv4("output group", (v) => isMulticast(v) || isUsableUnicast(v), "a multicast or unicast IPv4 address"),
+  port,
+  ttl: z.number().int().min(1, "ttl must be 1–255").max(255, "ttl must be 1–255").default(16),
+  dscp: z.number().int().min(0, "dscp must be 0–63").max(63, "dscp must be 0–63").default(0),
+});
+
+export const inputSchema = z
+  .strictObject({
+    interface: interfaceName,
+    group: ipv4("input group", (v) => isMulticast(v) || isUsableUnicast(v), "a multicast or unicast IPv4 address"),
+    port,
+    source: ipv4("source", isUsableUnicast, "a unicast IPv4 address").optional(),
+  })
+  .refine((i) => isMulticast(parseIpv4(i.group)!) || i.source !== undefined, {
+    message: "a non-multicast input group needs a source",
+    path: ["group"],
+  });
+
+export const ruleSchema = z
+  .strictObject({
+    id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "id must be 1–64 of A–Z a–z 0–9 . _ -").optional(),
+    name: z.string().min(1).max(128).optional(),
+    input: inputSchema,
+    outputs: z.array(outputSchema).min(1, "a rule needs at least one output").max(64),
+  })
+  .superRefine((r, ctx) => {
+    r.outputs.forEach((o, i) => {
+      if (o.interface === r.input.interface && o.group === r.input.group && o.port === r.input.port) {
+        ctx.addIssue({ code: "custom", path: ["outputs", i], message: "output equals the input (it would loop)" });
+      }
+    });
+  });
+
+export const poolSchema = z.strictObject({
+  /** 2 KiB slots per worker pair (payloads up to 1,984 bytes). */
+  slots: z.number().int().min(64).max(1 << 20).default(8192),
+  /** 10 KiB slots per worker pair for jumbo payloads; 0 drops them as oversize. */
+  jumboSlots: z.number().int().min(0).max(1 << 16).default(0),
+});
+
+export const configSchema = z.strictObject({
+  rules: z.array(ruleSchema).default([]),
+  pool: poolSchema.default({ slots: 8192, jumboSlots: 0 }),
+});
+
+export type Rule = z.infer<typeof ruleSchema>;
+export type RuleInput = z.input<typeof ruleSchema>;
+export type Output = z.infer<typeof outputSchema>;
+export type Config = z.infer<typeof configSchema>;

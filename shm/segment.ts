@@ -1,0 +1,48 @@
+// Creating, mapping and naming the shared-memory segment of one relay instance.
+import { createHash } from "node:crypto";
+import { resolve } from "node:path";
+import { toArrayBuffer } from "bun:ffi";
+import { shmCreate, shmMap, shmOpen, shmUnlink } from "../c/sys.ts";
+import { computeLayout, readHeader, writeHeader, type Layout, type LayoutParams } from "./layout.ts";
+
+/** /dev/shm/<name>: derived from the state directory, so tools find it without asking. */
+export function segmentName(stateDir: string): string {
+  const h = createHash("sha256").update(resolve(stateDir)).digest("hex").slice(0, 12);
+  return `mcrelay-${h}`;
+}
+
+export interface Segment {
+  name: string;
+  fd: number;
+  addr: number;
+  buf: ArrayBuffer;
+  layout: Layout;
+}
+
+export function createSegment(name: string, params: LayoutParams): Segment {
+  const layout = computeLayout(params);
+  const fd = shmCreate(name, layout.size);
+  const addr = shmMap(fd, layout.size, true) as unknown as number;
+  const buf = toArrayBuffer(addr as any, 0, layout.size);
+  writeHeader(buf, layout, process.pid);
+  return { name, fd, addr, buf, layout };
+}
+
+/** Maps a segment from an fd handed over by the supervisor (workers) or opened by name (tools). */
+export function mapSegment(fd: number, size: number, writable: boolean, name = ""): Segment {
+  const addr = shmMap(fd, size, writable) as unknown as number;
+  const buf = toArrayBuffer(addr as any, 0, size);
+  const layout = readHeader(buf);
+  return { name, fd, addr, buf, layout };
+}
+
+export function openSegment(name: string): Segment {
+  const fd = shmOpen(name, false);
+  // Map the header first to learn the size.
+  const head = mapSegment(fd, 4096, false, name);
+  return mapSegment(fd, head.layout.size, false, name);
+}
+
+export function removeSegment(name: string): void {
+  shmUnlink(name);
+}

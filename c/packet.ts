@@ -1,5 +1,6 @@
 // Typed wrapper of packet.c: AF_PACKET TPACKET_V3 receive sockets.
-import { dlopen, FFIType as T, ptr, type Pointer } from "bun:ffi";
+import { dlopen, FFIType as T, ptr, toArrayBuffer, type Pointer } from "bun:ffi";
+import type { Mapping } from "./sys.ts";
 import { check, cstr, libPath } from "./lib.ts";
 
 const { symbols: C } = dlopen(libPath(), {
@@ -33,14 +34,14 @@ export function packetFanoutId(fd: number): number {
   return check(C.mr_packet_fanout_id(fd), "PACKET_FANOUT id");
 }
 
-export function packetMap(fd: number, len: number): Pointer {
+export function packetMap(fd: number, len: number): Mapping {
   const p = C.mr_packet_map(fd, len);
   if (!p) throw new Error(`mmap of the AF_PACKET ring (fd ${fd}, ${len} bytes) failed`);
-  return p;
+  return { addr: p as unknown as number, buf: toArrayBuffer(p, 0, len) };
 }
 
-export function unmap(p: Pointer, len: number): void {
-  check(C.mr_unmap(p, len), "munmap");
+export function unmap(m: Mapping, len: number): void {
+  check(C.mr_unmap(m.addr as unknown as Pointer, len), "munmap");
 }
 
 const statsOut = new Uint32Array(3);

@@ -1,5 +1,5 @@
 // Typed wrapper of sys.c: shared memory, futex, poll, slot copy, privilege drop, clock.
-import { dlopen, FFIType as T, ptr, type Pointer } from "bun:ffi";
+import { dlopen, FFIType as T, ptr, toArrayBuffer, type Pointer } from "bun:ffi";
 import { check, cstr, libPath } from "./lib.ts";
 
 const { symbols: C } = dlopen(libPath(), {
@@ -29,10 +29,16 @@ export function shmUnlink(name: string): number {
   return C.mr_shm_unlink(cstr("/" + name));
 }
 
-export function shmMap(fd: number, len: number, writable: boolean): Pointer {
+/** A mapping: its address (for C and futexes) and an ArrayBuffer over it (for TypeScript). */
+export interface Mapping {
+  addr: number;
+  buf: ArrayBuffer;
+}
+
+export function shmMap(fd: number, len: number, writable: boolean): Mapping {
   const p = C.mr_shm_map(fd, len, writable ? 1 : 0);
   if (!p) throw new Error(`mmap of shared memory (fd ${fd}, ${len} bytes) failed`);
-  return p;
+  return { addr: p as unknown as number, buf: toArrayBuffer(p, 0, len) };
 }
 
 /** Sleeps while the u32 at addr equals expected, at most timeoutUs. */

@@ -18,7 +18,7 @@ export class Uring {
   constructor(entries: number, flags = 0) {
     const h = C.mr_uring_new(entries, flags);
     if (!h) throw new Error(`io_uring_queue_init(${entries}) failed`);
-    this.handle = h;
+    this.handle = h as Pointer;
     this.completions = new Int32Array(entries * 8);
     this.completionsPtr = ptr(this.completions);
   }

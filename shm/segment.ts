@@ -1,7 +1,6 @@
 // Creating, mapping and naming the shared-memory segment of one relay instance.
 import { createHash } from "node:crypto";
 import { resolve } from "node:path";
-import { toArrayBuffer } from "bun:ffi";
 import { shmCreate, shmMap, shmOpen, shmUnlink } from "../c/sys.ts";
 import { computeLayout, readHeader, writeHeader, type Layout, type LayoutParams } from "./layout.ts";
 
@@ -22,16 +21,14 @@ export interface Segment {
 export function createSegment(name: string, params: LayoutParams): Segment {
   const layout = computeLayout(params);
   const fd = shmCreate(name, layout.size);
-  const addr = shmMap(fd, layout.size, true) as unknown as number;
-  const buf = toArrayBuffer(addr as any, 0, layout.size);
+  const { addr, buf } = shmMap(fd, layout.size, true);
   writeHeader(buf, layout, process.pid);
   return { name, fd, addr, buf, layout };
 }
 
 /** Maps a segment from an fd handed over by the supervisor (workers) or opened by name (tools). */
 export function mapSegment(fd: number, size: number, writable: boolean, name = ""): Segment {
-  const addr = shmMap(fd, size, writable) as unknown as number;
-  const buf = toArrayBuffer(addr as any, 0, size);
+  const { addr, buf } = shmMap(fd, size, writable);
   const layout = readHeader(buf);
   return { name, fd, addr, buf, layout };
 }

@@ -1,0 +1,33 @@
+// Ingress worker: drains its AF_PACKET rings, matches, copies payloads into pool slots and
+// pushes slot indices to the egress of its core. One process per core.
+import { CONTROL_FD, type IngressConfigMsg, type IngressInput } from "../control.ts";
+import { receive, send, startWorker, workerLogger } from "../worker.ts";
+import { Ingress } from "./ingress.ts";
+
+const { init, seg } = startWorker("ingress");
+const log = workerLogger("ingress", init.index);
+const ing = new Ingress(seg, init.index, CONTROL_FD);
+send({ type: "ready", role: "ingress", index: init.index, uid: process.getuid!() });
+log.info({ uid: process.getuid!() }, "ingress ready");
+
+let stopping = false;
+function control(): void {
+  for (let m = receive(true); m !== null; m = receive(true)) {
+    if (m.msg.type === "config") {
+      const cfg = m.msg as IngressConfigMsg;
+      ing.configure(cfg.inputs as IngressInput[], cfg.rules, m.fds);
+      send({ type: "applied", version: cfg.version });
+      log.info({ version: cfg.version, inputs: cfg.inputs.length, rules: cfg.rules.length }, "config applied");
+    } else if (m.msg.type === "stop") {
+      stopping = true;
+    }
+  }
+}
+
+while (!stopping) {
+  ing.run(control);
+}
+ing.close();
+send({ type: "stopped" });
+log.info(ing.summary(), "ingress stopped");
+process.exit(0);

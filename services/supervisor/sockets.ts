@@ -1,0 +1,62 @@
+// The sockets only the supervisor may create: AF_PACKET fanout receive sockets, IGMP helper
+// sockets, and connected egress sockets. Workers get them as fds and never create any.
+import { egressSocket, helperJoin, helperSocket, closeFd } from "../../c/inet.ts";
+import { errnoName } from "../../c/lib.ts";
+import { packetFanoutId, packetOpen, setGro, type RingGeometry } from "../../c/packet.ts";
+import { formatIpv4, isMulticast } from "../../rules/ipv4.ts";
+import type { PlannedOutput, PlannedRule } from "./plan.ts";
+
+/** 64 blocks of 256 KiB: room for ~11k full-size frames per worker and input; a block is handed
+ *  to user space when full or after 1 ms, which bounds the latency the ring adds. */
+export const GEOMETRY: RingGeometry = { blockSize: 256 << 10, blockCount: 64, frameSize: 2048, retireMs: 1 };
+
+export interface Logger {
+  info(o: object, msg: string): void;
+  warn(o: object, msg: string): void;
+}
+
+/** One input interface: its IGMP helper socket and its fanout group. */
+export class InputSockets {
+  private helper = -1;
+  private joined = "";
+  private fanoutId = -1;
+
+  constructor(readonly ifname: string, readonly ifindex: number, log: Logger) {
+    // AF_PACKET sees frames before GRO only if GRO is off (seed D31); veth has it off already.
+    const rc = setGro(ifname, false);
+    if (rc < 0 && rc !== -95) log.warn({ ifname, error: errnoName(rc) }, "could not turn GRO off on input");
+  }
+
+  /** A new receive socket for one worker, in this interface's fanout group. */
+  open(): number {
+    const fd = packetOpen(this.ifindex, GEOMETRY, this.fanoutId);
+    if (this.fanoutId < 0) this.fanoutId = packetFanoutId(fd);
+    return fd;
+  }
+
+  /** Re-joins when the set of (group, source) changes; a fresh socket drops the old memberships. */
+  join(rules: PlannedRule[], log: Logger): void {
+    const want = [...new Set(rules.filter((r) => isMulticast(r.group)).map((r) => `${r.group}/${r.source}`))].sort();
+    const key = want.join(",");
+    if (key === this.joined) return;
+    if (this.helper >= 0) closeFd(this.helper);
+    this.helper = helperSocket();
+    for (const w of want) {
+      const [g, s] = w.split("/").map(Number);
+      const rc = helperJoin(this.helper, this.ifindex, g, s);
+      if (rc < 0) log.warn({ ifname: this.ifname, group: formatIpv4(g), error: errnoName(rc) }, "multicast join failed");
+    }
+    this.joined = key;
+  }
+
+  close(): void {
+    if (this.helper >= 0) closeFd(this.helper);
+    this.helper = -1;
+  }
+}
+
+export function openEgress(o: PlannedOutput): number {
+  const fd = egressSocket(o);
+  if (fd < 0) throw new Error(`output ${o.ifname} ${formatIpv4(o.addr)}:${o.port}: ${errnoName(fd)}`);
+  return fd;
+}

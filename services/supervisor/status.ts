@@ -1,0 +1,28 @@
+// <state-dir>/status.json: what the supervisor runs, for tools and tests (written atomically).
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+export interface Status {
+  state: "starting" | "ready" | "stopping";
+  pid: number;
+  shm: string;
+  workers: { role: "ingress" | "egress"; index: number; pid: number }[];
+  rules: { no: number; id: string; name?: string; state: "active" | "waiting"; reason?: string }[];
+  updatedAt: string;
+}
+
+export const statusPath = (stateDir: string) => join(stateDir, "status.json");
+
+export function writeStatus(stateDir: string, s: Omit<Status, "updatedAt">): void {
+  const p = statusPath(stateDir);
+  writeFileSync(p + ".tmp", JSON.stringify({ ...s, updatedAt: new Date().toISOString() }, null, 2) + "\n", { mode: 0o644 });
+  renameSync(p + ".tmp", p);
+}
+
+export function readStatus(stateDir: string): Status | null {
+  try {
+    return JSON.parse(readFileSync(statusPath(stateDir), "utf8")) as Status;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,89 @@
+// Starting workers unprivileged and talking to them. A worker is exec'd through setpriv as the
+// relay user with no capabilities and no_new_privs, so it never holds privilege at all; the
+// sockets it needs arrive over its control channel (fd 3) as SCM_RIGHTS.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { closeFd } from "../../c/inet.ts";
+import { recvMessage, sendMessage, socketPair } from "../../c/unixmsg.ts";
+import type { FromWorker, ToWorker } from "../control.ts";
+
+const ROOT = join(import.meta.dir, "..", "..");
+
+export interface RelayUser {
+  name: string;
+  uid: number;
+  gid: number;
+}
+
+export function lookupUser(name: string): RelayUser {
+  const line = readFileSync("/etc/passwd", "utf8").split("\n").find((l) => l.split(":")[0] === name);
+  if (!line) throw new Error(`user ${name} does not exist (--user)`);
+  const f = line.split(":");
+  const uid = Number(f[2]);
+  if (uid === 0) throw new Error(`--user ${name} is root: workers must run unprivileged`);
+  return { name, uid, gid: Number(f[3]) };
+}
+
+export class WorkerHandle {
+  readonly proc: Bun.Subprocess;
+  private readonly sock: number;
+  private inbox: FromWorker[] = [];
+  private closed = false;
+
+  constructor(readonly role: "ingress" | "egress", readonly index: number, user: RelayUser, logLevel: string) {
+    const [mine, theirs] = socketPair();
+    this.sock = mine;
+    const entry = join(ROOT, "services", role, "main.ts");
+    const cmd = ["setpriv", `--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "--inh-caps=-all",
+      "--bounding-set=-all", "--no-new-privs", "--", process.execPath, entry, "--index", String(index)];
+    this.proc = Bun.spawn(cmd, {
+      cwd: ROOT,
+      stdio: ["ignore", "inherit", "inherit", theirs],
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent", MCRELAY_LOG_LEVEL: logLevel },
+    });
+    closeFd(theirs);
+  }
+
+  get pid(): number {
+    return this.proc.pid;
+  }
+
+  send(msg: ToWorker, fds: number[] = []): void {
+    sendMessage(this.sock, msg, fds);
+  }
+
+  /** Waits (polling the channel) for a message of the given type. */
+  async expect<T extends FromWorker["type"]>(type: T, timeoutMs: number): Promise<Extract<FromWorker, { type: T }>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      this.pump();
+      const i = this.inbox.findIndex((m) => m.type === type || m.type === "error");
+      if (i >= 0) {
+        const m = this.inbox.splice(i, 1)[0];
+        if (m.type === "error") throw new Error(`${this.role} ${this.index}: ${m.message}`);
+        return m as Extract<FromWorker, { type: T }>;
+      }
+      if (this.closed || this.proc.exitCode !== null || this.proc.signalCode !== null) {
+        throw new Error(`${this.role} ${this.index} (pid ${this.pid}) exited while we waited for "${type}"`);
+      }
+      if (Date.now() > deadline) throw new Error(`${this.role} ${this.index} did not answer "${type}" within ${timeoutMs} ms`);
+      await Bun.sleep(2);
+    }
+  }
+
+  private pump(): void {
+    while (!this.closed) {
+      const r = recvMessage(this.sock, true);
+      if (r === "none") return;
+      if (r === "eof") {
+        this.closed = true;
+        return;
+      }
+      this.inbox.push(r.body as FromWorker);
+    }
+  }
+
+  close(): void {
+    closeFd(this.sock);
+  }
+}

@@ -1,0 +1,45 @@
+// What both workers share: the control channel on fd 3, the segment, the logger, the init handshake.
+import pino from "pino";
+import { recvMessage, sendMessage } from "../c/unixmsg.ts";
+import { closeFd } from "../c/inet.ts";
+import { dropPrivileges } from "../c/sys.ts";
+import { mapSegment, type Segment } from "../shm/segment.ts";
+import { CONTROL_FD, type FromWorker, type InitMsg, type ToWorker } from "./control.ts";
+
+export function workerLogger(role: string, index: number) {
+  return pino({ base: { component: role, worker: index, pid: process.pid }, level: process.env.MCRELAY_LOG_LEVEL ?? "info" });
+}
+
+export function send(msg: FromWorker): void {
+  sendMessage(CONTROL_FD, msg);
+}
+
+/** Next control message; with nonblock, null when none waits. Exits when the supervisor is gone. */
+export function receive(nonblock: boolean): { msg: ToWorker; fds: number[] } | null {
+  const r = recvMessage(CONTROL_FD, nonblock);
+  if (r === "none") return null;
+  if (r === "eof") {
+    // Without a supervisor nobody can stop or restart us cleanly: leave at once.
+    process.exit(3);
+  }
+  return { msg: r.body as ToWorker, fds: r.fds };
+}
+
+export interface Started {
+  init: InitMsg;
+  seg: Segment;
+}
+
+/**
+ * Waits for init, maps the segment it carries, and makes sure the process holds no privilege:
+ * the supervisor starts workers unprivileged (setpriv), this is the guard if one was not.
+ */
+export function startWorker(role: "ingress" | "egress"): Started {
+  const first = receive(false)!;
+  if (first.msg.type !== "init" || first.msg.role !== role) throw new Error(`expected init for ${role}, got ${first.msg.type}`);
+  const init = first.msg;
+  const seg = mapSegment(first.fds[0], init.shmSize, true);
+  closeFd(first.fds[0]); // the mapping stays; the fd is not needed
+  if (process.getuid!() === 0) dropPrivileges(65534, 65534);
+  return { init, seg };
+}

@@ -15,6 +15,11 @@
 #ifndef PACKET_IGNORE_OUTGOING
 #define PACKET_IGNORE_OUTGOING 23
 #endif
+// A fanout group has its own hook: without this flag its members see outgoing frames even
+// with PACKET_IGNORE_OUTGOING set (Linux 6.5+; Debian 12's headers predate it).
+#ifndef PACKET_FANOUT_FLAG_IGNORE_OUTGOING
+#define PACKET_FANOUT_FLAG_IGNORE_OUTGOING 0x4000
+#endif
 
 // Opens the socket with protocol 0 so it receives nothing until the ring is set and it is bound.
 // Returns the fd, or -errno. fanout_id < 0 asks the kernel for a unique group id.
@@ -51,13 +56,16 @@ int mr_packet_open(int ifindex, unsigned block_size, unsigned block_nr, unsigned
 	if (bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0)
 		goto fail;
 
-	int arg;
+	int flags = fanout_mode | PACKET_FANOUT_FLAG_IGNORE_OUTGOING;
 	if (fanout_id < 0)
-		arg = (fanout_mode | PACKET_FANOUT_FLAG_UNIQUEID) << 16;
-	else
-		arg = (fanout_id & 0xffff) | (fanout_mode << 16);
-	if (setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof(arg)) < 0)
-		goto fail;
+		flags |= PACKET_FANOUT_FLAG_UNIQUEID;
+	int arg = (fanout_id < 0 ? 0 : (fanout_id & 0xffff)) | (flags << 16);
+	if (setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof(arg)) < 0) {
+		// Older kernels reject the flag; ingress still drops outgoing frames by packet type.
+		arg &= ~(PACKET_FANOUT_FLAG_IGNORE_OUTGOING << 16);
+		if (errno != EINVAL || setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof(arg)) < 0)
+			goto fail;
+	}
 	return fd;
 fail:;
 	int e = errno;

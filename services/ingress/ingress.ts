@@ -19,6 +19,9 @@ import { F, parseFrame } from "./parse.ts";
 const TP_STATUS_KERNEL = 0;
 const TP_STATUS_USER = 1;
 const TP_STATUS_VLAN_VALID = 0x10;
+/** sockaddr_ll.sll_pkttype, after the 48-byte aligned tpacket3_hdr. */
+const PKTTYPE_OFF = 48 + 10;
+const PACKET_OUTGOING = 4;
 
 const C = indexOf(INGRESS_COUNTERS);
 const RF = indexOf(INGRESS_RULE_FIELDS);
@@ -26,6 +29,7 @@ const NRF = INGRESS_RULE_FIELDS.length;
 const DROP0 = C[`drop_${DROP_REASONS[0]}`];
 const OVERSIZE = C.drop_oversize;
 const NO_RULE = C.drop_no_rule;
+const OUTGOING = C.drop_outgoing;
 
 /** Spin this long after the last packet before sleeping: a wake-up costs ~50 µs here. */
 const SPIN_NS = 50_000;
@@ -152,7 +156,10 @@ export class Ingress {
       let p = blk + i32[(blk + 16) >> 2];
       for (let k = 0; k < num; k++) {
         const mac = inp.u8[p + 24] | (inp.u8[p + 25] << 8);
-        this.frame(inp, input, p + mac, i32[(p + 12) >> 2], i32[(p + 16) >> 2], i32[(p + 20) >> 2]);
+        if (inp.u8[p + PKTTYPE_OFF] === PACKET_OUTGOING) {
+          this.c[C.frames]++;
+          this.c[OUTGOING]++; // our own sends, on kernels that cannot filter them in a fanout group
+        } else this.frame(inp, input, p + mac, i32[(p + 12) >> 2], i32[(p + 16) >> 2], i32[(p + 20) >> 2]);
         p += i32[p >> 2];
       }
       Atomics.store(i32, (blk + 8) >> 2, TP_STATUS_KERNEL);

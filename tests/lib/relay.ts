@@ -1,0 +1,106 @@
+// A real relay for tests: `bun bin/mcrelay.ts start` inside a namespace, with its own state dir.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { readStatus, type Status } from "../../services/supervisor/status.ts";
+import { readStats, type Stats } from "../../shm/stats.ts";
+import type { Lab } from "./netns.ts";
+
+export const ROOT = join(import.meta.dir, "..", "..");
+export const BUN = process.execPath;
+
+/** Reads a piped stream to the end in the background, so the child never blocks on a full pipe. */
+export function collect(stream: ReadableStream<Uint8Array>): { text: () => string; done: Promise<void> } {
+  let text = "";
+  const dec = new TextDecoder();
+  const done = (async () => {
+    for await (const chunk of stream) text += dec.decode(chunk, { stream: true });
+  })();
+  return { text: () => text, done };
+}
+
+export class TestRelay {
+  readonly stateDir: string;
+  readonly proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
+  private readonly out: ReturnType<typeof collect>;
+  private readonly err: ReturnType<typeof collect>;
+
+  private constructor(lab: Lab, ns: string, config: unknown, args: string[]) {
+    this.stateDir = mkdtempSync(join(tmpdir(), "mcrelay-test-"));
+    const cfg = join(this.stateDir, "rules.json");
+    writeFileSync(cfg, JSON.stringify(config));
+    this.proc = lab.spawn(ns, [BUN, "bin/mcrelay.ts", "start", "--config", cfg, "--state-dir", this.stateDir, ...args], { cwd: ROOT });
+    this.out = collect(this.proc.stdout);
+    this.err = collect(this.proc.stderr);
+  }
+
+  static async start(lab: Lab, ns: string, config: unknown, opts: { workers?: number } = {}): Promise<TestRelay> {
+    const r = new TestRelay(lab, ns, config, ["--workers", String(opts.workers ?? 1)]);
+    const deadline = Date.now() + 20_000;
+    while (readStatus(r.stateDir)?.state !== "ready") {
+      if (r.proc.exitCode !== null) throw new Error(`relay exited with ${r.proc.exitCode} before it was ready:\n${r.logs()}`);
+      if (Date.now() > deadline) throw new Error(`relay not ready within 20 s:\n${r.logs()}`);
+      await Bun.sleep(50);
+    }
+    return r;
+  }
+
+  logs(): string {
+    return this.out.text() + this.err.text();
+  }
+
+  status(): Status {
+    const s = readStatus(this.stateDir);
+    if (!s) throw new Error("relay has no status.json");
+    return s;
+  }
+
+  stats(): Stats {
+    return readStats(this.stateDir);
+  }
+
+  /** SIGTERM and wait; returns the exit code and how long it took. */
+  async stop(): Promise<{ code: number | null; ms: number }> {
+    const t0 = Date.now();
+    this.proc.kill("SIGTERM");
+    const code = await Promise.race([this.proc.exited, Bun.sleep(10_000).then(() => null)]);
+    await Promise.all([this.out.done, this.err.done]).catch(() => {});
+    rmSync(this.stateDir, { recursive: true, force: true });
+    return { code, ms: Date.now() - t0 };
+  }
+}
+
+/** Runs a sink in ns until it ends; `ready` resolves once it has joined. */
+export function startSink(lab: Lab, ns: string, args: string[]) {
+  const p = lab.spawn(ns, [BUN, "lab/sink.ts", "--json", ...args], { cwd: ROOT });
+  const out = collect(p.stdout);
+  const err = collect(p.stderr);
+  const ready = (async () => {
+    const deadline = Date.now() + 10_000;
+    while (!err.text().includes("ready")) {
+      if (p.exitCode !== null || Date.now() > deadline) throw new Error(`sink did not get ready: ${err.text()}`);
+      await Bun.sleep(20);
+    }
+  })();
+  const result = (async () => {
+    await p.exited;
+    await out.done;
+    try {
+      return JSON.parse(out.text());
+    } catch {
+      throw new Error(`sink printed no report (exit ${p.exitCode}): ${out.text()} ${err.text()}`);
+    }
+  })();
+  return { ready, result };
+}
+
+/** Runs the generator in ns to completion. */
+export async function runGen(lab: Lab, ns: string, args: string[]): Promise<any> {
+  const p = lab.spawn(ns, [BUN, "lab/gen.ts", "--json", ...args], { cwd: ROOT });
+  const out = collect(p.stdout);
+  const err = collect(p.stderr);
+  const code = await p.exited;
+  await Promise.all([out.done, err.done]);
+  if (code !== 0) throw new Error(`gen failed (${code}): ${err.text()}`);
+  return JSON.parse(out.text());
+}

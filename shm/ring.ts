@@ -83,6 +83,12 @@ export class RingConsumer {
     return n;
   }
 
+  /** Exact count right now (always re-reads the head): for gauges, not for the hot path. */
+  pending(): number {
+    this.cachedHead = Atomics.load(this.ctl, HEAD) >>> 0;
+    return (this.cachedHead - this.tail) >>> 0;
+  }
+
   /** Next entry; call only after available() said there is one. */
   take(): number {
     const v = this.entries[this.tail & this.mask];

@@ -161,6 +161,7 @@ export class Egress {
         this.rc[rb + RF.txPackets]++;
         this.rc[rb + RF.txBytes] += res;
       }
+      // The free ring holds every slot of the pair, so these pushes cannot fail.
       if (--this.refs[slot] === 0) {
         this.free.push(slot);
         freed++;

@@ -134,7 +134,7 @@ export class Ingress {
   private housekeeping(): void {
     const now = Date.now();
     this.c[C.heartbeatMs] = now;
-    this.c[C.freeSlots] = this.stacks.free + this.free.available();
+    this.c[C.freeSlots] = this.stacks.free + this.free.pending();
     if (now - this.lastStatsMs >= 500) {
       this.lastStatsMs = now;
       for (const inp of this.inputs) {

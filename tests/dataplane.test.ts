@@ -19,6 +19,8 @@ beforeAll(() => {
   lab.veth({ ns: relay, ifname: "out0", addr: "10.77.0.1/24" }, { ns: dst, ifname: "eth0", addr: "10.77.0.2/24" });
   lab.veth({ ns: relay, ifname: "out1", addr: "10.78.0.1/24" }, { ns: dst, ifname: "eth1", addr: "10.78.0.2/24" });
   lab.sh(src, ["ip", "route", "add", "224.0.0.0/4", "dev", "eth0"]);
+  // A new namespace caps receive buffers at ~208 KiB; the sinks ask for 8 MiB.
+  lab.sysctl(dst, "net.core.rmem_max", String(8 << 20));
   for (const k of ["all", "default", "in0"]) lab.sysctl(relay, `net.ipv4.conf.${k}.rp_filter`, "1");
 });
 

@@ -1,0 +1,208 @@
+// Traffic generator: paced UDP (multicast or unicast) carrying lab/payload.ts payloads.
+//
+// Bun.udpSocket rather than node:dgram: Bun's dgram defers every send to a later tick and
+// keeps a reference to the caller's buffer, so reusing one buffer (the only way to avoid
+// allocating per packet) sends the last written content N times. Bun.udpSocket sends
+// synchronously, which also makes the embedded send time honest.
+import { isIPv4 } from "node:net";
+import { networkInterfaces } from "node:os";
+import { parseArgs } from "node:util";
+import { monotonicNs } from "../c/sys.ts";
+import { MIN_SIZE, PayloadWriter } from "./payload.ts";
+
+const USAGE = `usage: gen --group ADDR --port P [--interface IF | --source ADDR] [--rate PPS] [--size BYTES]
+           [--count N] [--flows K] [--ttl T] [--json]
+  --rate 0 sends as fast as possible; without --count it runs until SIGINT/SIGTERM.`;
+
+const MAX_UDP = 65507;
+const BURST_CAP = 256; // packets per turn before giving timers and signals a chance
+
+export class UsageError extends Error {}
+
+function int(name: string, v: string | undefined, def: number, min: number, max: number): number {
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer in ${min}..${max}, got "${v}"`);
+  return n;
+}
+
+export function ifaceAddr(name: string): string {
+  const a = networkInterfaces()[name]?.find((x) => x.family === "IPv4");
+  if (!a) throw new UsageError(`interface ${name} does not exist or has no IPv4 address`);
+  return a.address;
+}
+
+export function isMulticast(addr: string): boolean {
+  const first = Number(addr.split(".")[0]);
+  return first >= 224 && first <= 239;
+}
+
+interface Inject {
+  skip: Set<number>;
+  dup: Set<number>;
+  corrupt: Set<number>;
+}
+
+// Hidden test hook: "skip:50,dup:20,corrupt:70" applies to every flow's sequence numbers.
+function parseInject(s: string | undefined): Inject | null {
+  if (!s) return null;
+  const inj: Inject = { skip: new Set(), dup: new Set(), corrupt: new Set() };
+  for (const item of s.split(",")) {
+    const [kind, n] = item.split(":");
+    const seq = Number(n);
+    if (!(kind in inj) || !Number.isInteger(seq) || seq < 0) throw new UsageError(`bad --inject item "${item}"`);
+    inj[kind as keyof Inject].add(seq);
+  }
+  return inj;
+}
+
+function parse(argv: string[]) {
+  const { values: v } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      group: { type: "string" },
+      port: { type: "string" },
+      interface: { type: "string" },
+      source: { type: "string" },
+      rate: { type: "string" },
+      size: { type: "string" },
+      count: { type: "string" },
+      flows: { type: "string" },
+      ttl: { type: "string" },
+      json: { type: "boolean", default: false },
+      inject: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (v.help) return null;
+  if (!v.group || !isIPv4(v.group)) throw new UsageError("--group must be an IPv4 address");
+  if (v.port === undefined) throw new UsageError("--port is required");
+  if (v.interface && v.source) throw new UsageError("give --interface or --source, not both");
+  if (v.source && !isIPv4(v.source)) throw new UsageError("--source must be an IPv4 address");
+  return {
+    group: v.group,
+    port: int("port", v.port, 0, 1, 65535),
+    source: v.interface ? ifaceAddr(v.interface) : v.source,
+    rate: int("rate", v.rate, 0, 0, 1e9),
+    size: int("size", v.size, 1400, MIN_SIZE, MAX_UDP),
+    count: int("count", v.count, Number.MAX_SAFE_INTEGER, 1, Number.MAX_SAFE_INTEGER),
+    flows: int("flows", v.flows, 1, 1, 1024),
+    ttl: int("ttl", v.ttl, 8, 0, 255),
+    json: v.json,
+    inject: parseInject(v.inject),
+  };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let o: ReturnType<typeof parse>;
+  try {
+    o = parse(argv);
+  } catch (e) {
+    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+      console.error(`gen: ${(e as Error).message}\n${USAGE}`);
+      return 2;
+    }
+    throw e;
+  }
+  if (!o) {
+    console.log(USAGE);
+    return 0;
+  }
+
+  const mcast = isMulticast(o.group);
+  const socks: Bun.udp.Socket<"buffer">[] = [];
+  let drained: (() => void) | null = null;
+  try {
+    for (let f = 0; f < o.flows; f++) {
+      const s = await Bun.udpSocket({
+        hostname: o.source ?? "0.0.0.0",
+        port: 0,
+        socket: { drain: () => drained?.() },
+      });
+      socks.push(s);
+      if (mcast) {
+        if (o.source) s.setMulticastInterface(o.source);
+        s.setMulticastTTL(o.ttl);
+        s.setMulticastLoopback(false);
+      } else {
+        s.setTTL(o.ttl);
+      }
+    }
+  } catch (e) {
+    for (const s of socks) s.close();
+    console.error(`gen: cannot set up sockets: ${(e as Error).message}`);
+    return 1;
+  }
+
+  let stop = false;
+  const onSignal = () => {
+    stop = true;
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  const writer = new PayloadWriter(o.size);
+  const seqs = new Array<number>(o.flows).fill(0);
+  const inj = o.inject;
+  let sent = 0; // packets attempted (the count/rate budget), dups included
+  let wire = 0; // datagrams handed to the kernel
+  let flow = 0;
+  const t0 = monotonicNs();
+  let tEnd = t0;
+  // Only reached when the socket buffer is full (send returned false, EAGAIN).
+  const waitDrain = () =>
+    new Promise<void>((r) => {
+      drained = r;
+      setTimeout(r, 5);
+    }).finally(() => (drained = null));
+  try {
+    while (!stop && sent < o.count) {
+      const now = monotonicNs();
+      // Pace against the start time, not the previous packet, so timer jitter never accumulates.
+      const due = o.rate > 0 ? Math.min(o.count, Math.floor(((now - t0) * o.rate) / 1e9) + 1) : o.count;
+      const until = Math.min(due, sent + BURST_CAP);
+      while (sent < until) {
+        const seq = seqs[flow]++;
+        if (!inj?.skip.has(seq)) {
+          const buf = writer.write(flow, seq, monotonicNs());
+          if (inj?.corrupt.has(seq)) buf[buf.length - 1] ^= 0xff; // (a 24-byte payload has no pattern to break)
+          for (let copies = inj?.dup.has(seq) ? 2 : 1; copies > 0; ) {
+            if (socks[flow].send(buf, o.port, o.group)) {
+              copies--;
+              wire++;
+            } else {
+              await waitDrain();
+            }
+          }
+        }
+        sent++;
+        flow = flow + 1 === o.flows ? 0 : flow + 1;
+      }
+      tEnd = monotonicNs();
+      if (sent >= o.count) break;
+      if (o.rate > 0 && sent >= due) {
+        const nextNs = t0 + (sent * 1e9) / o.rate;
+        await Bun.sleep(Math.max(0, (nextNs - monotonicNs()) / 1e6));
+      } else {
+        await Bun.sleep(0);
+      }
+    }
+  } catch (e) {
+    console.error(`gen: send failed after ${wire} packets: ${(e as Error).message}`);
+    return 1;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    for (const s of socks) s.close();
+  }
+
+  const seconds = (tEnd - t0) / 1e9;
+  const pps = seconds > 0 ? Math.round(wire / seconds) : 0;
+  if (o.json) console.log(JSON.stringify({ sent: wire, seconds, pps }));
+  else console.log(`gen: sent ${wire} packets of ${o.size} B in ${seconds.toFixed(3)} s (${pps} pps)`);
+  return 0;
+}
+
+if (import.meta.main) process.exit(await main(process.argv.slice(2)));

@@ -61,12 +61,14 @@ int mr_helper_socket(void)
 	return fd;
 }
 
-// Joins group on ifindex; with source_be != 0 a source-specific join (IGMPv3).
-int mr_helper_join(int fd, int ifindex, unsigned group_be, unsigned source_be)
+// Joins (join != 0) or leaves group on ifindex; source_be != 0 makes it source-specific (IGMPv3).
+// One call per group, so changing one rule never makes the other groups leave and re-join.
+int mr_helper_member(int fd, int ifindex, unsigned group_be, unsigned source_be, int join)
 {
 	if (source_be == 0) {
 		struct ip_mreqn mr = { .imr_multiaddr.s_addr = group_be, .imr_ifindex = ifindex };
-		return setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mr, sizeof(mr)) < 0 ? -errno : 0;
+		int op = join ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP;
+		return setsockopt(fd, IPPROTO_IP, op, &mr, sizeof(mr)) < 0 ? -errno : 0;
 	}
 	struct group_source_req gsr = { .gsr_interface = (unsigned)ifindex };
 	struct sockaddr_in *g = (struct sockaddr_in *)&gsr.gsr_group;
@@ -75,7 +77,8 @@ int mr_helper_join(int fd, int ifindex, unsigned group_be, unsigned source_be)
 	g->sin_addr.s_addr = group_be;
 	s->sin_family = AF_INET;
 	s->sin_addr.s_addr = source_be;
-	return setsockopt(fd, IPPROTO_IP, MCAST_JOIN_SOURCE_GROUP, &gsr, sizeof(gsr)) < 0 ? -errno : 0;
+	int op = join ? MCAST_JOIN_SOURCE_GROUP : MCAST_LEAVE_SOURCE_GROUP;
+	return setsockopt(fd, IPPROTO_IP, op, &gsr, sizeof(gsr)) < 0 ? -errno : 0;
 }
 
 int mr_if_index(const char *ifname)

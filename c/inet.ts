@@ -5,7 +5,7 @@ import { check, cstr, libPath } from "./lib.ts";
 const { symbols: C } = dlopen(libPath(), {
   mr_egress_socket: { args: [T.ptr, T.i32, T.u32, T.u32, T.i32, T.i32, T.i32], returns: T.i32 },
   mr_helper_socket: { args: [], returns: T.i32 },
-  mr_helper_join: { args: [T.i32, T.i32, T.u32, T.u32], returns: T.i32 },
+  mr_helper_member: { args: [T.i32, T.i32, T.u32, T.u32, T.i32], returns: T.i32 },
   mr_if_index: { args: [T.ptr], returns: T.i32 },
   mr_close: { args: [T.i32], returns: T.i32 },
 });
@@ -37,9 +37,9 @@ export function helperSocket(): number {
   return check(C.mr_helper_socket(), "IGMP helper socket");
 }
 
-/** Joins group (host order) on ifindex; source 0 = any source. Returns 0 or -errno. */
-export function helperJoin(fd: number, ifindex: number, group: number, source: number): number {
-  return C.mr_helper_join(fd, ifindex, be32(group), source ? be32(source) : 0);
+/** Joins (or leaves) group (host order) on ifindex; source 0 = any source. Returns 0 or -errno. */
+export function helperMember(fd: number, ifindex: number, group: number, source: number, join: boolean): number {
+  return C.mr_helper_member(fd, ifindex, be32(group), source ? be32(source) : 0, join ? 1 : 0);
 }
 
 /** 0 when there is no such interface. */

@@ -27,25 +27,26 @@ export const outputSchema = z.strictObject({
   dscp: z.number().int().min(0, "dscp must be 0–63").max(63, "dscp must be 0–63").default(0),
 });
 
-export const inputSchema = z
-  .strictObject({
-    interface: interfaceName,
-    group: ipv4("input group", (v) => isMulticast(v) || isUsableUnicast(v), "a multicast or unicast IPv4 address"),
-    port,
-    source: ipv4("source", isUsableUnicast, "a unicast IPv4 address").optional(),
-  })
+/** The plain shapes (no cross-field checks) are what PATCH bodies are made of. */
+export const inputObject = z.strictObject({
+  interface: interfaceName,
+  group: ipv4("input group", (v) => isMulticast(v) || isUsableUnicast(v), "a multicast or unicast IPv4 address"),
+  port,
+  source: ipv4("source", isUsableUnicast, "a unicast IPv4 address").optional(),
+});
+
+export const inputSchema = inputObject
   .refine((i) => isMulticast(parseIpv4(i.group)!) || i.source !== undefined, {
     message: "a non-multicast input group needs a source",
     path: ["group"],
   });
 
+const ruleId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "id must be 1–64 of A–Z a–z 0–9 . _ -");
+const ruleName = z.string().min(1, "name is empty").max(128, "name is longer than 128 characters");
+const outputs = z.array(outputSchema).min(1, "a rule needs at least one output").max(64, "a rule has at most 64 outputs");
+
 export const ruleSchema = z
-  .strictObject({
-    id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "id must be 1–64 of A–Z a–z 0–9 . _ -").optional(),
-    name: z.string().min(1).max(128).optional(),
-    input: inputSchema,
-    outputs: z.array(outputSchema).min(1, "a rule needs at least one output").max(64),
-  })
+  .strictObject({ id: ruleId.optional(), name: ruleName.optional(), input: inputSchema, outputs })
   .superRefine((r, ctx) => {
     r.outputs.forEach((o, i) => {
       if (o.interface === r.input.interface && o.group === r.input.group && o.port === r.input.port) {
@@ -53,6 +54,14 @@ export const ruleSchema = z
       }
     });
   });
+
+/** PATCH: the fields given replace the stored ones (input field by field, outputs whole). */
+export const rulePatchSchema = z.strictObject({
+  id: ruleId.optional(),
+  name: ruleName.optional(),
+  input: inputObject.partial().optional(),
+  outputs: outputs.optional(),
+});
 
 export const poolSchema = z.strictObject({
   /** 2 KiB slots per worker pair (payloads up to 1,984 bytes). */
@@ -70,3 +79,4 @@ export type Rule = z.infer<typeof ruleSchema>;
 export type RuleInput = z.input<typeof ruleSchema>;
 export type Output = z.infer<typeof outputSchema>;
 export type Config = z.infer<typeof configSchema>;
+export type RulePatch = z.infer<typeof rulePatchSchema>;

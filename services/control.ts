@@ -9,6 +9,8 @@ export interface InitMsg {
   role: "ingress" | "egress";
   index: number;
   shmSize: number;
+  /** A replacement ingress whose predecessor died: the free ring's slots are counted as its own. */
+  replacesDeadIngress?: boolean;
   /** fds[0] is the segment. */
 }
 
@@ -48,10 +50,28 @@ export interface StopMsg {
   type: "stop";
 }
 
-export type ToWorker = InitMsg | IngressConfigMsg | EgressConfigMsg | StopMsg;
+/** To ingress, after its egress died: stop receiving and take back the slots egress held. */
+export interface ReclaimMsg {
+  type: "reclaim";
+}
+
+/** To ingress: receive again (a new egress is running). */
+export interface ResumeMsg {
+  type: "resume";
+}
+
+/** To egress, after its ingress died: answer "drained" once nothing is queued or in flight. */
+export interface DrainMsg {
+  type: "drain";
+}
+
+export type ToWorker = InitMsg | IngressConfigMsg | EgressConfigMsg | StopMsg | ReclaimMsg | ResumeMsg | DrainMsg;
 
 export type FromWorker =
   | { type: "ready"; role: string; index: number; uid: number }
   | { type: "applied"; version: number }
   | { type: "stopped" }
+  | { type: "reclaimed"; slots: number }
+  | { type: "resumed" }
+  | { type: "drained" }
   | { type: "error"; message: string };

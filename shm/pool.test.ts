@@ -31,6 +31,19 @@ describe("slot pool", () => {
     expect(all).toEqual(new Set([0, 1, 2, 3]));
   });
 
+  test("reclaim gives back exactly the slots nobody else holds", () => {
+    const s = new SlotStacks(8, 0);
+    const taken = Array.from({ length: 6 }, () => s.takeStd()); // 2 left on the stack
+    // 2 sit in the descriptor ring, 1 in the free ring; 3 were with a dead egress.
+    const inRings = new Set([taken[0], taken[1], taken[2]]);
+    expect(s.reclaim(8, inRings)).toBe(3);
+    expect(s.free).toBe(5);
+    const all = new Set<number>();
+    for (let x = s.takeStd(); x >= 0; x = s.takeStd()) all.add(x);
+    for (const r of inRings) expect(all.has(r)).toBe(false);
+    expect(all.size).toBe(5);
+  });
+
   test("slot offsets do not overlap and stay inside the segment", () => {
     const l = computeLayout({ workers: 2, maxRules: 16, slots: 8, jumboSlots: 2 });
     const spans: [number, number][] = [];

@@ -35,6 +35,22 @@ export class SlotStacks {
     else this.jumbo[this.nJumbo++] = idx;
   }
 
+  /**
+   * After egress died: every slot that is on no stack and in neither ring was in the dead
+   * egress's hands. Those sends are over (sent or lost), so the slots are free again.
+   */
+  reclaim(total: number, inRings: Set<number>): number {
+    const mine = new Set<number>([...this.std.subarray(0, this.nStd), ...this.jumbo.subarray(0, this.nJumbo)]);
+    let n = 0;
+    for (let i = 0; i < total; i++) {
+      if (!mine.has(i) && !inRings.has(i)) {
+        this.give(i);
+        n++;
+      }
+    }
+    return n;
+  }
+
   /** Takes every slot egress has returned. Returns how many. */
   refill(freeRing: RingConsumer): number {
     const n = freeRing.available();

@@ -66,6 +66,24 @@ describe("SPSC ring", () => {
     expect(c.pending()).toBe(3);
   });
 
+  test("forEachPending sees exactly the unconsumed entries; discardAll empties the ring", () => {
+    const { p, c } = ring(8, 0xfffffffe);
+    for (let i = 0; i < 5; i++) p.push(10 + i);
+    p.publish();
+    c.available();
+    c.take();
+    c.release();
+    const fromProducer: number[] = [];
+    p.forEachPending((v) => fromProducer.push(v));
+    const fromConsumer: number[] = [];
+    c.forEachPending((v) => fromConsumer.push(v));
+    expect(fromProducer).toEqual([11, 12, 13, 14]);
+    expect(fromConsumer).toEqual([11, 12, 13, 14]);
+    expect(c.discardAll()).toBe(4);
+    expect(c.available()).toBe(0);
+    expect(p.pending()).toBe(0);
+  });
+
   test("capacity must be a power of two", () => {
     expect(() => ring(6)).toThrow(/power of two/);
   });

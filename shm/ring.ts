@@ -57,6 +57,11 @@ export class RingProducer {
     this.cachedTail = Atomics.load(this.ctl, TAIL) >>> 0;
     return (this.head - this.cachedTail) >>> 0;
   }
+
+  /** Calls fn for every entry not yet consumed. Only meaningful while the consumer is stopped. */
+  forEachPending(fn: (v: number) => void): void {
+    for (let i = Atomics.load(this.ctl, TAIL) >>> 0; i !== this.head; i = (i + 1) >>> 0) fn(this.entries[i & this.mask]);
+  }
 }
 
 export class RingConsumer {
@@ -89,6 +94,20 @@ export class RingConsumer {
     return (this.cachedHead - this.tail) >>> 0;
   }
 
+  /** Calls fn for every entry published and not yet taken. Only meaningful while the producer is stopped. */
+  forEachPending(fn: (v: number) => void): void {
+    const head = Atomics.load(this.ctl, HEAD) >>> 0;
+    for (let i = this.tail; i !== head; i = (i + 1) >>> 0) fn(this.entries[i & this.mask]);
+  }
+
+  /** Drops every published entry (their slots are accounted for elsewhere). */
+  discardAll(): number {
+    const n = this.pending();
+    this.tail = this.cachedHead;
+    this.release();
+    return n;
+  }
+
   /** Next entry; call only after available() said there is one. */
   take(): number {
     const v = this.entries[this.tail & this.mask];
@@ -116,4 +135,11 @@ export class RingConsumer {
 /** Address of the ring's head word, for futex wake-ups. */
 export function ringHeadAddr(segmentAddr: number, off: number): number {
   return segmentAddr + off + HEAD * 4;
+}
+
+/** Empties a ring whose producer and consumer are both gone: its entries are lost, never resent. */
+export function resetRing(buf: ArrayBuffer, off: number): void {
+  const ctl = new Int32Array(buf, off, RING_HEADER_BYTES / 4);
+  Atomics.store(ctl, TAIL, Atomics.load(ctl, HEAD));
+  Atomics.store(ctl, SLEEPING, 0);
 }

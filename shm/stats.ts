@@ -3,7 +3,7 @@
 import { readStatus } from "../services/supervisor/status.ts";
 import { DROP_REASONS } from "./counters.ts";
 import { EGRESS_COUNTERS, EGRESS_RULE_FIELDS, INGRESS_COUNTERS, INGRESS_RULE_FIELDS } from "./layout.ts";
-import { openSegment } from "./segment.ts";
+import { openSegment, type Segment } from "./segment.ts";
 import { snapshot } from "./counters.ts";
 
 export interface RuleStats {
@@ -27,7 +27,13 @@ export interface Stats {
 export function readStats(stateDir: string): Stats {
   const st = readStatus(stateDir);
   if (!st) throw new Error(`no relay runs with state directory ${stateDir} (no status.json)`);
-  const seg = openSegment(st.shm);
+  return collectStats(openSegment(st.shm), st.rules);
+}
+
+export type RuleMeta = { no: number; id: string; name?: string; state: string };
+
+/** Counters of every worker and of the given rules (their numbers come from the supervisor). */
+export function collectStats(seg: Segment, ruleMeta: RuleMeta[]): Stats {
   const l = seg.layout;
   const workers = l.pairs.map((pl, index) => ({
     index,
@@ -40,7 +46,7 @@ export function readStats(stateDir: string): Stats {
   drops.sendErrors = workers.reduce((a, w) => a + w.egress.sendErrors, 0);
   const ni = INGRESS_RULE_FIELDS.length;
   const ne = EGRESS_RULE_FIELDS.length;
-  const rules = st.rules.map((r) => {
+  const rules = ruleMeta.map((r) => {
     const s: RuleStats = { no: r.no, id: r.id, name: r.name, state: r.state, rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0,
       drops: { poolExhausted: 0, ringFull: 0, oversize: 0, sendErrors: 0 } };
     for (const pl of l.pairs) {

@@ -10,6 +10,7 @@ send({ type: "ready", role: "egress", index: init.index, uid: process.getuid!() 
 log.info({ uid: process.getuid!() }, "egress ready");
 
 let stopping = false;
+let drain = false;
 function control(): void {
   for (let m = receive(true); m !== null; m = receive(true)) {
     if (m.msg.type === "config") {
@@ -17,6 +18,8 @@ function control(): void {
       eg.configure(cfg, m.fds);
       send({ type: "applied", version: cfg.version });
       log.info({ version: cfg.version, rules: cfg.rules.length }, "config applied");
+    } else if (m.msg.type === "drain") {
+      drain = true;
     } else if (m.msg.type === "stop") {
       // Ingress has stopped before we are told to: drain what it left in the ring, then leave.
       stopping = true;
@@ -27,6 +30,10 @@ function control(): void {
 for (;;) {
   eg.run();
   control();
+  if (drain && eg.idle()) {
+    drain = false;
+    send({ type: "drained" });
+  }
   if (stopping && eg.idle()) break;
 }
 eg.close();

@@ -64,7 +64,7 @@ export class Ingress {
   private poll: PollSet;
   private lastStatsMs = 0;
 
-  constructor(private readonly seg: Segment, pair: number, private readonly controlFd: number) {
+  constructor(private readonly seg: Segment, pair: number, private readonly controlFd: number, replacesDeadIngress = false) {
     const l = seg.layout;
     const pl = l.pairs[pair];
     this.c = new Float64Array(seg.buf, pl.ingressCounters, INGRESS_COUNTERS.length);
@@ -78,7 +78,26 @@ export class Ingress {
     this.slots = l.slots;
     this.jumbo = l.jumboSlots;
     this.poll = new PollSet([controlFd]);
+    // Egress was drained before we started: every slot is either in the free ring or was on the
+    // dead ingress's stacks. Start with all of them and drop the ring's copies.
+    if (replacesDeadIngress) this.free.discardAll();
     this.c[C.freeSlots] = this.stacks.free;
+  }
+
+  /** Egress died: slots in neither ring nor on our stacks were its own, and are ours again. */
+  reclaim(): number {
+    const inRings = new Set<number>();
+    this.desc.forEachPending((v) => inRings.add(v));
+    this.free.forEachPending((v) => inRings.add(v));
+    const n = this.stacks.reclaim(this.slots + this.jumbo, inRings);
+    this.c[C.freeSlots] = this.stacks.free + this.free.pending();
+    return n;
+  }
+
+  /** While paused: only the heartbeat, so the watchdog knows we are alive. */
+  idleWait(ms: number): void {
+    this.c[C.heartbeatMs] = Date.now();
+    new PollSet([this.controlFd]).wait(ms);
   }
 
   /** Applies a new input set and rule table between batches; unchanged inputs keep their ring. */

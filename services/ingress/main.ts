@@ -6,11 +6,12 @@ import { Ingress } from "./ingress.ts";
 
 const { init, seg } = startWorker("ingress");
 const log = workerLogger("ingress", init.index);
-const ing = new Ingress(seg, init.index, CONTROL_FD);
+const ing = new Ingress(seg, init.index, CONTROL_FD, init.replacesDeadIngress === true);
 send({ type: "ready", role: "ingress", index: init.index, uid: process.getuid!() });
 log.info({ uid: process.getuid!() }, "ingress ready");
 
 let stopping = false;
+let paused = false;
 function control(): void {
   for (let m = receive(true); m !== null; m = receive(true)) {
     if (m.msg.type === "config") {
@@ -18,6 +19,14 @@ function control(): void {
       ing.configure(cfg.inputs as IngressInput[], cfg.rules, m.fds);
       send({ type: "applied", version: cfg.version });
       log.info({ version: cfg.version, inputs: cfg.inputs.length, rules: cfg.rules.length }, "config applied");
+    } else if (m.msg.type === "reclaim") {
+      paused = true;
+      const slots = ing.reclaim();
+      send({ type: "reclaimed", slots });
+      log.warn({ slots }, "egress died: paused and took back its slots");
+    } else if (m.msg.type === "resume") {
+      paused = false;
+      send({ type: "resumed" });
     } else if (m.msg.type === "stop") {
       stopping = true;
     }
@@ -25,7 +34,10 @@ function control(): void {
 }
 
 while (!stopping) {
-  ing.run(control);
+  if (paused) {
+    ing.idleWait(100); // frames wait in the kernel's ring meanwhile
+    control();
+  } else ing.run(control);
 }
 ing.close();
 send({ type: "stopped" });

@@ -1,15 +1,21 @@
 // The supervisor: owns the segment and every socket, runs the workers, applies the rules.
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, fchownSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import pino from "pino";
 import { closeFd, ifIndex } from "../../c/inet.ts";
-import type { Config } from "../../rules/schema.ts";
+import { configSchema, type Config, type Rule } from "../../rules/schema.ts";
 import { createSegment, removeSegment, segmentName, type Segment } from "../../shm/segment.ts";
+import { resetRing } from "../../shm/ring.ts";
+import { EGRESS_COUNTERS, INGRESS_COUNTERS } from "../../shm/layout.ts";
 import type { IngressInput } from "../control.ts";
 import { makePlan, RuleNumbers, type Plan, type PlannedRule } from "./plan.ts";
 import { GEOMETRY, InputSockets, openEgress } from "./sockets.ts";
 import { statusPath, writeStatus, type Status } from "./status.ts";
-import { lookupUser, WorkerHandle } from "./workers.ts";
+import { lookupUser, WorkerHandle, type RelayUser } from "./workers.ts";
+import type { Reply, Request } from "./api-protocol.ts";
+import { serveControl } from "./control-socket.ts";
+import { listInterfaces } from "./interfaces.ts";
+import { ApiProcess } from "./api-process.ts";
 
 export interface RelayOptions {
   config: Config;
@@ -18,13 +24,22 @@ export interface RelayOptions {
   user: string;
   logLevel: string;
   maxRules: number;
+  /** HOST:PORT for the REST API, or null to run without it */
+  apiListen: string | null;
 }
 
 const ANSWER_MS = 10_000;
+/** A worker whose heartbeat in shared memory is older than this is hung and replaced. */
+const HUNG_MS = 3000;
+const HEARTBEAT = { ingress: INGRESS_COUNTERS.indexOf("heartbeatMs"), egress: EGRESS_COUNTERS.indexOf("heartbeatMs") };
 
 interface Pair {
+  index: number;
   ingress: WorkerHandle;
   egress: WorkerHandle;
+  /** exit times of recent crashes, per role, for back-off */
+  crashes: { ingress: number[]; egress: number[] };
+  restarts: number;
   /** egress socket keys this pair's egress already holds */
   sockets: Set<string>;
   /** input interfaces this pair's ingress already has a socket for */
@@ -42,35 +57,41 @@ export class Relay {
   private state: Status["state"] = "starting";
   private stopping: Promise<number> | null = null;
   private rescan: Timer | null = null;
+  private watchdog: Timer | null = null;
   private applying = Promise.resolve();
   private readonly stateDir: string;
+  /** the desired rules: the file's at start, then whatever the API sends */
+  private rules: Rule[];
+  /** the file's rules, handed to the API once to import into its store */
+  private fileRules: Rule[] | null;
+  private user!: RelayUser;
+  private control: { stop(): void } | null = null;
+  private api: ApiProcess | null = null;
 
   constructor(private readonly opts: RelayOptions) {
     this.log = pino({ base: { component: "supervisor", pid: process.pid }, level: opts.logLevel });
     this.stateDir = resolve(opts.stateDir);
     this.numbers = new RuleNumbers(opts.maxRules);
+    this.rules = opts.config.rules;
+    this.fileRules = opts.config.rules;
   }
 
   async start(): Promise<void> {
-    const user = lookupUser(this.opts.user);
+    const user = (this.user = lookupUser(this.opts.user));
     this.claimStateDir();
     const name = segmentName(this.stateDir);
     this.seg = createSegment(name, {
       workers: this.opts.workers, maxRules: this.opts.maxRules,
       slots: this.opts.config.pool.slots, jumboSlots: this.opts.config.pool.jumboSlots,
     });
+    // Readable by the relay user, so the unprivileged API reads counters without asking us.
+    fchownSync(this.seg.fd, user.uid, user.gid);
     this.log.info({ shm: `/dev/shm/${name}`, bytes: this.seg.layout.size, workers: this.opts.workers }, "segment created");
     for (let i = 0; i < this.opts.workers; i++) {
-      const pair: Pair = {
-        ingress: new WorkerHandle("ingress", i, user, this.opts.logLevel),
-        egress: new WorkerHandle("egress", i, user, this.opts.logLevel),
-        sockets: new Set(), inputs: new Set(),
-      };
+      const pair = { index: i, crashes: { ingress: [], egress: [] }, restarts: 0, sockets: new Set(), inputs: new Set() } as unknown as Pair;
+      pair.ingress = this.spawn(pair, "ingress");
+      pair.egress = this.spawn(pair, "egress");
       this.pairs.push(pair);
-      for (const w of [pair.ingress, pair.egress]) {
-        w.proc.exited.then((code) => this.onWorkerExit(w, code));
-        w.send({ type: "init", role: w.role, index: i, shmSize: this.seg.layout.size }, [this.seg.fd]);
-      }
     }
     for (const p of this.pairs) for (const w of [p.ingress, p.egress]) await w.expect("ready", ANSWER_MS);
     await this.apply();
@@ -79,10 +100,55 @@ export class Relay {
     this.log.info({ rules: this.plan.rules.length, active: this.plan.rules.filter((r) => r.state === "active").length }, "relay ready");
     // Interfaces that appear later start their waiting rules (netlink events replace this poll later).
     this.rescan = setInterval(() => this.applyIfInterfacesChanged(), 1000);
+    this.watchdog = setInterval(() => this.checkHeartbeats(), 500);
+    const sock = join(this.stateDir, "control.sock");
+    this.control = serveControl(sock, user, (req) => this.handle(req), (e) => this.log.error({ err: String(e) }, "control request failed"));
+    if (this.opts.apiListen) {
+      const apiDir = join(this.stateDir, "api");
+      mkdirSync(apiDir, { recursive: true, mode: 0o700 });
+      chownSync(apiDir, user.uid, user.gid);
+      this.api = new ApiProcess({ user, listen: this.opts.apiListen, stateDir: apiDir, control: sock, logLevel: this.opts.logLevel, log: this.log });
+      this.api.start();
+    }
+  }
+
+  /** Requests from the API over the control socket. */
+  private async handle(req: Request): Promise<Reply> {
+    switch (req.type) {
+      case "hello":
+        return { ok: true, type: "hello", fileRules: this.fileRules ?? [], shm: this.seg.name };
+      case "imported":
+        this.fileRules = null; // imported once: later API restarts must not revert API edits
+        return { ok: true, type: "done" };
+      case "apply": {
+        const version = await this.setRules(req.rules);
+        return { ok: true, type: "applied", version, status: this.statusObject() };
+      }
+      case "status":
+        return { ok: true, type: "status", status: this.statusObject() };
+      case "interfaces":
+        return { ok: true, type: "interfaces", interfaces: listInterfaces(this.plan) };
+      case "log-level":
+        this.log.level = req.level;
+        return { ok: true, type: "done" };
+    }
+  }
+
+  /** Makes rules the desired set and resolves once it is applied (validated again: trust no peer). */
+  async setRules(rules: Rule[]): Promise<number> {
+    this.rules = configSchema.parse({ rules }).rules;
+    await this.queueApply();
+    return this.version;
   }
 
   private claimStateDir(): void {
     mkdirSync(this.stateDir, { recursive: true, mode: 0o755 });
+    // The unprivileged API keeps its files in <state-dir>/api: it must be able to pass through.
+    const mode = statSync(this.stateDir).mode & 0o777;
+    if ((mode & 0o001) === 0) {
+      chmodSync(this.stateDir, mode | 0o011);
+      this.log.info({ stateDir: this.stateDir, mode: (mode | 0o011).toString(8) }, "state directory made traversable for the relay user");
+    }
     const pidFile = join(this.stateDir, "supervisor.pid");
     if (existsSync(pidFile)) {
       const pid = Number(readFileSync(pidFile, "utf8"));
@@ -96,13 +162,15 @@ export class Relay {
   }
 
   private applyIfInterfacesChanged(): void {
-    const next = makePlan(this.opts.config.rules, this.numbers, ifIndex);
+    const next = makePlan(this.rules, this.numbers, ifIndex);
     const sig = (p: Plan) => p.rules.map((r) => `${r.id}:${r.state}:${r.ifindex}:${r.outputs.map((o) => o.ifindex).join(",")}`).join(";");
     if (sig(next) !== sig(this.plan)) this.queueApply();
   }
 
-  private queueApply(): void {
+  /** Applies run one at a time, in order; the promise resolves when this one has run. */
+  private queueApply(): Promise<void> {
     this.applying = this.applying.then(() => this.apply()).catch((e) => this.log.error({ err: String(e) }, "applying rules failed"));
+    return this.applying;
   }
 
   /**
@@ -111,7 +179,7 @@ export class Relay {
    */
   private async apply(): Promise<void> {
     if (this.stopping) return;
-    const plan = makePlan(this.opts.config.rules, this.numbers, ifIndex);
+    const plan = makePlan(this.rules, this.numbers, ifIndex);
     const active = plan.rules.filter((r) => r.state === "active");
     for (const [ifname, ifindex] of plan.inputs) {
       const cur = this.inputs.get(ifname);
@@ -182,20 +250,102 @@ export class Relay {
     await p.ingress.expect("applied", ANSWER_MS);
   }
 
-  private writeStatus(): void {
-    writeStatus(this.stateDir, {
+  private statusObject(): Status {
+    return {
       state: this.state, pid: process.pid, shm: this.seg.name,
-      workers: this.pairs.flatMap((p) => [p.ingress, p.egress].map((w) => ({ role: w.role, index: w.index, pid: w.pid }))),
+      workers: this.pairs.flatMap((p) => [p.ingress, p.egress].map((w) => ({ role: w.role, index: w.index, pid: w.pid, restarts: p.restarts }))),
       rules: this.plan.rules.map((r) => ({ no: r.no, id: r.id, name: r.name, state: r.state, reason: r.reason })),
+      api: this.api ? { pid: this.api.pid, listen: this.opts.apiListen! } : null,
+      updatedAt: new Date().toISOString(),
+    };
+  }
+
+  private writeStatus(): void {
+    writeStatus(this.stateDir, this.statusObject());
+  }
+
+  private spawn(pair: Pair, role: "ingress" | "egress", replacesDeadIngress = false): WorkerHandle {
+    const w = new WorkerHandle(role, pair.index, this.user, this.opts.logLevel);
+    w.proc.exited.then((code) => this.onWorkerExit(pair, w, code));
+    w.send({ type: "init", role, index: pair.index, shmSize: this.seg.layout.size, replacesDeadIngress }, [this.seg.fd]);
+    return w;
+  }
+
+  private onWorkerExit(pair: Pair, w: WorkerHandle, code: number | null): void {
+    if (this.stopping || pair[w.role] !== w) return;
+    this.log.error({ role: w.role, index: w.index, pid: w.pid, code, signal: w.proc.signalCode }, "worker died; replacing it");
+    const now = Date.now();
+    pair.crashes[w.role] = [...pair.crashes[w.role].filter((t) => now - t < 30_000), now];
+    this.applying = this.applying.then(() => this.recover(pair, w.role)).catch((e) => {
+      this.log.error({ role: w.role, index: pair.index, err: String(e) }, "replacing the worker failed; trying again");
+      if (!this.stopping && !pair[w.role].alive) this.onWorkerExit(pair, pair[w.role], null);
     });
   }
 
-  private onWorkerExit(w: WorkerHandle, code: number | null): void {
+  /**
+   * Replaces a dead worker without sending any packet twice and without losing a slot:
+   * - ingress died: egress drains (sends what is queued, waits for completions), then every slot
+   *   is in the free ring or was the dead ingress's: the new ingress starts owning them all;
+   * - egress died: ingress pauses and takes back the slots that are in neither ring (the dead
+   *   egress's, sent or lost, never resent); the new egress continues from the ring's tail.
+   */
+  private async recover(pair: Pair, role: "ingress" | "egress"): Promise<void> {
     if (this.stopping) return;
-    // Restarting a worker and reclaiming its slots is the resilience work still to come; until
-    // then a dead worker stops the relay loudly instead of forwarding on half its cores.
-    this.log.error({ role: w.role, index: w.index, pid: w.pid, code, signal: w.proc.signalCode }, "worker exited; stopping the relay");
-    this.stop(1);
+    const n = pair.crashes[role].length;
+    const delay = n <= 1 ? 0 : Math.min(10_000, 100 * 2 ** (n - 2)); // crash loops back off
+    if (delay) await Bun.sleep(delay);
+    if (this.stopping) return;
+    const other = role === "ingress" ? pair.egress : pair.ingress;
+    pair[role].close();
+    const active = this.plan.rules.filter((r) => r.state === "active");
+    if (role === "ingress") {
+      if (other.alive) {
+        other.send({ type: "drain" });
+        await other.expect("drained", ANSWER_MS);
+      } else this.resetPairRings(pair);
+      pair.ingress = this.spawn(pair, "ingress", true);
+      await pair.ingress.expect("ready", ANSWER_MS);
+      pair.inputs = new Set();
+      await this.configureIngress(pair, this.plan, active, this.version);
+    } else {
+      if (other.alive) {
+        other.send({ type: "reclaim" });
+        await other.expect("reclaimed", ANSWER_MS);
+      }
+      pair.egress = this.spawn(pair, "egress");
+      await pair.egress.expect("ready", ANSWER_MS);
+      pair.sockets = new Set();
+      await this.configureEgress(pair, active, this.version);
+      if (other.alive) {
+        other.send({ type: "resume" });
+        await other.expect("resumed", ANSWER_MS);
+      }
+    }
+    pair.restarts++;
+    this.log.info({ role, index: pair.index, pid: pair[role].pid, restarts: pair.restarts }, "worker replaced");
+    this.writeStatus();
+  }
+
+  /** Both workers of a pair are gone: what was queued between them is dropped, not resent. */
+  private resetPairRings(pair: Pair): void {
+    const pl = this.seg.layout.pairs[pair.index];
+    resetRing(this.seg.buf, pl.descRing);
+    resetRing(this.seg.buf, pl.freeRing);
+  }
+
+  private checkHeartbeats(): void {
+    const now = Date.now();
+    for (const p of this.pairs) {
+      for (const w of [p.ingress, p.egress]) {
+        const pl = this.seg.layout.pairs[p.index];
+        const off = w.role === "ingress" ? pl.ingressCounters : pl.egressCounters;
+        const hb = new Float64Array(this.seg.buf, off + 8 * HEARTBEAT[w.role], 1)[0];
+        if (w.alive && now - Math.max(hb, w.spawnedAt) > HUNG_MS) {
+          this.log.error({ role: w.role, index: p.index, pid: w.pid, silentMs: now - Math.max(hb, w.spawnedAt) }, "worker hung; killing it");
+          w.proc.kill("SIGKILL");
+        }
+      }
+    }
   }
 
   /** Stop receiving, let egress drain what is in flight, then remove everything we made. */
@@ -203,7 +353,9 @@ export class Relay {
     if (this.stopping) return this.stopping;
     this.stopping = (async () => {
       if (this.rescan) clearInterval(this.rescan);
+      if (this.watchdog) clearInterval(this.watchdog);
       this.state = "stopping";
+      await this.api?.stop();
       if (this.seg) this.writeStatus();
       const alive = (w: WorkerHandle) => w.proc.exitCode === null && w.proc.signalCode === null;
       const stopAll = async (ws: WorkerHandle[]) => {
@@ -229,6 +381,9 @@ export class Relay {
 
   /** Synchronous, so it can also run on a second SIGTERM. */
   cleanup(): void {
+    this.api?.kill();
+    this.control?.stop();
+    rmSync(join(this.stateDir, "control.sock"), { force: true });
     for (const p of this.pairs) for (const w of [p.ingress, p.egress]) {
       if (w.proc.exitCode === null && w.proc.signalCode === null) w.proc.kill("SIGKILL");
       w.close();

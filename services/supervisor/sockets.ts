@@ -1,6 +1,6 @@
 // The sockets only the supervisor may create: AF_PACKET fanout receive sockets, IGMP helper
 // sockets, and connected egress sockets. Workers get them as fds and never create any.
-import { egressSocket, helperJoin, helperSocket, closeFd } from "../../c/inet.ts";
+import { egressSocket, helperMember, helperSocket, closeFd } from "../../c/inet.ts";
 import { errnoName } from "../../c/lib.ts";
 import { packetFanoutId, packetOpen, setGro, type RingGeometry } from "../../c/packet.ts";
 import { formatIpv4, isMulticast } from "../../rules/ipv4.ts";
@@ -18,7 +18,8 @@ export interface Logger {
 /** One input interface: its IGMP helper socket and its fanout group. */
 export class InputSockets {
   private helper = -1;
-  private joined = "";
+  /** "group/source" memberships held */
+  private joined = new Set<string>();
   private fanoutId = -1;
 
   constructor(readonly ifname: string, readonly ifindex: number, log: Logger) {
@@ -34,24 +35,24 @@ export class InputSockets {
     return fd;
   }
 
-  /** Re-joins when the set of (group, source) changes; a fresh socket drops the old memberships. */
+  /** Joins the groups the rules need and leaves those no rule needs any more; others stay joined. */
   join(rules: PlannedRule[], log: Logger): void {
-    const want = [...new Set(rules.filter((r) => isMulticast(r.group)).map((r) => `${r.group}/${r.source}`))].sort();
-    const key = want.join(",");
-    if (key === this.joined) return;
-    if (this.helper >= 0) closeFd(this.helper);
-    this.helper = helperSocket();
-    for (const w of want) {
-      const [g, s] = w.split("/").map(Number);
-      const rc = helperJoin(this.helper, this.ifindex, g, s);
-      if (rc < 0) log.warn({ ifname: this.ifname, group: formatIpv4(g), error: errnoName(rc) }, "multicast join failed");
-    }
-    this.joined = key;
+    const want = new Set(rules.filter((r) => isMulticast(r.group)).map((r) => `${r.group}/${r.source}`));
+    if (this.helper < 0) this.helper = helperSocket();
+    const change = (m: string, join: boolean) => {
+      const [g, s] = m.split("/").map(Number);
+      const rc = helperMember(this.helper, this.ifindex, g, s, join);
+      if (rc < 0) log.warn({ ifname: this.ifname, group: formatIpv4(g), error: errnoName(rc) }, join ? "multicast join failed" : "multicast leave failed");
+    };
+    for (const m of this.joined) if (!want.has(m)) change(m, false);
+    for (const m of want) if (!this.joined.has(m)) change(m, true);
+    this.joined = want;
   }
 
   close(): void {
     if (this.helper >= 0) closeFd(this.helper);
     this.helper = -1;
+    this.joined.clear();
   }
 }
 

@@ -6,16 +6,17 @@ export interface Status {
   state: "starting" | "ready" | "stopping";
   pid: number;
   shm: string;
-  workers: { role: "ingress" | "egress"; index: number; pid: number }[];
+  workers: { role: "ingress" | "egress"; index: number; pid: number; restarts: number }[];
   rules: { no: number; id: string; name?: string; state: "active" | "waiting"; reason?: string }[];
+  api: { pid: number; listen: string } | null;
   updatedAt: string;
 }
 
 export const statusPath = (stateDir: string) => join(stateDir, "status.json");
 
-export function writeStatus(stateDir: string, s: Omit<Status, "updatedAt">): void {
+export function writeStatus(stateDir: string, s: Status): void {
   const p = statusPath(stateDir);
-  writeFileSync(p + ".tmp", JSON.stringify({ ...s, updatedAt: new Date().toISOString() }, null, 2) + "\n", { mode: 0o644 });
+  writeFileSync(p + ".tmp", JSON.stringify(s, null, 2) + "\n", { mode: 0o644 });
   renameSync(p + ".tmp", p);
 }
 

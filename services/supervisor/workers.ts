@@ -24,8 +24,17 @@ export function lookupUser(name: string): RelayUser {
   return { name, uid, gid: Number(f[3]) };
 }
 
+/** argv run as user with no capabilities, no supplementary groups and no_new_privs. */
+export function unprivileged(user: RelayUser, argv: string[]): string[] {
+  return ["setpriv", `--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "--inh-caps=-all",
+    "--bounding-set=-all", "--no-new-privs", "--", ...argv];
+}
+
+export const SERVICES_ROOT = ROOT;
+
 export class WorkerHandle {
   readonly proc: Bun.Subprocess;
+  readonly spawnedAt = Date.now();
   private readonly sock: number;
   private inbox: FromWorker[] = [];
   private closed = false;
@@ -34,8 +43,7 @@ export class WorkerHandle {
     const [mine, theirs] = socketPair();
     this.sock = mine;
     const entry = join(ROOT, "services", role, "main.ts");
-    const cmd = ["setpriv", `--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "--inh-caps=-all",
-      "--bounding-set=-all", "--no-new-privs", "--", process.execPath, entry, "--index", String(index)];
+    const cmd = unprivileged(user, [process.execPath, entry, "--index", String(index)]);
     this.proc = Bun.spawn(cmd, {
       cwd: ROOT,
       stdio: ["ignore", "inherit", "inherit", theirs],
@@ -46,6 +54,10 @@ export class WorkerHandle {
 
   get pid(): number {
     return this.proc.pid;
+  }
+
+  get alive(): boolean {
+    return this.proc.exitCode === null && this.proc.signalCode === null;
   }
 
   send(msg: ToWorker, fds: number[] = []): void {

@@ -1,5 +1,5 @@
 // A real relay for tests: `bun bin/mcrelay.ts start` inside a namespace, with its own state dir.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readStatus, type Status } from "../../services/supervisor/status.ts";
@@ -24,25 +24,70 @@ export class TestRelay {
   readonly proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
   private readonly out: ReturnType<typeof collect>;
   private readonly err: ReturnType<typeof collect>;
+  private readonly envToken: string | undefined;
 
-  private constructor(lab: Lab, ns: string, config: unknown, args: string[]) {
-    this.stateDir = mkdtempSync(join(tmpdir(), "mcrelay-test-"));
+  private constructor(lab: Lab, ns: string, config: unknown, args: string[], env?: Record<string, string>, stateDir?: string) {
+    this.stateDir = stateDir ?? mkdtempSync(join(tmpdir(), "mcrelay-test-"));
+    this.envToken = env?.MCRELAY_API_TOKEN;
     const cfg = join(this.stateDir, "rules.json");
     writeFileSync(cfg, JSON.stringify(config));
-    this.proc = lab.spawn(ns, [BUN, "bin/mcrelay.ts", "start", "--config", cfg, "--state-dir", this.stateDir, ...args], { cwd: ROOT });
+    this.proc = lab.spawn(ns, [BUN, "bin/mcrelay.ts", "start", "--config", cfg, "--state-dir", this.stateDir,
+      "--api-listen", `unix:${join(this.stateDir, "api", "http.sock")}`, ...args], { cwd: ROOT, env });
     this.out = collect(this.proc.stdout);
     this.err = collect(this.proc.stderr);
   }
 
-  static async start(lab: Lab, ns: string, config: unknown, opts: { workers?: number } = {}): Promise<TestRelay> {
-    const r = new TestRelay(lab, ns, config, ["--workers", String(opts.workers ?? 1)]);
+  /** The API listens on a Unix socket in the state dir, so the test reaches it from any namespace. */
+  get apiSocket(): string {
+    return join(this.stateDir, "api", "http.sock");
+  }
+
+  static async start(lab: Lab, ns: string, config: unknown, opts: { workers?: number; env?: Record<string, string> } = {}): Promise<TestRelay> {
+    const r = new TestRelay(lab, ns, config, ["--workers", String(opts.workers ?? 1)], opts.env);
+    await r.ready();
+    return r;
+  }
+
+  /** Starts again on the same state directory (rules in the store survive), after stop({ keep: true }). */
+  static async restart(prev: TestRelay, lab: Lab, ns: string, config: unknown, opts: { workers?: number; env?: Record<string, string> } = {}): Promise<TestRelay> {
+    const r = new TestRelay(lab, ns, config, ["--workers", String(opts.workers ?? 1)], opts.env, prev.stateDir);
+    await r.ready();
+    return r;
+  }
+
+  private async ready(): Promise<void> {
     const deadline = Date.now() + 20_000;
-    while (readStatus(r.stateDir)?.state !== "ready") {
-      if (r.proc.exitCode !== null) throw new Error(`relay exited with ${r.proc.exitCode} before it was ready:\n${r.logs()}`);
-      if (Date.now() > deadline) throw new Error(`relay not ready within 20 s:\n${r.logs()}`);
+    while (readStatus(this.stateDir)?.state !== "ready") {
+      if (this.proc.exitCode !== null) throw new Error(`relay exited with ${this.proc.exitCode} before it was ready:\n${this.logs()}`);
+      if (Date.now() > deadline) throw new Error(`relay not ready within 20 s:\n${this.logs()}`);
       await Bun.sleep(50);
     }
-    return r;
+  }
+
+  /** Waits until the API answers /healthz with 200. */
+  async apiReady(): Promise<void> {
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      try {
+        if ((await fetch("http://relay/healthz", { unix: this.apiSocket } as RequestInit)).status === 200) return;
+      } catch {}
+      if (Date.now() > deadline) throw new Error(`API not ready within 15 s:\n${this.logs()}`);
+      await Bun.sleep(50);
+    }
+  }
+
+  get token(): string {
+    return this.envToken ?? readFileSync(join(this.stateDir, "api", "api-token"), "utf8").trim();
+  }
+
+  /** An HTTP request to the relay's API, with the bearer token unless auth: false. */
+  async api(method: string, path: string, body?: unknown, opts: { auth?: boolean; raw?: string } = {}): Promise<{ status: number; body: any }> {
+    const headers: Record<string, string> = {};
+    if (opts.auth !== false) headers.authorization = `Bearer ${this.token}`;
+    if (body !== undefined || opts.raw !== undefined) headers["content-type"] = "application/json";
+    const res = await fetch(`http://relay${path}`, { method, headers, body: opts.raw ?? (body === undefined ? undefined : JSON.stringify(body)), unix: this.apiSocket } as RequestInit);
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : null };
   }
 
   logs(): string {
@@ -59,13 +104,13 @@ export class TestRelay {
     return readStats(this.stateDir);
   }
 
-  /** SIGTERM and wait; returns the exit code and how long it took. */
-  async stop(): Promise<{ code: number | null; ms: number }> {
+  /** SIGTERM and wait; returns the exit code and how long it took. keep: leave the state dir. */
+  async stop(opts: { keep?: boolean } = {}): Promise<{ code: number | null; ms: number }> {
     const t0 = Date.now();
     this.proc.kill("SIGTERM");
     const code = await Promise.race([this.proc.exited, Bun.sleep(10_000).then(() => null)]);
     await Promise.all([this.out.done, this.err.done]).catch(() => {});
-    rmSync(this.stateDir, { recursive: true, force: true });
+    if (!opts.keep) rmSync(this.stateDir, { recursive: true, force: true });
     return { code, ms: Date.now() - t0 };
   }
 }

@@ -1,0 +1,80 @@
+// API process: unprivileged, started by the supervisor (or on its own, e.g. in its own
+// container). Persists rules, keeps the supervisor's rules equal to the store, serves HTTP.
+import { parseArgs } from "node:util";
+import pino from "pino";
+import { openSegment, type Segment } from "../../shm/segment.ts";
+import type { Status } from "../supervisor/status.ts";
+import { buildApp } from "./app.ts";
+import { DesiredState } from "./desired.ts";
+import { SupervisorLink } from "./link.ts";
+import { RateSampler } from "./rates.ts";
+import { openStore } from "./store/index.ts";
+import { loadToken } from "./token.ts";
+import { collectStats } from "../../shm/stats.ts";
+
+const { values: v } = parseArgs({
+  options: {
+    listen: { type: "string", default: "127.0.0.1:8080" }, "state-dir": { type: "string", default: "var/api" },
+    control: { type: "string", default: "var/control.sock" },
+  },
+});
+const log = pino({ base: { component: "api", pid: process.pid }, level: process.env.MCRELAY_LOG_LEVEL ?? "info" });
+
+const token = loadToken(v["state-dir"]!, (line) => console.error(line));
+const store = await openStore({ databaseUrl: process.env.DATABASE_URL, stateDir: v["state-dir"]! });
+const link = new SupervisorLink(v.control!, log);
+const desired = new DesiredState(store, link, log);
+let seg: Segment | null = null;
+let lastStatus: Status | null = null;
+
+/** The supervisor's status; also (re)maps the segment when the supervisor has a new one. */
+async function status(): Promise<Status | null> {
+  try {
+    lastStatus = (await link.request<"status">({ type: "status" }, 2000)).status;
+    if (!seg || seg.name !== lastStatus.shm) seg = openSegment(lastStatus.shm);
+    return lastStatus;
+  } catch {
+    return null;
+  }
+}
+
+link.onConnect = () => void desired.onConnect();
+link.start();
+
+const sampler = new RateSampler(() => seg, () => lastStatus?.rules ?? []);
+sampler.start();
+setInterval(() => void status(), 1000);
+
+const app = buildApp({
+  store, token,
+  sync: () => desired.sync(),
+  status,
+  interfaces: async () => {
+    try {
+      return (await link.request<"interfaces">({ type: "interfaces" }, 2000)).interfaces;
+    } catch {
+      return null;
+    }
+  },
+  stats: async () => {
+    const st = await status();
+    return seg && st ? { stats: collectStats(seg, st.rules), rates: sampler.rates } : null;
+  },
+});
+
+// HOST:PORT, or unix:PATH (access then follows the socket file's permissions).
+const listen = v.listen!;
+const server = listen.startsWith("unix:")
+  ? Bun.serve({ unix: listen.slice(5), fetch: app.fetch })
+  : Bun.serve({ hostname: listen.slice(0, listen.lastIndexOf(":")), port: Number(listen.slice(listen.lastIndexOf(":") + 1)), fetch: app.fetch });
+log.info({ listen, store: store.kind }, "API listening");
+
+for (const sig of ["SIGTERM", "SIGINT"] as const) {
+  process.on(sig, async () => {
+    server.stop();
+    sampler.stop();
+    link.close();
+    await store.close();
+    process.exit(0);
+  });
+}

@@ -1,0 +1,47 @@
+// Counters are totals in shared memory; rates come from sampling them once a second.
+import { collectStats, type RuleMeta, type Stats } from "../../shm/stats.ts";
+import type { Segment } from "../../shm/segment.ts";
+
+export interface Rates {
+  windowSeconds: number;
+  rules: Record<string, { rxPps: number; txPps: number; rxBps: number; txBps: number }>;
+  workers: { index: number; rxPps: number; txPps: number }[];
+}
+
+export class RateSampler {
+  private prev: { t: number; s: Stats } | null = null;
+  rates: Rates = { windowSeconds: 0, rules: {}, workers: [] };
+  private timer: Timer | null = null;
+
+  constructor(private readonly seg: () => Segment | null, private readonly rules: () => RuleMeta[]) {}
+
+  start(intervalMs = 1000): void {
+    this.timer = setInterval(() => this.sample(), intervalMs);
+  }
+
+  sample(): void {
+    const seg = this.seg();
+    if (!seg) return;
+    const s = collectStats(seg, this.rules());
+    const t = performance.now();
+    const p = this.prev;
+    if (p) {
+      const dt = (t - p.t) / 1000;
+      const rules: Rates["rules"] = {};
+      for (const r of s.rules) {
+        const q = p.s.rules.find((x) => x.id === r.id);
+        if (!q) continue;
+        rules[r.id] = { rxPps: (r.rxPackets - q.rxPackets) / dt, txPps: (r.txPackets - q.txPackets) / dt,
+          rxBps: (8 * (r.rxBytes - q.rxBytes)) / dt, txBps: (8 * (r.txBytes - q.txBytes)) / dt };
+      }
+      const workers = s.workers.map((w, i) => ({ index: w.index, rxPps: (w.ingress.matched - (p.s.workers[i]?.ingress.matched ?? 0)) / dt,
+        txPps: (w.egress.completions - (p.s.workers[i]?.egress.completions ?? 0)) / dt }));
+      this.rates = { windowSeconds: dt, rules, workers };
+    }
+    this.prev = { t, s };
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+}

@@ -1,0 +1,89 @@
+// Embedded SQLite through bun:sqlite. Writes run in BEGIN IMMEDIATE … COMMIT under an in-process
+// lock (drizzle's bun-sqlite transactions take only synchronous callbacks, and the queries here
+// are awaited). The lock is shared by every store open on the same file in this process: bun:sqlite
+// waits for SQLite's file lock synchronously (busy_timeout), so a second connection in the same
+// process would block the thread while the first waits on a microtask. Another process holding the
+// write lock is covered by busy_timeout: a transaction here never waits for I/O between statements.
+import { Database } from "bun:sqlite";
+import { mkdirSync, realpathSync } from "node:fs";
+import { join } from "node:path";
+import { asc, eq, or, sql } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/bun-sqlite";
+import { migrate } from "drizzle-orm/bun-sqlite/migrator";
+import { findCause, type Backend, type Queries, type Row } from "./backend.ts";
+import { rules } from "./schema.sqlite.ts";
+
+class Lock {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const r = this.tail.then(fn);
+    this.tail = r.catch(() => {});
+    return r;
+  }
+}
+
+/** One per database file; kept for the life of the process. */
+const locks = new Map<string, Lock>();
+
+export function openSqlite(stateDir: string, migrationsFolder: string): Backend {
+  mkdirSync(stateDir, { recursive: true });
+  const file = join(realpathSync(stateDir), "mcrelay.db");
+  const client = new Database(file, { create: true, strict: true });
+  client.exec("PRAGMA journal_mode = WAL");
+  client.exec("PRAGMA busy_timeout = 5000");
+  client.exec("PRAGMA synchronous = NORMAL");
+  const db = drizzle(client);
+  try {
+    migrate(db, { migrationsFolder });
+  } catch (e) {
+    client.close();
+    throw e;
+  }
+
+  const q: Queries = {
+    list: async () => db.select().from(rules).orderBy(asc(rules.createdAt), asc(rules.id)).all(),
+    get: async (id) => db.select().from(rules).where(eq(rules.id, id)).get(),
+    byName: async (name) => db.select().from(rules).where(eq(rules.name, name)).get(),
+    clashes: async (id, name, inputKey) =>
+      db
+        .select()
+        .from(rules)
+        .where(or(eq(rules.id, id), name === undefined ? undefined : eq(rules.name, name), eq(rules.inputKey, inputKey)))
+        .all(),
+    insert: async (row) => void db.insert(rules).values(row).run(),
+    update: async (id, row) => void db.update(rules).set(row).where(eq(rules.id, id)).run(),
+    remove: async (id) => db.delete(rules).where(eq(rules.id, id)).returning({ id: rules.id }).all().length > 0,
+  };
+
+  let lock = locks.get(file);
+  if (!lock) locks.set(file, (lock = new Lock()));
+  let closed = false;
+  const open = () => {
+    if (closed) throw new Error("rule store is closed");
+  };
+  return {
+    kind: "sqlite",
+    read: (fn) => lock.run(async () => (open(), fn(q))),
+    write: (fn) =>
+      lock.run(async () => {
+        open();
+        db.run(sql`BEGIN IMMEDIATE`);
+        try {
+          const r = await fn(q);
+          db.run(sql`COMMIT`);
+          return r;
+        } catch (e) {
+          db.run(sql`ROLLBACK`);
+          throw e;
+        }
+      }),
+    isUniqueViolation: (e) =>
+      findCause(e, (c) => typeof c.code === "string" && /^SQLITE_CONSTRAINT_(UNIQUE|PRIMARYKEY)$/.test(c.code)),
+    close: () =>
+      lock.run(async () => {
+        if (closed) return;
+        closed = true;
+        client.close();
+      }),
+  };
+}

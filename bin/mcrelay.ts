@@ -17,7 +17,7 @@ commands:
             --user NAME         unprivileged user of the workers (default nobody)
             --log-level LEVEL   trace|debug|info|warn|error (default info)
   rules   add | ls | show | rm | edit         manage rules through the REST API
-  apply   -f FILE [--dry-run]                make a rules file the desired state (shows the diff)
+  apply   -f FILE [--dry-run] [--no-prune]   make a rules file the desired state (shows the diff)
   export                                     print every rule as a rules file
   stats   [--json]                           counters per rule and worker
           (API address and token: --api ADDR --token T, or MCRELAY_API / MCRELAY_API_TOKEN,
@@ -45,7 +45,7 @@ async function start(argv: string[]): Promise<number> {
   const config = v.config ? loadConfigFile(v.config) : configSchema.parse({});
   const { Relay } = await import("../services/supervisor/relay.ts");
   const relay = new Relay({ config, workers, stateDir: v["state-dir"]!, user: v.user!, logLevel: v["log-level"]!, maxRules,
-    apiListen: v["no-api"] ? null : v["api-listen"]! });
+    apiListen: v["no-api"] ? null : v["api-listen"]!, configPath: v.config });
   let signals = 0;
   const onSignal = (sig: string) => {
     if (++signals > 1) {
@@ -58,6 +58,7 @@ async function start(argv: string[]): Promise<number> {
   };
   process.on("SIGTERM", () => onSignal("SIGTERM"));
   process.on("SIGINT", () => onSignal("SIGINT"));
+  process.on("SIGHUP", () => void relay.reload());
   try {
     await relay.start();
   } catch (e) {

@@ -1,5 +1,6 @@
 // API process: unprivileged, started by the supervisor (or on its own, e.g. in its own
 // container). Persists rules, keeps the supervisor's rules equal to the store, serves HTTP.
+import { rmSync } from "node:fs";
 import { parseArgs } from "node:util";
 import pino from "pino";
 import { openSegment, type Segment } from "../../shm/segment.ts";
@@ -43,7 +44,10 @@ link.start();
 
 const sampler = new RateSampler(() => seg, () => lastStatus?.rules ?? []);
 sampler.start();
-setInterval(() => void status(), 1000);
+setInterval(async () => {
+  const st = await status();
+  if (st?.fileRulesPending) await desired.onConnect(); // SIGHUP reloaded the rules file: import it
+}, 1000);
 
 const app = buildApp({
   store, token,
@@ -64,6 +68,8 @@ const app = buildApp({
 
 // HOST:PORT, or unix:PATH (access then follows the socket file's permissions).
 const listen = v.listen!;
+// A predecessor that was killed leaves its socket file behind; it is ours to replace.
+if (listen.startsWith("unix:")) rmSync(listen.slice(5), { force: true });
 const server = listen.startsWith("unix:")
   ? Bun.serve({ unix: listen.slice(5), fetch: app.fetch })
   : Bun.serve({ hostname: listen.slice(0, listen.lastIndexOf(":")), port: Number(listen.slice(listen.lastIndexOf(":") + 1)), fetch: app.fetch });

@@ -4,6 +4,7 @@ import { join, resolve } from "node:path";
 import pino from "pino";
 import { closeFd, ifIndex } from "../../c/inet.ts";
 import { configSchema, type Config, type Rule } from "../../rules/schema.ts";
+import { loadConfigFile, ruleId } from "../../rules/load.ts";
 import { createSegment, removeSegment, segmentName, type Segment } from "../../shm/segment.ts";
 import { resetRing } from "../../shm/ring.ts";
 import { EGRESS_COUNTERS, INGRESS_COUNTERS } from "../../shm/layout.ts";
@@ -26,6 +27,8 @@ export interface RelayOptions {
   maxRules: number;
   /** HOST:PORT for the REST API, or null to run without it */
   apiListen: string | null;
+  /** the --config file, re-read on SIGHUP */
+  configPath?: string;
 }
 
 const ANSWER_MS = 10_000;
@@ -95,12 +98,6 @@ export class Relay {
     }
     for (const p of this.pairs) for (const w of [p.ingress, p.egress]) await w.expect("ready", ANSWER_MS);
     await this.apply();
-    this.state = "ready";
-    this.writeStatus();
-    this.log.info({ rules: this.plan.rules.length, active: this.plan.rules.filter((r) => r.state === "active").length }, "relay ready");
-    // Interfaces that appear later start their waiting rules (netlink events replace this poll later).
-    this.rescan = setInterval(() => this.applyIfInterfacesChanged(), 1000);
-    this.watchdog = setInterval(() => this.checkHeartbeats(), 500);
     const sock = join(this.stateDir, "control.sock");
     this.control = serveControl(sock, user, (req) => this.handle(req), (e) => this.log.error({ err: String(e) }, "control request failed"));
     if (this.opts.apiListen) {
@@ -110,6 +107,12 @@ export class Relay {
       this.api = new ApiProcess({ user, listen: this.opts.apiListen, stateDir: apiDir, control: sock, logLevel: this.opts.logLevel, log: this.log });
       this.api.start();
     }
+    this.state = "ready";
+    this.writeStatus();
+    this.log.info({ rules: this.plan.rules.length, active: this.plan.rules.filter((r) => r.state === "active").length }, "relay ready");
+    // Interfaces that appear later start their waiting rules (netlink events replace this poll later).
+    this.rescan = setInterval(() => this.applyIfInterfacesChanged(), 1000);
+    this.watchdog = setInterval(() => this.checkHeartbeats(), 500);
   }
 
   /** Requests from the API over the control socket. */
@@ -132,6 +135,36 @@ export class Relay {
         this.log.level = req.level;
         return { ok: true, type: "done" };
     }
+  }
+
+  /**
+   * SIGHUP: re-read the rules file. Without the API the file is the desired state; with it, the
+   * file's rules are upserted (by id, else name) and the API imports them into its store, so rules
+   * made through the API stay. Unchanged rules are not touched. A bad file changes nothing.
+   */
+  async reload(): Promise<void> {
+    if (!this.opts.configPath) return this.log.warn({}, "SIGHUP: no --config file to reload");
+    let cfg: Config;
+    try {
+      cfg = loadConfigFile(this.opts.configPath);
+    } catch (e) {
+      return this.log.error({ err: (e as Error).message }, "SIGHUP: rules file rejected; keeping the rules in force");
+    }
+    if (cfg.pool.slots !== this.opts.config.pool.slots || cfg.pool.jumboSlots !== this.opts.config.pool.jumboSlots) {
+      this.log.warn({}, "SIGHUP: pool sizes change only at start; ignored");
+    }
+    let next = cfg.rules;
+    if (this.api) {
+      next = [...this.rules];
+      for (const r of cfg.rules) {
+        const i = next.findIndex((x) => ruleId(x) === ruleId(r) || (r.name !== undefined && x.name === r.name));
+        if (i >= 0) next[i] = { ...r, id: r.id ?? ruleId(next[i]) };
+        else next.push(r);
+      }
+      this.fileRules = cfg.rules; // the API picks them up on its next status poll
+    }
+    this.log.info({ rules: cfg.rules.length }, "SIGHUP: rules file reloaded");
+    await this.setRules(next);
   }
 
   /** Makes rules the desired set and resolves once it is applied (validated again: trust no peer). */
@@ -256,6 +289,7 @@ export class Relay {
       workers: this.pairs.flatMap((p) => [p.ingress, p.egress].map((w) => ({ role: w.role, index: w.index, pid: w.pid, restarts: p.restarts }))),
       rules: this.plan.rules.map((r) => ({ no: r.no, id: r.id, name: r.name, state: r.state, reason: r.reason })),
       api: this.api ? { pid: this.api.pid, listen: this.opts.apiListen! } : null,
+      fileRulesPending: this.fileRules !== null && this.fileRules.length > 0,
       updatedAt: new Date().toISOString(),
     };
   }
@@ -275,7 +309,10 @@ export class Relay {
     if (this.stopping || pair[w.role] !== w) return;
     this.log.error({ role: w.role, index: w.index, pid: w.pid, code, signal: w.proc.signalCode }, "worker died; replacing it");
     const now = Date.now();
-    pair.crashes[w.role] = [...pair.crashes[w.role].filter((t) => now - t < 30_000), now];
+    // A crash loop is a worker that fails on its own soon after it started; one that ran, or was
+    // killed from outside (SIGKILL: an operator, the OOM killer, our watchdog), is replaced at once.
+    const loop = now - w.spawnedAt < 2000 && w.proc.signalCode !== "SIGKILL";
+    pair.crashes[w.role] = [...pair.crashes[w.role].filter((t) => now - t < 30_000), ...(loop ? [now] : [])];
     this.applying = this.applying.then(() => this.recover(pair, w.role)).catch((e) => {
       this.log.error({ role: w.role, index: pair.index, err: String(e) }, "replacing the worker failed; trying again");
       if (!this.stopping && !pair[w.role].alive) this.onWorkerExit(pair, pair[w.role], null);
@@ -292,7 +329,7 @@ export class Relay {
   private async recover(pair: Pair, role: "ingress" | "egress"): Promise<void> {
     if (this.stopping) return;
     const n = pair.crashes[role].length;
-    const delay = n <= 1 ? 0 : Math.min(10_000, 100 * 2 ** (n - 2)); // crash loops back off
+    const delay = n === 0 ? 0 : Math.min(10_000, 100 * 2 ** (n - 1)); // crash loops back off
     if (delay) await Bun.sleep(delay);
     if (this.stopping) return;
     const other = role === "ingress" ? pair.egress : pair.ingress;

@@ -9,6 +9,8 @@ export interface Status {
   workers: { role: "ingress" | "egress"; index: number; pid: number; restarts: number }[];
   rules: { no: number; id: string; name?: string; state: "active" | "waiting"; reason?: string }[];
   api: { pid: number; listen: string } | null;
+  /** the rules file was reloaded and the API has not imported it yet */
+  fileRulesPending?: boolean;
   updatedAt: string;
 }
 

@@ -139,6 +139,23 @@ export function startSink(lab: Lab, ns: string, args: string[]) {
   return { ready, result };
 }
 
+/** A generator running in the background: stop() ends it by pid and returns its report. */
+export function spawnGen(lab: Lab, ns: string, args: string[]) {
+  const p = lab.spawn(ns, [BUN, "lab/gen.ts", "--json", ...args], { cwd: ROOT });
+  const out = collect(p.stdout);
+  const err = collect(p.stderr);
+  const done = (async () => {
+    await p.exited;
+    await Promise.all([out.done, err.done]);
+    try {
+      return JSON.parse(out.text());
+    } catch {
+      throw new Error(`gen printed no report (exit ${p.exitCode}): ${err.text()}`);
+    }
+  })();
+  return { pid: p.pid, done, stop: () => (p.kill("SIGTERM"), done) };
+}
+
 /** Runs the generator in ns to completion. */
 export async function runGen(lab: Lab, ns: string, args: string[]): Promise<any> {
   const p = lab.spawn(ns, [BUN, "lab/gen.ts", "--json", ...args], { cwd: ROOT });

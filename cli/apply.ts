@@ -1,0 +1,110 @@
+// `apply -f FILE` makes a rules file the desired state; `export` prints one that apply accepts.
+import { readFileSync } from "node:fs";
+import { ConfigError, parseConfig, ruleId } from "../rules/load.ts";
+import type { Output } from "../rules/schema.ts";
+import { ApiError, CliError, UsageError, describeError } from "./errors.ts";
+import { canonical, describeInput, describeOutput, print, printJson, ruleLabel, type StoredRule } from "./format.ts";
+import { connect, parse } from "./options.ts";
+import { plan, type Change, type Identified, type Plan, type Step } from "./plan.ts";
+
+function readRulesFile(path: string): { rules: Identified[]; hasPool: boolean } {
+  const name = path === "-" ? "stdin" : path;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path === "-" ? 0 : path, "utf8"));
+  } catch (e) {
+    throw new CliError(e instanceof SyntaxError ? `${name} is not valid JSON: ${e.message}` : `cannot read ${name}: ${(e as Error).message}`);
+  }
+  try {
+    const cfg = parseConfig(raw);
+    return { rules: cfg.rules.map((r) => ({ ...r, id: ruleId(r) })), hasPool: typeof raw === "object" && raw !== null && "pool" in raw };
+  } catch (e) {
+    if (e instanceof ConfigError) throw new CliError(`${name} is not a valid rules file:\n  ${e.message.split("\n").join("\n  ")}`);
+    throw e;
+  }
+}
+
+/** A whole output added or removed reads as in `rules ls`; anything else as JSON. */
+function show(v: unknown, path: string): string {
+  if (v === undefined) return "(none)";
+  if (/^outputs\[\d+\]$/.test(path) && typeof v === "object") return describeOutput(v as Output);
+  return JSON.stringify(v);
+}
+
+function describeChange(c: Change): string {
+  switch (c.op) {
+    case "create":
+      return `+ create ${ruleLabel(c.rule)}: ${describeInput(c.rule.input)} -> ${c.rule.outputs.map(describeOutput).join(", ")}`;
+    case "update":
+      return [`~ update ${ruleLabel(c.rule)}`, ...c.fields.map((f) => `    ${f.path}: ${show(f.from, f.path)} -> ${show(f.to, f.path)}`)].join("\n");
+    case "delete":
+      return `- delete ${ruleLabel(c.rule)}: ${describeInput(c.rule.input)}`;
+  }
+}
+
+function describePlan(p: Plan): string {
+  const n = (op: Change["op"]) => p.changes.filter((c) => c.op === op).length;
+  const lines = p.changes.map(describeChange);
+  lines.push(p.changes.length
+    ? `${n("create")} to create, ${n("update")} to update, ${n("delete")} to delete, ${p.unchanged.length} unchanged`
+    : `no changes (${p.unchanged.length} rule${p.unchanged.length === 1 ? "" : "s"} up to date)`);
+  if (p.kept.length) lines.push(`kept (not in the file; --prune would delete): ${p.kept.join(", ")}`);
+  return lines.join("\n");
+}
+
+export async function apply(argv: string[]): Promise<number> {
+  const { values: v, positionals } = parse(argv, {
+    file: { type: "string", short: "f" }, "dry-run": { type: "boolean", default: false }, prune: { type: "boolean", default: true },
+  });
+  if (positionals.length) throw new UsageError(`apply takes no arguments, got "${positionals[0]}" (the file goes after -f)`);
+  if (v.file === undefined) throw new UsageError("apply needs -f FILE (or -f - for stdin)");
+  const file = readRulesFile(v.file);
+  if (file.hasPool && !v.json) console.error("note: the file's pool settings are ignored; they take effect when the relay starts");
+  const client = connect(v);
+  const { rules } = await client.request<{ rules: StoredRule[] }>("GET", "/api/v1/rules");
+  const p = plan(file.rules, rules.map((r) => canonical(r) as Identified), v.prune);
+  const json = (extra: object) => ({ dryRun: v["dry-run"], changes: p.changes, unchanged: p.unchanged, kept: p.kept, ...extra });
+  if (!v.json) await print(describePlan(p));
+  if (v["dry-run"] || !p.steps.length) {
+    if (v.json) await printJson(json({ applied: 0 }));
+    return 0;
+  }
+
+  const waiting: string[] = [];
+  let done = 0;
+  try {
+    for (const s of p.steps) {
+      const r = await run(client, s);
+      if (r?.state === "waiting") waiting.push(`${r.id}: waiting${r.reason ? ` (${r.reason})` : ""}`);
+      done++;
+    }
+  } catch (e) {
+    if (!(e instanceof CliError) || (e instanceof ApiError && e.status === 401)) throw e;
+    const s = p.steps[done];
+    console.error(describeError(e, `${s.action === "put" ? "update" : s.action} ${s.id} failed`));
+    console.error(`  ${done} of ${p.steps.length} requests done; not done: ${p.steps.slice(done).map((x) => `${x.action === "put" ? "update" : x.action} ${x.id}`).join(", ")}`);
+    if (v.json) await printJson(json({ applied: done, failed: s }));
+    return 1;
+  }
+  if (v.json) return (await printJson(json({ applied: done })), 0);
+  const n = (op: Change["op"]) => p.changes.filter((c) => c.op === op).length;
+  await print(`applied: ${n("create")} created, ${n("update")} updated, ${n("delete")} deleted` + waiting.map((w) => `\n  ${w}`).join(""));
+  return 0;
+}
+
+async function run(client: ReturnType<typeof connect>, s: Step): Promise<StoredRule | null> {
+  const path = `/api/v1/rules/${encodeURIComponent(s.id)}`;
+  switch (s.action) {
+    case "create": return client.request<StoredRule>("POST", "/api/v1/rules", s.rule);
+    case "put": return client.request<StoredRule>("PUT", path, s.rule);
+    case "delete": return client.request("DELETE", path);
+  }
+}
+
+export async function exportRules(argv: string[]): Promise<number> {
+  const { values: v, positionals } = parse(argv, {});
+  if (positionals.length) throw new UsageError(`export takes no arguments, got "${positionals[0]}"`);
+  const { rules } = await connect(v).request<{ rules: StoredRule[] }>("GET", "/api/v1/rules");
+  await printJson({ rules: rules.map((r) => canonical(r)) });
+  return 0;
+}

@@ -1,0 +1,61 @@
+// Rules as people read them (one line per input/output) and plain-text tables.
+import type { Output, Rule } from "../rules/schema.ts";
+
+/** A rule as the API returns it. */
+export interface StoredRule extends Rule {
+  id: string;
+  createdAt: string;
+  updatedAt: string;
+  state: "active" | "waiting" | "unknown";
+  reason?: string;
+}
+
+/** What a rules file holds, with a fixed key order so files and diffs are stable. */
+export function canonical(r: Rule): Rule {
+  const i = r.input;
+  return {
+    ...(r.id !== undefined ? { id: r.id } : {}),
+    ...(r.name !== undefined ? { name: r.name } : {}),
+    input: { interface: i.interface, group: i.group, port: i.port, ...(i.source !== undefined ? { source: i.source } : {}) },
+    outputs: r.outputs.map((o) => ({ interface: o.interface, group: o.group, port: o.port, ttl: o.ttl, dscp: o.dscp })),
+  };
+}
+
+export const describeInput = (i: Rule["input"]) => `${i.interface} ${i.group}:${i.port}${i.source ? ` from ${i.source}` : ""}`;
+export const describeOutput = (o: Output) => `${o.interface} ${o.group}:${o.port} ttl ${o.ttl} dscp ${o.dscp}`;
+export const ruleLabel = (r: { id?: string; name?: string }) => (r.name ? `${r.id} "${r.name}"` : `${r.id}`);
+
+/** Columns padded to their widest cell; the last one is not padded, so lines end without blanks. */
+export function table(head: string[], rows: (string | number)[][], align: ("l" | "r")[] = []): string {
+  const cells = [head, ...rows.map((r) => r.map(String))];
+  const width = head.map((_, c) => Math.max(...cells.map((r) => [...(r[c] ?? "")].length)));
+  return cells
+    .map((r) =>
+      r.map((s, c) => {
+        if (c === r.length - 1 && align[c] !== "r") return s;
+        const pad = " ".repeat(width[c] - [...s].length);
+        return align[c] === "r" ? pad + s : s + pad;
+      }).join("  "),
+    )
+    .join("\n");
+}
+
+export function ruleDetails(r: StoredRule): string {
+  const rows: [string, string][] = [
+    ["id", r.id],
+    ...(r.name !== undefined ? [["name", r.name] as [string, string]] : []),
+    ["state", r.state + (r.reason ? ` (${r.reason})` : "")],
+    ["input", describeInput(r.input)],
+    ...r.outputs.map((o, i) => [i === 0 ? "outputs" : "", describeOutput(o)] as [string, string]),
+    ["created", r.createdAt],
+    ["updated", r.updatedAt],
+  ];
+  return rows.map(([k, v]) => `${(k ? k + ":" : "").padEnd(9)}${v}`).join("\n");
+}
+
+/** Output is written and flushed before the process exits (the caller exits right after). */
+export async function print(text: string): Promise<void> {
+  await Bun.write(Bun.stdout, text.endsWith("\n") ? text : text + "\n");
+}
+
+export const printJson = (v: unknown) => print(JSON.stringify(v, null, 2));

@@ -1,0 +1,57 @@
+// The API client commands: rules, apply, export, stats (dispatched here from bin/mcrelay.ts).
+import { apply, exportRules } from "./apply.ts";
+import { edit } from "./edit.ts";
+import { CliError, UsageError, describeError } from "./errors.ts";
+import { print } from "./format.ts";
+import { COMMON_USAGE } from "./options.ts";
+import { add, ls, rm, show } from "./rules.ts";
+import { stats } from "./stats.ts";
+
+const USAGE = {
+  rules: `usage: mcrelay rules ls | show ID | rm ID... | edit ID
+       mcrelay rules add -f FILE|-
+       mcrelay rules add --in IF:GROUP:PORT[@SOURCE] --out IF:GROUP:PORT [--out ...] [--ttl N] [--dscp N] [--name N] [--id ID]
+  edit opens the rule in $VISUAL or $EDITOR (default vi) and stores it when the editor exits.`,
+  apply: `usage: mcrelay apply -f FILE|- [--dry-run] [--prune | --no-prune]
+  The file ({"rules": [...]}, as for start --config and as export prints) becomes the desired state:
+  rules are matched by id (derived from the input when absent); the diff is printed, then carried
+  out unless --dry-run. Rules on the server but not in the file are deleted unless --no-prune.`,
+  export: `usage: mcrelay export
+  Prints every rule as a rules file that apply -f accepts.`,
+  stats: `usage: mcrelay stats
+  Counters and rates per rule and worker; without a reachable API, read from the shared memory of
+  the relay running with --state-dir DIR.`,
+};
+
+const RULES: Record<string, (argv: string[]) => Promise<number>> = { ls, list: ls, show, get: show, add, rm, delete: rm, edit };
+
+export async function main(cmd: "rules" | "apply" | "export" | "stats", argv: string[]): Promise<number> {
+  const usage = `${USAGE[cmd]}\n${COMMON_USAGE}`;
+  if (argv.includes("--help") || argv.includes("-h")) {
+    await print(usage);
+    return 0;
+  }
+  try {
+    switch (cmd) {
+      case "rules": {
+        const [sub, ...rest] = argv;
+        const fn = sub === undefined ? undefined : RULES[sub];
+        if (!fn) throw new UsageError(sub === undefined ? "a subcommand is needed" : `unknown subcommand "${sub}"`);
+        return await fn(rest);
+      }
+      case "apply": return await apply(argv);
+      case "export": return await exportRules(argv);
+      case "stats": return await stats(argv);
+    }
+  } catch (e) {
+    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+      console.error(`mcrelay ${cmd}: ${(e as Error).message}\n\n${usage}`);
+      return 2;
+    }
+    if (e instanceof CliError) {
+      console.error(describeError(e));
+      return 1;
+    }
+    throw e;
+  }
+}

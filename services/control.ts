@@ -28,6 +28,8 @@ export interface IngressRule {
   group: number;
   port: number;
   source: number;
+  /** matched but not forwarded: every output is down */
+  down: boolean;
 }
 
 export interface IngressConfigMsg {

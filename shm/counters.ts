@@ -3,7 +3,7 @@
 /** Why ingress dropped a frame. Order is part of the layout. */
 export const DROP_REASONS = [
   "short_frame", "not_ipv4", "vlan", "ip_truncated", "bad_ihl", "bad_total_length",
-  "fragment", "not_udp", "bad_udp_length", "oversize", "no_rule", "outgoing",
+  "fragment", "not_udp", "bad_udp_length", "oversize", "no_rule", "outgoing", "rule_down",
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 

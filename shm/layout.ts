@@ -19,7 +19,7 @@ export const JUMBO_PAYLOAD_MAX = JUMBO_SLOT_BYTES - SLOT_HEADER_BYTES;
 export const RING_HEADER_BYTES = 2 * LINE;
 
 /** Counter fields per rule, kept per worker (one writer each). */
-export const INGRESS_RULE_FIELDS = ["rxPackets", "rxBytes", "poolExhausted", "ringFull", "oversize"] as const;
+export const INGRESS_RULE_FIELDS = ["rxPackets", "rxBytes", "poolExhausted", "ringFull", "oversize", "down"] as const;
 export const EGRESS_RULE_FIELDS = ["txPackets", "txBytes", "sendErrors"] as const;
 
 export const INGRESS_COUNTERS = [

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Lab } from "./lib/netns.ts";
 import { startPostgres } from "./lib/postgres.ts";
-import { TestRelay, runGen, startSink } from "./lib/relay.ts";
+import { TestRelay, backlogDrops, expectExactlyOnce, runGen, startSink } from "./lib/relay.ts";
 
 let lab: Lab;
 let src: string, relay: string, dst: string;
@@ -212,6 +212,7 @@ describe("rules take effect live", () => {
       const a = await r.api("POST", "/api/v1/rules", rule(5000, { name: "A" }));
       expect((await r.api("POST", "/api/v1/rules", { name: "B", input: { interface: "in0", group: "239.1.1.2", port: 5002 },
         outputs: [{ interface: "out0", group: "239.2.2.4", port: 6002 }] })).status).toBe(201);
+      const bl = backlogDrops();
       const sink = startSink(lab, dst, ["--group", "239.2.2.4", "--port", "6002", "--interface", "eth0", "--expect", "15000"]);
       await sink.ready;
       const gen = runGen(lab, src, ["--group", "239.1.1.2", "--port", "5002", "--interface", "eth0", "--rate", "5000", "--size", "500", "--count", "15000"]);
@@ -223,7 +224,7 @@ describe("rules take effect live", () => {
       expect((await r.api("DELETE", `/api/v1/rules/${a.body.id}`)).status).toBe(204);
       await gen;
       const got = await sink.result;
-      expect({ unique: got.unique, missing: got.missing, duplicates: got.duplicates }).toEqual({ unique: 15000, missing: 0, duplicates: 0 });
+      expectExactlyOnce(got, 15000, r, bl);
     });
   }, 60_000);
 });

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { Lab } from "./lib/netns.ts";
-import { BUN, ROOT, TestRelay, collect, runGen, startSink } from "./lib/relay.ts";
+import { BUN, ROOT, TestRelay, backlogDrops, collect, expectExactlyOnce, runGen, startSink } from "./lib/relay.ts";
 
 let lab: Lab;
 let src: string, relay: string, dst: string;
@@ -47,13 +47,14 @@ describe("data plane", () => {
     expect(lab.sh(relay, ["ip", "route", "get", "10.99.1.2"]).code).not.toBe(0);
     const r = await TestRelay.start(lab, relay, { rules: [rule("one", 5000, [{ interface: "out0", group: "239.2.2.2", port: 6000 }])] });
     try {
+      const bl = backlogDrops();
       const sink = startSink(lab, dst, ["--group", "239.2.2.2", "--port", "6000", "--interface", "eth0", "--expect", "10000"]);
       await sink.ready;
       const gen = await runGen(lab, src, ["--group", "239.1.1.1", "--port", "5000", "--interface", "eth0", "--rate", "5000", "--size", "1400", "--count", "10000"]);
       expect(gen.sent).toBe(10000);
       const got = await sink.result;
-      expect({ unique: got.unique, duplicates: got.duplicates, missing: got.missing, corrupted: got.corrupted, outOfOrder: got.outOfOrder })
-        .toEqual({ unique: 10000, duplicates: 0, missing: 0, corrupted: 0, outOfOrder: 0 });
+      expectExactlyOnce(got, 10000, r, bl);
+      expect(got.outOfOrder).toBe(0);
       const s = await settledStats(r, (s) => s.rules[0].txPackets === 10000);
       expect(s.rules[0]).toMatchObject({ rxPackets: 10000, rxBytes: 14_000_000, txPackets: 10000, txBytes: 14_000_000 });
       expect(s.drops.poolExhausted + s.drops.ringFull + s.drops.sendErrors).toBe(0);
@@ -77,17 +78,17 @@ describe("data plane", () => {
         return { out: collect(p.stdout), err: collect(p.stderr), p };
       });
       await Promise.all(sinks.map((s) => s.ready));
+      const bl = backlogDrops();
       while (!caps.every((c) => c.err.text().includes("ready"))) await Bun.sleep(20);
       await runGen(lab, src, ["--group", "239.1.1.1", "--port", "5000", "--interface", "eth0", "--rate", "4000", "--size", "600", "--count", "2000"]);
       for (const s of sinks) {
         const got = await s.result;
-        expect({ unique: got.unique, duplicates: got.duplicates, missing: got.missing, corrupted: got.corrupted })
-          .toEqual({ unique: 2000, duplicates: 0, missing: 0, corrupted: 0 });
+        expectExactlyOnce(got, 2000, r, bl);
       }
       const wire = await Promise.all(caps.map(async (c) => { await c.p.exited; await c.out.done; return JSON.parse(c.out.text()); }));
-      expect(wire[0]["239.2.2.2:6000"]).toEqual({ packets: 2000, ttl: [5], tos: [46 << 2] });
-      expect(wire[0]["239.3.3.3:6001"]).toEqual({ packets: 2000, ttl: [9], tos: [0] });
-      expect(wire[1]["239.4.4.4:6002"]).toEqual({ packets: 2000, ttl: [3], tos: [10 << 2] });
+      expect(wire[0]["239.2.2.2:6000"]).toEqual({ packets: 2000, ttl: [5], tos: [46 << 2], src: ["10.77.0.1"] });
+      expect(wire[0]["239.3.3.3:6001"]).toEqual({ packets: 2000, ttl: [9], tos: [0], src: ["10.77.0.1"] });
+      expect(wire[1]["239.4.4.4:6002"]).toEqual({ packets: 2000, ttl: [3], tos: [10 << 2], src: ["10.78.0.1"] });
       const s = await settledStats(r, (s) => s.rules[0].txPackets === 6000);
       expect(s.rules[0]).toMatchObject({ rxPackets: 2000, txPackets: 6000 });
     } finally {
@@ -98,12 +99,13 @@ describe("data plane", () => {
   test("--workers 2 with 16 flows: no loss, no duplicates, order kept per flow, both workers carry traffic", async () => {
     const r = await TestRelay.start(lab, relay, { rules: [rule("multi", 5000, [{ interface: "out0", group: "239.2.2.2", port: 6000 }])] }, { workers: 2 });
     try {
+      const bl = backlogDrops();
       const sink = startSink(lab, dst, ["--group", "239.2.2.2", "--port", "6000", "--interface", "eth0", "--expect", "16000", "--flows", "16"]);
       await sink.ready;
       await runGen(lab, src, ["--group", "239.1.1.1", "--port", "5000", "--interface", "eth0", "--rate", "8000", "--size", "200", "--count", "16000", "--flows", "16"]);
       const got = await sink.result;
-      expect({ unique: got.unique, duplicates: got.duplicates, missing: got.missing, corrupted: got.corrupted, outOfOrder: got.outOfOrder })
-        .toEqual({ unique: 16000, duplicates: 0, missing: 0, corrupted: 0, outOfOrder: 0 });
+      expectExactlyOnce(got, 16000, r, bl);
+      expect(got.outOfOrder).toBe(0);
       const s = await settledStats(r, (s) => s.rules[0].txPackets === 16000);
       expect(s.workers).toHaveLength(2);
       const perWorker = s.workers.map((w) => w.ingress.matched);

@@ -26,7 +26,7 @@ const storedRule = z
   .object({
     id: z.string(), name: z.string().optional(), input: inputObject, outputs: z.array(outputSchema),
     createdAt: z.string(), updatedAt: z.string(),
-    state: z.enum(["active", "waiting", "unknown"]).openapi({ description: "active: forwarding; waiting: an interface is missing" }),
+    state: z.enum(["active", "waiting", "down", "unknown"]).openapi({ description: "active: forwarding; waiting: an interface is missing; down: its input or every output is down" }),
     reason: z.string().optional(),
   })
   .openapi("StoredRule");

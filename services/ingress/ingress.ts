@@ -30,6 +30,7 @@ const DROP0 = C[`drop_${DROP_REASONS[0]}`];
 const OVERSIZE = C.drop_oversize;
 const NO_RULE = C.drop_no_rule;
 const OUTGOING = C.drop_outgoing;
+const RULE_DOWN = C.drop_rule_down;
 
 /** Spin this long after the last packet before sleeping: a wake-up costs ~50 µs here. */
 const SPIN_NS = 50_000;
@@ -61,6 +62,8 @@ export class Ingress {
   private readonly jumbo: number;
   private inputs: Input[] = [];
   private match = new MatchTable([]);
+  /** rule number -> 1 when the rule is down (matched, counted, not forwarded) */
+  private readonly down: Uint8Array;
   private poll: PollSet;
   private lastStatsMs = 0;
 
@@ -73,6 +76,7 @@ export class Ingress {
     this.free = new RingConsumer(seg.buf, pl.freeRing, l.ringCapacity);
     this.stacks = new SlotStacks(l.slots, l.jumboSlots);
     this.slotU32 = new Uint32Array(seg.buf);
+    this.down = new Uint8Array(l.maxRules);
     this.poolOff = pl.pool;
     this.jumboOff = pl.jumboPool;
     this.slots = l.slots;
@@ -122,6 +126,8 @@ export class Ingress {
     this.inputs = keep;
     const idx = new Map(keep.map((inp, i) => [inp.ifname, i]));
     this.match = new MatchTable(rules.filter((r) => idx.has(r.ifname)).map((r) => ({ ...r, input: idx.get(r.ifname)! })));
+    this.down.fill(0);
+    for (const r of rules) if (r.down) this.down[r.no] = 1;
     this.poll = new PollSet([this.controlFd, ...keep.map((i) => i.fd)]);
   }
 
@@ -207,8 +213,13 @@ export class Ingress {
       c[NO_RULE]++;
       return;
     }
-    const len = P[F.payloadLen];
     const rb = rule * NRF;
+    if (this.down[rule] === 1) {
+      c[RULE_DOWN]++;
+      this.rc[rb + RF.down]++;
+      return;
+    }
+    const len = P[F.payloadLen];
     let slot: number;
     if (len <= STD_PAYLOAD_MAX) {
       slot = this.stacks.takeStd();

@@ -3,11 +3,14 @@
 import { parseIpv4 } from "../../rules/ipv4.ts";
 import { ruleId } from "../../rules/load.ts";
 import type { Rule } from "../../rules/schema.ts";
+import type { Link } from "./links.ts";
 
 export interface PlannedOutput {
+  /** Identifies the egress socket; it includes the interface's address so a change rebinds. */
   key: string;
   ifname: string;
   ifindex: number;
+  src: string;
   addr: number;
   port: number;
   ttl: number;
@@ -18,8 +21,9 @@ export interface PlannedRule {
   no: number;
   id: string;
   name?: string;
-  state: "active" | "waiting";
-  /** why a rule waits */
+  /** active: forwarding; waiting: an interface is missing; down: its input, or every output, is down */
+  state: "active" | "waiting" | "down";
+  /** why a rule waits, is down, or forwards on fewer outputs */
   reason?: string;
   ifname: string;
   ifindex: number;
@@ -31,7 +35,7 @@ export interface PlannedRule {
 
 export interface Plan {
   rules: PlannedRule[];
-  /** input interface -> ifindex, for the active rules */
+  /** input interface -> ifindex: inputs that are up and used by a rule that is not waiting */
   inputs: Map<string, number>;
 }
 
@@ -51,27 +55,39 @@ export class RuleNumbers {
 }
 
 export function outputKey(o: Omit<PlannedOutput, "key">): string {
-  return `${o.ifname}|${o.addr}|${o.port}|${o.ttl}|${o.dscp}`;
+  return `${o.ifname}#${o.ifindex}|${o.src}|${o.addr}|${o.port}|${o.ttl}|${o.dscp}`;
 }
 
-export function makePlan(rules: Rule[], numbers: RuleNumbers, ifIndex: (n: string) => number): Plan {
+export function makePlan(rules: Rule[], numbers: RuleNumbers, links: Map<string, Link>): Plan {
   const inputs = new Map<string, number>();
   const planned = rules.map((r): PlannedRule => {
-    const ifindex = ifIndex(r.input.interface);
-    const outputs = r.outputs.map((o) => {
-      const out = { ifname: o.interface, ifindex: ifIndex(o.interface), addr: parseIpv4(o.group)!, port: o.port, ttl: o.ttl, dscp: o.dscp };
-      return { ...out, key: outputKey(out) };
+    const input = links.get(r.input.interface);
+    const all = r.outputs.map((o) => {
+      const l = links.get(o.interface);
+      const out = { ifname: o.interface, ifindex: l?.ifindex ?? 0, src: l?.addr ?? "", addr: parseIpv4(o.group)!, port: o.port, ttl: o.ttl, dscp: o.dscp };
+      return { ...out, key: outputKey(out), up: l?.up ?? false };
     });
-    const missing = [r.input.interface, ...outputs.filter((o) => o.ifindex === 0).map((o) => o.ifname)].filter(
-      (n, i) => i > 0 || ifindex === 0,
-    );
     const p: PlannedRule = {
-      no: numbers.of(ruleId(r)), id: ruleId(r), name: r.name, state: missing.length ? "waiting" : "active",
-      ifname: r.input.interface, ifindex, group: parseIpv4(r.input.group)!, port: r.input.port,
-      source: r.input.source ? parseIpv4(r.input.source)! : 0, outputs,
+      no: numbers.of(ruleId(r)), id: ruleId(r), name: r.name, state: "active",
+      ifname: r.input.interface, ifindex: input?.ifindex ?? 0, group: parseIpv4(r.input.group)!, port: r.input.port,
+      source: r.input.source ? parseIpv4(r.input.source)! : 0,
+      outputs: all.filter((o) => o.up).map(({ up: _up, ...o }) => o),
     };
-    if (missing.length) p.reason = `waiting for interface${missing.length > 1 ? "s" : ""} ${[...new Set(missing)].join(", ")}`;
-    else inputs.set(p.ifname, ifindex);
+    const missing = [...new Set([r.input.interface, ...r.outputs.map((o) => o.interface)].filter((n) => !links.has(n)))];
+    const downOuts = all.filter((o) => !o.up && links.has(o.ifname)).map((o) => o.ifname);
+    if (missing.length) {
+      p.state = "waiting";
+      p.reason = `waiting for interface${missing.length > 1 ? "s" : ""} ${missing.join(", ")}`;
+    } else if (!input!.up) {
+      p.state = "down";
+      p.reason = `input ${p.ifname} is down`;
+    } else if (p.outputs.length === 0) {
+      p.state = "down";
+      p.reason = `every output is down (${[...new Set(downOuts)].join(", ")})`;
+    } else if (downOuts.length) {
+      p.reason = `output${downOuts.length > 1 ? "s" : ""} ${[...new Set(downOuts)].join(", ")} down: forwarding on the others`;
+    }
+    if (p.state !== "waiting" && input!.up) inputs.set(p.ifname, p.ifindex);
     return p;
   });
   return { rules: planned, inputs };

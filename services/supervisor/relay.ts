@@ -2,7 +2,9 @@
 import { chmodSync, chownSync, existsSync, fchownSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import pino from "pino";
-import { closeFd, ifIndex } from "../../c/inet.ts";
+import { closeFd } from "../../c/inet.ts";
+import { netlinkOpen, netlinkRead } from "../../c/netlink.ts";
+import { readLinks } from "./links.ts";
 import { configSchema, type Config, type Rule } from "../../rules/schema.ts";
 import { loadConfigFile, ruleId } from "../../rules/load.ts";
 import { createSegment, removeSegment, segmentName, type Segment } from "../../shm/segment.ts";
@@ -61,6 +63,8 @@ export class Relay {
   private stopping: Promise<number> | null = null;
   private rescan: Timer | null = null;
   private watchdog: Timer | null = null;
+  private netlink: Timer | null = null;
+  private netlinkFd = -1;
   private applying = Promise.resolve();
   private readonly stateDir: string;
   /** the desired rules: the file's at start, then whatever the API sends */
@@ -110,8 +114,7 @@ export class Relay {
     this.state = "ready";
     this.writeStatus();
     this.log.info({ rules: this.plan.rules.length, active: this.plan.rules.filter((r) => r.state === "active").length }, "relay ready");
-    // Interfaces that appear later start their waiting rules (netlink events replace this poll later).
-    this.rescan = setInterval(() => this.applyIfInterfacesChanged(), 1000);
+    this.watchLinks();
     this.watchdog = setInterval(() => this.checkHeartbeats(), 500);
   }
 
@@ -194,10 +197,37 @@ export class Relay {
     writeFileSync(pidFile, String(process.pid) + "\n");
   }
 
+  /**
+   * Link and address events (rtnetlink) trigger a re-plan: interfaces that appear start their
+   * waiting rules, links that go down take their rules down, an address change rebinds egress.
+   * The socket is drained every 50 ms; a full re-check every 5 s covers lost events.
+   */
+  private watchLinks(): void {
+    this.netlinkFd = netlinkOpen();
+    let pending: Timer | null = null;
+    this.netlink = setInterval(() => {
+      const ev = netlinkRead(this.netlinkFd);
+      if (ev !== "overrun" && ev.length === 0) return;
+      if (ev !== "overrun") for (const e of ev) this.log.debug(e, "link event");
+      pending ??= setTimeout(() => {
+        pending = null;
+        this.applyIfInterfacesChanged();
+      }, 20);
+    }, 50);
+    this.rescan = setInterval(() => this.applyIfInterfacesChanged(), 5000);
+  }
+
   private applyIfInterfacesChanged(): void {
-    const next = makePlan(this.rules, this.numbers, ifIndex);
-    const sig = (p: Plan) => p.rules.map((r) => `${r.id}:${r.state}:${r.ifindex}:${r.outputs.map((o) => o.ifindex).join(",")}`).join(";");
-    if (sig(next) !== sig(this.plan)) this.queueApply();
+    if (this.stopping) return;
+    const next = makePlan(this.rules, this.numbers, readLinks());
+    const sig = (p: Plan) => JSON.stringify([p.rules.map((r) => [r.id, r.state, r.ifindex, r.outputs.map((o) => o.key)]), [...p.inputs]]);
+    if (sig(next) !== sig(this.plan)) {
+      for (const r of next.rules) {
+        const was = this.plan.rules.find((x) => x.id === r.id);
+        if (was && (was.state !== r.state || was.reason !== r.reason)) this.log.warn({ rule: r.id, state: r.state, reason: r.reason }, "rule state changed");
+      }
+      this.queueApply();
+    }
   }
 
   /** Applies run one at a time, in order; the promise resolves when this one has run. */
@@ -212,7 +242,7 @@ export class Relay {
    */
   private async apply(): Promise<void> {
     if (this.stopping) return;
-    const plan = makePlan(this.rules, this.numbers, ifIndex);
+    const plan = makePlan(this.rules, this.numbers, readLinks());
     const active = plan.rules.filter((r) => r.state === "active");
     for (const [ifname, ifindex] of plan.inputs) {
       const cur = this.inputs.get(ifname);
@@ -230,10 +260,10 @@ export class Relay {
     const prevActive = this.plan.rules.filter((r) => r.state === "active");
     const v = ++this.version;
     await Promise.all(this.pairs.map((p) => this.configureEgress(p, [...active, ...prevActive.filter((r) => !active.some((a) => a.no === r.no))], v)));
-    await Promise.all(this.pairs.map((p) => this.configureIngress(p, plan, active, v)));
+    await Promise.all(this.pairs.map((p) => this.configureIngress(p, plan, v)));
     await Promise.all(this.pairs.map((p) => this.configureEgress(p, active, v)));
     this.plan = plan;
-    for (const r of plan.rules) if (r.state === "waiting") this.log.warn({ rule: r.id, reason: r.reason }, "rule waits");
+    for (const r of plan.rules) if (r.state !== "active" && !this.plan.rules.some((x) => x.id === r.id && x.state === r.state)) this.log.warn({ rule: r.id, state: r.state, reason: r.reason }, "rule not forwarding");
     if (this.state === "ready") this.writeStatus();
   }
 
@@ -265,7 +295,7 @@ export class Relay {
     await p.egress.expect("applied", ANSWER_MS);
   }
 
-  private async configureIngress(p: Pair, plan: Plan, active: PlannedRule[], version: number): Promise<void> {
+  private async configureIngress(p: Pair, plan: Plan, version: number): Promise<void> {
     const inputs: IngressInput[] = [];
     const fds: number[] = [];
     for (const [ifname, ifindex] of plan.inputs) {
@@ -276,7 +306,9 @@ export class Relay {
       }
       inputs.push(spec);
     }
-    const rules = active.map((r) => ({ no: r.no, ifname: r.ifname, group: r.group, port: r.port, source: r.source }));
+    // Rules that are down still match (their packets are counted as rule_down, not no_rule).
+    const rules = plan.rules.filter((r) => plan.inputs.has(r.ifname) && r.state !== "waiting")
+      .map((r) => ({ no: r.no, ifname: r.ifname, group: r.group, port: r.port, source: r.source, down: r.state === "down" }));
     p.ingress.send({ type: "config", version, inputs, rules }, fds);
     for (const fd of fds) closeFd(fd);
     p.inputs = new Set(plan.inputs.keys());
@@ -289,7 +321,7 @@ export class Relay {
       workers: this.pairs.flatMap((p) => [p.ingress, p.egress].map((w) => ({ role: w.role, index: w.index, pid: w.pid, restarts: p.restarts }))),
       rules: this.plan.rules.map((r) => ({ no: r.no, id: r.id, name: r.name, state: r.state, reason: r.reason })),
       api: this.api ? { pid: this.api.pid, listen: this.opts.apiListen! } : null,
-      fileRulesPending: this.fileRules !== null && this.fileRules.length > 0,
+      fileRulesPending: this.api !== null && this.fileRules !== null && this.fileRules.length > 0,
       updatedAt: new Date().toISOString(),
     };
   }
@@ -343,7 +375,7 @@ export class Relay {
       pair.ingress = this.spawn(pair, "ingress", true);
       await pair.ingress.expect("ready", ANSWER_MS);
       pair.inputs = new Set();
-      await this.configureIngress(pair, this.plan, active, this.version);
+      await this.configureIngress(pair, this.plan, this.version);
     } else {
       if (other.alive) {
         other.send({ type: "reclaim" });
@@ -391,6 +423,7 @@ export class Relay {
     this.stopping = (async () => {
       if (this.rescan) clearInterval(this.rescan);
       if (this.watchdog) clearInterval(this.watchdog);
+      if (this.netlink) clearInterval(this.netlink);
       this.state = "stopping";
       await this.api?.stop();
       if (this.seg) this.writeStatus();
@@ -427,6 +460,8 @@ export class Relay {
     }
     for (const s of this.inputs.values()) s.close();
     this.inputs.clear();
+    if (this.netlinkFd >= 0) closeFd(this.netlinkFd);
+    this.netlinkFd = -1;
     if (this.seg) removeSegment(this.seg.name);
     rmSync(statusPath(this.stateDir), { force: true });
     rmSync(join(this.stateDir, "supervisor.pid"), { force: true });

@@ -166,3 +166,25 @@ export async function runGen(lab: Lab, ns: string, args: string[]): Promise<any>
   if (code !== 0) throw new Error(`gen failed (${code}): ${err.text()}`);
   return JSON.parse(out.text());
 }
+
+/** Packets the kernel dropped because a CPU's backlog queue was full (/proc/net/softnet_stat). */
+export function backlogDrops(): number {
+  return readFileSync("/proc/net/softnet_stat", "utf8").trim().split("\n").reduce((a, l) => a + parseInt(l.split(/\s+/)[1], 16), 0);
+}
+
+/**
+ * Asserts a sink got every one of n packets once. On failure it says where they went: the
+ * relay's own counters, and the kernel's backlog drops (a starved machine, not the relay).
+ */
+export function expectExactlyOnce(got: any, n: number, relay?: TestRelay, backlogBefore?: number): void {
+  const seen = { unique: got.unique, missing: got.missing, duplicates: got.duplicates, corrupted: got.corrupted };
+  const want = { unique: n, missing: 0, duplicates: 0, corrupted: 0 };
+  if (JSON.stringify(seen) === JSON.stringify(want)) return;
+  const st = relay?.stats();
+  const why = {
+    sink: seen,
+    relay: st ? { rules: st.rules.map((r) => ({ id: r.id, rx: r.rxPackets, tx: r.txPackets, drops: r.drops })), drops: Object.fromEntries(Object.entries(st.drops).filter(([, v]) => v > 0)) } : undefined,
+    kernelBacklogDrops: backlogBefore === undefined ? undefined : backlogDrops() - backlogBefore,
+  };
+  throw new Error(`expected ${n} packets exactly once; ${JSON.stringify(why)}`);
+}

@@ -8,7 +8,7 @@ import { formatIpv4 } from "../../rules/ipv4.ts";
 const { values: v } = parseArgs({ options: { interface: { type: "string" }, ms: { type: "string", default: "3000" } } });
 const fd = rawOpen(ifIndex(v.interface!));
 const buf = new Uint8Array(65536);
-const seen: Record<string, { packets: number; ttl: number[]; tos: number[] }> = {};
+const seen: Record<string, { packets: number; ttl: number[]; tos: number[]; src: string[] }> = {};
 const end = Date.now() + Number(v.ms);
 console.error("ready");
 while (Date.now() < end) {
@@ -17,8 +17,10 @@ while (Date.now() < end) {
   const ihl = (buf[14] & 15) * 4;
   const dst = formatIpv4(((buf[30] << 24) | (buf[31] << 16) | (buf[32] << 8) | buf[33]) >>> 0);
   const key = `${dst}:${(buf[14 + ihl + 2] << 8) | buf[14 + ihl + 3]}`;
-  const s = (seen[key] ??= { packets: 0, ttl: [], tos: [] });
+  const s = (seen[key] ??= { packets: 0, ttl: [], tos: [], src: [] });
   s.packets++;
+  const from = formatIpv4(((buf[26] << 24) | (buf[27] << 16) | (buf[28] << 8) | buf[29]) >>> 0);
+  if (!s.src.includes(from)) s.src.push(from);
   if (!s.ttl.includes(buf[22])) s.ttl.push(buf[22]);
   if (!s.tos.includes(buf[15])) s.tos.push(buf[15]);
 }

@@ -18,6 +18,11 @@ int mr_raw_open(int ifindex)
 		close(fd);
 		return -e;
 	}
+	// A capture that falls behind for a moment must not lose frames: ask for a big buffer
+	// (FORCE ignores rmem_max; it needs CAP_NET_ADMIN, which the lab tools run with).
+	int big = 16 << 20;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
 	return fd;
 }
 

@@ -23,7 +23,8 @@ commands:
           (API address and token: --api ADDR --token T, or MCRELAY_API / MCRELAY_API_TOKEN,
            or --state-dir DIR of a local relay)
   gen     traffic generator (see: mcrelay gen --help)
-  sink    verifying receiver (see: mcrelay sink --help)`;
+  sink    verifying receiver (see: mcrelay sink --help)
+  demo    as root: a throw-away lab of namespaces, the relay, traffic and a verdict`;
 
 async function start(argv: string[]): Promise<number> {
   const { values: v } = parseArgs({
@@ -78,6 +79,7 @@ async function main(argv: string[]): Promise<number> {
         return await (await import("../cli/index.ts")).main(cmd, rest);
       case "gen": return await (await import("../lab/gen.ts")).main(rest);
       case "sink": return await (await import("../lab/sink.ts")).main(rest);
+      case "demo": return await (await import("../lab/demo.ts")).main(rest);
       case undefined: case "help": case "--help": case "-h":
         console.log(USAGE);
         return cmd === undefined ? 2 : 0;

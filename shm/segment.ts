@@ -15,7 +15,7 @@ export interface Segment {
   fd: number;
   addr: number;
   buf: ArrayBuffer;
-  layout: Layout;
+  layout: Layout & { supervisorPid?: number };
 }
 
 export function createSegment(name: string, params: LayoutParams): Segment {
@@ -33,11 +33,11 @@ export function mapSegment(fd: number, size: number, writable: boolean, name = "
   return { name, fd, addr, buf, layout };
 }
 
-export function openSegment(name: string): Segment {
+export function openSegment(name: string): Segment & { layout: { supervisorPid: number } } {
   const fd = shmOpen(name, false);
   // Map the header first to learn the size.
   const head = mapSegment(fd, 4096, false, name);
-  return mapSegment(fd, head.layout.size, false, name);
+  return mapSegment(fd, head.layout.size, false, name) as Segment & { layout: { supervisorPid: number } };
 }
 
 export function removeSegment(name: string): void {

@@ -1,7 +1,7 @@
 // The REST API against a real relay (real processes, real HTTP, real SQLite and PostgreSQL):
 //   src --veth-- relay --veth-- dst, API on a Unix socket in the relay's state directory.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Lab } from "./lib/netns.ts";
+import { Lab } from "../lab/netns.ts";
 import { startPostgres } from "./lib/postgres.ts";
 import { TestRelay, backlogDrops, expectExactlyOnce, runGen, startSink } from "./lib/relay.ts";
 

@@ -6,7 +6,7 @@ import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { plan, type Identified } from "../cli/plan.ts";
-import { Lab } from "./lib/netns.ts";
+import { Lab } from "../lab/netns.ts";
 import { BUN, ROOT, TestRelay, runGen } from "./lib/relay.ts";
 
 let lab: Lab;

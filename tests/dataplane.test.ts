@@ -4,7 +4,7 @@
 // only AF_PACKET sees it.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
-import { Lab } from "./lib/netns.ts";
+import { Lab } from "../lab/netns.ts";
 import { BUN, ROOT, TestRelay, backlogDrops, collect, expectExactlyOnce, runGen, startSink } from "./lib/relay.ts";
 
 let lab: Lab;

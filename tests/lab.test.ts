@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { checkPayload, PayloadWriter, writePayload } from "../lab/payload.ts";
-import { Lab } from "./lib/netns.ts";
+import { Lab } from "../lab/netns.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const BUN = join(ROOT, "node_modules/.bin/bun");

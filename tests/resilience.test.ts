@@ -1,9 +1,10 @@
 // Riding through failures, in network namespaces with real processes:
 //   src --veth-- relay --veth-- dst
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Lab } from "./lib/netns.ts";
+import { Lab } from "../lab/netns.ts";
 import { BUN, ROOT, TestRelay, backlogDrops, collect, expectExactlyOnce, runGen, spawnGen, startSink } from "./lib/relay.ts";
 
 let lab: Lab;
@@ -122,6 +123,49 @@ describe("resilience", () => {
       expect((await r.api("GET", "/api/v1/rules")).body.rules).toHaveLength(1);
     } finally {
       await r.stop();
+    }
+  }, 60_000);
+
+  test("supervisor killed and started again with a standalone API up: the API reconnects and re-applies", async () => {
+    // As in the compose deployment: the API runs on its own, the supervisor with --no-api.
+    const dir = mkdtempSync(join(tmpdir(), "mcrelay-sa-"));
+    chownSync(dir, 65534, 65534);
+    const sock = join(dir, "http.sock");
+    const first = await TestRelay.start(lab, relay, { rules: [] }, { noApi: true });
+    const api = lab.spawn(relay, ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", BUN, "services/api/main.ts",
+      "--listen", `unix:${sock}`, "--state-dir", dir, "--control", join(first.stateDir, "control.sock")], { cwd: ROOT, env: { MCRELAY_API_TOKEN: "standalone-token-0123456789" } });
+    const call = (method: string, path: string, body?: unknown) => fetch(`http://api${path}`, { method, unix: sock,
+      headers: { authorization: "Bearer standalone-token-0123456789", "content-type": "application/json" }, body: body && JSON.stringify(body) } as RequestInit);
+    try {
+      const deadline = Date.now() + 10_000;
+      while (!(await call("GET", "/healthz").then((r) => r.status === 200, () => false))) {
+        if (Date.now() > deadline) throw new Error("standalone API not ready");
+        await Bun.sleep(50);
+      }
+      expect((await call("POST", "/api/v1/rules", rule("sa", 5900))).status).toBe(201);
+      expect(first.status().rules.map((x) => x.state)).toEqual(["active"]);
+      first.proc.kill("SIGKILL");
+      await first.proc.exited;
+      const second = await TestRelay.restart(first, lab, relay, { rules: [] }, { noApi: true });
+      try {
+        const t0 = Date.now();
+        while (second.status().rules.length === 0) {
+          expect(Date.now() - t0).toBeLessThan(3000);
+          await Bun.sleep(50);
+        }
+        expect(second.status().rules.map((x) => x.state)).toEqual(["active"]);
+        const s = sink(6900, ["--expect", "1000"]);
+        await s.ready;
+        await gen(5900, 4000, 1000);
+        const got = await s.result;
+        expectExactlyOnce(got, 1000, second);
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      api.kill("SIGTERM");
+      await api.exited;
+      rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
 

@@ -17,8 +17,14 @@ const { values: v } = parseArgs({
   options: {
     listen: { type: "string", default: "127.0.0.1:8080" }, "state-dir": { type: "string", default: "var/api" },
     control: { type: "string", default: "var/control.sock" },
+    /** started by a supervisor: leave with it (a new supervisor starts its own API) */
+    parent: { type: "string" },
   },
 });
+if (v.parent) {
+  const parent = Number(v.parent);
+  setInterval(() => process.ppid !== parent && process.exit(0), 500);
+}
 const log = pino({ base: { component: "api", pid: process.pid }, level: process.env.MCRELAY_LOG_LEVEL ?? "info" });
 
 const token = loadToken(v["state-dir"]!, (line) => console.error(line));

@@ -31,7 +31,7 @@ export class ApiProcess {
     const env: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent", MCRELAY_LOG_LEVEL: this.o.logLevel };
     for (const [k, v] of Object.entries(process.env)) if (PASS_ENV.test(k) && v !== undefined) env[k] = v;
     const argv = [process.execPath, join(SERVICES_ROOT, "services", "api", "main.ts"),
-      "--listen", this.o.listen, "--state-dir", this.o.stateDir, "--control", this.o.control];
+      "--listen", this.o.listen, "--state-dir", this.o.stateDir, "--control", this.o.control, "--parent", String(process.pid)];
     const started = Date.now();
     const p = Bun.spawn(unprivileged(this.o.user, argv), { cwd: SERVICES_ROOT, stdio: ["ignore", "inherit", "inherit"], env });
     this.proc = p;

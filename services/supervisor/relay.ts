@@ -7,7 +7,7 @@ import { netlinkOpen, netlinkRead } from "../../c/netlink.ts";
 import { readLinks } from "./links.ts";
 import { configSchema, type Config, type Rule } from "../../rules/schema.ts";
 import { loadConfigFile, ruleId } from "../../rules/load.ts";
-import { createSegment, removeSegment, segmentName, type Segment } from "../../shm/segment.ts";
+import { createSegment, openSegment, removeSegment, segmentName, type Segment } from "../../shm/segment.ts";
 import { resetRing } from "../../shm/ring.ts";
 import { EGRESS_COUNTERS, INGRESS_COUNTERS } from "../../shm/layout.ts";
 import type { IngressInput } from "../control.ts";
@@ -49,6 +49,16 @@ interface Pair {
   sockets: Set<string>;
   /** input interfaces this pair's ingress already has a socket for */
   inputs: Set<string>;
+}
+
+/** A killed process stays in /proc as a zombie until its parent reaps it: that is not alive. */
+function processAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return false;
+  }
 }
 
 export class Relay {
@@ -188,13 +198,26 @@ export class Relay {
     const pidFile = join(this.stateDir, "supervisor.pid");
     if (existsSync(pidFile)) {
       const pid = Number(readFileSync(pidFile, "utf8"));
-      if (pid > 0 && pid !== process.pid && existsSync(`/proc/${pid}`)) {
+      if (pid > 0 && pid !== process.pid && processAlive(pid)) {
         throw new Error(`another relay (pid ${pid}) uses the state directory ${this.stateDir}`);
       }
-      // A crashed predecessor may have left its segment behind.
-      removeSegment(segmentName(this.stateDir));
+    }
+    // A predecessor that was killed leaves its segment behind; its header names its supervisor.
+    const name = segmentName(this.stateDir);
+    if (existsSync(`/dev/shm/${name}`)) {
+      let owner = 0;
+      try {
+        owner = openSegment(name).layout.supervisorPid;
+      } catch {
+        // unreadable or half-written: not a live relay's
+      }
+      if (owner > 0 && owner !== process.pid && processAlive(owner)) throw new Error(`another relay (pid ${owner}) uses the state directory ${this.stateDir}`);
+      this.log.warn({ shm: name, owner }, "removing the segment a dead relay left behind");
+      removeSegment(name);
     }
     writeFileSync(pidFile, String(process.pid) + "\n");
+    // A killed predecessor's status.json would claim "ready": replace it before anything else.
+    writeStatus(this.stateDir, { state: "starting", pid: process.pid, shm: "", workers: [], rules: [], api: null, updatedAt: new Date().toISOString() });
   }
 
   /**

@@ -4,20 +4,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readStatus, type Status } from "../../services/supervisor/status.ts";
 import { readStats, type Stats } from "../../shm/stats.ts";
-import type { Lab } from "./netns.ts";
+import type { Lab } from "../../lab/netns.ts";
 
-export const ROOT = join(import.meta.dir, "..", "..");
-export const BUN = process.execPath;
+import { BUN, ROOT, collect } from "../../lab/procs.ts";
+export { BUN, ROOT, collect, runGen, spawnGen, startSink } from "../../lab/procs.ts";
 
-/** Reads a piped stream to the end in the background, so the child never blocks on a full pipe. */
-export function collect(stream: ReadableStream<Uint8Array>): { text: () => string; done: Promise<void> } {
-  let text = "";
-  const dec = new TextDecoder();
-  const done = (async () => {
-    for await (const chunk of stream) text += dec.decode(chunk, { stream: true });
-  })();
-  return { text: () => text, done };
+export interface RelayOpts {
+  workers?: number;
+  env?: Record<string, string>;
+  noApi?: boolean;
 }
+
+const args = (o: RelayOpts) => ["--workers", String(o.workers ?? 1), ...(o.noApi ? ["--no-api"] : [])];
 
 export class TestRelay {
   readonly stateDir: string;
@@ -42,22 +40,23 @@ export class TestRelay {
     return join(this.stateDir, "api", "http.sock");
   }
 
-  static async start(lab: Lab, ns: string, config: unknown, opts: { workers?: number; env?: Record<string, string> } = {}): Promise<TestRelay> {
-    const r = new TestRelay(lab, ns, config, ["--workers", String(opts.workers ?? 1)], opts.env);
+  static async start(lab: Lab, ns: string, config: unknown, opts: RelayOpts = {}): Promise<TestRelay> {
+    const r = new TestRelay(lab, ns, config, args(opts), opts.env);
     await r.ready();
     return r;
   }
 
   /** Starts again on the same state directory (rules in the store survive), after stop({ keep: true }). */
-  static async restart(prev: TestRelay, lab: Lab, ns: string, config: unknown, opts: { workers?: number; env?: Record<string, string> } = {}): Promise<TestRelay> {
-    const r = new TestRelay(lab, ns, config, ["--workers", String(opts.workers ?? 1)], opts.env, prev.stateDir);
+  static async restart(prev: TestRelay, lab: Lab, ns: string, config: unknown, opts: RelayOpts = {}): Promise<TestRelay> {
+    const r = new TestRelay(lab, ns, config, args(opts), opts.env, prev.stateDir);
     await r.ready();
     return r;
   }
 
   private async ready(): Promise<void> {
     const deadline = Date.now() + 20_000;
-    while (readStatus(this.stateDir)?.state !== "ready") {
+    // Only a status written by the process we started counts (a killed one leaves its own).
+    for (let st = readStatus(this.stateDir); st?.state !== "ready" || st.pid !== this.proc.pid; st = readStatus(this.stateDir)) {
       if (this.proc.exitCode !== null) throw new Error(`relay exited with ${this.proc.exitCode} before it was ready:\n${this.logs()}`);
       if (Date.now() > deadline) throw new Error(`relay not ready within 20 s:\n${this.logs()}`);
       await Bun.sleep(50);
@@ -113,58 +112,6 @@ export class TestRelay {
     if (!opts.keep) rmSync(this.stateDir, { recursive: true, force: true });
     return { code, ms: Date.now() - t0 };
   }
-}
-
-/** Runs a sink in ns until it ends; `ready` resolves once it has joined. */
-export function startSink(lab: Lab, ns: string, args: string[]) {
-  const p = lab.spawn(ns, [BUN, "lab/sink.ts", "--json", ...args], { cwd: ROOT });
-  const out = collect(p.stdout);
-  const err = collect(p.stderr);
-  const ready = (async () => {
-    const deadline = Date.now() + 10_000;
-    while (!err.text().includes("ready")) {
-      if (p.exitCode !== null || Date.now() > deadline) throw new Error(`sink did not get ready: ${err.text()}`);
-      await Bun.sleep(20);
-    }
-  })();
-  const result = (async () => {
-    await p.exited;
-    await out.done;
-    try {
-      return JSON.parse(out.text());
-    } catch {
-      throw new Error(`sink printed no report (exit ${p.exitCode}): ${out.text()} ${err.text()}`);
-    }
-  })();
-  return { ready, result };
-}
-
-/** A generator running in the background: stop() ends it by pid and returns its report. */
-export function spawnGen(lab: Lab, ns: string, args: string[]) {
-  const p = lab.spawn(ns, [BUN, "lab/gen.ts", "--json", ...args], { cwd: ROOT });
-  const out = collect(p.stdout);
-  const err = collect(p.stderr);
-  const done = (async () => {
-    await p.exited;
-    await Promise.all([out.done, err.done]);
-    try {
-      return JSON.parse(out.text());
-    } catch {
-      throw new Error(`gen printed no report (exit ${p.exitCode}): ${err.text()}`);
-    }
-  })();
-  return { pid: p.pid, done, stop: () => (p.kill("SIGTERM"), done) };
-}
-
-/** Runs the generator in ns to completion. */
-export async function runGen(lab: Lab, ns: string, args: string[]): Promise<any> {
-  const p = lab.spawn(ns, [BUN, "lab/gen.ts", "--json", ...args], { cwd: ROOT });
-  const out = collect(p.stdout);
-  const err = collect(p.stderr);
-  const code = await p.exited;
-  await Promise.all([out.done, err.done]);
-  if (code !== 0) throw new Error(`gen failed (${code}): ${err.text()}`);
-  return JSON.parse(out.text());
 }
 
 /** Packets the kernel dropped because a CPU's backlog queue was full (/proc/net/softnet_stat). */

@@ -1,5 +1,5 @@
 // Rules as people read them (one line per input/output) and plain-text tables.
-import type { Output, Rule } from "../rules/schema.ts";
+import type { Output, Rule, RuleInput } from "../rules/schema.ts";
 
 /** A rule as the API returns it. */
 export interface StoredRule extends Rule {
@@ -10,19 +10,20 @@ export interface StoredRule extends Rule {
   reason?: string;
 }
 
-/** What a rules file holds, with a fixed key order so files and diffs are stable. */
-export function canonical(r: Rule): Rule {
+/** What a rules file holds, with a fixed key order so files and diffs are stable (defaults left out). */
+export function canonical(r: Rule | RuleInput): RuleInput {
   const i = r.input;
   return {
     ...(r.id !== undefined ? { id: r.id } : {}),
     ...(r.name !== undefined ? { name: r.name } : {}),
     input: { interface: i.interface, group: i.group, port: i.port, ...(i.source !== undefined ? { source: i.source } : {}) },
-    outputs: r.outputs.map((o) => ({ interface: o.interface, group: o.group, port: o.port, ttl: o.ttl, dscp: o.dscp })),
+    outputs: r.outputs.map((o) => ({ interface: o.interface, group: o.group, port: o.port, ttl: o.ttl ?? 16, dscp: o.dscp ?? 0 })),
+    ...(r.traceSampleRatio ? { traceSampleRatio: r.traceSampleRatio } : {}),
   };
 }
 
 export const describeInput = (i: Rule["input"]) => `${i.interface} ${i.group}:${i.port}${i.source ? ` from ${i.source}` : ""}`;
-export const describeOutput = (o: Output) => `${o.interface} ${o.group}:${o.port} ttl ${o.ttl} dscp ${o.dscp}`;
+export const describeOutput = (o: Output | RuleInput["outputs"][number]) => `${o.interface} ${o.group}:${o.port} ttl ${o.ttl ?? 16} dscp ${o.dscp ?? 0}`;
 export const ruleLabel = (r: { id?: string; name?: string }) => (r.name ? `${r.id} "${r.name}"` : `${r.id}`);
 
 /** Columns padded to their widest cell; the last one is not padded, so lines end without blanks. */

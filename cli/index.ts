@@ -6,6 +6,7 @@ import { print } from "./format.ts";
 import { COMMON_USAGE } from "./options.ts";
 import { add, ls, rm, show } from "./rules.ts";
 import { stats } from "./stats.ts";
+import { TOP_USAGE, top } from "./top.ts";
 
 const USAGE = {
   rules: `usage: mcrelay rules ls | show ID | rm ID... | edit ID
@@ -18,6 +19,7 @@ const USAGE = {
   out unless --dry-run. Rules on the server but not in the file are deleted unless --no-prune.`,
   export: `usage: mcrelay export
   Prints every rule as a rules file that apply -f accepts.`,
+  top: TOP_USAGE,
   stats: `usage: mcrelay stats
   Counters and rates per rule and worker; without a reachable API, read from the shared memory of
   the relay running with --state-dir DIR.`,
@@ -25,7 +27,7 @@ const USAGE = {
 
 const RULES: Record<string, (argv: string[]) => Promise<number>> = { ls, list: ls, show, get: show, add, rm, delete: rm, edit };
 
-export async function main(cmd: "rules" | "apply" | "export" | "stats", argv: string[]): Promise<number> {
+export async function main(cmd: "rules" | "apply" | "export" | "stats" | "top", argv: string[]): Promise<number> {
   const usage = `${USAGE[cmd]}\n${COMMON_USAGE}`;
   if (argv.includes("--help") || argv.includes("-h")) {
     await print(usage);
@@ -42,6 +44,7 @@ export async function main(cmd: "rules" | "apply" | "export" | "stats", argv: st
       case "apply": return await apply(argv);
       case "export": return await exportRules(argv);
       case "stats": return await stats(argv);
+      case "top": return await top(argv);
     }
   } catch (e) {
     if (e instanceof UsageError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {

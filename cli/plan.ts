@@ -1,11 +1,11 @@
 // What `apply` has to do to turn the server's rules into the file's, and in which order.
 // Pure: no I/O, so the ordering rules can be reasoned about (and tested) on their own.
 import { inputKey } from "../rules/load.ts";
-import type { Rule } from "../rules/schema.ts";
+import type { Rule, RuleInput } from "../rules/schema.ts";
 import { CliError } from "./errors.ts";
 import { canonical } from "./format.ts";
 
-export type Identified = Rule & { id: string };
+export type Identified = RuleInput & { id: string };
 
 export interface FieldChange {
   path: string;

@@ -45,8 +45,11 @@ const ruleId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "id must be 1–64 of 
 const ruleName = z.string().min(1, "name is empty").max(128, "name is longer than 128 characters");
 const outputs = z.array(outputSchema).min(1, "a rule needs at least one output").max(64, "a rule has at most 64 outputs");
 
+/** Share of the rule's packets that become OpenTelemetry spans (0: none, the default). */
+const traceSampleRatio = z.number().min(0, "traceSampleRatio must be 0–1").max(1, "traceSampleRatio must be 0–1");
+
 export const ruleSchema = z
-  .strictObject({ id: ruleId.optional(), name: ruleName.optional(), input: inputSchema, outputs })
+  .strictObject({ id: ruleId.optional(), name: ruleName.optional(), input: inputSchema, outputs, traceSampleRatio: traceSampleRatio.default(0) })
   .superRefine((r, ctx) => {
     r.outputs.forEach((o, i) => {
       if (o.interface === r.input.interface && o.group === r.input.group && o.port === r.input.port) {
@@ -61,6 +64,7 @@ export const rulePatchSchema = z.strictObject({
   name: ruleName.optional(),
   input: inputObject.partial().optional(),
   outputs: outputs.optional(),
+  traceSampleRatio: traceSampleRatio.optional(),
 });
 
 export const poolSchema = z.strictObject({

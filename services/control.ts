@@ -30,6 +30,8 @@ export interface IngressRule {
   source: number;
   /** matched but not forwarded: every output is down */
   down: boolean;
+  /** share of packets to trace (0..1) */
+  sample: number;
 }
 
 export interface IngressConfigMsg {
@@ -67,7 +69,12 @@ export interface DrainMsg {
   type: "drain";
 }
 
-export type ToWorker = InitMsg | IngressConfigMsg | EgressConfigMsg | StopMsg | ReclaimMsg | ResumeMsg | DrainMsg;
+export interface LogLevelMsg {
+  type: "log-level";
+  level: string;
+}
+
+export type ToWorker = InitMsg | IngressConfigMsg | EgressConfigMsg | StopMsg | ReclaimMsg | ResumeMsg | DrainMsg | LogLevelMsg;
 
 export type FromWorker =
   | { type: "ready"; role: string; index: number; uid: number }

@@ -10,8 +10,17 @@ export const HEADER_BYTES = 4096;
 
 export const STD_SLOT_BYTES = 2048;
 export const JUMBO_SLOT_BYTES = 10240;
-/** Slot header: u32 rule number, u32 payload length, f64 receive time (ns). */
+/**
+ * Slot header (u32 words): rule number, payload length, sampled flag, outputs; then for sampled
+ * packets only: source, destination, ports (src << 16 | dst), and at byte 32 the receive time
+ * (f64 ns, CLOCK_MONOTONIC). The payload follows at SLOT_HEADER_BYTES.
+ */
 export const SLOT_HEADER_BYTES = 64;
+export const SH = { rule: 0, len: 1, sampled: 2, outputs: 3, src: 4, dst: 5, ports: 6, rxNsF64: 4 } as const;
+
+/** Trace ring per pair: sampled packets, written by egress, read by anyone (lossy, seq-checked). */
+export const TRACE_RECORDS = 4096;
+export const TRACE_RECORD_BYTES = 48;
 export const STD_PAYLOAD_MAX = STD_SLOT_BYTES - SLOT_HEADER_BYTES;
 export const JUMBO_PAYLOAD_MAX = JUMBO_SLOT_BYTES - SLOT_HEADER_BYTES;
 
@@ -23,13 +32,13 @@ export const INGRESS_RULE_FIELDS = ["rxPackets", "rxBytes", "poolExhausted", "ri
 export const EGRESS_RULE_FIELDS = ["txPackets", "txBytes", "sendErrors"] as const;
 
 export const INGRESS_COUNTERS = [
-  "heartbeatMs", "loops", "sleeps", "frames", "matched", "bytes",
+  "heartbeatMs", "loops", "sleeps", "sleepNs", "frames", "matched", "bytes", "sampled",
   "kernelPackets", "kernelDrops", "kernelFreezes", "poolExhausted", "ringFull", "freeSlots",
   ...DROP_REASONS.map((r) => `drop_${r}` as const),
 ] as const;
 export const EGRESS_COUNTERS = [
-  "heartbeatMs", "loops", "sleeps", "descriptors", "sends", "completions", "txBytes",
-  "sendErrors", "unknownRule", "inflight",
+  "heartbeatMs", "loops", "sleeps", "sleepNs", "descriptors", "sends", "completions", "txBytes",
+  "sendErrors", "unknownRule", "inflight", "traced",
 ] as const;
 
 export interface LayoutParams {
@@ -46,6 +55,7 @@ export interface PairLayout {
   egressCounters: number;
   ingressRules: number;
   egressRules: number;
+  traceRing: number;
   pool: number;
   jumboPool: number;
 }
@@ -84,6 +94,7 @@ export function computeLayout(p: LayoutParams): Layout {
       egressCounters: take(8 * EGRESS_COUNTERS.length),
       ingressRules: take(8 * INGRESS_RULE_FIELDS.length * p.maxRules),
       egressRules: take(8 * EGRESS_RULE_FIELDS.length * p.maxRules),
+      traceRing: take(LINE + TRACE_RECORD_BYTES * TRACE_RECORDS),
       pool: take(STD_SLOT_BYTES * p.slots, 4096),
       jumboPool: take(JUMBO_SLOT_BYTES * p.jumboSlots, 4096),
     });

@@ -1,5 +1,6 @@
 // The REST API: Hono with routes declared once for validation and for the OpenAPI document.
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import { SpanKind, SpanStatusCode, type Span, type Tracer } from "@opentelemetry/api";
 import { HTTPException } from "hono/http-exception";
 import { inputObject, outputSchema, rulePatchSchema, ruleSchema, type Rule } from "../../rules/schema.ts";
 import type { Stats } from "../../shm/stats.ts";
@@ -11,13 +12,21 @@ import type { Rates } from "./rates.ts";
 import { ConflictError, type RuleStore, type StoredRule } from "./store/index.ts";
 import { tokenMatches } from "./token.ts";
 import { docsAsset, docsPage } from "./docs.ts";
+import { mountDashboard } from "./dashboard/index.ts";
 
 export interface ApiDeps {
   store: RuleStore;
   token: string;
+  tracer: Tracer;
+  /** Prometheus text of the current counters */
+  metrics(): Promise<{ contentType: string; body: string }>;
+  logLevel(): string;
+  setLogLevel(level: string): Promise<void>;
   /** persists nothing; resolves true once the supervisor runs the store's rules */
   sync(): Promise<boolean>;
   status(): Promise<Status | null>;
+  /** the supervisor has applied the store's rules since the API (re)connected */
+  synced(): boolean;
   interfaces(): Promise<InterfaceInfo[] | null>;
   stats(): Promise<{ stats: Stats; rates: Rates } | null>;
 }
@@ -52,7 +61,28 @@ export function buildApp(d: ApiDeps) {
     return c.json(error(`internal error: ${(e as Error).message}`), 500);
   });
 
-  app.use("/api/*", async (c, next) => {
+  // Before the bearer middleware: /api/v1/events also takes ?token= (EventSource sends no headers).
+  mountDashboard(app, d);
+
+  // Every request is a span (exported when OTLP is configured); rule changes name their rule.
+  // The span rides on the request's own context (no async context manager is needed).
+  const spans = new WeakMap<Request, Span>();
+  app.use("*", async (c, next) => {
+    const span = d.tracer.startSpan(`${c.req.method} ${c.req.path.replace(/^\/api\/v1\/rules\/[^/]+$/, "/api/v1/rules/{id}")}`, {
+      kind: SpanKind.SERVER, attributes: { "http.request.method": c.req.method, "url.path": c.req.path },
+    });
+    spans.set(c.req.raw, span);
+    try {
+      await next();
+      span.setAttribute("http.response.status_code", c.res.status);
+      if (c.res.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+    } finally {
+      span.end();
+    }
+  });
+  const tagRule = (c: { req: { raw: Request } }, id: string) => spans.get(c.req.raw)?.setAttribute("mcrelay.rule.id", id);
+
+  const auth = async (c: any, next: () => Promise<void>) => {
     const h = c.req.header("authorization") ?? "";
     const m = /^Bearer (.+)$/.exec(h);
     if (!m || !tokenMatches(m[1], d.token)) {
@@ -60,7 +90,9 @@ export function buildApp(d: ApiDeps) {
       return c.json(error("unauthorized: send Authorization: Bearer <token>"), 401);
     }
     await next();
-  });
+  };
+  app.use("/api/*", auth);
+  app.use("/metrics", auth);
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
   const secured = { security: [{ bearer: [] }] };
 
@@ -78,7 +110,8 @@ export function buildApp(d: ApiDeps) {
   app.openapi(createRoute({ method: "get", path: "/healthz", responses: { 200: json(z.object({ status: z.string() }), "supervisor and workers ready"), 503: json(z.object({ status: z.string() }), "not ready") } }),
     async (c) => {
       const st = await d.status();
-      return st?.state === "ready" ? c.json({ status: "ready" }, 200) : c.json({ status: st ? st.state : "supervisor unreachable" }, 503);
+      if (st?.state === "ready" && d.synced()) return c.json({ status: "ready" }, 200);
+      return c.json({ status: !st ? "supervisor unreachable" : st.state !== "ready" ? st.state : "applying rules" }, 503);
     });
 
   app.openapi(createRoute({ method: "get", path: "/api/v1/rules", ...secured, responses: { 200: json(z.object({ rules: z.array(storedRule) }), "all rules"), 401: errors[401] } }),
@@ -95,6 +128,7 @@ export function buildApp(d: ApiDeps) {
         if (e instanceof ConflictError) return c.json(conflict(e), 409);
         throw e;
       }
+      tagRule(c, stored.id);
       await d.sync();
       c.header("Location", `/api/v1/rules/${encodeURIComponent(stored.id)}`);
       return c.json((await present([stored]))[0], 201);
@@ -124,6 +158,7 @@ export function buildApp(d: ApiDeps) {
   app.openapi(createRoute({ method: "put", path: "/api/v1/rules/{id}", ...secured,
     request: { params: idParam, body: { content: { "application/json": { schema: ruleSchema } }, required: true } }, responses: changed }),
     async (c) => {
+      tagRule(c, c.req.valid("param").id);
       const r = await replace(c.req.valid("param").id, c.req.valid("json") as Rule);
       return c.json(r.body as never, r.status);
     });
@@ -132,6 +167,7 @@ export function buildApp(d: ApiDeps) {
     request: { params: idParam, body: { content: { "application/json": { schema: rulePatchSchema } }, required: true } }, responses: changed }),
     async (c) => {
       const id = c.req.valid("param").id;
+      tagRule(c, id);
       const cur = await d.store.get(id);
       if (!cur) return c.json(error("no such rule"), 404);
       const patch = c.req.valid("json");
@@ -145,6 +181,7 @@ export function buildApp(d: ApiDeps) {
   app.openapi(createRoute({ method: "delete", path: "/api/v1/rules/{id}", ...secured, request: { params: idParam },
     responses: { 204: { description: "deleted, then applied" }, 401: errors[401], 404: json(errorSchema, "no such rule") } }),
     async (c) => {
+      tagRule(c, c.req.valid("param").id);
       if (!(await d.store.delete(c.req.valid("param").id))) return c.json(error("no such rule"), 404);
       await d.sync();
       return c.body(null, 204);
@@ -165,9 +202,31 @@ export function buildApp(d: ApiDeps) {
       const s = await d.stats();
       if (!s) return c.json(error("no data plane to read yet"), 503);
       const rules = s.stats.rules.map((r) => ({ ...r, ...(s.rates.rules[r.id] ?? { rxPps: 0, txPps: 0, rxBps: 0, txBps: 0 }) }));
-      const workers = s.stats.workers.map((w) => ({ ...w, ...(s.rates.workers.find((x) => x.index === w.index) ?? { rxPps: 0, txPps: 0 }) }));
+      const workers = s.stats.workers.map((w) => ({ ...w, ...(s.rates.workers.find((x) => x.index === w.index) ?? { rxPps: 0, txPps: 0, ingressUtilisation: 0, egressUtilisation: 0 }) }));
       return c.json({ rules, workers, drops: s.stats.drops, windowSeconds: s.rates.windowSeconds } as never, 200);
     });
+
+  const levels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+  const levelSchema = z.object({ level: z.enum(levels) }).strict().openapi("LogLevel");
+  app.openapi(createRoute({ method: "get", path: "/api/v1/log-level", ...secured, responses: { 200: json(levelSchema, "the current log level"), 401: errors[401] } }),
+    (c) => c.json({ level: d.logLevel() as (typeof levels)[number] }, 200));
+  app.openapi(createRoute({ method: "put", path: "/api/v1/log-level", ...secured,
+    request: { body: { content: { "application/json": { schema: levelSchema } }, required: true } },
+    responses: { 200: json(levelSchema, "every process logs at this level now"), ...errors, 503: json(errorSchema, "supervisor unreachable") } }),
+    async (c) => {
+      const { level } = c.req.valid("json");
+      try {
+        await d.setLogLevel(level);
+      } catch (e) {
+        return c.json(error(`the supervisor is unreachable: ${(e as Error).message}`), 503);
+      }
+      return c.json({ level }, 200);
+    });
+
+  app.get("/metrics", async (c) => {
+    const m = await d.metrics();
+    return c.body(m.body, 200, { "content-type": m.contentType });
+  });
 
   app.doc31("/openapi.json", { openapi: "3.1.0", info: { title: "mcrelay API", version: "1", description: "Rules, interfaces and counters of an mcrelay multicast relay." } });
   app.get("/docs", (c) => c.html(docsPage("/openapi.json")));

@@ -15,6 +15,8 @@ export class DesiredState {
   private queued: Promise<boolean> | null = null;
   /** The supervisor's status after the last apply. */
   status: Status | null = null;
+  /** An apply succeeded since the last (re)connect: the supervisor runs the store's rules. */
+  synced = false;
 
   constructor(private readonly store: RuleStore, private readonly link: SupervisorLink, private readonly log: { warn(o: object, m: string): void }) {}
 
@@ -37,6 +39,7 @@ export class DesiredState {
       const rules = (await this.store.list()).map(toRule);
       const r = await this.link.request<"applied">({ type: "apply", rules }, 10_000);
       this.status = r.status;
+      this.synced = true;
       return true;
     } catch (e) {
       this.log.warn({ err: (e as Error).message }, "could not apply the rules now; will on reconnect");
@@ -46,6 +49,12 @@ export class DesiredState {
 
   /** On every (re)connect: import the file's rules once, then send the whole desired state. */
   async onConnect(): Promise<void> {
+    this.synced = false;
+    await this.importAndSync();
+  }
+
+  /** Takes the rules file's rules into the store (once per start or SIGHUP), then syncs. */
+  async importAndSync(): Promise<void> {
     try {
       const hello = await this.link.request<"hello">({ type: "hello" });
       if (hello.fileRules.length) {

@@ -12,6 +12,9 @@ import { RateSampler } from "./rates.ts";
 import { openStore } from "./store/index.ts";
 import { loadToken } from "./token.ts";
 import { collectStats } from "../../shm/stats.ts";
+import { makeMetrics, type Snapshot } from "./metrics.ts";
+import { setupTracing } from "./otel.ts";
+import { PacketSpans, type RuleInfo } from "./packet-spans.ts";
 
 const { values: v } = parseArgs({
   options: {
@@ -27,6 +30,7 @@ if (v.parent) {
 }
 const log = pino({ base: { component: "api", pid: process.pid }, level: process.env.MCRELAY_LOG_LEVEL ?? "info" });
 
+const tracing = await setupTracing();
 const token = loadToken(v["state-dir"]!, (line) => console.error(line));
 const store = await openStore({ databaseUrl: process.env.DATABASE_URL, stateDir: v["state-dir"]! });
 const link = new SupervisorLink(v.control!, log);
@@ -38,7 +42,10 @@ let lastStatus: Status | null = null;
 async function status(): Promise<Status | null> {
   try {
     lastStatus = (await link.request<"status">({ type: "status" }, 2000)).status;
-    if (!seg || seg.name !== lastStatus.shm) seg = openSegment(lastStatus.shm);
+    if (!seg || seg.name !== lastStatus.shm) {
+      seg = openSegment(lastStatus.shm);
+      spans.attach(seg);
+    }
     return lastStatus;
   } catch {
     return null;
@@ -48,15 +55,31 @@ async function status(): Promise<Status | null> {
 link.onConnect = () => void desired.onConnect();
 link.start();
 
+const spans = new PacketSpans(tracing.tracer, () => new Map<number, RuleInfo>((lastStatus?.rules ?? []).map((r) => [r.no, { id: r.id, name: r.name, ifname: r.ifname ?? "" }])));
+if (tracing.enabled) spans.start();
 const sampler = new RateSampler(() => seg, () => lastStatus?.rules ?? []);
 sampler.start();
 setInterval(async () => {
   const st = await status();
-  if (st?.fileRulesPending) await desired.onConnect(); // SIGHUP reloaded the rules file: import it
+  if (st?.fileRulesPending) await desired.importAndSync(); // SIGHUP reloaded the rules file: import it
 }, 1000);
 
+let snap: Snapshot | null = null;
+const registry = makeMetrics(() => snap, () => ({ spansExported: spans.exported, spansLost: spans.lost }));
+
 const app = buildApp({
-  store, token,
+  store, token, tracer: tracing.tracer,
+  synced: () => desired.synced && link.connected,
+  metrics: async () => {
+    const st = await status();
+    snap = seg && st ? { stats: collectStats(seg, st.rules), rates: sampler.rates, status: st } : null;
+    return { contentType: registry.contentType, body: await registry.metrics() };
+  },
+  logLevel: () => log.level,
+  setLogLevel: async (level) => {
+    await link.request<"done">({ type: "log-level", level });
+    log.level = level;
+  },
   sync: () => desired.sync(),
   status,
   interfaces: async () => {
@@ -85,6 +108,8 @@ for (const sig of ["SIGTERM", "SIGINT"] as const) {
   process.on(sig, async () => {
     server.stop();
     sampler.stop();
+    spans.stop();
+    await tracing.shutdown();
     link.close();
     await store.close();
     process.exit(0);

@@ -5,7 +5,7 @@ import type { Segment } from "../../shm/segment.ts";
 export interface Rates {
   windowSeconds: number;
   rules: Record<string, { rxPps: number; txPps: number; rxBps: number; txBps: number }>;
-  workers: { index: number; rxPps: number; txPps: number }[];
+  workers: { index: number; rxPps: number; txPps: number; ingressUtilisation: number; egressUtilisation: number }[];
 }
 
 export class RateSampler {
@@ -34,8 +34,13 @@ export class RateSampler {
         rules[r.id] = { rxPps: (r.rxPackets - q.rxPackets) / dt, txPps: (r.txPackets - q.txPackets) / dt,
           rxBps: (8 * (r.rxBytes - q.rxBytes)) / dt, txBps: (8 * (r.txBytes - q.txBytes)) / dt };
       }
+      // Utilisation: the share of the window the loop was not asleep (a restarted worker's
+      // counters continue, so the deltas stay meaningful).
+      const util = (now: number, before: number) => Math.min(1, Math.max(0, 1 - (now - before) / 1e9 / dt));
       const workers = s.workers.map((w, i) => ({ index: w.index, rxPps: (w.ingress.matched - (p.s.workers[i]?.ingress.matched ?? 0)) / dt,
-        txPps: (w.egress.completions - (p.s.workers[i]?.egress.completions ?? 0)) / dt }));
+        txPps: (w.egress.completions - (p.s.workers[i]?.egress.completions ?? 0)) / dt,
+        ingressUtilisation: util(w.ingress.sleepNs, p.s.workers[i]?.ingress.sleepNs ?? 0),
+        egressUtilisation: util(w.egress.sleepNs, p.s.workers[i]?.egress.sleepNs ?? 0) }));
       this.rates = { windowSeconds: dt, rules, workers };
     }
     this.prev = { t, s };

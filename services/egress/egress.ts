@@ -4,7 +4,9 @@
 import { closeFd } from "../../c/inet.ts";
 import { Uring } from "../../c/uring.ts";
 import { indexOf, snapshot } from "../../shm/counters.ts";
-import { EGRESS_COUNTERS, EGRESS_RULE_FIELDS, JUMBO_SLOT_BYTES, SLOT_HEADER_BYTES, STD_SLOT_BYTES } from "../../shm/layout.ts";
+import { EGRESS_COUNTERS, EGRESS_RULE_FIELDS, JUMBO_SLOT_BYTES, SH, SLOT_HEADER_BYTES, STD_SLOT_BYTES } from "../../shm/layout.ts";
+import { TraceWriter } from "../../shm/trace.ts";
+import { monotonicNs } from "../../c/sys.ts";
 import { RingConsumer, RingProducer, ringHeadAddr } from "../../shm/ring.ts";
 import type { Segment } from "../../shm/segment.ts";
 import type { EgressConfigMsg } from "../control.ts";
@@ -26,6 +28,8 @@ export class Egress {
   private readonly desc: RingConsumer;
   private readonly free: RingProducer;
   private readonly slotU32: Uint32Array;
+  private readonly slotF64: Float64Array;
+  private readonly trace: TraceWriter;
   private readonly refs: Uint16Array;
   private readonly uring = new Uring(SQ_ENTRIES);
   private readonly poolOff: number;
@@ -44,6 +48,8 @@ export class Egress {
     this.desc = new RingConsumer(seg.buf, pl.descRing, l.ringCapacity, ringHeadAddr(seg.addr, pl.descRing));
     this.free = new RingProducer(seg.buf, pl.freeRing, l.ringCapacity);
     this.slotU32 = new Uint32Array(seg.buf);
+    this.slotF64 = new Float64Array(seg.buf, 0, Math.floor(seg.buf.byteLength / 8));
+    this.trace = new TraceWriter(seg.buf, pl.traceRing);
     this.refs = new Uint16Array(l.slots + l.jumboSlots);
     this.poolOff = pl.pool;
     this.jumboOff = pl.jumboPool;
@@ -94,7 +100,9 @@ export class Egress {
       else if (now - idleSince > SPIN_NS) {
         this.c[C.heartbeatMs] = Date.now();
         this.c[C.sleeps]++;
+        const t0 = Bun.nanoseconds();
         this.desc.sleep(SLEEP_US);
+        this.c[C.sleepNs] += Bun.nanoseconds() - t0;
         return;
       }
     }
@@ -132,6 +140,7 @@ export class Egress {
       }
       if (queued === 0) this.free.push(slot);
       this.refs[slot] = queued;
+      this.slotU32[(so >> 2) + SH.outputs] = queued;
       this.inflight += queued;
       this.c[C.sends] += queued;
     }
@@ -163,6 +172,13 @@ export class Egress {
       }
       // The free ring holds every slot of the pair, so these pushes cannot fail.
       if (--this.refs[slot] === 0) {
+        const h = so >> 2;
+        if (this.slotU32[h + SH.sampled] === 1) {
+          const u = this.slotU32;
+          this.trace.write(u[h + SH.rule], u[h + SH.src], u[h + SH.dst], u[h + SH.ports], u[h + SH.len], u[h + SH.outputs],
+            this.slotF64[(so >> 3) + SH.rxNsF64], monotonicNs());
+          this.c[C.traced]++;
+        }
         this.free.push(slot);
         freed++;
       }

@@ -20,6 +20,8 @@ function control(): void {
       log.info({ version: cfg.version, rules: cfg.rules.length }, "config applied");
     } else if (m.msg.type === "drain") {
       drain = true;
+    } else if (m.msg.type === "log-level") {
+      log.level = m.msg.level;
     } else if (m.msg.type === "stop") {
       // Ingress has stopped before we are told to: drain what it left in the ring, then leave.
       stopping = true;

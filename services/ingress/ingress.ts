@@ -3,10 +3,10 @@
 // Promise, no system call per packet; poll() only when idle.
 import { packetMap, packetStats, unmap } from "../../c/packet.ts";
 import { closeFd } from "../../c/inet.ts";
-import { PollSet, copy, type Mapping } from "../../c/sys.ts";
+import { PollSet, copy, monotonicNs, type Mapping } from "../../c/sys.ts";
 import { DROP_REASONS, indexOf, snapshot } from "../../shm/counters.ts";
 import {
-  INGRESS_COUNTERS, INGRESS_RULE_FIELDS, JUMBO_PAYLOAD_MAX, JUMBO_SLOT_BYTES, SLOT_HEADER_BYTES,
+  INGRESS_COUNTERS, INGRESS_RULE_FIELDS, JUMBO_PAYLOAD_MAX, JUMBO_SLOT_BYTES, SH, SLOT_HEADER_BYTES,
   STD_PAYLOAD_MAX, STD_SLOT_BYTES,
 } from "../../shm/layout.ts";
 import { SlotStacks } from "../../shm/pool.ts";
@@ -64,6 +64,9 @@ export class Ingress {
   private match = new MatchTable([]);
   /** rule number -> 1 when the rule is down (matched, counted, not forwarded) */
   private readonly down: Uint8Array;
+  /** rule number -> share of packets to trace; 0 costs one load and compare per packet */
+  private readonly sample: Float64Array;
+  private readonly slotF64: Float64Array;
   private poll: PollSet;
   private lastStatsMs = 0;
 
@@ -77,6 +80,8 @@ export class Ingress {
     this.stacks = new SlotStacks(l.slots, l.jumboSlots);
     this.slotU32 = new Uint32Array(seg.buf);
     this.down = new Uint8Array(l.maxRules);
+    this.sample = new Float64Array(l.maxRules);
+    this.slotF64 = new Float64Array(seg.buf, 0, Math.floor(seg.buf.byteLength / 8));
     this.poolOff = pl.pool;
     this.jumboOff = pl.jumboPool;
     this.slots = l.slots;
@@ -101,7 +106,9 @@ export class Ingress {
   /** While paused: only the heartbeat, so the watchdog knows we are alive. */
   idleWait(ms: number): void {
     this.c[C.heartbeatMs] = Date.now();
+    const t0 = Bun.nanoseconds();
     new PollSet([this.controlFd]).wait(ms);
+    this.c[C.sleepNs] += Bun.nanoseconds() - t0;
   }
 
   /** Applies a new input set and rule table between batches; unchanged inputs keep their ring. */
@@ -127,7 +134,11 @@ export class Ingress {
     const idx = new Map(keep.map((inp, i) => [inp.ifname, i]));
     this.match = new MatchTable(rules.filter((r) => idx.has(r.ifname)).map((r) => ({ ...r, input: idx.get(r.ifname)! })));
     this.down.fill(0);
-    for (const r of rules) if (r.down) this.down[r.no] = 1;
+    this.sample.fill(0);
+    for (const r of rules) {
+      if (r.down) this.down[r.no] = 1;
+      this.sample[r.no] = r.sample;
+    }
     this.poll = new PollSet([this.controlFd, ...keep.map((i) => i.fd)]);
   }
 
@@ -147,7 +158,9 @@ export class Ingress {
       else if (now - idleSince > SPIN_NS) {
         this.housekeeping();
         this.c[C.sleeps]++;
+        const t0 = Bun.nanoseconds();
         this.poll.wait(SLEEP_MS);
+        this.c[C.sleepNs] += Bun.nanoseconds() - t0;
         if (this.poll.revents[0] !== 0) break;
         idleSince = 0;
       }
@@ -244,8 +257,18 @@ export class Ingress {
       return;
     }
     const so = slot < this.slots ? this.poolOff + slot * STD_SLOT_BYTES : this.jumboOff + (slot - this.slots) * JUMBO_SLOT_BYTES;
-    this.slotU32[so >> 2] = rule;
-    this.slotU32[(so >> 2) + 1] = len;
+    const h = so >> 2;
+    this.slotU32[h + SH.rule] = rule;
+    this.slotU32[h + SH.len] = len;
+    const ratio = this.sample[rule];
+    if (ratio !== 0 && Math.random() < ratio) {
+      this.slotU32[h + SH.sampled] = 1;
+      this.slotU32[h + SH.src] = P[F.src];
+      this.slotU32[h + SH.dst] = P[F.dst];
+      this.slotU32[h + SH.ports] = ((P[F.sport] << 16) | P[F.dport]) >>> 0;
+      this.slotF64[(so >> 3) + SH.rxNsF64] = monotonicNs();
+      c[C.sampled]++;
+    } else this.slotU32[h + SH.sampled] = 0;
     copy(this.seg.addr + so + SLOT_HEADER_BYTES, inp.map.addr + P[F.payloadOff], len);
     this.desc.push(slot);
     c[C.matched]++;

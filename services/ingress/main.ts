@@ -27,6 +27,8 @@ function control(): void {
     } else if (m.msg.type === "resume") {
       paused = false;
       send({ type: "resumed" });
+    } else if (m.msg.type === "log-level") {
+      log.level = m.msg.level;
     } else if (m.msg.type === "stop") {
       stopping = true;
     }

@@ -30,6 +30,8 @@ export interface PlannedRule {
   group: number;
   port: number;
   source: number;
+  /** share of packets traced */
+  sample: number;
   outputs: PlannedOutput[];
 }
 
@@ -70,7 +72,7 @@ export function makePlan(rules: Rule[], numbers: RuleNumbers, links: Map<string,
     const p: PlannedRule = {
       no: numbers.of(ruleId(r)), id: ruleId(r), name: r.name, state: "active",
       ifname: r.input.interface, ifindex: input?.ifindex ?? 0, group: parseIpv4(r.input.group)!, port: r.input.port,
-      source: r.input.source ? parseIpv4(r.input.source)! : 0,
+      source: r.input.source ? parseIpv4(r.input.source)! : 0, sample: r.traceSampleRatio,
       outputs: all.filter((o) => o.up).map(({ up: _up, ...o }) => o),
     };
     const missing = [...new Set([r.input.interface, ...r.outputs.map((o) => o.interface)].filter((n) => !links.has(n)))];

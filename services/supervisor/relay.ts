@@ -146,6 +146,7 @@ export class Relay {
         return { ok: true, type: "interfaces", interfaces: listInterfaces(this.plan) };
       case "log-level":
         this.log.level = req.level;
+        for (const p of this.pairs) for (const w of [p.ingress, p.egress]) if (w.alive) w.send({ type: "log-level", level: req.level });
         return { ok: true, type: "done" };
     }
   }
@@ -331,7 +332,7 @@ export class Relay {
     }
     // Rules that are down still match (their packets are counted as rule_down, not no_rule).
     const rules = plan.rules.filter((r) => plan.inputs.has(r.ifname) && r.state !== "waiting")
-      .map((r) => ({ no: r.no, ifname: r.ifname, group: r.group, port: r.port, source: r.source, down: r.state === "down" }));
+      .map((r) => ({ no: r.no, ifname: r.ifname, group: r.group, port: r.port, source: r.source, down: r.state === "down", sample: r.sample }));
     p.ingress.send({ type: "config", version, inputs, rules }, fds);
     for (const fd of fds) closeFd(fd);
     p.inputs = new Set(plan.inputs.keys());
@@ -342,7 +343,7 @@ export class Relay {
     return {
       state: this.state, pid: process.pid, shm: this.seg.name,
       workers: this.pairs.flatMap((p) => [p.ingress, p.egress].map((w) => ({ role: w.role, index: w.index, pid: w.pid, restarts: p.restarts }))),
-      rules: this.plan.rules.map((r) => ({ no: r.no, id: r.id, name: r.name, state: r.state, reason: r.reason })),
+      rules: this.plan.rules.map((r) => ({ no: r.no, id: r.id, name: r.name, ifname: r.ifname, state: r.state, reason: r.reason })),
       api: this.api ? { pid: this.api.pid, listen: this.opts.apiListen! } : null,
       fileRulesPending: this.api !== null && this.fileRules !== null && this.fileRules.length > 0,
       updatedAt: new Date().toISOString(),

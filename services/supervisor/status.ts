@@ -7,7 +7,7 @@ export interface Status {
   pid: number;
   shm: string;
   workers: { role: "ingress" | "egress"; index: number; pid: number; restarts: number }[];
-  rules: { no: number; id: string; name?: string; state: "active" | "waiting" | "down"; reason?: string }[];
+  rules: { no: number; id: string; name?: string; ifname?: string; state: "active" | "waiting" | "down"; reason?: string }[];
   api: { pid: number; listen: string } | null;
   /** the rules file was reloaded and the API has not imported it yet */
   fileRulesPending?: boolean;

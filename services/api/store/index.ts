@@ -2,7 +2,7 @@
 // drizzle-orm, with the same calling code for both. Migrations come from drizzle/ (npm run db:generate).
 import { join } from "node:path";
 import { inputKey, ruleId } from "../../../rules/load.ts";
-import { ruleSchema, type Rule } from "../../../rules/schema.ts";
+import { ruleSchema, type Rule, type RuleInput } from "../../../rules/schema.ts";
 import type { Backend, Queries, Row } from "./backend.ts";
 import { openPostgres } from "./pg.ts";
 import { openSqlite } from "./sqlite.ts";
@@ -30,14 +30,14 @@ export interface RuleStore {
   list(): Promise<StoredRule[]>;
   get(id: string): Promise<StoredRule | null>;
   /** id = rule.id ?? ruleId(rule). ConflictError when the id, name or input is taken. */
-  create(rule: Rule): Promise<StoredRule>;
+  create(rule: RuleInput): Promise<StoredRule>;
   /** Full replacement keeping id and createdAt; null for an unknown id. ConflictError when rule.id
    *  differs from id, or the name or input belongs to another rule. */
-  replace(id: string, rule: Rule): Promise<StoredRule | null>;
+  replace(id: string, rule: RuleInput): Promise<StoredRule | null>;
   delete(id: string): Promise<boolean>;
   /** Rules from a --config file, in one transaction: each is inserted, or updates the stored rule
    *  with the same id, else the same name. `updated` counts only rules that changed. */
-  upsertMany(rules: Rule[]): Promise<{ inserted: number; updated: number }>;
+  upsertMany(rules: RuleInput[]): Promise<{ inserted: number; updated: number }>;
   close(): Promise<void>;
 }
 
@@ -58,9 +58,10 @@ interface Wanted {
   rule: Rule;
 }
 
-const toStored = (r: Row): StoredRule => ({ ...r.body, id: r.id, createdAt: r.createdAt, updatedAt: r.updatedAt });
+/** Stored bodies are parsed again so fields added to the schema later get their defaults. */
+const toStored = (r: Row): StoredRule => ({ ...ruleSchema.parse(r.body), id: r.id, createdAt: r.createdAt, updatedAt: r.updatedAt });
 
-function want(input: Rule): Wanted {
+function want(input: RuleInput): Wanted {
   const rule = ruleSchema.parse(input);
   return { id: ruleId(rule), explicitId: rule.id !== undefined, rule };
 }
@@ -112,7 +113,7 @@ class Store implements RuleStore {
     return r ? toStored(r) : null;
   }
 
-  async create(rule: Rule): Promise<StoredRule> {
+  async create(rule: RuleInput): Promise<StoredRule> {
     const w = want(rule);
     return this.write(async (q) => {
       await checkClashes(q, w, w.id);
@@ -123,7 +124,7 @@ class Store implements RuleStore {
     });
   }
 
-  async replace(id: string, rule: Rule): Promise<StoredRule | null> {
+  async replace(id: string, rule: RuleInput): Promise<StoredRule | null> {
     const w = want(rule);
     if (rule.id !== undefined && rule.id !== id) throw new ConflictError("id", rule.id, `the rule's id "${rule.id}" is not "${id}"`);
     return this.write(async (q) => {
@@ -140,7 +141,7 @@ class Store implements RuleStore {
     return this.write((q) => q.remove(id));
   }
 
-  async upsertMany(rules: Rule[]): Promise<{ inserted: number; updated: number }> {
+  async upsertMany(rules: RuleInput[]): Promise<{ inserted: number; updated: number }> {
     const wanted = rules.map(want);
     return this.write(async (q) => {
       let inserted = 0;

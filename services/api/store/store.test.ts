@@ -4,11 +4,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ruleId } from "../../../rules/load.ts";
-import type { Rule } from "../../../rules/schema.ts";
+import type { Rule, RuleInput } from "../../../rules/schema.ts";
 import { startPostgres, type TestPostgres } from "../../../tests/lib/postgres.ts";
 import { ConflictError, openStore, type RuleStore } from "./index.ts";
 
-function rule(n: number, extra: Partial<Rule> = {}): Rule {
+function rule(n: number, extra: Partial<Rule> = {}): RuleInput {
   return {
     input: { interface: "eth0", group: `239.1.${n >> 8}.${n & 255}`, port: 5000 },
     outputs: [{ interface: "eth1", group: "239.9.9.9", port: 6000 + (n % 1000), ttl: 16, dscp: 0 }],

@@ -20,6 +20,7 @@ commands:
   apply   -f FILE [--dry-run] [--no-prune]   make a rules file the desired state (shows the diff)
   export                                     print every rule as a rules file
   stats   [--json]                           counters per rule and worker
+  top     [--once]                           live rules, rates, drops and workers (every second)
           (API address and token: --api ADDR --token T, or MCRELAY_API / MCRELAY_API_TOKEN,
            or --state-dir DIR of a local relay)
   gen     traffic generator (see: mcrelay gen --help)
@@ -75,7 +76,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     switch (cmd) {
       case "start": return await start(rest);
-      case "rules": case "apply": case "export": case "stats":
+      case "rules": case "apply": case "export": case "stats": case "top":
         return await (await import("../cli/index.ts")).main(cmd, rest);
       case "gen": return await (await import("../lab/gen.ts")).main(rest);
       case "sink": return await (await import("../lab/sink.ts")).main(rest);

@@ -2,10 +2,20 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <liburing.h>
+
+struct mr_tosmsg {
+	struct msghdr msg;
+	struct iovec iov;
+	char ctl[CMSG_SPACE(sizeof(int))];
+};
 
 struct mr_uring {
 	struct io_uring ring;
+	struct mr_tosmsg *tos; /* one per SQ entry */
 };
 
 void *mr_uring_new(unsigned entries, unsigned flags)
@@ -19,6 +29,12 @@ void *mr_uring_new(unsigned entries, unsigned flags)
 		free(u);
 		return NULL;
 	}
+	u->tos = calloc(*u->ring.sq.kring_entries, sizeof(*u->tos));
+	if (!u->tos) {
+		io_uring_queue_exit(&u->ring);
+		free(u);
+		return NULL;
+	}
 	return u;
 }
 
@@ -26,6 +42,7 @@ void mr_uring_free(void *h)
 {
 	struct mr_uring *u = h;
 	io_uring_queue_exit(&u->ring);
+	free(u->tos);
 	free(u);
 }
 
@@ -43,6 +60,35 @@ int mr_uring_send(void *h, int fd, const void *buf, unsigned len, unsigned user_
 			return -EBUSY;
 	}
 	io_uring_prep_send(sqe, fd, buf, len, 0);
+	io_uring_sqe_set_data64(sqe, user_data);
+	return 0;
+}
+
+// Queues one send whose IP TOS byte is set per packet (an IP_TOS control message): for outputs
+// that preserve the input's DSCP. The msghdr lives in a per-SQE slot until submission, which is
+// enough: the kernel copies it when the request is prepared (IORING_FEAT_SUBMIT_STABLE).
+int mr_uring_send_tos(void *h, int fd, const void *buf, unsigned len, int tos, unsigned user_data)
+{
+	struct mr_uring *u = h;
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+	if (!sqe) {
+		int rc = io_uring_submit(&u->ring);
+		if (rc < 0)
+			return rc;
+		sqe = io_uring_get_sqe(&u->ring);
+		if (!sqe)
+			return -EBUSY;
+	}
+	unsigned i = (unsigned)(sqe - u->ring.sq.sqes);
+	struct mr_tosmsg *m = &u->tos[i];
+	m->iov = (struct iovec){ .iov_base = (void *)buf, .iov_len = len };
+	m->msg = (struct msghdr){ .msg_iov = &m->iov, .msg_iovlen = 1, .msg_control = m->ctl, .msg_controllen = sizeof(m->ctl) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m->msg);
+	c->cmsg_level = IPPROTO_IP;
+	c->cmsg_type = IP_TOS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &tos, sizeof(int));
+	io_uring_prep_sendmsg(sqe, fd, &m->msg, 0);
 	io_uring_sqe_set_data64(sqe, user_data);
 	return 0;
 }

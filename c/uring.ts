@@ -6,6 +6,7 @@ const { symbols: C } = dlopen(libPath(), {
   mr_uring_new: { args: [T.u32, T.u32], returns: T.ptr },
   mr_uring_free: { args: [T.ptr], returns: T.void },
   mr_uring_send: { args: [T.ptr, T.i32, T.ptr, T.u32, T.u32], returns: T.i32 },
+  mr_uring_send_tos: { args: [T.ptr, T.i32, T.ptr, T.u32, T.i32, T.u32], returns: T.i32 },
   mr_uring_flush: { args: [T.ptr, T.ptr, T.u32, T.u32], returns: T.i32 },
 });
 
@@ -26,6 +27,11 @@ export class Uring {
   /** Queues a send of len bytes at address buf on connected socket fd. 0 or -errno. */
   send(fd: number, buf: number, len: number, userData: number): number {
     return C.mr_uring_send(this.handle, fd, buf as unknown as Pointer, len, userData);
+  }
+
+  /** Like send, with the packet's IP TOS byte set (DSCP << 2 | ECN). */
+  sendTos(fd: number, buf: number, len: number, tos: number, userData: number): number {
+    return C.mr_uring_send_tos(this.handle, fd, buf as unknown as Pointer, len, tos, userData);
   }
 
   /** Submits everything queued and returns how many completions were copied into `completions`. */

@@ -54,14 +54,18 @@ export function renderFrame(ev: DashboardEvent, o: { source: string; prev?: Dash
     ...(nonZero(ev.drops).length ? [`  all workers: ${list(ev.drops, o.prev?.drops)}`] : []),
   ];
 
-  const util = ev.workers.some((w) => typeof w.ingress.utilisation === "number" || typeof w.egress.utilisation === "number");
+  // Loop utilisation (0–1): ingressUtilisation/egressUtilisation from the API's rates, or
+  // ingress.utilisation/egress.utilisation in the counters.
+  const utilOf = (w: DashboardEvent["workers"][number], role: "ingress" | "egress"): unknown =>
+    (w as unknown as Record<string, unknown>)[`${role}Utilisation`] ?? w[role].utilisation;
+  const util = ev.workers.some((w) => typeof utilOf(w, "ingress") === "number" || typeof utilOf(w, "egress") === "number");
   const proc = (role: string, index: number) => st?.workers.find((w) => w.role === role && w.index === index);
   const workers = ev.workers.length
     ? table(["WORKER", "PID IN", "PID OUT", "RESTARTS", "RX PPS", "TX PPS", ...(util ? ["LOOP IN", "LOOP OUT"] : []), "FREE SLOTS", "IN FLIGHT", "KERNEL DROPS", "SEND ERR"],
       ev.workers.map((w) => {
         const i = proc("ingress", w.index), e = proc("egress", w.index);
         return [w.index, i?.pid ?? "—", e?.pid ?? "—", (i?.restarts ?? 0) + (e?.restarts ?? 0), int(w.rxPps), int(w.txPps),
-          ...(util ? [pct(w.ingress.utilisation), pct(w.egress.utilisation)] : []),
+          ...(util ? [pct(utilOf(w, "ingress")), pct(utilOf(w, "egress"))] : []),
           int(w.ingress.freeSlots), int(w.egress.inflight), int(w.ingress.kernelDrops), int(w.egress.sendErrors)];
       }),
       ["l", "r", "r", "r", "r", "r", ...(util ? ["r", "r"] as const : []), "r", "r", "r", "r"])

@@ -2,6 +2,9 @@
 import { z } from "zod";
 import { isMulticast, isUsableUnicast, parseIpv4 } from "./ipv4.ts";
 
+/** Names of the stages in services/egress/stages/registry.ts (kept here so the schema needs no egress code). */
+export const STAGE_NAMES = ["drop-odd-size"] as const;
+
 /** Linux accepts 1–15 bytes, not "." or "..", and no '/', ':' or white space (dev_valid_name). */
 export const interfaceName = z
   .string()
@@ -24,7 +27,26 @@ export const outputSchema = z.strictObject({
   group: ipv4("output group", (v) => isMulticast(v) || isUsableUnicast(v), "a multicast or unicast IPv4 address"),
   port,
   ttl: z.number().int().min(1, "ttl must be 1–255").max(255, "ttl must be 1–255").default(16),
-  dscp: z.number().int().min(0, "dscp must be 0–63").max(63, "dscp must be 0–63").default(0),
+  /** the code point to set, or "preserve" to copy the input packet's */
+  dscp: z.union([z.number().int().min(0, "dscp must be 0–63").max(63, "dscp must be 0–63"), z.literal("preserve")], {
+    error: 'dscp must be 0–63 or "preserve"',
+  }).default(0),
+});
+
+const probability = (what: string) => z.number().min(0, `${what} must be 0–1`).max(1, `${what} must be 0–1`);
+
+/** A synthetic network on the rule's path (every field optional); deterministic under a seed. */
+export const impairmentSchema = z.strictObject({
+  loss: probability("loss").optional(),
+  duplicate: probability("duplicate").optional(),
+  delayMs: z.number().min(0, "delayMs must be 0–10000").max(10_000, "delayMs must be 0–10000").optional(),
+  jitterMs: z.number().min(0, "jitterMs must be 0–10000").max(10_000, "jitterMs must be 0–10000").optional(),
+  reorder: probability("reorder").optional(),
+  ratePps: z.number().positive("ratePps must be positive").optional(),
+  rateBps: z.number().positive("rateBps must be positive").optional(),
+  seed: z.number().int().min(0).max(4294967295, "seed must fit in 32 bits").optional(),
+  /** named stages (services/egress/stages/registry.ts), run before the others */
+  stages: z.array(z.enum(STAGE_NAMES)).optional(),
 });
 
 /** The plain shapes (no cross-field checks) are what PATCH bodies are made of. */
@@ -49,7 +71,8 @@ const outputs = z.array(outputSchema).min(1, "a rule needs at least one output")
 const traceSampleRatio = z.number().min(0, "traceSampleRatio must be 0–1").max(1, "traceSampleRatio must be 0–1");
 
 export const ruleSchema = z
-  .strictObject({ id: ruleId.optional(), name: ruleName.optional(), input: inputSchema, outputs, traceSampleRatio: traceSampleRatio.default(0) })
+  .strictObject({ id: ruleId.optional(), name: ruleName.optional(), input: inputSchema, outputs, traceSampleRatio: traceSampleRatio.default(0),
+    impairment: impairmentSchema.optional() })
   .superRefine((r, ctx) => {
     r.outputs.forEach((o, i) => {
       if (o.interface === r.input.interface && o.group === r.input.group && o.port === r.input.port) {
@@ -65,6 +88,7 @@ export const rulePatchSchema = z.strictObject({
   input: inputObject.partial().optional(),
   outputs: outputs.optional(),
   traceSampleRatio: traceSampleRatio.optional(),
+  impairment: impairmentSchema.optional(),
 });
 
 export const poolSchema = z.strictObject({
@@ -84,3 +108,4 @@ export type RuleInput = z.input<typeof ruleSchema>;
 export type Output = z.infer<typeof outputSchema>;
 export type Config = z.infer<typeof configSchema>;
 export type RulePatch = z.infer<typeof rulePatchSchema>;
+export type Impairment = z.infer<typeof impairmentSchema>;

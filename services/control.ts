@@ -1,6 +1,7 @@
 // Messages on the supervisor <-> worker channel (a SOCK_SEQPACKET pair; fds ride along as
 // SCM_RIGHTS). Workers get the channel as fd 3. Control traffic is rare and may be JSON.
 import type { RingGeometry } from "../c/packet.ts";
+import type { Impairment } from "../rules/schema.ts";
 
 export const CONTROL_FD = 3;
 
@@ -46,8 +47,9 @@ export interface EgressConfigMsg {
   version: number;
   /** New sockets: key -> index into the message's fds. */
   sockets: { key: string; fd: number }[];
-  /** Rule number -> keys of the sockets it sends on, one per output. */
-  rules: { no: number; outputs: string[] }[];
+  /** Rule number -> keys of the sockets it sends on (one per output), which of them copy the
+   *  input's DSCP, and the rule's impairment. */
+  rules: { no: number; outputs: string[]; preserve: boolean[]; impairment?: Impairment }[];
 }
 
 export interface StopMsg {

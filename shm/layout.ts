@@ -12,11 +12,12 @@ export const STD_SLOT_BYTES = 2048;
 export const JUMBO_SLOT_BYTES = 10240;
 /**
  * Slot header (u32 words): rule number, payload length, sampled flag, outputs; then for sampled
- * packets only: source, destination, ports (src << 16 | dst), and at byte 32 the receive time
+ * packets only: source, destination, ports (src << 16 | dst); the input's TOS byte (word 7,
+ * always); and at byte 32 the receive time
  * (f64 ns, CLOCK_MONOTONIC). The payload follows at SLOT_HEADER_BYTES.
  */
 export const SLOT_HEADER_BYTES = 64;
-export const SH = { rule: 0, len: 1, sampled: 2, outputs: 3, src: 4, dst: 5, ports: 6, rxNsF64: 4 } as const;
+export const SH = { rule: 0, len: 1, sampled: 2, outputs: 3, src: 4, dst: 5, ports: 6, tos: 7, rxNsF64: 4 } as const;
 
 /** Trace ring per pair: sampled packets, written by egress, read by anyone (lossy, seq-checked). */
 export const TRACE_RECORDS = 4096;
@@ -29,7 +30,7 @@ export const RING_HEADER_BYTES = 2 * LINE;
 
 /** Counter fields per rule, kept per worker (one writer each). */
 export const INGRESS_RULE_FIELDS = ["rxPackets", "rxBytes", "poolExhausted", "ringFull", "oversize", "down"] as const;
-export const EGRESS_RULE_FIELDS = ["txPackets", "txBytes", "sendErrors"] as const;
+export const EGRESS_RULE_FIELDS = ["txPackets", "txBytes", "sendErrors", "impaired", "duplicated"] as const;
 
 export const INGRESS_COUNTERS = [
   "heartbeatMs", "loops", "sleeps", "sleepNs", "frames", "matched", "bytes", "sampled",

@@ -15,7 +15,9 @@ export interface RuleStats {
   rxBytes: number;
   txPackets: number;
   txBytes: number;
-  drops: { poolExhausted: number; ringFull: number; oversize: number; down: number; sendErrors: number };
+  /** extra copies sent by a duplicate stage */
+  duplicated: number;
+  drops: { poolExhausted: number; ringFull: number; oversize: number; down: number; sendErrors: number; impaired: number };
 }
 
 export interface Stats {
@@ -47,13 +49,13 @@ export function collectStats(seg: Segment, ruleMeta: RuleMeta[]): Stats {
   const ni = INGRESS_RULE_FIELDS.length;
   const ne = EGRESS_RULE_FIELDS.length;
   const rules = ruleMeta.map((r) => {
-    const s: RuleStats = { no: r.no, id: r.id, name: r.name, state: r.state, rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0,
-      drops: { poolExhausted: 0, ringFull: 0, oversize: 0, down: 0, sendErrors: 0 } };
+    const s: RuleStats = { no: r.no, id: r.id, name: r.name, state: r.state, rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, duplicated: 0,
+      drops: { poolExhausted: 0, ringFull: 0, oversize: 0, down: 0, sendErrors: 0, impaired: 0 } };
     for (const pl of l.pairs) {
       const i = new Float64Array(seg.buf, pl.ingressRules + 8 * ni * r.no, ni);
       const e = new Float64Array(seg.buf, pl.egressRules + 8 * ne * r.no, ne);
       s.rxPackets += i[0]; s.rxBytes += i[1]; s.drops.poolExhausted += i[2]; s.drops.ringFull += i[3]; s.drops.oversize += i[4]; s.drops.down += i[5];
-      s.txPackets += e[0]; s.txBytes += e[1]; s.drops.sendErrors += e[2];
+      s.txPackets += e[0]; s.txBytes += e[1]; s.drops.sendErrors += e[2]; s.drops.impaired += e[3]; s.duplicated += e[4];
     }
     return s;
   });

@@ -11,7 +11,7 @@ export interface Snapshot {
   status: Status;
 }
 
-const RULE_DROPS = { poolExhausted: "pool_exhausted", ringFull: "ring_full", oversize: "oversize", down: "rule_down", sendErrors: "send_error" } as const;
+const RULE_DROPS = { poolExhausted: "pool_exhausted", ringFull: "ring_full", oversize: "oversize", down: "rule_down", sendErrors: "send_error", impaired: "impairment" } as const;
 
 export function makeMetrics(snap: () => Snapshot | null, extra: () => { spansExported: number; spansLost: number }) {
   const registry = new Registry();

@@ -1,15 +1,19 @@
-// The egress loop. Per descriptor: look up the rule's output sockets, queue one io_uring send
-// per output from the same slot (fan-out without copies). Per turn: one submit, then every
-// completion is reaped; a slot goes back to ingress when its last output has completed.
+// The egress loop. Per descriptor: through the rule's impairment stages if it has any, then one
+// io_uring send per output from the same slot (fan-out without copies). Per turn: held packets
+// that are due go out, one submit, every completion reaped; a slot goes back to ingress when
+// its last send has completed (or a stage dropped it).
 import { closeFd } from "../../c/inet.ts";
+import { monotonicNs } from "../../c/sys.ts";
 import { Uring } from "../../c/uring.ts";
 import { indexOf, snapshot } from "../../shm/counters.ts";
 import { EGRESS_COUNTERS, EGRESS_RULE_FIELDS, JUMBO_SLOT_BYTES, SH, SLOT_HEADER_BYTES, STD_SLOT_BYTES } from "../../shm/layout.ts";
-import { TraceWriter } from "../../shm/trace.ts";
-import { monotonicNs } from "../../c/sys.ts";
 import { RingConsumer, RingProducer, ringHeadAddr } from "../../shm/ring.ts";
 import type { Segment } from "../../shm/segment.ts";
+import { TraceWriter } from "../../shm/trace.ts";
 import type { EgressConfigMsg } from "../control.ts";
+import { seeded } from "./stages/random.ts";
+import { buildPipeline } from "./stages/registry.ts";
+import type { Stage } from "./stages/stage.ts";
 
 const C = indexOf(EGRESS_COUNTERS);
 const RF = indexOf(EGRESS_RULE_FIELDS);
@@ -22,6 +26,19 @@ const BATCH = 64;
 const SPIN_NS = 50_000;
 const SLEEP_US = 100_000;
 
+interface Outputs {
+  fds: Int32Array;
+  /** 1 where the output copies the input's DSCP */
+  preserve: Uint8Array;
+}
+
+interface Pipeline {
+  /** the impairment it was built from, to keep its state across unrelated changes */
+  spec: string;
+  head: (slot: number) => void;
+  stages: Stage[];
+}
+
 export class Egress {
   private readonly c: Float64Array;
   private readonly rc: Float64Array;
@@ -31,14 +48,19 @@ export class Egress {
   private readonly slotF64: Float64Array;
   private readonly trace: TraceWriter;
   private readonly refs: Uint16Array;
+  /** extra copies a duplicate stage asked for, per slot */
+  private readonly extra: Uint8Array;
   private readonly uring = new Uring(SQ_ENTRIES);
   private readonly poolOff: number;
   private readonly jumboOff: number;
   private readonly slots: number;
-  /** rule number -> fds of its outputs */
-  private outputs: (Int32Array | undefined)[] = [];
+  private outputs: (Outputs | undefined)[] = [];
+  private pipes: (Pipeline | undefined)[] = [];
+  /** pipelines with stages that hold packets (delay, reorder) */
+  private holding: Stage[] = [];
   private sockets = new Map<string, number>();
   private inflight = 0;
+  private freed = false;
 
   constructor(private readonly seg: Segment, pair: number) {
     const l = seg.layout;
@@ -51,6 +73,7 @@ export class Egress {
     this.slotF64 = new Float64Array(seg.buf, 0, Math.floor(seg.buf.byteLength / 8));
     this.trace = new TraceWriter(seg.buf, pl.traceRing);
     this.refs = new Uint16Array(l.slots + l.jumboSlots);
+    this.extra = new Uint8Array(l.slots + l.jumboSlots);
     this.poolOff = pl.pool;
     this.jumboOff = pl.jumboPool;
     this.slots = l.slots;
@@ -63,14 +86,26 @@ export class Egress {
       if (old !== undefined) closeFd(old);
       this.sockets.set(s.key, fds[s.fd]);
     }
-    const outputs: (Int32Array | undefined)[] = [];
+    const outputs: (Outputs | undefined)[] = [];
+    const pipes: (Pipeline | undefined)[] = [];
     const used = new Set<string>();
     for (const r of cfg.rules) {
-      const fdsOf = r.outputs.filter((k) => this.sockets.has(k));
-      fdsOf.forEach((k) => used.add(k));
-      outputs[r.no] = new Int32Array(fdsOf.map((k) => this.sockets.get(k)!));
+      const idx = r.outputs.map((k, i) => [k, i] as const).filter(([k]) => this.sockets.has(k));
+      idx.forEach(([k]) => used.add(k));
+      outputs[r.no] = { fds: new Int32Array(idx.map(([k]) => this.sockets.get(k)!)), preserve: new Uint8Array(idx.map(([, i]) => (r.preserve[i] ? 1 : 0))) };
+      if (r.impairment) {
+        const spec = JSON.stringify(r.impairment);
+        const old = this.pipes[r.no];
+        pipes[r.no] = old && old.spec === spec ? old : this.pipeline(r.no, spec);
+      }
     }
+    // Packets held by a pipeline that is gone are dropped, so their slots come back.
+    this.pipes.forEach((p, no) => {
+      if (p && pipes[no] !== p) for (const s of p.stages) for (const slot of s.held?.() ?? []) this.impairDrop(no, slot);
+    });
     this.outputs = outputs;
+    this.pipes = pipes;
+    this.holding = pipes.flatMap((p) => p?.stages.filter((s) => s.pull) ?? []);
     // A socket still in flight keeps its file open in the kernel, so closing it here is safe.
     for (const [k, fd] of this.sockets) {
       if (!used.has(k)) {
@@ -80,14 +115,34 @@ export class Egress {
     }
   }
 
+  private pipeline(rule: number, spec: string): Pipeline {
+    const imp = JSON.parse(spec);
+    const ctx = {
+      len: (slot: number) => this.slotU32[(this.slotOffset(slot) >> 2) + SH.len],
+      random: seeded(imp.seed ?? (Math.random() * 2 ** 32) >>> 0),
+      drop: (slot: number) => this.impairDrop(rule, slot),
+      duplicate: (slot: number) => {
+        this.extra[slot]++;
+        this.rc[rule * NRF + RF.duplicated]++;
+      },
+      now: () => performance.now(),
+    };
+    return { spec, ...buildPipeline(imp, ctx, (slot) => this.emit(slot)) };
+  }
+
   /** Runs for a while; returns so the caller can read control messages. */
   run(): void {
     let idleSince = 0;
     for (let turn = 0; turn < 4096; turn++) {
       const n = this.take();
+      const due = this.holding.length > 0 ? this.pullHeld() : 0;
       const done = this.inflight > 0 ? this.reap(0) : 0;
+      if (this.freed) {
+        this.free.publish();
+        this.freed = false;
+      }
       this.c[C.loops]++;
-      if (n > 0 || done > 0) {
+      if (n > 0 || done > 0 || due > 0) {
         idleSince = 0;
         continue;
       }
@@ -100,8 +155,11 @@ export class Egress {
       else if (now - idleSince > SPIN_NS) {
         this.c[C.heartbeatMs] = Date.now();
         this.c[C.sleeps]++;
+        // Held packets bound the sleep: wake when the next one is due.
+        let sleepUs = SLEEP_US;
+        for (const s of this.holding) sleepUs = Math.min(sleepUs, Math.max(0, (s.due!() - performance.now()) * 1000));
         const t0 = Bun.nanoseconds();
-        this.desc.sleep(SLEEP_US);
+        if (sleepUs > 0) this.desc.sleep(Math.ceil(sleepUs));
         this.c[C.sleepNs] += Bun.nanoseconds() - t0;
         return;
       }
@@ -109,9 +167,9 @@ export class Egress {
     this.c[C.heartbeatMs] = Date.now();
   }
 
-  /** Everything queued has been sent and nothing waits in the ring. */
+  /** Everything queued has been sent and nothing waits in the ring or in a stage. */
   idle(): boolean {
-    return this.inflight === 0 && this.desc.available() === 0;
+    return this.inflight === 0 && this.desc.available() === 0 && this.holding.every((s) => s.due!() === Infinity);
   }
 
   private take(): number {
@@ -120,47 +178,79 @@ export class Egress {
     while (n < avail && n < BATCH && this.inflight < MAX_INFLIGHT) {
       const slot = this.desc.take();
       n++;
-      const so = this.slotOffset(slot);
-      const rule = this.slotU32[so >> 2];
-      const len = this.slotU32[(so >> 2) + 1];
-      const outs = this.outputs[rule];
-      if (outs === undefined || outs.length === 0) {
-        this.c[C.unknownRule]++;
-        this.free.push(slot);
-        continue;
-      }
-      const buf = this.seg.addr + so + SLOT_HEADER_BYTES;
-      let queued = 0;
-      for (let i = 0; i < outs.length; i++) {
-        if (this.uring.send(outs[i], buf, len, slot) === 0) queued++;
+      const pipe = this.pipes[this.slotU32[this.slotOffset(slot) >> 2]];
+      if (pipe !== undefined) pipe.head(slot);
+      else this.emit(slot);
+    }
+    if (n > 0) {
+      this.desc.release();
+      this.c[C.descriptors] += n;
+    }
+    return n;
+  }
+
+  private pullHeld(): number {
+    const before = this.c[C.sends];
+    const now = performance.now();
+    for (const s of this.holding) if (s.due!() <= now) s.pull!(now);
+    return this.c[C.sends] - before;
+  }
+
+  /** Queues the slot's sends: one per output, times its copies. */
+  private emit(slot: number): void {
+    const so = this.slotOffset(slot);
+    const h = so >> 2;
+    const rule = this.slotU32[h + SH.rule];
+    const len = this.slotU32[h + SH.len];
+    const outs = this.outputs[rule];
+    const copies = 1 + this.extra[slot];
+    this.extra[slot] = 0;
+    if (outs === undefined || outs.fds.length === 0) {
+      this.c[C.unknownRule]++;
+      this.release(slot);
+      return;
+    }
+    const buf = this.seg.addr + so + SLOT_HEADER_BYTES;
+    const tos = this.slotU32[h + SH.tos];
+    let queued = 0;
+    for (let i = 0; i < outs.fds.length; i++) {
+      for (let k = 0; k < copies; k++) {
+        const rc = outs.preserve[i] === 1 ? this.uring.sendTos(outs.fds[i], buf, len, tos, slot) : this.uring.send(outs.fds[i], buf, len, slot);
+        if (rc === 0) queued++;
         else {
           this.c[C.sendErrors]++;
           this.rc[rule * NRF + RF.sendErrors]++;
         }
       }
-      if (queued === 0) this.free.push(slot);
-      this.refs[slot] = queued;
-      this.slotU32[(so >> 2) + SH.outputs] = queued;
-      this.inflight += queued;
-      this.c[C.sends] += queued;
     }
-    if (n > 0) {
-      this.desc.release();
-      this.c[C.descriptors] += n;
-      this.free.publish();
-    }
-    return n;
+    this.slotU32[h + SH.outputs] = outs.fds.length;
+    this.refs[slot] = queued;
+    this.inflight += queued;
+    this.c[C.sends] += queued;
+    if (queued === 0) this.release(slot);
+  }
+
+  private impairDrop(rule: number, slot: number): void {
+    this.rc[rule * NRF + RF.impaired]++;
+    this.extra[slot] = 0;
+    this.release(slot);
+  }
+
+  /** The slot goes back to ingress. The free ring holds every slot of the pair: this cannot fail. */
+  private release(slot: number): void {
+    this.free.push(slot);
+    this.freed = true;
   }
 
   private reap(waitFor: number): number {
     const k = this.uring.flush(waitFor);
     const cq = this.uring.completions;
-    let freed = 0;
     for (let i = 0; i < k; i++) {
       const slot = cq[2 * i];
       const res = cq[2 * i + 1];
       const so = this.slotOffset(slot);
-      const rb = this.slotU32[so >> 2] * NRF;
+      const h = so >> 2;
+      const rb = this.slotU32[h + SH.rule] * NRF;
       if (res < 0) {
         this.c[C.sendErrors]++;
         this.rc[rb + RF.sendErrors]++;
@@ -170,22 +260,18 @@ export class Egress {
         this.rc[rb + RF.txPackets]++;
         this.rc[rb + RF.txBytes] += res;
       }
-      // The free ring holds every slot of the pair, so these pushes cannot fail.
       if (--this.refs[slot] === 0) {
-        const h = so >> 2;
         if (this.slotU32[h + SH.sampled] === 1) {
           const u = this.slotU32;
           this.trace.write(u[h + SH.rule], u[h + SH.src], u[h + SH.dst], u[h + SH.ports], u[h + SH.len], u[h + SH.outputs],
             this.slotF64[(so >> 3) + SH.rxNsF64], monotonicNs());
           this.c[C.traced]++;
         }
-        this.free.push(slot);
-        freed++;
+        this.release(slot);
       }
     }
     this.inflight -= k;
     this.c[C.inflight] = this.inflight;
-    if (freed > 0) this.free.publish();
     return k;
   }
 

@@ -260,6 +260,7 @@ export class Ingress {
     const h = so >> 2;
     this.slotU32[h + SH.rule] = rule;
     this.slotU32[h + SH.len] = len;
+    this.slotU32[h + SH.tos] = P[F.tos];
     const ratio = this.sample[rule];
     if (ratio !== 0 && Math.random() < ratio) {
       this.slotU32[h + SH.sampled] = 1;

@@ -2,7 +2,7 @@
 // which rules are active (with their numbers), which inputs to open, which groups to join.
 import { parseIpv4 } from "../../rules/ipv4.ts";
 import { ruleId } from "../../rules/load.ts";
-import type { Rule } from "../../rules/schema.ts";
+import type { Impairment, Rule } from "../../rules/schema.ts";
 import type { Link } from "./links.ts";
 
 export interface PlannedOutput {
@@ -14,7 +14,10 @@ export interface PlannedOutput {
   addr: number;
   port: number;
   ttl: number;
+  /** the socket's code point (0 when the packet's own is preserved) */
   dscp: number;
+  /** copy each input packet's DSCP */
+  preserve: boolean;
 }
 
 export interface PlannedRule {
@@ -32,6 +35,7 @@ export interface PlannedRule {
   source: number;
   /** share of packets traced */
   sample: number;
+  impairment?: Impairment;
   outputs: PlannedOutput[];
 }
 
@@ -57,7 +61,7 @@ export class RuleNumbers {
 }
 
 export function outputKey(o: Omit<PlannedOutput, "key">): string {
-  return `${o.ifname}#${o.ifindex}|${o.src}|${o.addr}|${o.port}|${o.ttl}|${o.dscp}`;
+  return `${o.ifname}#${o.ifindex}|${o.src}|${o.addr}|${o.port}|${o.ttl}|${o.preserve ? "preserve" : o.dscp}`;
 }
 
 export function makePlan(rules: Rule[], numbers: RuleNumbers, links: Map<string, Link>): Plan {
@@ -66,13 +70,15 @@ export function makePlan(rules: Rule[], numbers: RuleNumbers, links: Map<string,
     const input = links.get(r.input.interface);
     const all = r.outputs.map((o) => {
       const l = links.get(o.interface);
-      const out = { ifname: o.interface, ifindex: l?.ifindex ?? 0, src: l?.addr ?? "", addr: parseIpv4(o.group)!, port: o.port, ttl: o.ttl, dscp: o.dscp };
+      const preserve = o.dscp === "preserve";
+      const out = { ifname: o.interface, ifindex: l?.ifindex ?? 0, src: l?.addr ?? "", addr: parseIpv4(o.group)!, port: o.port, ttl: o.ttl,
+        dscp: preserve ? 0 : (o.dscp as number), preserve };
       return { ...out, key: outputKey(out), up: l?.up ?? false };
     });
     const p: PlannedRule = {
       no: numbers.of(ruleId(r)), id: ruleId(r), name: r.name, state: "active",
       ifname: r.input.interface, ifindex: input?.ifindex ?? 0, group: parseIpv4(r.input.group)!, port: r.input.port,
-      source: r.input.source ? parseIpv4(r.input.source)! : 0, sample: r.traceSampleRatio,
+      source: r.input.source ? parseIpv4(r.input.source)! : 0, sample: r.traceSampleRatio, impairment: r.impairment,
       outputs: all.filter((o) => o.up).map(({ up: _up, ...o }) => o),
     };
     const missing = [...new Set([r.input.interface, ...r.outputs.map((o) => o.interface)].filter((n) => !links.has(n)))];

@@ -5,7 +5,7 @@ import pino from "pino";
 import { closeFd } from "../../c/inet.ts";
 import { netlinkOpen, netlinkRead } from "../../c/netlink.ts";
 import { readLinks } from "./links.ts";
-import { configSchema, type Config, type Rule } from "../../rules/schema.ts";
+import { configSchema, type Config, type Impairment, type Rule } from "../../rules/schema.ts";
 import { loadConfigFile, ruleId } from "../../rules/load.ts";
 import { createSegment, openSegment, removeSegment, segmentName, type Segment } from "../../shm/segment.ts";
 import { resetRing } from "../../shm/ring.ts";
@@ -294,9 +294,10 @@ export class Relay {
   private async configureEgress(p: Pair, rules: PlannedRule[], version: number): Promise<void> {
     const sockets: { key: string; fd: number }[] = [];
     const fds: number[] = [];
-    const outputs = new Map<number, string[]>();
+    const outputs = new Map<number, { outputs: string[]; preserve: boolean[]; impairment?: Impairment }>();
     for (const r of rules) {
       const keys: string[] = [];
+      const preserve: boolean[] = [];
       for (const o of r.outputs) {
         if (!p.sockets.has(o.key) && !sockets.some((s) => s.key === o.key)) {
           try {
@@ -308,13 +309,14 @@ export class Relay {
           }
         }
         keys.push(o.key);
+        preserve.push(o.preserve);
       }
-      outputs.set(r.no, keys);
+      outputs.set(r.no, { outputs: keys, preserve, impairment: r.impairment });
     }
-    p.egress.send({ type: "config", version, sockets, rules: [...outputs].map(([no, o]) => ({ no, outputs: o })) }, fds);
+    p.egress.send({ type: "config", version, sockets, rules: [...outputs].map(([no, o]) => ({ no, ...o })) }, fds);
     for (const fd of fds) closeFd(fd); // the worker holds them now
     for (const s of sockets) p.sockets.add(s.key);
-    const used = new Set([...outputs.values()].flat());
+    const used = new Set([...outputs.values()].flatMap((o) => o.outputs));
     for (const k of p.sockets) if (!used.has(k)) p.sockets.delete(k);
     await p.egress.expect("applied", ANSWER_MS);
   }

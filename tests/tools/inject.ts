@@ -11,6 +11,7 @@ const { values: v } = parseArgs({
   options: {
     interface: { type: "string" }, src: { type: "string" }, group: { type: "string" }, port: { type: "string" },
     valid: { type: "string", default: "200" }, each: { type: "string", default: "5" }, size: { type: "string", default: "1000" },
+    tos: { type: "string", default: "0" }, "size-step": { type: "string", default: "0" },
   },
 });
 const src = parseIpv4(v.src!)!;
@@ -29,7 +30,7 @@ function datagram(payload: number, dport = port, fill?: (b: Uint8Array) => void)
   const b = new Uint8Array(14 + 20 + 8 + payload);
   b.set([0x01, 0x00, 0x5e, (dst >>> 16) & 0x7f, (dst >>> 8) & 255, dst & 255, 0x02, 0, 0, 0, 0, 2, 0x08, 0x00]);
   const tot = 28 + payload;
-  b.set([0x45, 0, tot >> 8, tot & 255, 0, 0, 0x40, 0, 16, 17, 0, 0,
+  b.set([0x45, Number(v.tos), tot >> 8, tot & 255, 0, 0, 0x40, 0, 16, 17, 0, 0,
     src >>> 24, (src >>> 16) & 255, (src >>> 8) & 255, src & 255, dst >>> 24, (dst >>> 16) & 255, (dst >>> 8) & 255, dst & 255], 14);
   b.set([0x9c, 0x40, dport >> 8, dport & 255, (8 + payload) >> 8, (8 + payload) & 255, 0, 0], 34);
   fill?.(b.subarray(42));
@@ -65,7 +66,8 @@ const each = Number(v.each);
 const kinds = Object.keys(bad);
 const sent: Record<string, number> = { valid: 0 };
 for (let seq = 0; seq < valid; seq++) {
-  rawSend(fd, datagram(Number(v.size), port, (p) => writePayload(p, 0, seq, 0)));
+  // --size-step alternates the payload length (size, size + step, ...): for stages that look at it.
+  rawSend(fd, datagram(Number(v.size) + (seq % 2) * Number(v["size-step"]), port, (p) => writePayload(p, 0, seq, 0)));
   sent.valid++;
   // Spread the bad frames between the valid ones.
   const k = kinds[seq % kinds.length];

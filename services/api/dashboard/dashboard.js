@@ -252,7 +252,7 @@
       }
       const drops = sum(r.drops);
       const row = el("tr", { "data-rule": r.id },
-        el("td", {}, el("div", { class: "name" }, r.name || r.id), r.name ? el("div", { class: "id" }, r.id) : null),
+        el("td", {}, el("div", { class: "name" }, r.name || r.id), r.name && r.name !== r.id ? el("div", { class: "id" }, r.id) : null),
         el("td", {}, badge(r.state), r.reason ? el("div", { class: "reason" }, r.reason) : null),
         el("td", {}, route),
         el("td", { class: "num rx rx-pps", "data-value": r.rxPps }, int(r.rxPps)),
@@ -303,7 +303,10 @@
 
     // workers: one row per ingress/egress pair
     $("workers-empty").hidden = workers.length > 0;
-    const util = workers.some((w) => typeof w.ingress.utilisation === "number" || typeof w.egress.utilisation === "number");
+    // Loop utilisation (0–1): the API's rates give ingressUtilisation/egressUtilisation; older or
+    // newer relays may carry it in the counters as ingress.utilisation/egress.utilisation.
+    const utilOf = (w, role) => (typeof w[`${role}Utilisation`] === "number" ? w[`${role}Utilisation`] : w[role] && w[role].utilisation);
+    const util = workers.some((w) => typeof utilOf(w, "ingress") === "number" || typeof utilOf(w, "egress") === "number");
     const head = ["Pair", "Ingress pid", "Egress pid", "Restarts", "RX pps", "TX pps", ...(util ? ["Ingress loop", "Egress loop"] : []), "Free slots", "In flight", "Kernel drops", "Send errors"];
     const numeric = new Set(["Restarts", "RX pps", "TX pps", "Free slots", "In flight", "Kernel drops", "Send errors"]);
     $("workers").tHead.replaceChildren(el("tr", {}, head.map((h) => el("th", { class: numeric.has(h) ? "num" : "" }, h))));
@@ -325,7 +328,7 @@
         el("td", { class: `num${rs ? " warn" : ""}` }, rs),
         el("td", { class: "num rx" }, int(w.rxPps)),
         el("td", { class: "num tx" }, int(w.txPps)),
-        ...(util ? [utilCell(w.ingress.utilisation), utilCell(w.egress.utilisation)] : []),
+        ...(util ? [utilCell(utilOf(w, "ingress")), utilCell(utilOf(w, "egress"))] : []),
         el("td", { class: "num" }, int(w.ingress.freeSlots)),
         el("td", { class: "num" }, int(w.egress.inflight)),
         el("td", { class: `num${w.ingress.kernelDrops ? " warn" : ""}` }, int(w.ingress.kernelDrops)),

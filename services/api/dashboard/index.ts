@@ -30,7 +30,7 @@ export interface DashboardEvent {
 }
 
 const ZERO: RuleRates = { rxPps: 0, txPps: 0, rxBps: 0, txBps: 0 };
-const ZERO_DROPS = { poolExhausted: 0, ringFull: 0, oversize: 0, down: 0, sendErrors: 0 };
+const ZERO_DROPS = { poolExhausted: 0, ringFull: 0, oversize: 0, down: 0, sendErrors: 0, impaired: 0 };
 
 /** Everything the page shows, gathered once. A part that cannot be had is null or empty. */
 export async function dashboardEvent(d: ApiDeps): Promise<DashboardEvent> {
@@ -43,7 +43,7 @@ export async function dashboardEvent(d: ApiDeps): Promise<DashboardEvent> {
   const defs = new Map(stored.map((r) => [r.id, r]));
   const meta = new Map((status?.rules ?? []).map((r) => [r.id, r]));
   const base = s ? s.stats.rules : (status?.rules ?? []).map((r) => ({ no: r.no, id: r.id, name: r.name, state: r.state,
-    rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, drops: { ...ZERO_DROPS } }));
+    rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, duplicated: 0, drops: { ...ZERO_DROPS } }));
   const rules = base.map((r) => {
     const def = defs.get(r.id);
     const m = meta.get(r.id);
@@ -53,7 +53,7 @@ export async function dashboardEvent(d: ApiDeps): Promise<DashboardEvent> {
       ...(def ? { input: def.input, outputs: def.outputs } : {}),
     };
   });
-  const workers = (s?.stats.workers ?? []).map((w) => ({ ...w, ...(s!.rates.workers.find((x) => x.index === w.index) ?? { rxPps: 0, txPps: 0 }) }));
+  const workers = (s?.stats.workers ?? []).map((w) => ({ ...w, ...(s!.rates.workers.find((x) => x.index === w.index) ?? { rxPps: 0, txPps: 0, ingressUtilisation: 0, egressUtilisation: 0 }) }));
   return { time: new Date().toISOString(), dataPlane: !!s, rules, workers, drops: s?.stats.drops ?? {}, windowSeconds: s?.rates.windowSeconds ?? 0, status, interfaces };
 }
 

@@ -1,0 +1,9 @@
+import type { StageFactory } from "./stage.ts";
+
+/** The example of docs/STAGES.md: drops every packet whose payload has an odd length. */
+export const dropOddSize: StageFactory<boolean> = (_on, ctx, next) => ({
+  push(slot) {
+    if (ctx.len(slot) % 2 === 1) ctx.drop(slot);
+    else next(slot);
+  },
+});

@@ -1,0 +1,37 @@
+// The stages a rule's impairment can use, and how a rule's pipeline is put together.
+import type { Impairment, STAGE_NAMES } from "../../../rules/schema.ts";
+import { delay } from "./delay.ts";
+import { dropOddSize } from "./drop-odd-size.ts";
+import { duplicate } from "./duplicate.ts";
+import { loss } from "./loss.ts";
+import { rate } from "./rate.ts";
+import { reorder } from "./reorder.ts";
+import type { Stage, StageContext, StageFactory } from "./stage.ts";
+
+/** Stages a rule may name in `impairment.stages` (filters, run first). Add yours here and its
+ *  name to STAGE_NAMES in rules/schema.ts. */
+export const NAMED_STAGES: Record<(typeof STAGE_NAMES)[number], StageFactory> = {
+  "drop-odd-size": dropOddSize,
+};
+
+/** Most packets one rule may hold (delay, reorder) at once; beyond that they are dropped. */
+export const HOLD_LIMIT = 4096;
+
+/** Named stages, then rate → loss → duplicate → reorder → delay, ending in sink. */
+export function buildPipeline(imp: Impairment, ctx: StageContext, sink: (slot: number) => void): { head: (slot: number) => void; stages: Stage[] } {
+  const plan: [StageFactory, unknown][] = [];
+  for (const name of imp.stages ?? []) plan.push([NAMED_STAGES[name], true]);
+  if (imp.ratePps || imp.rateBps) plan.push([rate, { pps: imp.ratePps, bps: imp.rateBps }]);
+  if (imp.loss) plan.push([loss, imp.loss]);
+  if (imp.duplicate) plan.push([duplicate, imp.duplicate]);
+  if (imp.reorder) plan.push([reorder, imp.reorder]);
+  if (imp.delayMs || imp.jitterMs) plan.push([delay, { delayMs: imp.delayMs ?? 0, jitterMs: imp.jitterMs ?? 0, limit: HOLD_LIMIT }]);
+  const stages: Stage[] = [];
+  let next = sink;
+  for (let i = plan.length - 1; i >= 0; i--) {
+    const s = plan[i][0](plan[i][1], ctx, next);
+    stages.unshift(s);
+    next = (slot) => s.push(slot);
+  }
+  return { head: next, stages };
+}

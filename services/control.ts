@@ -33,6 +33,8 @@ export interface IngressRule {
   down: boolean;
   /** share of packets to trace (0..1) */
   sample: number;
+  /** traffic class (shm/classes.ts) of its packets, or -1: from each packet's own DSCP */
+  cls: number;
 }
 
 export interface IngressConfigMsg {
@@ -49,7 +51,7 @@ export interface EgressConfigMsg {
   sockets: { key: string; fd: number }[];
   /** Rule number -> keys of the sockets it sends on (one per output), which of them copy the
    *  input's DSCP, and the rule's impairment. */
-  rules: { no: number; outputs: string[]; preserve: boolean[]; impairment?: Impairment }[];
+  rules: { no: number; outputs: string[]; preserve: boolean[]; impairment?: Impairment; cls: number }[];
 }
 
 export interface StopMsg {

@@ -225,21 +225,22 @@ describe("data plane", () => {
       await runGen(lab, src, ["--group", "239.1.1.1", "--port", "5000", "--interface", "eth0", "--rate", "5000", "--size", "300", "--count", "1000"]);
       await Bun.sleep(100);
       let s = r.stats();
-      // Every packet is either in one of the 64 slots or counted as a pool-exhaustion drop.
-      expect(s.rules[0].rxPackets).toBe(64);
-      expect(s.rules[0].drops.poolExhausted).toBe(936);
+      // Every packet is either in a slot or counted as a pool-exhaustion drop. A best-effort rule
+      // leaves the last 30% of the pool (19 of 64 slots) to higher classes (shm/classes.ts).
+      expect(s.rules[0].rxPackets).toBe(45);
+      expect(s.rules[0].drops.poolExhausted).toBe(955);
       const sink = startSink(lab, dst, ["--group", "239.2.2.2", "--port", "6000", "--interface", "eth0", "--idle", "1500"]);
       await sink.ready;
       process.kill(egress, "SIGCONT");
       await Bun.sleep(300);
       await runGen(lab, src, ["--group", "239.1.1.1", "--port", "5000", "--interface", "eth0", "--rate", "2000", "--size", "300", "--count", "300"]);
       const got = await sink.result;
-      // The 64 held while stalled, then every packet again. Both generator runs number from 0,
-      // so the sink sees seqs 0–63 twice by design: count arrivals, not unique numbers.
-      expect(got.received).toBe(64 + 300);
+      // The 45 held while stalled, then every packet again. Both generator runs number from 0,
+      // so the sink sees seqs 0–44 twice by design: count arrivals, not unique numbers.
+      expect(got.received).toBe(45 + 300);
       expect(got.corrupted).toBe(0);
-      s = await settledStats(r, (s) => s.rules[0].txPackets === 364 && s.workers[0].ingress.freeSlots === 64);
-      expect(s.rules[0]).toMatchObject({ rxPackets: 364, txPackets: 364 });
+      s = await settledStats(r, (s) => s.rules[0].txPackets === 345 && s.workers[0].ingress.freeSlots === 64);
+      expect(s.rules[0]).toMatchObject({ rxPackets: 345, txPackets: 345 });
       expect(s.workers[0].ingress.freeSlots).toBe(64); // every slot came back
     } finally {
       process.kill(egress, "SIGCONT");

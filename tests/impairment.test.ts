@@ -35,6 +35,26 @@ async function through(port: number, rate: number, count: number, extra: string[
   return s.result;
 }
 
+describe("priority", () => {
+  test("under egress congestion EF loses a smaller share than best effort", async () => {
+    // 1:8 fan-out of two floods: egress has far more to send than it can.
+    const fan = (dscp: number, base: number) => Array.from({ length: 8 }, (_, i) => ({ interface: "out0", group: "239.2.2.9", port: base + i, dscp }));
+    const r = await TestRelay.start(lab, relay, { pool: { slots: 1024 }, rules: [rule("ef", 5070, undefined, fan(46, 7000)), rule("be", 5071, undefined, fan(0, 7100))] });
+    try {
+      const flood = (port: number) => runGen(lab, src, ["--group", "239.1.1.1", "--port", String(port), "--interface", "eth0", "--rate", "0", "--size", "200", "--count", "150000"]);
+      await Promise.all([flood(5070), flood(5071)]);
+      await Bun.sleep(500);
+      const [ef, be] = r.stats().rules;
+      const loss = (x: typeof ef) => x.drops.poolExhausted / (x.rxPackets + x.drops.poolExhausted);
+      expect(be.drops.poolExhausted).toBeGreaterThan(0); // it really was congested
+      expect(loss(ef)).toBeLessThan(loss(be));
+      console.log(`priority: EF loss ${(100 * loss(ef)).toFixed(1)}%, best effort ${(100 * loss(be)).toFixed(1)}%`);
+    } finally {
+      await r.stop();
+    }
+  }, 60_000);
+});
+
 describe("impairment", () => {
   test("loss 0.2 over 10,000: 8,000 ± 200 delivered, none twice; the same seed drops the same packets", async () => {
     const imp = { loss: 0.2, seed: 42 };

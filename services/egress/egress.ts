@@ -14,6 +14,7 @@ import type { EgressConfigMsg } from "../control.ts";
 import { seeded } from "./stages/random.ts";
 import { buildPipeline } from "./stages/registry.ts";
 import type { Stage } from "./stages/stage.ts";
+import { WEIGHTS, classOf } from "../../shm/classes.ts";
 
 const C = indexOf(EGRESS_COUNTERS);
 const RF = indexOf(EGRESS_RULE_FIELDS);
@@ -23,6 +24,8 @@ const SQ_ENTRIES = 256;
 /** The CQ holds 4x the SQ (uring.c); keep in-flight sends below it so none overflows. */
 const MAX_INFLIGHT = SQ_ENTRIES * 4 - 64;
 const BATCH = 64;
+/** Descriptors taken from the ring per turn into the class queues. */
+const TAKE = 4 * BATCH;
 const SPIN_NS = 50_000;
 const SLEEP_US = 100_000;
 
@@ -59,6 +62,13 @@ export class Egress {
   /** pipelines with stages that hold packets (delay, reorder) */
   private holding: Stage[] = [];
   private sockets = new Map<string, number>();
+  /** Class queues (shm/classes.ts): drained every turn, so they hold packets only under congestion. */
+  private readonly queues: Int32Array[];
+  private readonly qHead = new Uint32Array(3);
+  private readonly qTail = new Uint32Array(3);
+  private queued = 0;
+  /** rule number -> traffic class, -1: from the packet's DSCP */
+  private readonly ruleCls: Int8Array;
   private inflight = 0;
   private freed = false;
 
@@ -74,6 +84,9 @@ export class Egress {
     this.trace = new TraceWriter(seg.buf, pl.traceRing);
     this.refs = new Uint16Array(l.slots + l.jumboSlots);
     this.extra = new Uint8Array(l.slots + l.jumboSlots);
+    // A power of two (the ring capacity, ≥ every slot), so free-running u32 indices wrap cleanly.
+    this.queues = [0, 1, 2].map(() => new Int32Array(l.ringCapacity));
+    this.ruleCls = new Int8Array(l.maxRules);
     this.poolOff = pl.pool;
     this.jumboOff = pl.jumboPool;
     this.slots = l.slots;
@@ -92,6 +105,7 @@ export class Egress {
     for (const r of cfg.rules) {
       const idx = r.outputs.map((k, i) => [k, i] as const).filter(([k]) => this.sockets.has(k));
       idx.forEach(([k]) => used.add(k));
+      this.ruleCls[r.no] = r.cls;
       outputs[r.no] = { fds: new Int32Array(idx.map(([k]) => this.sockets.get(k)!)), preserve: new Uint8Array(idx.map(([, i]) => (r.preserve[i] ? 1 : 0))) };
       if (r.impairment) {
         const spec = JSON.stringify(r.impairment);
@@ -127,7 +141,7 @@ export class Egress {
       },
       now: () => performance.now(),
     };
-    return { spec, ...buildPipeline(imp, ctx, (slot) => this.emit(slot)) };
+    return { spec, ...buildPipeline(imp, ctx, (slot) => this.enqueue(slot)) };
   }
 
   /** Runs for a while; returns so the caller can read control messages. */
@@ -136,6 +150,7 @@ export class Egress {
     for (let turn = 0; turn < 4096; turn++) {
       const n = this.take();
       const due = this.holding.length > 0 ? this.pullHeld() : 0;
+      if (this.queued > 0) this.schedule();
       const done = this.inflight > 0 ? this.reap(0) : 0;
       if (this.freed) {
         this.free.publish();
@@ -146,8 +161,8 @@ export class Egress {
         idleSince = 0;
         continue;
       }
-      if (this.inflight > 0) {
-        this.reap(1); // nothing to take: wait for the kernel to finish a send
+      if (this.inflight > 0 || this.queued > 0) {
+        if (this.inflight > 0) this.reap(1); // nothing to take: wait for the kernel to finish a send
         continue;
       }
       const now = Bun.nanoseconds();
@@ -169,24 +184,46 @@ export class Egress {
 
   /** Everything queued has been sent and nothing waits in the ring or in a stage. */
   idle(): boolean {
-    return this.inflight === 0 && this.desc.available() === 0 && this.holding.every((s) => s.due!() === Infinity);
+    return this.inflight === 0 && this.queued === 0 && this.desc.available() === 0 && this.holding.every((s) => s.due!() === Infinity);
   }
 
   private take(): number {
     const avail = this.desc.available();
     let n = 0;
-    while (n < avail && n < BATCH && this.inflight < MAX_INFLIGHT) {
+    // Bounded by the queues' room: they hold every slot of the pair, so this never overflows.
+    while (n < avail && n < TAKE) {
       const slot = this.desc.take();
       n++;
       const pipe = this.pipes[this.slotU32[this.slotOffset(slot) >> 2]];
       if (pipe !== undefined) pipe.head(slot);
-      else this.emit(slot);
+      else this.enqueue(slot);
     }
     if (n > 0) {
       this.desc.release();
       this.c[C.descriptors] += n;
     }
     return n;
+  }
+
+  private enqueue(slot: number): void {
+    const h = this.slotOffset(slot) >> 2;
+    const r = this.ruleCls[this.slotU32[h + SH.rule]];
+    const k = r >= 0 ? r : classOf(this.slotU32[h + SH.tos] >> 2);
+    this.queues[k][this.qTail[k]++ % this.queues[k].length] = slot;
+    this.queued++;
+  }
+
+  /** Weighted rounds, highest class first, while the in-flight budget lasts. */
+  private schedule(): void {
+    while (this.queued > 0 && this.inflight < MAX_INFLIGHT) {
+      for (let k = 2; k >= 0; k--) {
+        const q = this.queues[k];
+        for (let w = 0; w < WEIGHTS[k] && this.qHead[k] !== this.qTail[k] && this.inflight < MAX_INFLIGHT; w++) {
+          this.emit(q[this.qHead[k]++ % q.length]);
+          this.queued--;
+        }
+      }
+    }
   }
 
   private pullHeld(): number {

@@ -10,6 +10,7 @@ import {
   STD_PAYLOAD_MAX, STD_SLOT_BYTES,
 } from "../../shm/layout.ts";
 import { SlotStacks } from "../../shm/pool.ts";
+import { RESERVE, classOf } from "../../shm/classes.ts";
 import { RingConsumer, RingProducer, ringHeadAddr } from "../../shm/ring.ts";
 import type { Segment } from "../../shm/segment.ts";
 import type { IngressInput, IngressRule } from "../control.ts";
@@ -67,6 +68,10 @@ export class Ingress {
   /** rule number -> share of packets to trace; 0 costs one load and compare per packet */
   private readonly sample: Float64Array;
   private readonly slotF64: Float64Array;
+  /** rule number -> traffic class, -1: from the packet's DSCP */
+  private readonly cls: Int8Array;
+  /** free slots a class must leave for the classes above it */
+  private readonly reserve: Int32Array;
   private poll: PollSet;
   private lastStatsMs = 0;
 
@@ -81,6 +86,8 @@ export class Ingress {
     this.slotU32 = new Uint32Array(seg.buf);
     this.down = new Uint8Array(l.maxRules);
     this.sample = new Float64Array(l.maxRules);
+    this.cls = new Int8Array(l.maxRules);
+    this.reserve = new Int32Array(RESERVE.map((r) => Math.floor(r * (l.slots + l.jumboSlots))));
     this.slotF64 = new Float64Array(seg.buf, 0, Math.floor(seg.buf.byteLength / 8));
     this.poolOff = pl.pool;
     this.jumboOff = pl.jumboPool;
@@ -138,6 +145,7 @@ export class Ingress {
     for (const r of rules) {
       if (r.down) this.down[r.no] = 1;
       this.sample[r.no] = r.sample;
+      this.cls[r.no] = r.cls;
     }
     this.poll = new PollSet([this.controlFd, ...keep.map((i) => i.fd)]);
   }
@@ -244,6 +252,12 @@ export class Ingress {
       c[OVERSIZE]++;
       this.rc[rb + RF.oversize]++;
       return;
+    }
+    // Under pressure a lower class leaves the last slots to the classes above it.
+    const k = this.cls[rule] >= 0 ? this.cls[rule] : classOf(P[F.tos] >> 2);
+    if (slot >= 0 && this.reserve[k] > 0 && this.stacks.free < this.reserve[k] && this.stacks.refill(this.free) >= 0 && this.stacks.free < this.reserve[k]) {
+      this.stacks.give(slot);
+      slot = -1;
     }
     if (slot < 0) {
       c[C.poolExhausted]++;

@@ -9,6 +9,7 @@ import { configSchema, type Config, type Impairment, type Rule } from "../../rul
 import { loadConfigFile, ruleId } from "../../rules/load.ts";
 import { createSegment, openSegment, removeSegment, segmentName, type Segment } from "../../shm/segment.ts";
 import { resetRing } from "../../shm/ring.ts";
+import { BEST_EFFORT, classOf } from "../../shm/classes.ts";
 import { EGRESS_COUNTERS, INGRESS_COUNTERS } from "../../shm/layout.ts";
 import type { IngressInput } from "../control.ts";
 import { makePlan, RuleNumbers, type Plan, type PlannedRule } from "./plan.ts";
@@ -49,6 +50,12 @@ interface Pair {
   sockets: Set<string>;
   /** input interfaces this pair's ingress already has a socket for */
   inputs: Set<string>;
+}
+
+/** A rule's packets are of the highest class among its outputs; -1 when one copies the input's DSCP. */
+function ruleClass(r: PlannedRule): number {
+  if (r.outputs.some((o) => o.preserve)) return -1;
+  return Math.max(BEST_EFFORT, ...r.outputs.map((o) => classOf(o.dscp)));
 }
 
 /** A killed process stays in /proc as a zombie until its parent reaps it: that is not alive. */
@@ -294,7 +301,7 @@ export class Relay {
   private async configureEgress(p: Pair, rules: PlannedRule[], version: number): Promise<void> {
     const sockets: { key: string; fd: number }[] = [];
     const fds: number[] = [];
-    const outputs = new Map<number, { outputs: string[]; preserve: boolean[]; impairment?: Impairment }>();
+    const outputs = new Map<number, { outputs: string[]; preserve: boolean[]; impairment?: Impairment; cls: number }>();
     for (const r of rules) {
       const keys: string[] = [];
       const preserve: boolean[] = [];
@@ -311,7 +318,7 @@ export class Relay {
         keys.push(o.key);
         preserve.push(o.preserve);
       }
-      outputs.set(r.no, { outputs: keys, preserve, impairment: r.impairment });
+      outputs.set(r.no, { outputs: keys, preserve, impairment: r.impairment, cls: ruleClass(r) });
     }
     p.egress.send({ type: "config", version, sockets, rules: [...outputs].map(([no, o]) => ({ no, ...o })) }, fds);
     for (const fd of fds) closeFd(fd); // the worker holds them now
@@ -334,7 +341,7 @@ export class Relay {
     }
     // Rules that are down still match (their packets are counted as rule_down, not no_rule).
     const rules = plan.rules.filter((r) => plan.inputs.has(r.ifname) && r.state !== "waiting")
-      .map((r) => ({ no: r.no, ifname: r.ifname, group: r.group, port: r.port, source: r.source, down: r.state === "down", sample: r.sample }));
+      .map((r) => ({ no: r.no, ifname: r.ifname, group: r.group, port: r.port, source: r.source, down: r.state === "down", sample: r.sample, cls: ruleClass(r) }));
     p.ingress.send({ type: "config", version, inputs, rules }, fds);
     for (const fd of fds) closeFd(fd);
     p.inputs = new Set(plan.inputs.keys());

@@ -46,19 +46,22 @@ void mr_uring_free(void *h)
 	free(u);
 }
 
+// A free SQE, submitting what is queued first when the SQ is full; NULL if even that fails.
+static struct io_uring_sqe *get_sqe(struct mr_uring *u)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+	if (!sqe && io_uring_submit(&u->ring) >= 0)
+		sqe = io_uring_get_sqe(&u->ring);
+	return sqe;
+}
+
 // Queues one send of buf[0..len) on a connected socket. Submits first when the SQ is full.
 int mr_uring_send(void *h, int fd, const void *buf, unsigned len, unsigned user_data)
 {
 	struct mr_uring *u = h;
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
-	if (!sqe) {
-		int rc = io_uring_submit(&u->ring);
-		if (rc < 0)
-			return rc;
-		sqe = io_uring_get_sqe(&u->ring);
-		if (!sqe)
-			return -EBUSY;
-	}
+	struct io_uring_sqe *sqe = get_sqe(u);
+	if (!sqe)
+		return -EBUSY;
 	io_uring_prep_send(sqe, fd, buf, len, 0);
 	io_uring_sqe_set_data64(sqe, user_data);
 	return 0;
@@ -70,15 +73,9 @@ int mr_uring_send(void *h, int fd, const void *buf, unsigned len, unsigned user_
 int mr_uring_send_tos(void *h, int fd, const void *buf, unsigned len, int tos, unsigned user_data)
 {
 	struct mr_uring *u = h;
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
-	if (!sqe) {
-		int rc = io_uring_submit(&u->ring);
-		if (rc < 0)
-			return rc;
-		sqe = io_uring_get_sqe(&u->ring);
-		if (!sqe)
-			return -EBUSY;
-	}
+	struct io_uring_sqe *sqe = get_sqe(u);
+	if (!sqe)
+		return -EBUSY;
 	unsigned i = (unsigned)(sqe - u->ring.sq.sqes);
 	struct mr_tosmsg *m = &u->tos[i];
 	m->iov = (struct iovec){ .iov_base = (void *)buf, .iov_len = len };

@@ -1,7 +1,8 @@
 // The REST API against a real relay (real processes, real HTTP, real SQLite and PostgreSQL):
 //   src --veth-- relay --veth-- dst, API on a Unix socket in the relay's state directory.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Lab } from "../lab/netns.ts";
+import type { Lab } from "../lab/netns.ts";
+import { relayTopology } from "./lib/topology.ts";
 import { startPostgres } from "./lib/postgres.ts";
 import { TestRelay, backlogDrops, expectExactlyOnce, runGen, startSink } from "./lib/relay.ts";
 
@@ -9,15 +10,7 @@ let lab: Lab;
 let src: string, relay: string, dst: string;
 
 beforeAll(() => {
-  lab = Lab.create("api");
-  src = lab.ns("src");
-  relay = lab.ns("rly");
-  dst = lab.ns("dst");
-  lab.veth({ ns: src, ifname: "eth0", addr: "10.99.1.2/24" }, { ns: relay, ifname: "in0", addr: "192.168.50.1/24" });
-  lab.veth({ ns: relay, ifname: "out0", addr: "10.77.0.1/24" }, { ns: dst, ifname: "eth0", addr: "10.77.0.2/24" });
-  lab.sh(src, ["ip", "route", "add", "224.0.0.0/4", "dev", "eth0"]);
-  // A new namespace caps receive buffers at ~208 KiB; the sinks ask for 8 MiB.
-  lab.sysctl(dst, "net.core.rmem_max", String(8 << 20));
+  ({ lab, src, relay, dst } = relayTopology("api"));
 });
 afterAll(() => lab?.destroy());
 

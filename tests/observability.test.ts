@@ -1,22 +1,16 @@
 // Counters, Prometheus, OpenTelemetry and log levels against a real relay in namespaces:
 //   src --veth-- relay (API, OTLP receiver) --veth-- dst
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Lab } from "../lab/netns.ts";
+import type { Lab } from "../lab/netns.ts";
+import { relayTopology } from "./lib/topology.ts";
 import { BUN, ROOT, TestRelay, collect, expectExactlyOnce, runGen, startSink } from "./lib/relay.ts";
 
 let lab: Lab;
 let src: string, relay: string, dst: string;
 
 beforeAll(() => {
-  lab = Lab.create("obs");
-  src = lab.ns("src");
-  relay = lab.ns("rly");
-  dst = lab.ns("dst");
   // MTU 9000: the malformed corpus includes a 9,000-byte frame.
-  lab.veth({ ns: src, ifname: "eth0", addr: "10.99.1.2/24", mtu: 9000 }, { ns: relay, ifname: "in0", addr: "192.168.50.1/24", mtu: 9000 });
-  lab.veth({ ns: relay, ifname: "out0", addr: "10.77.0.1/24" }, { ns: dst, ifname: "eth0", addr: "10.77.0.2/24" });
-  lab.sh(src, ["ip", "route", "add", "224.0.0.0/4", "dev", "eth0"]);
-  lab.sysctl(dst, "net.core.rmem_max", String(8 << 20));
+  ({ lab, src, relay, dst } = relayTopology("obs", { inputMtu: 9000 }));
 });
 afterAll(() => lab?.destroy());
 

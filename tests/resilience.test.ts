@@ -4,21 +4,15 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Lab } from "../lab/netns.ts";
+import type { Lab } from "../lab/netns.ts";
+import { relayTopology } from "./lib/topology.ts";
 import { BUN, ROOT, TestRelay, backlogDrops, collect, expectExactlyOnce, runGen, spawnGen, startSink } from "./lib/relay.ts";
 
 let lab: Lab;
 let src: string, relay: string, dst: string;
 
 beforeAll(() => {
-  lab = Lab.create("res");
-  src = lab.ns("src");
-  relay = lab.ns("rly");
-  dst = lab.ns("dst");
-  lab.veth({ ns: src, ifname: "eth0", addr: "10.99.1.2/24" }, { ns: relay, ifname: "in0", addr: "192.168.50.1/24" });
-  lab.veth({ ns: relay, ifname: "out0", addr: "10.77.0.1/24" }, { ns: dst, ifname: "eth0", addr: "10.77.0.2/24" });
-  lab.sh(src, ["ip", "route", "add", "224.0.0.0/4", "dev", "eth0"]);
-  lab.sysctl(dst, "net.core.rmem_max", String(8 << 20));
+  ({ lab, src, relay, dst } = relayTopology("res"));
 });
 afterAll(() => lab?.destroy());
 

@@ -14,6 +14,7 @@ commands:
             --state-dir DIR     state, status.json and the segment's name (default ./var)
             --api-listen ADDR   REST API address, HOST:PORT or unix:/PATH (default 127.0.0.1:8080)
             --no-api            run without the REST API (rules from --config only)
+            --external-api      the API runs on its own (e.g. its own container) and owns the rules
             --user NAME         unprivileged user of the workers (default nobody)
             --log-level LEVEL   trace|debug|info|warn|error (default info)
   rules   add | ls | show | rm | edit         manage rules through the REST API
@@ -35,7 +36,7 @@ async function start(argv: string[]): Promise<number> {
       config: { type: "string" }, workers: { type: "string" }, "state-dir": { type: "string", default: "var" },
       "api-listen": { type: "string", default: "127.0.0.1:8080" }, user: { type: "string", default: "nobody" },
       "log-level": { type: "string", default: "info" }, "max-rules": { type: "string", default: "1024" },
-      "no-api": { type: "boolean", default: false },
+      "no-api": { type: "boolean", default: false }, "external-api": { type: "boolean", default: false },
     },
   });
   const workers = v.workers === undefined ? availableParallelism() : Number(v.workers);
@@ -47,7 +48,7 @@ async function start(argv: string[]): Promise<number> {
   const config = v.config ? loadConfigFile(v.config) : configSchema.parse({});
   const { Relay } = await import("../services/supervisor/relay.ts");
   const relay = new Relay({ config, workers, stateDir: v["state-dir"]!, user: v.user!, logLevel: v["log-level"]!, maxRules,
-    apiListen: v["no-api"] ? null : v["api-listen"]!, configPath: v.config });
+    apiListen: v["no-api"] || v["external-api"] ? null : v["api-listen"]!, externalApi: v["external-api"], configPath: v.config });
   let signals = 0;
   const onSignal = (sig: string) => {
     if (++signals > 1) {

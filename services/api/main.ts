@@ -36,14 +36,17 @@ const store = await openStore({ databaseUrl: process.env.DATABASE_URL, stateDir:
 const link = new SupervisorLink(v.control!, log);
 const desired = new DesiredState(store, link, log);
 let seg: Segment | null = null;
+/** the supervisor whose segment is mapped: a restarted one makes a new segment under the same name */
+let segOwner = 0;
 let lastStatus: Status | null = null;
 
 /** The supervisor's status; also (re)maps the segment when the supervisor has a new one. */
 async function status(): Promise<Status | null> {
   try {
     lastStatus = (await link.request<"status">({ type: "status" }, 2000)).status;
-    if (!seg || seg.name !== lastStatus.shm) {
+    if (lastStatus.shm && (!seg || seg.name !== lastStatus.shm || segOwner !== lastStatus.pid)) {
       seg = openSegment(lastStatus.shm);
+      segOwner = lastStatus.pid;
       spans.attach(seg);
     }
     return lastStatus;

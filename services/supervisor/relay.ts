@@ -30,6 +30,8 @@ export interface RelayOptions {
   maxRules: number;
   /** HOST:PORT for the REST API, or null to run without it */
   apiListen: string | null;
+  /** an API runs elsewhere (its own container) and manages the rules through the control socket */
+  externalApi?: boolean;
   /** the --config file, re-read on SIGHUP */
   configPath?: string;
 }
@@ -175,7 +177,7 @@ export class Relay {
       this.log.warn({}, "SIGHUP: pool sizes change only at start; ignored");
     }
     let next = cfg.rules;
-    if (this.api) {
+    if (this.api || this.opts.externalApi) {
       next = [...this.rules];
       for (const r of cfg.rules) {
         const i = next.findIndex((x) => ruleId(x) === ruleId(r) || (r.name !== undefined && x.name === r.name));
@@ -353,8 +355,8 @@ export class Relay {
       state: this.state, pid: process.pid, shm: this.seg.name,
       workers: this.pairs.flatMap((p) => [p.ingress, p.egress].map((w) => ({ role: w.role, index: w.index, pid: w.pid, restarts: p.restarts }))),
       rules: this.plan.rules.map((r) => ({ no: r.no, id: r.id, name: r.name, ifname: r.ifname, state: r.state, reason: r.reason })),
-      api: this.api ? { pid: this.api.pid, listen: this.opts.apiListen! } : null,
-      fileRulesPending: this.api !== null && this.fileRules !== null && this.fileRules.length > 0,
+      api: this.api ? { pid: this.api.pid, listen: this.opts.apiListen! } : this.opts.externalApi ? { pid: 0, listen: "external" } : null,
+      fileRulesPending: (this.api !== null || this.opts.externalApi === true) && this.fileRules !== null && this.fileRules.length > 0,
       updatedAt: new Date().toISOString(),
     };
   }

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { shmCreate, shmMap, shmOpen, shmUnlink } from "../c/sys.ts";
 import { RING_HEADER_BYTES } from "../shm/layout.ts";
 import { RingConsumer, RingProducer } from "../shm/ring.ts";
+import { writeSection } from "./doc.ts";
 
 const CAPACITY = 4096;
 const BYTES = 4096 + RING_HEADER_BYTES + 4 * CAPACITY;
@@ -75,7 +76,7 @@ async function producer(batch: number, seconds: number): Promise<{ batch: number
 const { values: v } = parseArgs({
   options: {
     consumer: { type: "string" }, batch: { type: "string" }, seconds: { type: "string", default: "3" },
-    batches: { type: "string", default: "1,8,32,256" }, json: { type: "string" },
+    batches: { type: "string", default: "1,8,32,256" }, json: { type: "string" }, "no-doc": { type: "boolean" },
   },
 });
 if (v.consumer) {
@@ -91,3 +92,17 @@ for (const b of v.batches!.split(",").map(Number)) {
 const out = v.json ?? join(import.meta.dir, "results", `ring-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
 writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), capacity: CAPACITY, seconds: Number(v.seconds), rows }, null, 2) + "\n");
 console.log(`results: ${out}`);
+if (!v["no-doc"]) {
+  const root = join(import.meta.dir, "..");
+  writeSection("ring", "## Shared-memory ring between two processes", [
+    `\`bun run bench:ring\` — ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC; capacity ${CAPACITY}, ${v.seconds} s per batch size.`,
+    "Producer and consumer are two Bun processes on the two cores; the producer publishes once per batch, the",
+    "consumer takes up to a batch and releases once, and checks that every value arrives in order (out-of-order: 0).",
+    "",
+    "| batch | descriptors/s |",
+    "|--:|--:|",
+    ...rows.map((r) => `| ${r.batch} | ${(r.perSecond / 1e6).toFixed(1)} M |`),
+    "",
+    `Goal: ≥ 100 M/s batched. Raw data: \`${out.slice(root.length + 1)}\`.`,
+  ].join("\n"));
+}

@@ -1,0 +1,96 @@
+// One trial: iperf 2 sends for N seconds at a given rate; counters say what reached the receiver.
+import { readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { machineTicks, start, stop, TICK_US, udpCounters } from "./proc.ts";
+import { exec, type Topology } from "./topology.ts";
+import { IN, TTL, type Running, type Variant } from "./variants.ts";
+
+/** "max" is a rate iperf cannot reach: it then sends as fast as it can. */
+export const MAX_PPS = 100_000_000;
+
+export interface Trial {
+  variant: string;
+  size: number;
+  /** Requested packets per second; null for "max". */
+  rate: number | null;
+  /** Sender: packets, seconds and pps from the iperf client's report. */
+  sent: number;
+  seconds: number;
+  offeredPps: number;
+  /** Packets that reached the receiver's UDP layer (socket or its full buffer) in dst. */
+  delivered: number;
+  deliveredPps: number;
+  deliveredPct: number;
+  /** Of those, dropped because the receiving iperf's socket buffer was full (not the relay's fault). */
+  receiverDrops: number;
+  /** UDP datagrams the sender's stack counted out (includes iperf's end-of-test datagrams): the base of deliveredPct. */
+  udpOut: number;
+  /** Relay process CPU (utime+stime) per delivered packet, µs. */
+  relayCpuUs: number | null;
+  /** Whole-machine softirq time per delivered packet, µs (includes sender and receiver). */
+  softirqUs: number | null;
+  /** Whole-machine busy CPU per delivered packet, µs (sender, relay, receiver and all else). */
+  machineUs: number | null;
+  /** iperf server's own view: datagrams received and lost (by sequence number), if it reported. */
+  iperfServer: { received: number; lost: number } | null;
+}
+
+export async function runTrial(
+  t: Topology, v: Variant, relay: Running, dir: string, size: number, rate: number | null, seconds: number,
+): Promise<Trial> {
+  const srvLog = join(dir, "iperf-server.log");
+  const cliLog = join(dir, "iperf-client.log");
+  for (const f of [srvLog, cliLog]) rmSync(f, { force: true });
+  const dstPid = t.holder.dst.pid;
+  const srv = start(exec(t.ns.dst, ["iperf", "-s", "-u", "-B", `${v.out.group}%${t.ifs.dst}`, "-p", String(v.out.port), "-i", "1"]), { log: srvLog });
+  // Ready once the group is joined on the dst interface.
+  const hex = v.out.group.split(".").map((o) => Number(o).toString(16).toUpperCase().padStart(2, "0")).reverse().join("");
+  for (let i = 0; i < 100 && !readFileSync(`/proc/${dstPid}/net/igmp`, "utf8").includes(hex); i++) await Bun.sleep(20);
+  await Bun.sleep(100);
+
+  const arrived = (c: Record<string, number>) => c.InDatagrams! + c.RcvbufErrors!;
+  const d0 = udpCounters(dstPid), s0 = udpCounters(t.holder.src.pid), m0 = machineTicks(), r0 = relay.cpuTicks();
+
+  const client = [
+    "iperf", "-u", "-c", IN.group, "-p", String(IN.port), "-B", t.addr.src, "-T", String(TTL),
+    "-l", String(size), "-b", `${rate ?? MAX_PPS}pps`, "-t", String(seconds), "-e",
+  ];
+  const cli = start(exec(t.ns.src, client), { log: cliLog });
+  const inTime = await Promise.race([cli.exited.then(() => true), Bun.sleep((seconds + 15) * 1000).then(() => false)]);
+  if (!inTime) await stop(cli, "SIGKILL", 1000);
+  await Bun.sleep(300); // let queues drain
+
+  const d1 = udpCounters(dstPid), s1 = udpCounters(t.holder.src.pid), m1 = machineTicks(), r1 = relay.cpuTicks();
+  await stop(srv, "SIGINT", 3000);
+
+  const out = readFileSync(cliLog, "utf8");
+  // e.g. "[  1] 0.0000-5.0001 sec  3.66 MBytes  10.2 Mbits/sec  60002/0    20001 pps"
+  const m = /\d+\.\d+-(\d+\.\d+) sec .*?\s(\d+)\/(\d+)\s+(\d+) pps/.exec(out);
+  const sentLine = /Sent (\d+) datagrams/.exec(out);
+  if (!m) throw new Error(`no result in the iperf client's output:\n${out.trim().split("\n").slice(-5).join("\n")}`);
+  const secs = Number(m[1]);
+  const sent = sentLine ? Number(sentLine[1]) : Number(m[2]);
+  const delivered = arrived(d1) - arrived(d0);
+  const udpOut = s1.OutDatagrams! - s0.OutDatagrams!;
+  const per = (ticks: number) => (delivered > 0 ? (ticks * TICK_US) / delivered : null);
+
+  // iperf server's total: the last "lost/total" line of its report.
+  const totals = [...readFileSync(srvLog, "utf8").matchAll(/(\d+)\/(\d+) \(/g)].at(-1);
+  return {
+    variant: v.name,
+    size,
+    rate,
+    sent,
+    seconds: secs,
+    offeredPps: Number(m[4]),
+    delivered,
+    deliveredPps: delivered / secs,
+    deliveredPct: udpOut > 0 ? (100 * delivered) / udpOut : 0,
+    receiverDrops: d1.RcvbufErrors! - d0.RcvbufErrors!,
+    udpOut,
+    relayCpuUs: v.name === "kernel" ? null : per(r1 - r0),
+    softirqUs: per(m1.softirq - m0.softirq),
+    machineUs: per(m1.busy - m0.busy),
+    iperfServer: totals ? { received: Number(totals[2]) - Number(totals[1]), lost: Number(totals[1]) } : null,
+  };
+}

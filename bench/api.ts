@@ -11,7 +11,7 @@ import { BUN, ROOT, collect } from "../lab/procs.ts";
 import { writeSection } from "./doc.ts";
 
 const { values: v } = parseArgs({
-  options: { seconds: { type: "string", default: "10" }, connections: { type: "string", default: "32" }, "no-doc": { type: "boolean" } },
+  options: { seconds: { type: "string", default: "10" }, connections: { type: "string", default: "32" }, "no-doc": { type: "boolean" }, inside: { type: "boolean" } },
 });
 const TOKEN = "bench-api-token-0123456789abcdef";
 const PORT = 18080;
@@ -40,7 +40,7 @@ function wrk(args: string[]): Run {
   return parseWrk(r.stdout.toString());
 }
 
-if (process.argv.includes("--inside")) {
+if (v.inside) {
   // In the namespace: seed 100 rules, then load.
   const base = `http://127.0.0.1:${PORT}`;
   const auth = { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" };

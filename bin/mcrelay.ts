@@ -35,7 +35,7 @@ async function start(argv: string[]): Promise<number> {
     options: {
       config: { type: "string" }, workers: { type: "string" }, "state-dir": { type: "string", default: "var" },
       "api-listen": { type: "string", default: "127.0.0.1:8080" }, user: { type: "string", default: "nobody" },
-      "log-level": { type: "string", default: "info" }, "max-rules": { type: "string", default: "1024" },
+      "log-level": { type: "string", default: "info" }, "max-rules": { type: "string", default: "16384" },
       "no-api": { type: "boolean", default: false }, "external-api": { type: "boolean", default: false },
     },
   });

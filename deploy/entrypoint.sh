@@ -14,7 +14,7 @@ case "${1:-supervisor}" in
       --state-dir "${MCRELAY_STATE_DIR:-/run/mcrelay}" \
       --user "${MCRELAY_USER:-nobody}" \
       --log-level "${MCRELAY_LOG_LEVEL:-info}" \
-      --max-rules "${MCRELAY_MAX_RULES:-1024}" \
+      --max-rules "${MCRELAY_MAX_RULES:-16384}" \
       ${MCRELAY_WORKERS:+--workers "$MCRELAY_WORKERS"} \
       "$@"
     if [ -f "${MCRELAY_CONFIG:-/etc/mcrelay/rules.json}" ]; then

@@ -158,6 +158,21 @@ describe("REST API", () => {
     }, 90_000);
   }
 
+  test("beyond --max-rules a creation is refused with 422 and nothing is stored", async () => {
+    const r = await TestRelay.start(lab, relay, { rules: [] }, { args: ["--max-rules", "2"] });
+    try {
+      await r.apiReady();
+      expect((await r.api("POST", "/api/v1/rules", rule(5000))).status).toBe(201);
+      expect((await r.api("POST", "/api/v1/rules", rule(5001))).status).toBe(201);
+      const third = await r.api("POST", "/api/v1/rules", rule(5002));
+      expect(third.status).toBe(422);
+      expect(third.body.issues[0].message).toMatch(/at most 2 rules/);
+      expect((await r.api("GET", "/api/v1/rules")).body.rules).toHaveLength(2);
+    } finally {
+      await r.stop();
+    }
+  }, 60_000);
+
   test("100 concurrent creations: all stored, all applied, ids unique", async () => {
     await withRelay(async (r) => {
       const res = await Promise.all(Array.from({ length: 100 }, (_, i) => r.api("POST", "/api/v1/rules", rule(10000 + i))));

@@ -121,6 +121,11 @@ export function buildApp(d: ApiDeps) {
     request: { body: { content: { "application/json": { schema: ruleSchema } }, required: true } },
     responses: { 201: json(storedRule, "stored, then applied"), ...errors, 409: json(errorSchema, "same id, name or input as another rule") } }),
     async (c) => {
+      // Refuse what the relay could not apply, before anything is stored.
+      const max = (await d.status())?.maxRules;
+      if (max !== undefined && (await d.store.list()).length >= max) {
+        return c.json(error("too many rules", [{ path: [], message: `the relay holds at most ${max} rules (--max-rules)` }]), 422);
+      }
       let stored: StoredRule;
       try {
         stored = await d.store.create(c.req.valid("json") as Rule);

@@ -52,7 +52,8 @@ export class RuleNumbers {
   of(id: string): number {
     let n = this.byId.get(id);
     if (n === undefined) {
-      if (this.byId.size >= this.max) throw new Error(`more than ${this.max} rules`);
+      // Numbers are counter rows in shared memory and are not reused while the relay runs.
+      if (this.byId.size >= this.max) throw new Error(`rule numbers exhausted: ${this.max} distinct rules since start (raise --max-rules, or restart)`);
       n = this.byId.size;
       this.byId.set(id, n);
     }

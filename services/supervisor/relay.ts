@@ -8,7 +8,8 @@ import { readLinks } from "./links.ts";
 import { configSchema, type Config, type Impairment, type Rule } from "../../rules/schema.ts";
 import { loadConfigFile, ruleId } from "../../rules/load.ts";
 import { createSegment, openSegment, removeSegment, segmentName, type Segment } from "../../shm/segment.ts";
-import { resetRing } from "../../shm/ring.ts";
+import { resetRing, ringHeadAddr } from "../../shm/ring.ts";
+import { futexWake } from "../../c/sys.ts";
 import { BEST_EFFORT, classOf } from "../../shm/classes.ts";
 import { EGRESS_COUNTERS, INGRESS_COUNTERS } from "../../shm/layout.ts";
 import type { IngressInput } from "../control.ts";
@@ -356,6 +357,7 @@ export class Relay {
       workers: this.pairs.flatMap((p) => [p.ingress, p.egress].map((w) => ({ role: w.role, index: w.index, pid: w.pid, restarts: p.restarts }))),
       rules: this.plan.rules.map((r) => ({ no: r.no, id: r.id, name: r.name, ifname: r.ifname, state: r.state, reason: r.reason })),
       api: this.api ? { pid: this.api.pid, listen: this.opts.apiListen! } : this.opts.externalApi ? { pid: 0, listen: "external" } : null,
+      maxRules: this.opts.maxRules,
       fileRulesPending: (this.api !== null || this.opts.externalApi === true) && this.fileRules !== null && this.fileRules.length > 0,
       updatedAt: new Date().toISOString(),
     };
@@ -367,6 +369,12 @@ export class Relay {
 
   private spawn(pair: Pair, role: "ingress" | "egress", replacesDeadIngress = false): WorkerHandle {
     const w = new WorkerHandle(role, pair.index, this.user, this.opts.logLevel);
+    // An idle egress sleeps on its descriptor ring's futex, not on its channel: wake it, or a
+    // message waits for the sleep's 100 ms timeout (it made every rule change take 200 ms).
+    if (role === "egress") {
+      const head = ringHeadAddr(this.seg.addr, this.seg.layout.pairs[pair.index].descRing);
+      w.onSend = () => void futexWake(head);
+    }
     w.proc.exited.then((code) => this.onWorkerExit(pair, w, code));
     w.send({ type: "init", role, index: pair.index, shmSize: this.seg.layout.size, replacesDeadIngress }, [this.seg.fd]);
     return w;

@@ -9,6 +9,8 @@ export interface Status {
   workers: { role: "ingress" | "egress"; index: number; pid: number; restarts: number }[];
   rules: { no: number; id: string; name?: string; ifname?: string; state: "active" | "waiting" | "down"; reason?: string }[];
   api: { pid: number; listen: string } | null;
+  /** how many rules the relay can hold (--max-rules) */
+  maxRules?: number;
   /** the rules file was reloaded and the API has not imported it yet */
   fileRulesPending?: boolean;
   updatedAt: string;

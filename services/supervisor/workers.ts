@@ -35,6 +35,8 @@ export const SERVICES_ROOT = ROOT;
 export class WorkerHandle {
   readonly proc: Bun.Subprocess;
   readonly spawnedAt = Date.now();
+  /** Called after every message: wakes a worker that sleeps on something else than its channel. */
+  onSend: () => void = () => {};
   private readonly sock: number;
   private inbox: FromWorker[] = [];
   private closed = false;
@@ -62,6 +64,7 @@ export class WorkerHandle {
 
   send(msg: ToWorker, fds: number[] = []): void {
     sendMessage(this.sock, msg, fds);
+    this.onSend();
   }
 
   /** Waits (polling the channel) for a message of the given type. */

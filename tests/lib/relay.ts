@@ -13,9 +13,10 @@ export interface RelayOpts {
   workers?: number;
   env?: Record<string, string>;
   noApi?: boolean;
+  args?: string[];
 }
 
-const args = (o: RelayOpts) => ["--workers", String(o.workers ?? 1), ...(o.noApi ? ["--no-api"] : [])];
+const args = (o: RelayOpts) => ["--workers", String(o.workers ?? 1), ...(o.noApi ? ["--no-api"] : []), ...(o.args ?? [])];
 
 export class TestRelay {
   readonly stateDir: string;

@@ -26,6 +26,7 @@ const { values: a } = parseArgs({
     "search-steps": { type: "string", default: "4" },
     "no-doc": { type: "boolean", default: false },
     "skip-setup": { type: "boolean", default: false },
+    "trace-ratio": { type: "string", default: "0" },
   },
 });
 
@@ -79,7 +80,7 @@ try {
     mkdirSync(dir);
     let relay;
     try {
-      relay = await v.start(topo, dir, { workers: opts.workers, repo });
+      relay = await v.start(topo, dir, { workers: opts.workers, repo, traceRatio: Number(a["trace-ratio"]) });
     } catch (e) {
       errors[v.name] = (e as Error).message;
       log(`${v.name}: ${errors[v.name]}`);

@@ -98,6 +98,24 @@ describe("resilience", () => {
     }
   }, 180_000);
 
+  test("a hung worker (no heartbeat) is detected and replaced, and forwarding goes on", async () => {
+    const r = await TestRelay.start(lab, relay, { rules: [rule("hung", 5250)] });
+    try {
+      const old = workerPids(r, "egress");
+      process.kill(old[0], "SIGSTOP"); // alive, but its heartbeat in shared memory stops
+      const t0 = Date.now();
+      await replaced(r, "egress", old, 8000);
+      expect(Date.now() - t0).toBeLessThan(6000); // 3 s of silence, checked every 0.5 s, then a restart
+      expect(existsSync(`/proc/${old[0]}`) && !readFileSync(`/proc/${old[0]}/stat`, "utf8").includes(") Z")).toBe(false);
+      const s = sink(6250, ["--expect", "1000"]);
+      await s.ready;
+      await gen(5250, 4000, 1000);
+      expectExactlyOnce(await s.result, 1000, r);
+    } finally {
+      await r.stop();
+    }
+  }, 60_000);
+
   test("SIGKILL the API during traffic: zero loss; it comes back", async () => {
     const r = await TestRelay.start(lab, relay, { rules: [rule("api", 5200)] });
     try {

@@ -20,7 +20,7 @@ export interface Variant {
   name: "kernel" | "socat" | "mcrelay";
   /** What the receiver in dst listens on. */
   out: { group: string; port: number };
-  start(t: Topology, dir: string, opts: { workers: number; repo: string }): Promise<Running>;
+  start(t: Topology, dir: string, opts: { workers: number; repo: string; traceRatio?: number }): Promise<Running>;
 }
 
 async function waitFor(what: string, ms: number, p: Subprocess, ok: () => boolean, log?: string): Promise<void> {
@@ -93,7 +93,7 @@ const socat: Variant = {
 const mcrelay: Variant = {
   name: "mcrelay",
   out: OUT,
-  async start(t, dir, { workers, repo }) {
+  async start(t, dir, { workers, repo, traceRatio }) {
     const config = join(dir, "mcrelay.json");
     const state = join(dir, "state");
     const log = join(dir, "mcrelay.log");
@@ -104,6 +104,7 @@ const mcrelay: Variant = {
           name: "bench",
           input: { interface: t.ifs.relayIn, group: IN.group, port: IN.port },
           outputs: [{ interface: t.ifs.relayOut, group: OUT.group, port: OUT.port, ttl: TTL }],
+          traceSampleRatio: traceRatio ?? 0,
         }],
       }, null, 2),
     );

@@ -49,7 +49,8 @@ export class WorkerHandle {
     this.proc = Bun.spawn(cmd, {
       cwd: ROOT,
       stdio: ["ignore", "inherit", "inherit", theirs],
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent", MCRELAY_LOG_LEVEL: logLevel },
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent", MCRELAY_LOG_LEVEL: logLevel,
+        ...(process.env.MCRELAY_TRACING ? { MCRELAY_TRACING: process.env.MCRELAY_TRACING } : {}) },
     });
     closeFd(theirs);
   }

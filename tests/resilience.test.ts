@@ -314,6 +314,24 @@ describe("resilience", () => {
     expect(existsSync(join(r.stateDir, "control.sock"))).toBe(false);
   }, 60_000);
 
+  test("a second SIGTERM exits at once, still leaving nothing behind", async () => {
+    const r = await TestRelay.start(lab, relay, { rules: [rule("twice", 5550)] }, { workers: 2 });
+    const st = r.status();
+    // A frozen egress cannot drain, so the graceful stop that the first SIGTERM starts cannot end.
+    for (const w of st.workers.filter((x) => x.role === "egress")) process.kill(w.pid, "SIGSTOP");
+    r.proc.kill("SIGTERM");
+    while (r.status().state !== "stopping") await Bun.sleep(5);
+    const t0 = Date.now();
+    r.proc.kill("SIGTERM");
+    const code = await r.proc.exited;
+    expect(code).toBe(130); // not the graceful 0: it did not wait for the drain
+    expect(Date.now() - t0).toBeLessThan(2000);
+    await Bun.sleep(200);
+    for (const w of st.workers) expect(existsSync(`/proc/${w.pid}`) && !readFileSync(`/proc/${w.pid}/stat`, "utf8").includes(") Z")).toBe(false);
+    expect(existsSync(`/dev/shm/${st.shm}`)).toBe(false);
+    await r.stop();
+  }, 60_000);
+
   test("overload for 30 s, then normal load: drops counted, memory bounded, loss-free again", async () => {
     const r = await TestRelay.start(lab, relay, { rules: [rule("over", 5600)] });
     const flood = spawnGen(lab, src, ["--group", "239.1.1.1", "--port", "5600", "--interface", "eth0", "--rate", "0", "--flows", "4", "--size", "64"]);

@@ -10,7 +10,7 @@ import {
   STD_PAYLOAD_MAX, STD_SLOT_BYTES,
 } from "../../shm/layout.ts";
 import { SlotStacks } from "../../shm/pool.ts";
-import { RESERVE, classOf } from "../../shm/classes.ts";
+import { BEST_EFFORT, RESERVE, classOf } from "../../shm/classes.ts";
 import { RingConsumer, RingProducer, ringHeadAddr } from "../../shm/ring.ts";
 import type { Segment } from "../../shm/segment.ts";
 import type { IngressInput, IngressRule } from "../control.ts";
@@ -257,11 +257,17 @@ export class Ingress {
       this.rc[rb + RF.oversize]++;
       return;
     }
-    // Under pressure a lower class leaves the last slots to the classes above it.
-    const k = this.cls[rule] >= 0 ? this.cls[rule] : classOf(P[F.tos] >> 2);
-    if (slot >= 0 && this.reserve[k] > 0 && this.stacks.free < this.reserve[k] && this.stacks.refill(this.free) >= 0 && this.stacks.free < this.reserve[k]) {
-      this.stacks.give(slot);
-      slot = -1;
+    // Under pressure a lower class leaves the last slots to the classes above it. Best effort's
+    // reserve is the largest, so above it no class is held back and nothing more is computed.
+    if (slot >= 0 && this.stacks.free < this.reserve[BEST_EFFORT]) {
+      const k = this.cls[rule] >= 0 ? this.cls[rule] : classOf(P[F.tos] >> 2);
+      if (this.stacks.free < this.reserve[k]) {
+        this.stacks.refill(this.free); // what egress has returned may lift us above the line
+        if (this.stacks.free < this.reserve[k]) {
+          this.stacks.give(slot);
+          slot = -1;
+        }
+      }
     }
     if (slot < 0) {
       c[C.poolExhausted]++;

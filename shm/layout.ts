@@ -103,10 +103,26 @@ export function computeLayout(p: LayoutParams): Layout {
   return { ...p, ringCapacity, pairs, size: align(off, 4096) };
 }
 
-/** Byte offset of slot idx of a pair: standard slots first, then jumbo slots. */
+/** Where a pair's slots are: standard slots first, then jumbo slots. Workers keep one per pair. */
+export class PairSlots {
+  private readonly pool: number;
+  private readonly jumboPool: number;
+  private readonly slots: number;
+
+  constructor(l: Layout, pair: number) {
+    this.pool = l.pairs[pair].pool;
+    this.jumboPool = l.pairs[pair].jumboPool;
+    this.slots = l.slots;
+  }
+
+  /** Byte offset of slot idx in the segment. */
+  offset(idx: number): number {
+    return idx < this.slots ? this.pool + idx * STD_SLOT_BYTES : this.jumboPool + (idx - this.slots) * JUMBO_SLOT_BYTES;
+  }
+}
+
 export function slotOffset(l: Layout, pair: number, idx: number): number {
-  const pl = l.pairs[pair];
-  return idx < l.slots ? pl.pool + idx * STD_SLOT_BYTES : pl.jumboPool + (idx - l.slots) * JUMBO_SLOT_BYTES;
+  return new PairSlots(l, pair).offset(idx);
 }
 
 // Header words (u32 index). The parameters are enough to recompute everything else.

@@ -6,7 +6,7 @@ import { closeFd } from "../../c/inet.ts";
 import { monotonicNs } from "../../c/sys.ts";
 import { Uring } from "../../c/uring.ts";
 import { indexOf, snapshot } from "../../shm/counters.ts";
-import { EGRESS_COUNTERS, EGRESS_RULE_FIELDS, JUMBO_SLOT_BYTES, SH, SLOT_HEADER_BYTES, STD_SLOT_BYTES } from "../../shm/layout.ts";
+import { EGRESS_COUNTERS, EGRESS_RULE_FIELDS, PairSlots, SH, SLOT_HEADER_BYTES } from "../../shm/layout.ts";
 import { RingConsumer, RingProducer, ringHeadAddr } from "../../shm/ring.ts";
 import type { Segment } from "../../shm/segment.ts";
 import { TraceWriter } from "../../shm/trace.ts";
@@ -54,9 +54,7 @@ export class Egress {
   /** extra copies a duplicate stage asked for, per slot */
   private readonly extra: Uint8Array;
   private readonly uring = new Uring(SQ_ENTRIES);
-  private readonly poolOff: number;
-  private readonly jumboOff: number;
-  private readonly slots: number;
+  private readonly pool: PairSlots;
   private outputs: (Outputs | undefined)[] = [];
   private pipes: (Pipeline | undefined)[] = [];
   /** pipelines with stages that hold packets (delay, reorder) */
@@ -87,9 +85,7 @@ export class Egress {
     // A power of two (the ring capacity, ≥ every slot), so free-running u32 indices wrap cleanly.
     this.queues = [0, 1, 2].map(() => new Int32Array(l.ringCapacity));
     this.ruleCls = new Int8Array(l.maxRules);
-    this.poolOff = pl.pool;
-    this.jumboOff = pl.jumboPool;
-    this.slots = l.slots;
+    this.pool = new PairSlots(l, pair);
   }
 
   /** New sockets arrive with the message; sockets no rule uses any more are closed. */
@@ -313,7 +309,7 @@ export class Egress {
   }
 
   private slotOffset(slot: number): number {
-    return slot < this.slots ? this.poolOff + slot * STD_SLOT_BYTES : this.jumboOff + (slot - this.slots) * JUMBO_SLOT_BYTES;
+    return this.pool.offset(slot);
   }
 
   close(): void {

@@ -6,8 +6,7 @@ import { closeFd } from "../../c/inet.ts";
 import { PollSet, copy, monotonicNs, type Mapping } from "../../c/sys.ts";
 import { DROP_REASONS, indexOf, snapshot } from "../../shm/counters.ts";
 import {
-  INGRESS_COUNTERS, INGRESS_RULE_FIELDS, JUMBO_PAYLOAD_MAX, JUMBO_SLOT_BYTES, SH, SLOT_HEADER_BYTES,
-  STD_PAYLOAD_MAX, STD_SLOT_BYTES,
+  INGRESS_COUNTERS, INGRESS_RULE_FIELDS, JUMBO_PAYLOAD_MAX, PairSlots, SH, SLOT_HEADER_BYTES, STD_PAYLOAD_MAX,
 } from "../../shm/layout.ts";
 import { SlotStacks } from "../../shm/pool.ts";
 import { BEST_EFFORT, RESERVE, classOf } from "../../shm/classes.ts";
@@ -61,8 +60,7 @@ export class Ingress {
   private readonly stacks: SlotStacks;
   private readonly slotU32: Uint32Array;
   private readonly parsed = new Uint32Array(8);
-  private readonly poolOff: number;
-  private readonly jumboOff: number;
+  private readonly pool: PairSlots;
   private readonly slots: number;
   private readonly jumbo: number;
   private inputs: Input[] = [];
@@ -93,8 +91,7 @@ export class Ingress {
     this.cls = new Int8Array(l.maxRules);
     this.reserve = new Int32Array(RESERVE.map((r) => Math.floor(r * (l.slots + l.jumboSlots))));
     this.slotF64 = new Float64Array(seg.buf, 0, Math.floor(seg.buf.byteLength / 8));
-    this.poolOff = pl.pool;
-    this.jumboOff = pl.jumboPool;
+    this.pool = new PairSlots(l, pair);
     this.slots = l.slots;
     this.jumbo = l.jumboSlots;
     this.poll = new PollSet([controlFd]);
@@ -280,7 +277,7 @@ export class Ingress {
       this.rc[rb + RF.ringFull]++;
       return;
     }
-    const so = slot < this.slots ? this.poolOff + slot * STD_SLOT_BYTES : this.jumboOff + (slot - this.slots) * JUMBO_SLOT_BYTES;
+    const so = this.pool.offset(slot);
     const h = so >> 2;
     this.slotU32[h + SH.rule] = rule;
     this.slotU32[h + SH.len] = len;

@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <linux/ethtool.h>
+#include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <linux/sockios.h>
@@ -48,6 +49,14 @@ int mr_packet_open(int ifindex, unsigned block_size, unsigned block_nr, unsigned
 	if (setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) < 0)
 		goto fail;
 
+	// Between bind() and joining the fanout group the socket would get its own copy of every
+	// frame besides the one the group hands a member: a frame then would be relayed twice. Drop
+	// everything until it is in the group (a frame in that window is lost, never doubled).
+	struct sock_filter drop_all = BPF_STMT(BPF_RET | BPF_K, 0);
+	struct sock_fprog prog = { .len = 1, .filter = &drop_all };
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0)
+		goto fail;
+
 	struct sockaddr_ll sll = {
 		.sll_family = AF_PACKET,
 		.sll_protocol = htons(ETH_P_ALL),
@@ -66,6 +75,9 @@ int mr_packet_open(int ifindex, unsigned block_size, unsigned block_nr, unsigned
 		if (errno != EINVAL || setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof(arg)) < 0)
 			goto fail;
 	}
+	int unused = 0;
+	if (setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, &unused, sizeof(unused)) < 0)
+		goto fail;
 	return fd;
 fail:;
 	int e = errno;

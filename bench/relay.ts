@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { cleanupAll, onCleanup, run } from "./relay/proc.ts";
-import { markdownTables, searchMaxLossFree, summarize, updateDoc, type Row, type SearchResult } from "./relay/report.ts";
+import { halfKernelRate, markdownTables, searchMaxLossFree, summarize, updateDoc, type Row, type SearchResult } from "./relay/report.ts";
 import { createTopology } from "./relay/topology.ts";
 import { runTrial, type Trial } from "./relay/trial.ts";
 import { IN, OUT, TTL, VARIANTS } from "./relay/variants.ts";
@@ -27,6 +27,7 @@ const { values: a } = parseArgs({
     "no-doc": { type: "boolean", default: false },
     "skip-setup": { type: "boolean", default: false },
     "trace-ratio": { type: "string", default: "0" },
+    "no-latency": { type: "boolean", default: false },
   },
 });
 
@@ -71,6 +72,8 @@ const rows: Row[] = [];
 const search: SearchResult[] = [];
 const errors: Record<string, string> = {};
 const label = (r: number | null) => (r === null ? "max" : `${r / 1000}k`);
+/** Per payload size, the rate where every variant's latency is compared (half the kernel's loss-free rate). */
+const latencyRates = new Map<number, number>();
 
 try {
   const topo = createTopology();
@@ -94,7 +97,8 @@ try {
         trials.push(...ts);
         const row = summarize(ts);
         log(`${v.name.padEnd(7)} ${String(size).padStart(4)} B ${label(r).padStart(5)}: offered ${row.offeredPps.toFixed(0)} pps, ` +
-          `delivered ${row.deliveredPct.toFixed(2)} %, relay ${row.relayCpuUs?.toFixed(2) ?? "—"} µs/pkt, softirq ${row.softirqUs?.toFixed(2) ?? "—"} µs/pkt`);
+          `delivered ${row.deliveredPct.toFixed(2)} %, relay ${row.relayCpuUs?.toFixed(2) ?? "—"} µs/pkt, softirq ${row.softirqUs?.toFixed(2) ?? "—"} µs/pkt, ` +
+          `latency p50/p99/p999 ${row.latency ? [row.latency.p50, row.latency.p99, row.latency.p999].map((x) => x.toFixed(3)).join("/") : "—"} ms`);
         return row;
       };
       for (const size of opts.sizes) {
@@ -106,6 +110,12 @@ try {
           search.push({ variant: v.name, size, ...s });
           log(`${v.name} ${size} B: highest loss-free ${s.maxLossFreePps.toFixed(0)} pps (lowest lossy ${s.lowestLossyPps?.toFixed(0) ?? "—"})`);
         }
+        if (v.name === "kernel" && !a["no-latency"]) {
+          const half = halfKernelRate(mine, search, size);
+          if (half) latencyRates.set(size, half);
+        }
+        const lr = latencyRates.get(size);
+        if (lr && !mine.some((r) => r.rate === lr)) rows.push(await measure(size, lr));
       }
     } catch (e) {
       errors[v.name] = (e as Error).message;
@@ -146,7 +156,7 @@ function tickAccounting(): string {
 }
 
 const names = variants.map((v) => v.name);
-const tables = markdownTables(rows, search, opts.sizes, names);
+const tables = markdownTables(rows, search, opts.sizes, names, latencyRates);
 mkdirSync(join(repo, "bench/results"), { recursive: true });
 const file = join(repo, `bench/results/relay-${date.toISOString().replace(/[:.]/g, "-")}.json`);
 await Bun.write(file, JSON.stringify({ meta, errors, rows, search, trials }, null, 2) + "\n");

@@ -39,3 +39,18 @@ describe("start-up with a bad rules file", () => {
     expect(r.stderr.toString()).toContain("--workers must be 1–64");
   });
 });
+
+describe("start-up with a state directory the API cannot reach", () => {
+  test("a root-only parent stops start-up with the directory named, instead of an API crash loop", () => {
+    const dir = mkdtempSync(join(tmpdir(), "mcrelay-closed-")); // mode 0700, owner root
+    try {
+      const r = Bun.spawnSync([BUN, "bin/mcrelay.ts", "start", "--state-dir", join(dir, "state"), "--workers", "1", "--api-listen", "127.0.0.1:0"],
+        { cwd: ROOT, stderr: "pipe", stdout: "pipe", timeout: 30_000 });
+      const out = r.stdout.toString() + r.stderr.toString();
+      expect(r.exitCode).toBe(1);
+      expect(out).toContain(`${dir} (mode 700, owner uid 0) is not searchable by nobody`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

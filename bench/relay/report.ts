@@ -1,6 +1,6 @@
 // Medians of repeated trials, the loss-free search, and the markdown report.
 import { writeSection } from "../doc.ts";
-import type { Trial } from "./trial.ts";
+import type { Latency, Trial } from "./trial.ts";
 
 /** Loss-free means less than 0.1 % loss. */
 export const LOSS_FREE_PCT = 99.9;
@@ -28,7 +28,23 @@ export function summarize(ts: Trial[]): Row {
     delivered: num("delivered"), deliveredPps: num("deliveredPps"), deliveredPct: num("deliveredPct"),
     receiverDrops: num("receiverDrops"), udpOut: num("udpOut"),
     relayCpuUs: opt("relayCpuUs"), softirqUs: opt("softirqUs"), machineUs: opt("machineUs"),
+    latency: medianLatency(ts),
   };
+}
+
+function medianLatency(ts: Trial[]): Latency | null {
+  const ls = ts.map((t) => t.latency).filter((l): l is Latency => l !== null);
+  if (!ls.length) return null;
+  const m = (k: keyof Latency) => median(ls.map((l) => l[k]));
+  return { p50: m("p50"), p99: m("p99"), p999: m("p999"), over: m("over") };
+}
+
+/** The offered rate at which latency is compared: half the kernel's highest loss-free rate for this size. */
+export function halfKernelRate(rows: Row[], search: SearchResult[], size: number): number | null {
+  const s = search.find((x) => x.variant === "kernel" && x.size === size);
+  const lossFree = rows.filter((r) => r.variant === "kernel" && r.size === size && r.deliveredPct >= LOSS_FREE_PCT);
+  const best = s?.maxLossFreePps ?? Math.max(0, ...lossFree.map((r) => r.offeredPps));
+  return best > 0 ? Math.round(best / 2 / 1000) * 1000 : null;
 }
 
 export interface SearchResult {
@@ -62,19 +78,36 @@ export async function searchMaxLossFree(rows: Row[], steps: number, probe: (rate
 
 const k = (x: number) => (x >= 1000 ? `${(x / 1000).toFixed(1)}k` : x.toFixed(0));
 const f = (x: number | null, d = 2) => (x === null ? "—" : x.toFixed(d));
+const ms = (x: number) => (x === Infinity ? "> 200" : x < 1 ? x.toFixed(3) : x.toFixed(2));
+const lat = (l: Latency | null) => (l ? `${ms(l.p50)} / ${ms(l.p99)} / ${ms(l.p999)}` : "—");
 
-export function markdownTables(rows: Row[], search: SearchResult[], sizes: number[], variants: string[]): string {
+export function markdownTables(
+  rows: Row[], search: SearchResult[], sizes: number[], variants: string[], latencyRates: Map<number, number> = new Map(),
+): string {
   const out: string[] = [];
   for (const size of sizes) {
     out.push(`**${size} B payload**`, "");
-    out.push("| offered (requested) | variant | offered pps | delivered pps | delivered % | relay CPU µs/pkt | softirq µs/pkt (machine) |");
-    out.push("|---|---|--:|--:|--:|--:|--:|");
-    const rates = [...new Set(rows.filter((r) => r.size === size).map((r) => r.rate))];
+    out.push("| offered (requested) | variant | offered pps | delivered pps | delivered % | relay CPU µs/pkt | softirq µs/pkt (machine) | latency p50 / p99 / p999 ms |");
+    out.push("|---|---|--:|--:|--:|--:|--:|--:|");
+    const rates = [...new Set(rows.filter((r) => r.size === size).map((r) => r.rate))].sort((a, b) => (a ?? Infinity) - (b ?? Infinity));
     for (const rate of rates) {
       for (const v of variants) {
         const r = rows.find((x) => x.size === size && x.rate === rate && x.variant === v);
         if (!r) continue;
-        out.push(`| ${rate === null ? "max" : k(rate)} | ${v} | ${k(r.offeredPps)} | ${k(r.deliveredPps)} | ${r.deliveredPct.toFixed(2)} | ${f(r.relayCpuUs)} | ${f(r.softirqUs)} |`);
+        out.push(`| ${rate === null ? "max" : k(rate)} | ${v} | ${k(r.offeredPps)} | ${k(r.deliveredPps)} | ${r.deliveredPct.toFixed(2)} | ${f(r.relayCpuUs)} | ${f(r.softirqUs)} | ${lat(r.latency)} |`);
+      }
+    }
+    out.push("");
+  }
+  if (latencyRates.size) {
+    out.push("**Latency at half the kernel's highest loss-free rate** (send to receive, iperf trip times; ms)", "");
+    out.push("| payload | offered (requested) | variant | delivered % | p50 | p99 | p999 |");
+    out.push("|--:|--:|---|--:|--:|--:|--:|");
+    for (const [size, rate] of latencyRates) {
+      for (const v of variants) {
+        const r = rows.find((x) => x.size === size && x.rate === rate && x.variant === v);
+        if (!r?.latency) continue;
+        out.push(`| ${size} B | ${k(rate)} | ${v} | ${r.deliveredPct.toFixed(2)} | ${ms(r.latency.p50)} | ${ms(r.latency.p99)} | ${ms(r.latency.p999)} |`);
       }
     }
     out.push("");

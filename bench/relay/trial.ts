@@ -33,6 +33,36 @@ export interface Trial {
   machineUs: number | null;
   /** iperf server's own view: datagrams received and lost (by sequence number), if it reported. */
   iperfServer: { received: number; lost: number } | null;
+  /** Send-to-receive time of the packets that arrived (iperf's trip times, 1 µs bins), ms. */
+  latency: Latency | null;
+}
+
+export interface Latency {
+  p50: number;
+  p99: number;
+  p999: number;
+  /** Packets later than the histogram's range (HIST_MS): a percentile that falls there is Infinity. */
+  over: number;
+}
+
+/** iperf's latency histogram: 1 µs bins up to this many ms. */
+export const HIST_MS = 200;
+
+/** Percentiles from iperf 2's "T8(f)-PDF: bin(w=1us):cnt(N)=bin:count,…,(…obl/obu=a/b)" line; bin i holds [i-1, i) × w. */
+export function parseHistogram(line: string): Latency | null {
+  const m = /PDF: bin\(w=(\d+)us\):cnt\((\d+)\)=([\d:,]+)/.exec(line);
+  if (!m) return null;
+  const w = Number(m[1]) / 1000;
+  const bins = m[3]!.split(",").filter(Boolean).map((b) => b.split(":").map(Number) as [number, number]);
+  const over = Number(/obl\/obu=\d+\/(\d+)/.exec(line)?.[1] ?? 0);
+  const total = bins.reduce((a, [, c]) => a + c, 0) + over;
+  const at = (q: number) => {
+    const rank = Math.ceil(q * total);
+    let seen = 0;
+    for (const [i, c] of bins) if ((seen += c) >= rank) return i * w;
+    return Infinity;
+  };
+  return total > 0 ? { p50: at(0.5), p99: at(0.99), p999: at(0.999), over } : null;
 }
 
 export async function runTrial(
@@ -42,7 +72,8 @@ export async function runTrial(
   const cliLog = join(dir, "iperf-client.log");
   for (const f of [srvLog, cliLog]) rmSync(f, { force: true });
   const dstPid = t.holder.dst.pid;
-  const srv = start(exec(t.ns.dst, ["iperf", "-s", "-u", "-B", `${v.out.group}%${t.ifs.dst}`, "-p", String(v.out.port), "-i", "1"]), { log: srvLog });
+  const srv = start(exec(t.ns.dst, ["iperf", "-s", "-u", "-B", `${v.out.group}%${t.ifs.dst}`, "-p", String(v.out.port),
+    "-e", `--histograms=1u,${HIST_MS * 1000}`]), { log: srvLog });
   // Ready once the group is joined on the dst interface.
   const hex = v.out.group.split(".").map((o) => Number(o).toString(16).toUpperCase().padStart(2, "0")).reverse().join("");
   for (let i = 0; i < 100 && !readFileSync(`/proc/${dstPid}/net/igmp`, "utf8").includes(hex); i++) await Bun.sleep(20);
@@ -53,7 +84,7 @@ export async function runTrial(
 
   const client = [
     "iperf", "-u", "-c", IN.group, "-p", String(IN.port), "-B", t.addr.src, "-T", String(TTL),
-    "-l", String(size), "-b", `${rate ?? MAX_PPS}pps`, "-t", String(seconds), "-e",
+    "-l", String(size), "-b", `${rate ?? MAX_PPS}pps`, "-t", String(seconds), "-e", "--trip-times",
   ];
   const cli = start(exec(t.ns.src, client), { log: cliLog });
   const inTime = await Promise.race([cli.exited.then(() => true), Bun.sleep((seconds + 15) * 1000).then(() => false)]);
@@ -75,7 +106,9 @@ export async function runTrial(
   const per = (ticks: number) => (delivered > 0 ? (ticks * TICK_US) / delivered : null);
 
   // iperf server's total: the last "lost/total" line of its report.
-  const totals = [...readFileSync(srvLog, "utf8").matchAll(/(\d+)\/(\d+) \(/g)].at(-1);
+  const srvOut = readFileSync(srvLog, "utf8");
+  const totals = [...srvOut.matchAll(/(\d+)\/(\d+) \(/g)].at(-1);
+  const pdf = srvOut.split("\n").filter((l) => l.includes("PDF:")).at(-1);
   return {
     variant: v.name,
     size,
@@ -92,5 +125,6 @@ export async function runTrial(
     softirqUs: per(m1.softirq - m0.softirq),
     machineUs: per(m1.busy - m0.busy),
     iperfServer: totals ? { received: Number(totals[2]) - Number(totals[1]), lost: Number(totals[1]) } : null,
+    latency: pdf ? parseHistogram(pdf) : null,
   };
 }

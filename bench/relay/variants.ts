@@ -1,6 +1,7 @@
 // The three relays: the kernel's multicast forwarding (smcroute), socat, and mcrelay.
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import type { Subprocess } from "bun";
 import { descendants, killIfSame, run, start, startTime, stop, treeCpuTicks } from "./proc.ts";
 import { exec, type Topology } from "./topology.ts";
@@ -97,6 +98,8 @@ const mcrelay: Variant = {
     const config = join(dir, "mcrelay.json");
     const state = join(dir, "state");
     const log = join(dir, "mcrelay.log");
+    // The API runs as nobody and must pass through to <state>/api: open up our (mkdtemp, 0700) directories.
+    for (let d = dir; d.startsWith(tmpdir() + "/"); d = dirname(d)) chmodSync(d, statSync(d).mode | 0o011);
     writeFileSync(
       config,
       JSON.stringify({

@@ -21,6 +21,7 @@ import type { Reply, Request } from "./api-protocol.ts";
 import { serveControl } from "./control-socket.ts";
 import { listInterfaces } from "./interfaces.ts";
 import { ApiProcess } from "./api-process.ts";
+import { blockedAncestor } from "./reachable.ts";
 
 export interface RelayOptions {
   config: Config;
@@ -105,6 +106,12 @@ export class Relay {
 
   async start(): Promise<void> {
     const user = (this.user = lookupUser(this.opts.user));
+    const blocked = this.opts.apiListen ? blockedAncestor(this.stateDir, user) : null;
+    if (blocked) {
+      throw new Error(`--state-dir ${this.stateDir}: the API runs as ${user.name} and cannot reach it: ${blocked.path} ` +
+        `(mode ${blocked.mode}, owner uid ${blocked.uid}) is not searchable by ${user.name}. Use a state directory ` +
+        `whose parents ${user.name} can pass through (the default /var/lib/mcrelay), or chmod o+x ${blocked.path}`);
+    }
     this.claimStateDir();
     const name = segmentName(this.stateDir);
     this.seg = createSegment(name, {

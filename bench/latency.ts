@@ -40,7 +40,7 @@ try {
         "--rate", v.rate!, "--size", v.size!, "--count", String(count)]);
       const got = await sink.result;
       const l = got.latencyUs;
-      rows.push(`| ${variant.name === "kernel" ? "kernel (smcroute)" : "mcrelay"} | ${(g.pps / 1000).toFixed(1)}k | ${(100 * got.unique / count).toFixed(2)} | ${(l.p50 / 1000).toFixed(3)} | ${(l.p99 / 1000).toFixed(3)} | ${(l.p999 / 1000).toFixed(3)} | ${(l.max / 1000).toFixed(2)} |`);
+      rows.push(`| ${variant.name === "kernel" ? "kernel (smcroute)" : variant.name} | ${(g.pps / 1000).toFixed(1)}k | ${(100 * got.unique / count).toFixed(2)} | ${(l.p50 / 1000).toFixed(3)} | ${(l.p99 / 1000).toFixed(3)} | ${(l.p999 / 1000).toFixed(3)} | ${(l.max / 1000).toFixed(2)} |`);
     } finally {
       await relay.stop();
       rmSync(dir, { recursive: true, force: true });

@@ -13,7 +13,8 @@ const file = v.in ?? readdirSync(dir).filter((f) => f.startsWith("relay-")).sort
   .find((f) => new Set(load(f).rows.map((r) => r.variant)).size === 3)!;
 const rows = load(file).rows;
 const sizes = [...new Set(rows.map((r) => r.size))].sort((a, b) => a - b);
-const colours: Record<string, string> = { mcrelay: "#1a7f37", kernel: "#0b57d0", socat: "#b3261e" };
+const colours: Record<string, string> = { mcrelay: "#1a7f37", "mcrelay-v2": "#8a4fff", kernel: "#0b57d0", socat: "#b3261e" };
+const VARIANT_NAMES = Object.keys(colours).filter((n) => rows.some((r) => r.variant === n));
 const W = 460, H = 340, M = { l: 60, r: 16, t: 36, b: 46 };
 const max = Math.ceil(Math.max(...rows.map((r) => Math.max(r.offeredPps, r.deliveredPps))) / 100_000) * 100_000;
 const x = (p: number) => M.l + (p / max) * (W - M.l - M.r);
@@ -30,7 +31,7 @@ const panel = (size: number, dx: number) => {
   g.push(`<line x1="${x(0)}" y1="${y(0)}" x2="${x(max)}" y2="${y(max)}" stroke="#999" stroke-dasharray="4 4"/>`,
     `<text x="${W / 2}" y="${H - 8}" text-anchor="middle" font-size="12">offered pps</text>`,
     `<text transform="translate(14,${H / 2}) rotate(-90)" text-anchor="middle" font-size="12">delivered pps</text>`);
-  for (const variant of ["kernel", "socat", "mcrelay"]) {
+  for (const variant of VARIANT_NAMES) {
     const pts = rows.filter((r) => r.size === size && r.variant === variant).sort((a, b) => a.offeredPps - b.offeredPps);
     if (!pts.length) continue;
     g.push(`<polyline fill="none" stroke="${colours[variant]}" stroke-width="2" points="${pts.map((p) => `${x(p.offeredPps).toFixed(1)},${y(p.deliveredPps).toFixed(1)}`).join(" ")}"/>`);
@@ -40,7 +41,7 @@ const panel = (size: number, dx: number) => {
   return g.join("\n");
 };
 
-const legend = ["kernel", "socat", "mcrelay"].map((n, i) =>
+const legend = VARIANT_NAMES.map((n, i) =>
   `<g transform="translate(${M.l + 20 + i * 160},${H + 8})"><rect width="14" height="4" y="-6" fill="${colours[n]}"/><text x="20" font-size="12">${n === "kernel" ? "kernel (smcroute)" : n}</text></g>`).join("\n");
 const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W * sizes.length}" height="${H + 24}" font-family="sans-serif" font-size="12">
 <rect width="100%" height="100%" fill="white"/>

@@ -48,7 +48,7 @@ try {
   const relay = await variant.start(t, work, { workers: Number(a.workers), repo });
   roles.set(process.pid, "bench harness");
   try {
-    if (variant.name === "mcrelay") {
+    if (variant.name.startsWith("mcrelay")) {
       const status = JSON.parse(readFileSync(join(work, "state/status.json"), "utf8"));
       roles.set(status.pid, "supervisor");
       for (const w of status.workers) roles.set(w.pid, `${w.role}${status.workers.length > 2 ? ` ${w.index}` : ""}`);
@@ -100,7 +100,7 @@ const usPerSample = 1e6 / freq;
 const table = tabulate(samples, roles, kernelStage, usPerSample / packets);
 
 const body = `\`bun run bench:profile --rate ${a.rate} --size ${size}\` — ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC;
-${variant.name === "mcrelay" ? `mcrelay \`--workers ${a.workers}\`` : variant.name}, ${size} B payloads at ${(rate / 1000).toFixed(0)}k pps requested (offered ${(trial!.offeredPps / 1000).toFixed(1)}k, delivered
+${variant.name.startsWith("mcrelay") ? `${variant.name} \`--workers ${a.workers}\`` : variant.name}, ${size} B payloads at ${(rate / 1000).toFixed(0)}k pps requested (offered ${(trial!.offeredPps / 1000).toFixed(1)}k, delivered
 ${trial!.deliveredPct.toFixed(2)} %). \`perf record -a -e cpu-clock -F ${freq}\` for ${trial!.window} s in the middle of the trial: ${samples.length.toLocaleString()} samples
 on 2 CPUs. Each figure is CPU time per delivered packet (µs): samples × ${usPerSample.toFixed(0)} µs ÷ packets delivered in the window.
 Kernel time is attributed to the process that was running, so softirq work (veth delivery, the receiver's UDP

@@ -19,8 +19,9 @@ const { values: a } = parseArgs({
     seconds: { type: "string", default: "5" },
     rates: { type: "string", default: "20k,50k,100k,150k,200k,250k,300k,max" },
     sizes: { type: "string", default: "64,1400" },
-    only: { type: "string", default: "kernel,socat,mcrelay" },
+    only: { type: "string", default: "kernel,socat,mcrelay,mcrelay-v2" },
     workers: { type: "string", default: "1" },
+    flows: { type: "string", default: "1" },
     repeat: { type: "string", default: "1" },
     search: { type: "boolean", default: false },
     "search-steps": { type: "string", default: "4" },
@@ -43,6 +44,7 @@ const opts = {
   sizes: a.sizes!.split(",").map(Number),
   only: a.only!.split(","),
   workers: Number(a.workers),
+  flows: Number(a.flows),
   repeat: Math.max(1, Number(a.repeat)),
   search: a.search!,
   searchSteps: Number(a["search-steps"]),
@@ -93,7 +95,7 @@ try {
       await runTrial(topo, v, relay, dir, opts.sizes[0]!, 1000, 1); // warm-up (route cache, JIT), not recorded
       const measure = async (size: number, r: number | null) => {
         const ts: Trial[] = [];
-        for (let i = 0; i < opts.repeat; i++) ts.push(await runTrial(topo, v, relay, dir, size, r, opts.seconds));
+        for (let i = 0; i < opts.repeat; i++) ts.push(await runTrial(topo, v, relay, dir, size, r, opts.seconds, opts.flows));
         trials.push(...ts);
         const row = summarize(ts);
         log(`${v.name.padEnd(7)} ${String(size).padStart(4)} B ${label(r).padStart(5)}: offered ${row.offeredPps.toFixed(0)} pps, ` +
@@ -168,13 +170,15 @@ const section = `## Relay: mcrelay vs kernel multicast routing vs socat
 ${meta.iperf.split(" (")[0]}; ${opts.seconds} s per rate; took ${Math.round(elapsed / 60)} min.${opts.repeat > 1 ? ` **Each figure is the median of ${opts.repeat} runs (per column).**` : ""}
 
 Method:
-- Three network namespaces, \`src —veth— relay —veth— dst\`. iperf 2 in \`src\` sends UDP to ${IN.group}:${IN.port} with
+- Three network namespaces, \`src —veth— relay —veth— dst\`. iperf 2 in \`src\` sends UDP${opts.flows > 1 ? ` in ${opts.flows} flows (client threads, one source port each; offered pps from the sender's UDP counters)` : ""} to ${IN.group}:${IN.port} with
   TTL ${TTL} from 198.18.1.1/24; the relay's input address (198.18.2.1/24) is in another subnet. The relay namespace
   has a route back to 198.18.1.0/24 in every variant: the kernel needs it for its RPF check (mcrelay does not).
 - **kernel**: smcrouted with one route from the input veth to the output veth. It cannot rewrite the group, so the
   receiver listens on ${IN.group}. **socat**: \`UDP4-RECV\` joined on the input veth, 4 MiB receive buffer
   (mcrelay's AF_PACKET ring is 16 MiB), \`UDP4-SEND\` to ${OUT.group}:${OUT.port}. **mcrelay**:
-  \`mcrelay start --workers ${opts.workers}\`, one rule ${IN.group}:${IN.port} → ${OUT.group}:${OUT.port}. An iperf 2 server in \`dst\` receives.
+  \`mcrelay start --workers ${opts.workers}\`, one rule ${IN.group}:${IN.port} → ${OUT.group}:${OUT.port}, defaults (TPACKET_V3 ring).
+  **mcrelay-v2**: the same with \`MCRELAY_TUNE_RING=v2\`, the low-latency receive path (a TPACKET_V2 ring hands
+  every frame over at once instead of a block at a time). An iperf 2 server in \`dst\` receives.
 - *Offered pps*: what the iperf client reports it sent. At *max* it sends as fast as it can while sharing the
   2 CPUs with the relay and the receiver, so this rate differs between variants.
 - *Delivered*: datagrams that reached the UDP layer in \`dst\` (\`InDatagrams + RcvbufErrors\`), so a slow

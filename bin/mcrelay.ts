@@ -4,6 +4,7 @@ import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfigFile } from "../rules/load.ts";
 import { configSchema } from "../rules/schema.ts";
+import { readTune } from "../services/tune.ts";
 
 const USAGE = `usage: bun run mcrelay <command> [options]
 
@@ -45,6 +46,11 @@ async function start(argv: string[]): Promise<number> {
   if (!Number.isInteger(maxRules) || maxRules < 1 || maxRules > 65536) throw new ConfigError(`--max-rules must be 1–65536`);
   if (!/^([^:]+:\d{1,5}|unix:\/.+)$/.test(v["api-listen"]!)) throw new ConfigError(`--api-listen must be HOST:PORT or unix:/PATH, got ${v["api-listen"]}`);
   if (process.getuid!() !== 0) throw new ConfigError("start needs root (CAP_NET_RAW and CAP_NET_ADMIN) for its sockets; workers drop to --user");
+  try {
+    readTune();
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
   const config = v.config ? loadConfigFile(v.config) : configSchema.parse({});
   const { Relay } = await import("../services/supervisor/relay.ts");
   const relay = new Relay({ config, workers, stateDir: v["state-dir"]!, user: v.user!, logLevel: v["log-level"]!, maxRules,

@@ -1,4 +1,5 @@
-// AF_PACKET receive sockets: TPACKET_V3 mmap ring joined to a PACKET_FANOUT group.
+// AF_PACKET receive sockets: a TPACKET_V3 (blocks) or TPACKET_V2 (frames) mmap ring joined to a
+// PACKET_FANOUT group.
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
@@ -23,15 +24,18 @@
 #endif
 
 // Opens the socket with protocol 0 so it receives nothing until the ring is set and it is bound.
-// Returns the fd, or -errno. fanout_id < 0 asks the kernel for a unique group id.
-int mr_packet_open(int ifindex, unsigned block_size, unsigned block_nr, unsigned frame_size,
+// Returns the fd, or -errno. fanout_id < 0 asks the kernel for a unique group id. version is 2 or
+// 3: V3 hands user space whole blocks (full, or after retire_ms); V2 hands over every frame at once.
+int mr_packet_open(int version, int ifindex, unsigned block_size, unsigned block_nr, unsigned frame_size,
                    unsigned retire_ms, int fanout_id, int fanout_mode)
 {
+	if (version != 2 && version != 3)
+		return -EINVAL;
 	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 
-	int v = TPACKET_V3;
+	int v = version == 3 ? TPACKET_V3 : TPACKET_V2;
 	if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &v, sizeof(v)) < 0)
 		goto fail;
 	// The relay must never see its own egress frames.
@@ -46,7 +50,9 @@ int mr_packet_open(int ifindex, unsigned block_size, unsigned block_nr, unsigned
 		.tp_frame_nr = (block_size / frame_size) * block_nr,
 		.tp_retire_blk_tov = retire_ms,
 	};
-	if (setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) < 0)
+	// tpacket_req is tpacket_req3's first four fields.
+	socklen_t req_len = version == 3 ? sizeof(req) : sizeof(struct tpacket_req);
+	if (setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, req_len) < 0)
 		goto fail;
 
 	// Between bind() and joining the fanout group the socket would get its own copy of every
@@ -109,7 +115,7 @@ int mr_unmap(void *p, unsigned long len)
 // Kernel counters since the previous call (reading resets them): out = {packets, drops, freezes}.
 int mr_packet_stats(int fd, unsigned *out)
 {
-	struct tpacket_stats_v3 st;
+	struct tpacket_stats_v3 st = { 0 }; // a V2 socket fills only the first two fields
 	socklen_t len = sizeof(st);
 	if (getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) < 0)
 		return -errno;

@@ -1,10 +1,10 @@
-// Typed wrapper of packet.c: AF_PACKET TPACKET_V3 receive sockets.
+// Typed wrapper of packet.c: AF_PACKET TPACKET_V3/V2 receive sockets.
 import { dlopen, FFIType as T, ptr, toArrayBuffer, type Pointer } from "bun:ffi";
 import type { Mapping } from "./sys.ts";
 import { check, cstr, libPath } from "./lib.ts";
 
 const { symbols: C } = dlopen(libPath(), {
-  mr_packet_open: { args: [T.i32, T.u32, T.u32, T.u32, T.u32, T.i32, T.i32], returns: T.i32 },
+  mr_packet_open: { args: [T.i32, T.i32, T.u32, T.u32, T.u32, T.u32, T.i32, T.i32], returns: T.i32 },
   mr_packet_fanout_id: { args: [T.i32], returns: T.i32 },
   mr_packet_map: { args: [T.i32, T.u64], returns: T.ptr },
   mr_unmap: { args: [T.ptr, T.u64], returns: T.i32 },
@@ -16,6 +16,8 @@ const { symbols: C } = dlopen(libPath(), {
 export const FANOUT_HASH = 0;
 
 export interface RingGeometry {
+  /** 3: blocks of variable-size frames, handed over full or after retireMs; 2: fixed frames, each at once. */
+  version: 2 | 3;
   blockSize: number;
   blockCount: number;
   frameSize: number;
@@ -25,7 +27,7 @@ export interface RingGeometry {
 /** Opens, rings and binds an AF_PACKET socket on ifindex and joins fanoutId (or a new group if < 0). */
 export function packetOpen(ifindex: number, g: RingGeometry, fanoutId: number): number {
   return check(
-    C.mr_packet_open(ifindex, g.blockSize, g.blockCount, g.frameSize, g.retireMs, fanoutId, FANOUT_HASH),
+    C.mr_packet_open(g.version, ifindex, g.blockSize, g.blockCount, g.frameSize, g.retireMs, fanoutId, FANOUT_HASH),
     `AF_PACKET socket on ifindex ${ifindex}`,
   );
 }

@@ -13,6 +13,7 @@ const { symbols: C } = dlopen(libPath(), {
   mr_copy: { args: [T.ptr, T.ptr, T.u32], returns: T.void },
   mr_drop_privileges: { args: [T.u32, T.u32], returns: T.i32 },
   mr_monotonic_ns: { args: [], returns: T.i64 },
+  mr_pin_cpu: { args: [T.i32], returns: T.i32 },
 });
 
 /** Creates /dev/shm/<name> (0600, must not exist) of len bytes; returns its fd. */
@@ -74,4 +75,9 @@ export function dropPrivileges(uid: number, gid: number): void {
 
 export function monotonicNs(): number {
   return Number(C.mr_monotonic_ns());
+}
+
+/** Pins the calling thread to one CPU (sched_setaffinity). */
+export function pinCpu(cpu: number): void {
+  check(C.mr_pin_cpu(cpu), `pinning to CPU ${cpu}`);
 }

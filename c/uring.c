@@ -16,6 +16,9 @@ struct mr_tosmsg {
 struct mr_uring {
 	struct io_uring ring;
 	struct mr_tosmsg *tos; /* one per SQ entry */
+	int defer;             /* DEFER_TASKRUN: completions are only run when we ask for events */
+	unsigned nfixed;       /* registered-file table size; a socket's slot is its fd number */
+	unsigned char *fixed;  /* fixed[fd]: fd is registered at slot fd */
 };
 
 void *mr_uring_new(unsigned entries, unsigned flags)
@@ -29,6 +32,7 @@ void *mr_uring_new(unsigned entries, unsigned flags)
 		free(u);
 		return NULL;
 	}
+	u->defer = (flags & IORING_SETUP_DEFER_TASKRUN) != 0;
 	u->tos = calloc(*u->ring.sq.kring_entries, sizeof(*u->tos));
 	if (!u->tos) {
 		io_uring_queue_exit(&u->ring);
@@ -43,7 +47,46 @@ void mr_uring_free(void *h)
 	struct mr_uring *u = h;
 	io_uring_queue_exit(&u->ring);
 	free(u->tos);
+	free(u->fixed);
 	free(u);
+}
+
+// A sparse registered-file table of n slots: sends on a registered socket skip the per-request
+// file lookup and reference count.
+int mr_uring_files(void *h, unsigned n)
+{
+	struct mr_uring *u = h;
+	u->fixed = calloc(n, 1);
+	if (!u->fixed)
+		return -ENOMEM;
+	int rc = io_uring_register_files_sparse(&u->ring, n);
+	if (rc < 0) {
+		free(u->fixed);
+		u->fixed = NULL;
+		return rc;
+	}
+	u->nfixed = n;
+	return 0;
+}
+
+// Registers fd in slot fd (on >= 0) or empties that slot (on < 0).
+int mr_uring_file(void *h, int fd, int on)
+{
+	struct mr_uring *u = h;
+	if (fd < 0 || (unsigned)fd >= u->nfixed)
+		return -EBADF;
+	int v = on ? fd : -1;
+	int rc = io_uring_register_files_update(&u->ring, (unsigned)fd, &v, 1);
+	if (rc < 0)
+		return rc;
+	u->fixed[fd] = on ? 1 : 0;
+	return 0;
+}
+
+static void use_fixed(struct mr_uring *u, struct io_uring_sqe *sqe, int fd)
+{
+	if ((unsigned)fd < u->nfixed && u->fixed[fd])
+		sqe->flags |= IOSQE_FIXED_FILE;
 }
 
 // A free SQE, submitting what is queued first when the SQ is full; NULL if even that fails.
@@ -63,6 +106,7 @@ int mr_uring_send(void *h, int fd, const void *buf, unsigned len, unsigned user_
 	if (!sqe)
 		return -EBUSY;
 	io_uring_prep_send(sqe, fd, buf, len, 0);
+	use_fixed(u, sqe, fd);
 	io_uring_sqe_set_data64(sqe, user_data);
 	return 0;
 }
@@ -86,6 +130,7 @@ int mr_uring_send_tos(void *h, int fd, const void *buf, unsigned len, int tos, u
 	c->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(c), &tos, sizeof(int));
 	io_uring_prep_sendmsg(sqe, fd, &m->msg, 0);
+	use_fixed(u, sqe, fd);
 	io_uring_sqe_set_data64(sqe, user_data);
 	return 0;
 }
@@ -95,7 +140,8 @@ int mr_uring_send_tos(void *h, int fd, const void *buf, unsigned len, int tos, u
 int mr_uring_flush(void *h, int32_t *out, unsigned max, unsigned wait_nr)
 {
 	struct mr_uring *u = h;
-	int rc = io_uring_submit_and_wait(&u->ring, wait_nr);
+	int rc = u->defer && wait_nr == 0 ? io_uring_submit_and_get_events(&u->ring)
+	                                   : io_uring_submit_and_wait(&u->ring, wait_nr);
 	if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
 		return rc;
 	struct io_uring_cqe *cqe;

@@ -8,7 +8,13 @@ const { symbols: C } = dlopen(libPath(), {
   mr_uring_send: { args: [T.ptr, T.i32, T.ptr, T.u32, T.u32], returns: T.i32 },
   mr_uring_send_tos: { args: [T.ptr, T.i32, T.ptr, T.u32, T.i32, T.u32], returns: T.i32 },
   mr_uring_flush: { args: [T.ptr, T.ptr, T.u32, T.u32], returns: T.i32 },
+  mr_uring_files: { args: [T.ptr, T.u32], returns: T.i32 },
+  mr_uring_file: { args: [T.ptr, T.i32, T.i32], returns: T.i32 },
 });
+
+/** io_uring_setup flags (linux/io_uring.h). */
+export const SETUP_SINGLE_ISSUER = 1 << 12;
+export const SETUP_DEFER_TASKRUN = 1 << 13;
 
 export class Uring {
   readonly handle: Pointer;
@@ -32,6 +38,16 @@ export class Uring {
   /** Like send, with the packet's IP TOS byte set (DSCP << 2 | ECN). */
   sendTos(fd: number, buf: number, len: number, tos: number, userData: number): number {
     return C.mr_uring_send_tos(this.handle, fd, buf as unknown as Pointer, len, tos, userData);
+  }
+
+  /** A registered-file table of n slots; afterwards sockets registered with file() are sent on as fixed files. */
+  files(n: number): void {
+    check(C.mr_uring_files(this.handle, n), "io_uring_register_files_sparse");
+  }
+
+  /** Registers socket fd (in slot fd) or, with on = false, unregisters it. 0 or -errno. */
+  file(fd: number, on: boolean): number {
+    return C.mr_uring_file(this.handle, fd, on ? 1 : 0);
   }
 
   /** Submits everything queued and returns how many completions were copied into `completions`. */

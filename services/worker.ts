@@ -2,9 +2,10 @@
 import pino from "pino";
 import { recvMessage, sendMessage } from "../c/unixmsg.ts";
 import { closeFd } from "../c/inet.ts";
-import { dropPrivileges } from "../c/sys.ts";
+import { dropPrivileges, pinCpu } from "../c/sys.ts";
 import { mapSegment, type Segment } from "../shm/segment.ts";
 import { CONTROL_FD, type FromWorker, type InitMsg, type ToWorker } from "./control.ts";
+import { pinnedCpu, readTune } from "./tune.ts";
 
 export function workerLogger(role: string, index: number) {
   return pino({ base: { component: role, worker: index, pid: process.pid }, level: process.env.MCRELAY_LOG_LEVEL ?? "info" });
@@ -41,5 +42,7 @@ export function startWorker(role: "ingress" | "egress"): Started {
   const seg = mapSegment(first.fds[0], init.shmSize, true);
   closeFd(first.fds[0]); // the mapping stays; the fd is not needed
   if (process.getuid!() === 0) dropPrivileges(65534, 65534);
+  const cpu = pinnedCpu(readTune(), role, init.index);
+  if (cpu !== null) pinCpu(cpu);
   return { init, seg };
 }

@@ -6,9 +6,10 @@ const started = new Set<Subprocess>();
 const cleanups: (() => void)[] = [];
 
 /** Start a process and remember it; `stop` or `cleanupAll` ends it. Its output is appended to `log`, if given. */
-export function start(cmd: string[], opts: { cwd?: string; log?: string } = {}): Subprocess {
+export function start(cmd: string[], opts: { cwd?: string; log?: string; env?: Record<string, string> } = {}): Subprocess {
   const fd = opts.log ? openSync(opts.log, "a") : null;
-  const p = Bun.spawn(cmd, { cwd: opts.cwd, stdin: "ignore", stdout: fd ?? "ignore", stderr: fd ?? "ignore" });
+  const env = opts.env && Object.keys(opts.env).length ? { ...process.env, ...opts.env } : undefined;
+  const p = Bun.spawn(cmd, { cwd: opts.cwd, env, stdin: "ignore", stdout: fd ?? "ignore", stderr: fd ?? "ignore" });
   if (fd !== null) closeSync(fd);
   started.add(p);
   p.exited.then(() => started.delete(p));

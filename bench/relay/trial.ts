@@ -65,8 +65,10 @@ export function parseHistogram(line: string): Latency | null {
   return total > 0 ? { p50: at(0.5), p99: at(0.99), p999: at(0.999), over } : null;
 }
 
+/** `flows` > 1: that many iperf client threads, each its own source port (so a flow of its own for
+ *  PACKET_FANOUT_HASH), sharing the rate; offered pps then comes from the sender's UDP counters. */
 export async function runTrial(
-  t: Topology, v: Variant, relay: Running, dir: string, size: number, rate: number | null, seconds: number,
+  t: Topology, v: Variant, relay: Running, dir: string, size: number, rate: number | null, seconds: number, flows = 1,
 ): Promise<Trial> {
   const srvLog = join(dir, "iperf-server.log");
   const cliLog = join(dir, "iperf-client.log");
@@ -84,7 +86,8 @@ export async function runTrial(
 
   const client = [
     "iperf", "-u", "-c", IN.group, "-p", String(IN.port), "-B", t.addr.src, "-T", String(TTL),
-    "-l", String(size), "-b", `${rate ?? MAX_PPS}pps`, "-t", String(seconds), "-e", "--trip-times",
+    "-l", String(size), "-b", `${Math.round((rate ?? MAX_PPS) / flows)}pps`, "-t", String(seconds), "-e", "--trip-times",
+    ...(flows > 1 ? ["-P", String(flows)] : []),
   ];
   const cli = start(exec(t.ns.src, client), { log: cliLog });
   const inTime = await Promise.race([cli.exited.then(() => true), Bun.sleep((seconds + 15) * 1000).then(() => false)]);
@@ -100,9 +103,10 @@ export async function runTrial(
   const sentLine = /Sent (\d+) datagrams/.exec(out);
   if (!m) throw new Error(`no result in the iperf client's output:\n${out.trim().split("\n").slice(-5).join("\n")}`);
   const secs = Number(m[1]);
-  const sent = sentLine ? Number(sentLine[1]) : Number(m[2]);
   const delivered = arrived(d1) - arrived(d0);
   const udpOut = s1.OutDatagrams! - s0.OutDatagrams!;
+  // With several flows each thread reports its own line: count what the sender's stack sent instead.
+  const sent = flows > 1 ? udpOut : sentLine ? Number(sentLine[1]) : Number(m[2]);
   const per = (ticks: number) => (delivered > 0 ? (ticks * TICK_US) / delivered : null);
 
   // iperf server's total: the last "lost/total" line of its report.
@@ -115,7 +119,7 @@ export async function runTrial(
     rate,
     sent,
     seconds: secs,
-    offeredPps: Number(m[4]),
+    offeredPps: flows > 1 ? udpOut / secs : Number(m[4]),
     delivered,
     deliveredPps: delivered / secs,
     deliveredPct: udpOut > 0 ? (100 * delivered) / udpOut : 0,
@@ -125,6 +129,6 @@ export async function runTrial(
     softirqUs: per(m1.softirq - m0.softirq),
     machineUs: per(m1.busy - m0.busy),
     iperfServer: totals ? { received: Number(totals[2]) - Number(totals[1]), lost: Number(totals[1]) } : null,
-    latency: pdf ? parseHistogram(pdf) : null,
+    latency: pdf && flows === 1 ? parseHistogram(pdf) : null, // per-flow histograms are not merged
   };
 }

@@ -18,7 +18,7 @@ export interface Running {
 }
 
 export interface Variant {
-  name: "kernel" | "socat" | "mcrelay";
+  name: "kernel" | "socat" | "mcrelay" | "mcrelay-v2";
   /** What the receiver in dst listens on. */
   out: { group: string; port: number };
   start(t: Topology, dir: string, opts: { workers: number; repo: string; traceRatio?: number }): Promise<Running>;
@@ -91,8 +91,9 @@ const socat: Variant = {
   },
 };
 
-const mcrelay: Variant = {
-  name: "mcrelay",
+/** mcrelay with its defaults, or with `env` (MCRELAY_TUNE_*) on top. */
+const mcrelayWith = (name: Variant["name"], env: Record<string, string>): Variant => ({
+  name,
   out: OUT,
   async start(t, dir, { workers, repo, traceRatio }) {
     const config = join(dir, "mcrelay.json");
@@ -113,7 +114,7 @@ const mcrelay: Variant = {
     );
     const bun = join(repo, "node_modules/.bin/bun");
     const cmd = [bun, "run", "mcrelay", "start", "--config", config, "--state-dir", state, "--workers", String(workers)];
-    const p = start(exec(t.ns.relay, cmd), { cwd: repo, log });
+    const p = start(exec(t.ns.relay, cmd), { cwd: repo, log, env });
     const status = () => {
       try {
         return JSON.parse(read(join(state, "status.json")) || "{}");
@@ -134,6 +135,10 @@ const mcrelay: Variant = {
       },
     };
   },
-};
+});
 
-export const VARIANTS: Variant[] = [kernel, socat, mcrelay];
+export const VARIANTS: Variant[] = [
+  kernel, socat, mcrelayWith("mcrelay", {}),
+  // The low-latency receive path: a TPACKET_V2 ring hands over every frame at once.
+  mcrelayWith("mcrelay-v2", { MCRELAY_TUNE_RING: "v2" }),
+];

@@ -4,7 +4,8 @@
 // its last send has completed (or a stage dropped it).
 import { closeFd } from "../../c/inet.ts";
 import { monotonicNs } from "../../c/sys.ts";
-import { Uring } from "../../c/uring.ts";
+import { SETUP_DEFER_TASKRUN, SETUP_SINGLE_ISSUER, Uring } from "../../c/uring.ts";
+import { readTune } from "../tune.ts";
 import { indexOf, snapshot } from "../../shm/counters.ts";
 import { EGRESS_COUNTERS, EGRESS_RULE_FIELDS, PairSlots, SH, SLOT_HEADER_BYTES } from "../../shm/layout.ts";
 import { RingConsumer, RingProducer, ringHeadAddr } from "../../shm/ring.ts";
@@ -23,10 +24,12 @@ const NRF = EGRESS_RULE_FIELDS.length;
 const SQ_ENTRIES = 256;
 /** The CQ holds 4x the SQ (uring.c); keep in-flight sends below it so none overflows. */
 const MAX_INFLIGHT = SQ_ENTRIES * 4 - 64;
-const BATCH = 64;
-/** Descriptors taken from the ring per turn into the class queues. */
-const TAKE = 4 * BATCH;
-const SPIN_NS = 50_000;
+const TUNE = readTune();
+/** Descriptors taken from the ring per turn into the class queues (MCRELAY_TUNE_TAKE). */
+const TAKE = TUNE.egressTake;
+const SPIN_NS = TUNE.spinUs * 1000;
+/** Registered-file slots (a socket's slot is its fd number); fds beyond are sent on unregistered. */
+const FIXED_FILES = 4096;
 const SLEEP_US = 100_000;
 
 interface Outputs {
@@ -53,7 +56,8 @@ export class Egress {
   private readonly refs: Uint16Array;
   /** extra copies a duplicate stage asked for, per slot */
   private readonly extra: Uint8Array;
-  private readonly uring = new Uring(SQ_ENTRIES);
+  private readonly uring = new Uring(SQ_ENTRIES, TUNE.uring.startsWith("defer") ? SETUP_SINGLE_ISSUER | SETUP_DEFER_TASKRUN : 0);
+  private readonly fixed = TUNE.uring.endsWith("fixed");
   private readonly pool: PairSlots;
   private outputs: (Outputs | undefined)[] = [];
   private pipes: (Pipeline | undefined)[] = [];
@@ -86,14 +90,16 @@ export class Egress {
     this.queues = [0, 1, 2].map(() => new Int32Array(l.ringCapacity));
     this.ruleCls = new Int8Array(l.maxRules);
     this.pool = new PairSlots(l, pair);
+    if (this.fixed) this.uring.files(FIXED_FILES);
   }
 
   /** New sockets arrive with the message; sockets no rule uses any more are closed. */
   configure(cfg: EgressConfigMsg, fds: number[]): void {
     for (const s of cfg.sockets) {
       const old = this.sockets.get(s.key);
-      if (old !== undefined) closeFd(old);
+      if (old !== undefined) this.closeSocket(old);
       this.sockets.set(s.key, fds[s.fd]);
+      if (this.fixed) this.uring.file(fds[s.fd], true); // fails only beyond the table: then sent unregistered
     }
     const outputs: (Outputs | undefined)[] = [];
     const pipes: (Pipeline | undefined)[] = [];
@@ -119,10 +125,15 @@ export class Egress {
     // A socket still in flight keeps its file open in the kernel, so closing it here is safe.
     for (const [k, fd] of this.sockets) {
       if (!used.has(k)) {
-        closeFd(fd);
+        this.closeSocket(fd);
         this.sockets.delete(k);
       }
     }
+  }
+
+  private closeSocket(fd: number): void {
+    if (this.fixed) this.uring.file(fd, false);
+    closeFd(fd);
   }
 
   private pipeline(rule: number, spec: string): Pipeline {

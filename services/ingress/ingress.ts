@@ -1,6 +1,6 @@
-// The ingress loop. Per packet: read the TPACKET_V3 header, parse, match, take a slot, one
-// memcpy (through C), push the slot index. Per block: one atomic publish. No allocation, no
-// Promise, no system call per packet; poll() only when idle.
+// The ingress loop. Per packet: read the TPACKET_V3 (or V2) header, parse, match, take a slot,
+// one memcpy (through C), push the slot index. Per block (V2: per pass over the ready frames): one
+// atomic publish. No allocation, no Promise, no system call per packet; poll() only when idle.
 import { packetMap, packetStats, unmap } from "../../c/packet.ts";
 import { closeFd } from "../../c/inet.ts";
 import { PollSet, copy, monotonicNs, type Mapping } from "../../c/sys.ts";
@@ -13,14 +13,18 @@ import { BEST_EFFORT, RESERVE, classOf } from "../../shm/classes.ts";
 import { RingConsumer, RingProducer, ringHeadAddr } from "../../shm/ring.ts";
 import type { Segment } from "../../shm/segment.ts";
 import type { IngressInput, IngressRule } from "../control.ts";
+import { readTune } from "../tune.ts";
 import { MatchTable } from "./match.ts";
 import { F, parseFrame } from "./parse.ts";
 
 const TP_STATUS_KERNEL = 0;
 const TP_STATUS_USER = 1;
 const TP_STATUS_VLAN_VALID = 0x10;
-/** sockaddr_ll.sll_pkttype, after the 48-byte aligned tpacket3_hdr. */
+/** sockaddr_ll.sll_pkttype, after the 48-byte aligned tpacket3_hdr (V2: 32-byte tpacket2_hdr). */
 const PKTTYPE_OFF = 48 + 10;
+const PKTTYPE_OFF_V2 = 32 + 10;
+/** V2: frames handled before one publish, so egress starts on a long run early. */
+const V2_BATCH = 256;
 const PACKET_OUTGOING = 4;
 
 const C = indexOf(INGRESS_COUNTERS);
@@ -36,8 +40,8 @@ const RULE_DOWN = C.drop_rule_down;
  *  a constant, so the JIT drops the branch. */
 const TRACING = process.env.MCRELAY_TRACING !== "off";
 
-/** Spin this long after the last packet before sleeping: a wake-up costs ~50 µs here. */
-const SPIN_NS = 50_000;
+/** Spin this long after the last packet before sleeping (MCRELAY_TUNE_SPIN_US). */
+const SPIN_NS = readTune().spinUs * 1000;
 const SLEEP_MS = 100;
 
 interface Input {
@@ -49,6 +53,11 @@ interface Input {
   i32: Int32Array;
   blockSize: number;
   blockCount: number;
+  /** V2 rings: frame geometry; cur counts frames instead of blocks. */
+  v2: boolean;
+  frameSize: number;
+  framesPerBlock: number;
+  frameCount: number;
   cur: number;
 }
 
@@ -135,7 +144,8 @@ export class Ingress {
       const fd = fds[spec.fd];
       const map = packetMap(fd, size);
       keep.push({ ifname: spec.ifname, fd, map, size, u8: new Uint8Array(map.buf), i32: new Int32Array(map.buf),
-        blockSize: g.blockSize, blockCount: g.blockCount, cur: 0 });
+        blockSize: g.blockSize, blockCount: g.blockCount, cur: 0, v2: g.version === 2, frameSize: g.frameSize,
+        framesPerBlock: Math.floor(g.blockSize / g.frameSize), frameCount: Math.floor(g.blockSize / g.frameSize) * g.blockCount });
     }
     for (const old of this.inputs) if (!keep.includes(old)) this.closeInput(old);
     this.inputs = keep;
@@ -156,7 +166,10 @@ export class Ingress {
     let idleSince = 0;
     for (let turn = 0; turn < 4096; turn++) {
       let n = 0;
-      for (let i = 0; i < this.inputs.length; i++) n += this.drain(this.inputs[i], i);
+      for (let i = 0; i < this.inputs.length; i++) {
+        const inp = this.inputs[i];
+        n += inp.v2 ? this.drainFrames(inp, i) : this.drain(inp, i);
+      }
       this.c[C.loops]++;
       if (n > 0) {
         idleSince = 0;
@@ -214,6 +227,26 @@ export class Ingress {
       n += num;
       this.desc.publish();
     }
+    return n;
+  }
+
+  /** TPACKET_V2: every frame has its own status word; tpacket2_hdr: status, len, snaplen, mac (u16). */
+  private drainFrames(inp: Input, input: number): number {
+    const i32 = inp.i32;
+    let n = 0;
+    while (n < V2_BATCH) {
+      const f = Math.floor(inp.cur / inp.framesPerBlock) * inp.blockSize + (inp.cur % inp.framesPerBlock) * inp.frameSize;
+      const status = Atomics.load(i32, f >> 2);
+      if ((status & TP_STATUS_USER) === 0) break;
+      if (inp.u8[f + PKTTYPE_OFF_V2] === PACKET_OUTGOING) {
+        this.c[C.frames]++;
+        this.c[OUTGOING]++;
+      } else this.frame(inp, input, f + (inp.u8[f + 12] | (inp.u8[f + 13] << 8)), i32[(f + 8) >> 2], i32[(f + 4) >> 2], status);
+      Atomics.store(i32, f >> 2, TP_STATUS_KERNEL);
+      inp.cur = inp.cur + 1 === inp.frameCount ? 0 : inp.cur + 1;
+      n++;
+    }
+    if (n > 0) this.desc.publish();
     return n;
   }
 

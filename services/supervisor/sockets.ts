@@ -5,6 +5,7 @@ import { errnoName } from "../../c/lib.ts";
 import { packetFanoutId, packetOpen, setGro, type RingGeometry } from "../../c/packet.ts";
 import { formatIpv4, isMulticast } from "../../rules/ipv4.ts";
 import type { PlannedOutput, PlannedRule } from "./plan.ts";
+import { readTune } from "../tune.ts";
 
 /**
  * 256 blocks of 128 KiB (32 MiB) per worker and input. A block goes to user space when full or
@@ -15,7 +16,10 @@ import type { PlannedOutput, PlannedRule } from "./plan.ts";
  * - at high rates per-block costs matter: with 32 KiB blocks (22 full-size frames) the relay spent
  *   3.5 µs per 1,400 B packet at 250k pps, with 128 KiB 2.9 µs, with 256 KiB 2.6 µs (bench:relay).
  */
-export const GEOMETRY: RingGeometry = { blockSize: 128 << 10, blockCount: 256, frameSize: 2048, retireMs: 1 };
+const tune = readTune(); // a bad MCRELAY_TUNE_* value stops start-up here, before anything runs
+export const GEOMETRY: RingGeometry = {
+  version: tune.ring === "v2" ? 2 : 3, blockSize: tune.blockKiB << 10, blockCount: tune.blocks, frameSize: 2048, retireMs: 1,
+};
 
 export interface Logger {
   info(o: object, msg: string): void;

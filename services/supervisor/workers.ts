@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { closeFd } from "../../c/inet.ts";
 import { recvMessage, sendMessage, socketPair } from "../../c/unixmsg.ts";
 import type { FromWorker, ToWorker } from "../control.ts";
+import { TUNE_ENV } from "../tune.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
 
@@ -50,7 +51,8 @@ export class WorkerHandle {
       cwd: ROOT,
       stdio: ["ignore", "inherit", "inherit", theirs],
       env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent", MCRELAY_LOG_LEVEL: logLevel,
-        ...(process.env.MCRELAY_TRACING ? { MCRELAY_TRACING: process.env.MCRELAY_TRACING } : {}) },
+        ...(process.env.MCRELAY_TRACING ? { MCRELAY_TRACING: process.env.MCRELAY_TRACING } : {}),
+        ...Object.fromEntries(Object.entries(process.env).filter(([k]) => TUNE_ENV.test(k))) },
     });
     closeFd(theirs);
   }

@@ -1,0 +1,61 @@
+// bench:scaling — does a second core help? mcrelay --workers 1 vs --workers 2 with 16 flows (iperf
+// client threads, one source port each, spread by PACKET_FANOUT_HASH), the kernel as reference, each
+// searched for its highest loss-free rate. On a 2-core machine the sender and receiver share the
+// cores with the relay, so this measures contention as much as scaling: docs/PERFORMANCE.md explains.
+// Usage: bun run bench:scaling [--flows 16] [--sizes 64,1400] [--seconds 5] [--no-doc]
+import { mkdirSync } from "node:fs";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { writeSection } from "./doc.ts";
+import { runRelayBench, type SubRun } from "./relay/subrun.ts";
+
+const { values: a } = parseArgs({
+  args: Bun.argv.slice(2),
+  options: {
+    flows: { type: "string", default: "16" },
+    sizes: { type: "string", default: "64,1400" },
+    rates: { type: "string", default: "100k,200k,250k,300k,max" },
+    seconds: { type: "string", default: "5" },
+    "no-doc": { type: "boolean", default: false },
+  },
+});
+const repo = resolve(import.meta.dir, "..");
+const sizes = a.sizes!.split(",").map(Number);
+const t0 = Date.now();
+const common = ["--flows", a.flows!, "--sizes", a.sizes!, "--rates", a.rates!, "--seconds", a.seconds!, "--search", "--no-latency"];
+const runs: { label: string; run: SubRun }[] = [];
+for (const [label, args] of [
+  ["kernel (smcroute)", ["--only", "kernel"]],
+  ["mcrelay --workers 1", ["--only", "mcrelay", "--workers", "1"]],
+  ["mcrelay --workers 2", ["--only", "mcrelay", "--workers", "2"]],
+] as const) {
+  const run = runRelayBench([...args, ...common]);
+  for (const e of Object.values(run.errors)) console.error(`${label}: ${e}`);
+  runs.push({ label, run });
+  console.error(`${label}: ${run.search.map((s) => `${s.size} B loss-free ${(s.maxLossFreePps / 1000).toFixed(1)}k`).join(", ")}`);
+}
+
+const k = (x: number) => `${(x / 1000).toFixed(1)}k`;
+const lines = [
+  `| relay | ${sizes.map((s) => `${s} B: highest loss-free`).join(" | ")} | ${sizes.map((s) => `${s} B at max: delivered (%)`).join(" | ")} | ${sizes.map((s) => `${s} B at max: relay µs/pkt`).join(" | ")} |`,
+  `|---|${sizes.map(() => "--:").join("|")}|${sizes.map(() => "--:").join("|")}|${sizes.map(() => "--:").join("|")}|`,
+];
+for (const { label, run } of runs) {
+  const lossFree = sizes.map((s) => {
+    const r = run.search.find((x) => x.size === s);
+    return r ? (r.lowestLossyPps === null ? `≥ ${k(r.maxLossFreePps)} (sender limit)` : `${k(r.maxLossFreePps)}`) : "—";
+  });
+  const atMax = sizes.map((s) => run.rows.find((r) => r.size === s && r.rate === null));
+  lines.push(`| ${label} | ${lossFree.join(" | ")} | ${atMax.map((r) => (r ? `${k(r.deliveredPps)} (${r.deliveredPct.toFixed(1)} %)` : "—")).join(" | ")} | ${atMax.map((r) => r?.relayCpuUs?.toFixed(2) ?? "—").join(" | ")} |`);
+}
+mkdirSync(resolve(repo, "bench/results"), { recursive: true });
+const out = resolve(repo, `bench/results/scaling-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+await Bun.write(out, JSON.stringify({ args: a, runs }, null, 2) + "\n");
+
+const body = `\`bun run bench:scaling\` — ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC; took ${Math.round((Date.now() - t0) / 60000)} min.
+${a.flows} flows (iperf 2 client threads, one source port each) from \`src\`; the bench:relay topology and method; highest
+loss-free rate (< 0.1 % loss) by bisection. Raw data: \`bench/results/${out.split("/").pop()}\`.
+
+${lines.join("\n")}`;
+console.log(body);
+if (!a["no-doc"]) writeSection("scaling", "## One core or two: --workers 1 vs 2, 16 flows", body);

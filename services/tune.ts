@@ -1,0 +1,49 @@
+// Tuning knobs, read once at start from MCRELAY_TUNE_* variables (the supervisor hands them to the
+// workers). They exist so that bench:levers can measure each lever of docs/PERFORMANCE.md against
+// the defaults, which are what measured best on the development machine. A bad value stops start-up.
+import { availableParallelism } from "node:os";
+
+export const TUNE_ENV = /^MCRELAY_TUNE_[A-Z_]+$/;
+
+function int(name: string, dflt: number, min: number, max: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === "") return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer ${min}–${max}, got "${v}"`);
+  return n;
+}
+
+function oneOf<T extends string>(name: string, dflt: T, allowed: readonly T[]): T {
+  const v = (process.env[name] ?? "") || dflt;
+  if (!allowed.includes(v as T)) throw new Error(`${name} must be one of ${allowed.join(", ")}, got "${v}"`);
+  return v as T;
+}
+
+export function readTune() {
+  return {
+    /** Idle spin after the last packet before a worker sleeps, µs. 0: on a machine where the relay
+     *  shares cores with other work, spinning took CPU the rest needed (docs/PERFORMANCE.md, levers). */
+    spinUs: int("MCRELAY_TUNE_SPIN_US", 0, 0, 1_000_000),
+    /** Egress: descriptors taken from the ring per turn; each turn ends with one io_uring submit. */
+    egressTake: int("MCRELAY_TUNE_TAKE", 256, 1, 4096),
+    /** Egress io_uring: plain, SINGLE_ISSUER|DEFER_TASKRUN, registered sockets, or both. */
+    uring: oneOf("MCRELAY_TUNE_URING", "plain", ["plain", "defer", "fixed", "defer+fixed"] as const),
+    /** CPU pinning of pair i: none; both workers on CPU i; ingress on 2i and egress on 2i+1 (mod CPUs). */
+    pin: oneOf("MCRELAY_TUNE_PIN", "none", ["none", "same", "split"] as const),
+    /** AF_PACKET ring version: 3 (blocks: fewer wake-ups) or 2 (a frame at a time: lower latency). */
+    ring: oneOf("MCRELAY_TUNE_RING", "v3", ["v3", "v2"] as const),
+    /** AF_PACKET ring of each input: block size (KiB) and block count. */
+    blockKiB: int("MCRELAY_TUNE_BLOCK_KIB", 128, 8, 4096),
+    blocks: int("MCRELAY_TUNE_BLOCKS", 256, 2, 65536),
+  };
+}
+
+export type Tune = ReturnType<typeof readTune>;
+
+/** The CPU a worker of pair `index` is pinned to, or null. */
+export function pinnedCpu(t: Tune, role: "ingress" | "egress", index: number): number | null {
+  const n = availableParallelism();
+  if (t.pin === "same") return index % n;
+  if (t.pin === "split") return (2 * index + (role === "egress" ? 1 : 0)) % n;
+  return null;
+}

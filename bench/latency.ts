@@ -59,6 +59,7 @@ const body = [
   ...rows,
   "",
   "mcrelay's floor is its AF_PACKET ring: a TPACKET_V3 block is handed to user space when full or after 1 ms.",
+  "mcrelay-v2 (`MCRELAY_TUNE_RING=v2`) receives through a TPACKET_V2 ring, which hands over every frame at once.",
 ].join("\n");
 console.log(body);
 if (!v["no-doc"]) writeSection("latency", "## Added latency: mcrelay vs the kernel", body);

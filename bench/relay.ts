@@ -1,7 +1,8 @@
 // bun run bench:relay — mcrelay vs the kernel's multicast forwarding (smcroute) vs socat,
 // in one topology (src —veth— relay —veth— dst, three network namespaces made and deleted here).
 // Flags: --seconds 5 --rates 20k,50k,...,max --sizes 64,1400 --only kernel,socat,mcrelay
-//        --workers 1 --repeat 1 --search [--search-steps 4] --no-doc --skip-setup
+//        --workers 1 --flows 1 --repeat 1 --search [--search-steps 4] --no-latency --no-doc --skip-setup
+// MCRB_KEEP=1 keeps the work directory (relay, iperf logs) instead of deleting it.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -67,7 +68,7 @@ const t0 = Date.now();
 const load = () => readFileSync("/proc/loadavg", "utf8").split(" ")[0]!;
 const loadStart = load();
 const work = mkdtempSync(join(tmpdir(), "mcrb-"));
-onCleanup(() => rmSync(work, { recursive: true, force: true }));
+onCleanup(() => (process.env.MCRB_KEEP ? console.error(`kept ${work}`) : rmSync(work, { recursive: true, force: true })));
 
 const trials: Trial[] = [];
 const rows: Row[] = [];
@@ -170,7 +171,7 @@ const section = `## Relay: mcrelay vs kernel multicast routing vs socat
 ${meta.iperf.split(" (")[0]}; ${opts.seconds} s per rate; took ${Math.round(elapsed / 60)} min.${opts.repeat > 1 ? ` **Each figure is the median of ${opts.repeat} runs (per column).**` : ""}
 
 Method:
-- Three network namespaces, \`src —veth— relay —veth— dst\`. iperf 2 in \`src\` sends UDP${opts.flows > 1 ? ` in ${opts.flows} flows (client threads, one source port each; offered pps from the sender's UDP counters)` : ""} to ${IN.group}:${IN.port} with
+- Three network namespaces, \`src —veth— relay —veth— dst\`. iperf 2 in \`src\` sends UDP${opts.flows > 1 ? ` in ${opts.flows} flows (one iperf client each, so one source port each; offered pps from the sender's UDP counters)` : ""} to ${IN.group}:${IN.port} with
   TTL ${TTL} from 198.18.1.1/24; the relay's input address (198.18.2.1/24) is in another subnet. The relay namespace
   has a route back to 198.18.1.0/24 in every variant: the kernel needs it for its RPF check (mcrelay does not).
 - **kernel**: smcrouted with one route from the input veth to the output veth. It cannot rewrite the group, so the

@@ -15,13 +15,21 @@ static int fail_close(int fd)
 }
 
 // A UDP socket bound to one interface and connected to its destination, so egress sends with
-// plain IORING_OP_SEND and the kernel caches the route. group_be/port are network order.
+// plain IORING_OP_SEND and the kernel caches the route. group_be/port/src_port are network order.
+// Every worker has its own socket per output; they share one source port (src_port, 0 = pick
+// one) through SO_REUSEPORT, so receivers see one sender per output however many workers run.
 int mr_egress_socket(const char *ifname, int ifindex, unsigned group_be, unsigned port,
-                     int ttl, int tos, int sndbuf)
+                     int ttl, int tos, int sndbuf, unsigned src_port)
 {
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	int one = 1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+		return fail_close(fd);
+	struct sockaddr_in src = { .sin_family = AF_INET, .sin_port = (unsigned short)src_port };
+	if (bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0)
+		return fail_close(fd);
 	if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname, strlen(ifname)) < 0)
 		return fail_close(fd);
 	struct ip_mreqn mr = { .imr_ifindex = ifindex };
@@ -44,6 +52,16 @@ int mr_egress_socket(const char *ifname, int ifindex, unsigned group_be, unsigne
 	if (connect(fd, (struct sockaddr *)&dst, sizeof(dst)) < 0)
 		return fail_close(fd);
 	return fd;
+}
+
+// The socket's local port (network order), or -errno.
+int mr_local_port(int fd)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+	if (getsockname(fd, (struct sockaddr *)&a, &len) < 0)
+		return -errno;
+	return a.sin_port;
 }
 
 // The helper socket only joins groups (IGMP, NIC MAC filter); it binds an ephemeral port and a

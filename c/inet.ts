@@ -3,7 +3,8 @@ import { dlopen, FFIType as T } from "bun:ffi";
 import { check, cstr, libPath } from "./lib.ts";
 
 const { symbols: C } = dlopen(libPath(), {
-  mr_egress_socket: { args: [T.ptr, T.i32, T.u32, T.u32, T.i32, T.i32, T.i32], returns: T.i32 },
+  mr_egress_socket: { args: [T.ptr, T.i32, T.u32, T.u32, T.i32, T.i32, T.i32, T.u32], returns: T.i32 },
+  mr_local_port: { args: [T.i32], returns: T.i32 },
   mr_helper_socket: { args: [], returns: T.i32 },
   mr_helper_member: { args: [T.i32, T.i32, T.u32, T.u32, T.i32], returns: T.i32 },
   mr_if_index: { args: [T.ptr], returns: T.i32 },
@@ -28,9 +29,15 @@ export interface EgressSpec {
   dscp: number;
 }
 
-/** A UDP socket bound to the output interface and connected to its destination. Returns fd or -errno. */
-export function egressSocket(s: EgressSpec, sndbuf = 4 << 20): number {
-  return C.mr_egress_socket(cstr(s.ifname), s.ifindex, be32(s.addr), be16(s.port), s.ttl, s.dscp << 2, sndbuf);
+/** A UDP socket bound to the output interface and connected to its destination, sending from
+ *  srcPort (0: a port the kernel picks; others share it with SO_REUSEPORT). Returns fd or -errno. */
+export function egressSocket(s: EgressSpec, srcPort = 0, sndbuf = 4 << 20): number {
+  return C.mr_egress_socket(cstr(s.ifname), s.ifindex, be32(s.addr), be16(s.port), s.ttl, s.dscp << 2, sndbuf, be16(srcPort));
+}
+
+/** The socket's local UDP port. */
+export function localPort(fd: number): number {
+  return be16(check(C.mr_local_port(fd), "getsockname"));
 }
 
 export function helperSocket(): number {

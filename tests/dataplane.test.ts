@@ -115,6 +115,11 @@ describe("data plane", () => {
       expect(perWorker[1]).toBeGreaterThan(0);
       expect(perWorker[0] + perWorker[1]).toBe(16000);
       expect(s.workers.map((w) => w.egress.completions)).toEqual(perWorker);
+      // One output, one sender: both workers' sockets to 239.2.2.2:6000 send from the same port.
+      const udp = lab.sh(relay, ["cat", "/proc/net/udp"]).stdout.split("\n").map((l) => l.trim().split(/\s+/));
+      const toOutput = udp.filter((f) => f[2] === "020202EF:1770"); // rem_address 239.2.2.2:6000
+      expect(toOutput).toHaveLength(2);
+      expect(new Set(toOutput.map((f) => f[1]!.split(":")[1])).size).toBe(1);
     } finally {
       await r.stop();
     }

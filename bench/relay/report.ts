@@ -120,7 +120,10 @@ export function markdownTables(
       const cells = sizes.map((s) => {
         const r = search.find((x) => x.variant === v && x.size === s);
         if (!r) return "—";
-        return r.lowestLossyPps === null ? `≥ ${k(r.maxLossFreePps)} (sender limit)` : `${k(r.maxLossFreePps)} (loss at ${k(r.lowestLossyPps)})`;
+        const cell = r.lowestLossyPps === null ? `≥ ${k(r.maxLossFreePps)} (sender limit)` : `${k(r.maxLossFreePps)} (loss at ${k(r.lowestLossyPps)})`;
+        // Losses are not always monotonic on a noisy machine: say so when a lower rate lost packets.
+        const below = rows.filter((x) => x.variant === v && x.size === s && x.deliveredPct < LOSS_FREE_PCT && x.offeredPps < r.maxLossFreePps);
+        return below.length ? `${cell}; but ${below.map((x) => `${x.deliveredPct.toFixed(2)} % at ${k(x.offeredPps)}`).join(", ")}` : cell;
       });
       out.push(`| ${v} | ${cells.join(" | ")} |`);
     }

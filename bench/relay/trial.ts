@@ -65,7 +65,7 @@ export function parseHistogram(line: string): Latency | null {
   return total > 0 ? { p50: at(0.5), p99: at(0.99), p999: at(0.999), over } : null;
 }
 
-/** `flows` > 1: that many iperf client threads, each its own source port (so a flow of its own for
+/** `flows` > 1: that many iperf clients, each its own source port (so a flow of its own for
  *  PACKET_FANOUT_HASH), sharing the rate; offered pps then comes from the sender's UDP counters. */
 export async function runTrial(
   t: Topology, v: Variant, relay: Running, dir: string, size: number, rate: number | null, seconds: number, flows = 1,
@@ -87,11 +87,13 @@ export async function runTrial(
   const client = [
     "iperf", "-u", "-c", IN.group, "-p", String(IN.port), "-B", t.addr.src, "-T", String(TTL),
     "-l", String(size), "-b", `${Math.round((rate ?? MAX_PPS) / flows)}pps`, "-t", String(seconds), "-e", "--trip-times",
-    ...(flows > 1 ? ["-P", String(flows)] : []),
   ];
-  const cli = start(exec(t.ns.src, client), { log: cliLog });
-  const inTime = await Promise.race([cli.exited.then(() => true), Bun.sleep((seconds + 15) * 1000).then(() => false)]);
-  if (!inTime) await stop(cli, "SIGKILL", 1000);
+  // iperf 2 refuses -P with a multicast destination: several flows are several clients, each
+  // bound to its own ephemeral source port. The first one's report gives the duration.
+  const clis = Array.from({ length: flows }, (_, i) => start(exec(t.ns.src, client), { log: i === 0 ? cliLog : undefined }));
+  const all = Promise.all(clis.map((c) => c.exited));
+  const inTime = await Promise.race([all.then(() => true), Bun.sleep((seconds + 15) * 1000).then(() => false)]);
+  if (!inTime) for (const c of clis) await stop(c, "SIGKILL", 1000);
   await Bun.sleep(300); // let queues drain
 
   const d1 = udpCounters(dstPid), s1 = udpCounters(t.holder.src.pid), m1 = machineTicks(), r1 = relay.cpuTicks();

@@ -1,6 +1,6 @@
 // The sockets only the supervisor may create: AF_PACKET fanout receive sockets, IGMP helper
 // sockets, and connected egress sockets. Workers get them as fds and never create any.
-import { egressSocket, helperMember, helperSocket, closeFd } from "../../c/inet.ts";
+import { egressSocket, helperMember, helperSocket, closeFd, localPort } from "../../c/inet.ts";
 import { errnoName } from "../../c/lib.ts";
 import { packetFanoutId, packetOpen, setGro, type RingGeometry } from "../../c/packet.ts";
 import { formatIpv4, isMulticast } from "../../rules/ipv4.ts";
@@ -67,8 +67,15 @@ export class InputSockets {
   }
 }
 
+/** Source port per output, shared by every worker's socket for it. */
+const sourcePorts = new Map<string, number>();
+
+/** An egress socket for one worker; all workers' sockets for an output send from one source port. */
 export function openEgress(o: PlannedOutput): number {
-  const fd = egressSocket(o);
+  let fd = egressSocket(o, sourcePorts.get(o.key) ?? 0);
+  // The remembered port may have been taken by another program since our sockets closed.
+  if (fd < 0 && sourcePorts.has(o.key)) fd = egressSocket(o, 0);
   if (fd < 0) throw new Error(`output ${o.ifname} ${formatIpv4(o.addr)}:${o.port}: ${errnoName(fd)}`);
+  sourcePorts.set(o.key, localPort(fd));
   return fd;
 }

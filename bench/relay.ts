@@ -182,8 +182,8 @@ Method:
   every frame over at once instead of a block at a time). An iperf 2 server in \`dst\` receives.
 - *Offered pps*: what the iperf client reports it sent. At *max* it sends as fast as it can while sharing the
   2 CPUs with the relay and the receiver, so this rate differs between variants.
-- *Delivered*: datagrams that reached the UDP layer in \`dst\` (\`InDatagrams + RcvbufErrors\`), so a slow
-  receiver does not count against the relay. *Delivered %* is delivered ÷ the UDP datagrams the sender's stack sent.
+- *Delivered*: datagrams that reached the UDP layer in \`dst\` (\`InDatagrams + RcvbufErrors + IgnoredMulti\`), so a slow
+  receiver (or iperf's server ignoring all but one sender) does not count against the relay. *Delivered %* is delivered ÷ the UDP datagrams the sender's stack sent.
 - *Relay CPU*: utime+stime of the relay's processes (socat; mcrelay's supervisor and all its descendants) per
   delivered packet. *softirq*: the whole machine's softirq time (\`/proc/stat\`) per delivered packet. For the
   kernel variant that is where forwarding happens, but it also holds the sender's and receiver's softirq work

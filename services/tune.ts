@@ -30,6 +30,8 @@ export function readTune() {
     uring: oneOf("MCRELAY_TUNE_URING", "plain", ["plain", "defer", "fixed", "defer+fixed"] as const),
     /** CPU pinning of pair i: none; both workers on CPU i; ingress on 2i and egress on 2i+1 (mod CPUs). */
     pin: oneOf("MCRELAY_TUNE_PIN", "none", ["none", "same", "split"] as const),
+    /** Scheduling niceness of the workers (-20–19): below 0 they win the CPU from other busy processes. */
+    nice: int("MCRELAY_TUNE_NICE", 0, -20, 19),
     /** AF_PACKET ring version: 3 (blocks: fewer wake-ups) or 2 (a frame at a time: lower latency). */
     ring: oneOf("MCRELAY_TUNE_RING", "v3", ["v3", "v2"] as const),
     /** AF_PACKET ring of each input: block size (KiB) and block count. */

@@ -31,6 +31,8 @@ const SPIN_NS = TUNE.spinUs * 1000;
 /** Registered-file slots (a socket's slot is its fd number); fds beyond are sent on unregistered. */
 const FIXED_FILES = 4096;
 const SLEEP_US = 100_000;
+/** Longest a busy run() goes before it writes its heartbeat and returns for control messages. */
+const BUSY_RETURN_NS = 50_000_000;
 
 interface Outputs {
   fds: Int32Array;
@@ -154,6 +156,7 @@ export class Egress {
   /** Runs for a while; returns so the caller can read control messages. */
   run(): void {
     let idleSince = 0;
+    const started = Bun.nanoseconds();
     for (let turn = 0; turn < 4096; turn++) {
       const n = this.take();
       const due = this.holding.length > 0 ? this.pullHeld() : 0;
@@ -166,6 +169,7 @@ export class Egress {
       this.c[C.loops]++;
       if (n > 0 || done > 0 || due > 0) {
         idleSince = 0;
+        if (Bun.nanoseconds() - started > BUSY_RETURN_NS) break; // heartbeat and control on time under load
         continue;
       }
       if (this.inflight > 0 || this.queued > 0) {

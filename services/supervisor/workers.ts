@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { closeFd } from "../../c/inet.ts";
 import { recvMessage, sendMessage, socketPair } from "../../c/unixmsg.ts";
 import type { FromWorker, ToWorker } from "../control.ts";
-import { TUNE_ENV } from "../tune.ts";
+import { TUNE_ENV, readTune } from "../tune.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
 
@@ -46,7 +46,8 @@ export class WorkerHandle {
     const [mine, theirs] = socketPair();
     this.sock = mine;
     const entry = join(ROOT, "services", role, "main.ts");
-    const cmd = unprivileged(user, [process.execPath, entry, "--index", String(index)]);
+    const nice = readTune().nice; // set while still root: lowering it needs CAP_SYS_NICE
+    const cmd = [...(nice !== 0 ? ["nice", "-n", String(nice)] : []), ...unprivileged(user, [process.execPath, entry, "--index", String(index)])];
     this.proc = Bun.spawn(cmd, {
       cwd: ROOT,
       stdio: ["ignore", "inherit", "inherit", theirs],

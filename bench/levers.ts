@@ -7,7 +7,7 @@ import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { writeSection } from "./doc.ts";
-import type { Row } from "./relay/report.ts";
+import { median, parseRate, type Row } from "./relay/report.ts";
 import { runRelayBench } from "./relay/subrun.ts";
 
 export const LEVERS: { name: string; what: string; env: Record<string, string> }[] = [
@@ -59,22 +59,17 @@ for (let round = 1; round <= Number(a.rounds); round++) {
   }
 }
 
-const median = (xs: number[]) => {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((x, y) => x - y);
-  if (!s.length) return NaN;
-  const h = s.length >> 1;
-  return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
-};
+const finiteMedian = (xs: number[]) => median(xs.filter(Number.isFinite));
 const pick = (name: string, size: number, rate: string) =>
-  rows.get(name)!.filter((r) => r.size === size && (rate === "max" ? r.rate === null : r.rate === Number(rate.replace(/k$/, "")) * 1000));
+  rows.get(name)!.filter((r) => r.size === size && (rate === "max" ? r.rate === null : r.rate === parseRate(rate)));
 const cell = (name: string, size: number, rate: string) => {
   const rs = pick(name, size, rate);
   if (!rs.length) return "—";
-  const pct = median(rs.map((r) => r.deliveredPct));
-  const kpps = median(rs.map((r) => r.deliveredPps)) / 1000;
-  const cpu = median(rs.map((r) => r.relayCpuUs ?? NaN));
-  const p50 = median(rs.map((r) => r.latency?.p50 ?? NaN));
-  const p99 = median(rs.map((r) => r.latency?.p99 ?? NaN));
+  const pct = finiteMedian(rs.map((r) => r.deliveredPct));
+  const kpps = finiteMedian(rs.map((r) => r.deliveredPps)) / 1000;
+  const cpu = finiteMedian(rs.map((r) => r.relayCpuUs ?? NaN));
+  const p50 = finiteMedian(rs.map((r) => r.latency?.p50 ?? NaN));
+  const p99 = finiteMedian(rs.map((r) => r.latency?.p99 ?? NaN));
   const lat = Number.isFinite(p50) ? `, ${p50.toFixed(2)} / ${p99.toFixed(2)} ms` : "";
   return rate === "max" ? `${kpps.toFixed(0)}k (${pct.toFixed(1)} %), ${cpu.toFixed(2)} µs` : `${pct.toFixed(2)} %, ${cpu.toFixed(2)} µs${lat}`;
 };

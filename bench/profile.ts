@@ -10,6 +10,7 @@ import { parseArgs } from "node:util";
 import { writeSection } from "./doc.ts";
 import { cleanupAll, onCleanup, run, start, stop } from "./relay/proc.ts";
 import { createTopology } from "./relay/topology.ts";
+import { parseRate } from "./relay/report.ts";
 import { runTrial } from "./relay/trial.ts";
 import { VARIANTS } from "./relay/variants.ts";
 import { kernelStage, tabulate, type Sample } from "./profile/classify.ts";
@@ -26,7 +27,8 @@ const { values: a } = parseArgs({
     "no-doc": { type: "boolean", default: false },
   },
 });
-const rate = Math.round(Number(a.rate!.replace(/k$/i, "")) * (/k$/i.test(a.rate!) ? 1000 : 1));
+const rate = parseRate(a.rate!);
+if (rate === null) throw new Error("--rate must be a number of pps (a profile needs a steady rate), not max");
 const size = Number(a.size);
 const seconds = Number(a.seconds);
 const freq = Number(a.freq);

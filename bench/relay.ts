@@ -1,6 +1,6 @@
 // bun run bench:relay — mcrelay vs the kernel's multicast forwarding (smcroute) vs socat,
 // in one topology (src —veth— relay —veth— dst, three network namespaces made and deleted here).
-// Flags: --seconds 5 --rates 20k,50k,...,max --sizes 64,1400 --only kernel,socat,mcrelay
+// Flags: --seconds 5 --rates 20k,50k,...,max --sizes 64,1400 --only kernel,socat,mcrelay,mcrelay-v2
 //        --workers 1 --flows 1 --repeat 1 --search [--search-steps 4] --no-latency --no-doc --skip-setup
 // MCRB_KEEP=1 keeps the work directory (relay, iperf logs) instead of deleting it.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { cleanupAll, onCleanup, run } from "./relay/proc.ts";
-import { halfKernelRate, markdownTables, searchMaxLossFree, summarize, updateDoc, type Row, type SearchResult } from "./relay/report.ts";
+import { halfKernelRate, markdownTables, parseRate, searchMaxLossFree, summarize, updateDoc, type Row, type SearchResult } from "./relay/report.ts";
 import { createTopology } from "./relay/topology.ts";
 import { runTrial, type Trial } from "./relay/trial.ts";
 import { IN, OUT, TTL, VARIANTS } from "./relay/variants.ts";
@@ -33,15 +33,9 @@ const { values: a } = parseArgs({
   },
 });
 
-const rate = (s: string): number | null => {
-  if (s === "max") return null;
-  const m = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(s);
-  if (!m) throw new Error(`bad rate ${s} (e.g. 50k, 1.5M, 20000, max)`);
-  return Math.round(Number(m[1]) * ({ k: 1e3, K: 1e3, m: 1e6, M: 1e6 }[m[2]!] ?? 1));
-};
 const opts = {
   seconds: Number(a.seconds),
-  rates: a.rates!.split(",").map(rate),
+  rates: a.rates!.split(",").map(parseRate),
   sizes: a.sizes!.split(",").map(Number),
   only: a.only!.split(","),
   workers: Number(a.workers),

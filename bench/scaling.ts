@@ -7,6 +7,7 @@ import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { writeSection } from "./doc.ts";
+import { parseRate } from "./relay/report.ts";
 import { runRelayBench, type SubRun } from "./relay/subrun.ts";
 
 const { values: a } = parseArgs({
@@ -43,7 +44,7 @@ for (const size of sizes) {
   lines.push(`| relay | ${rates.join(" | ")} |`, `|---|${rates.map(() => "--:").join("|")}|`);
   for (const { label, run } of runs) {
     const cells = rates.map((r) => {
-      const row = run.rows.find((x) => x.size === size && (r === "max" ? x.rate === null : x.rate === Number(r.replace(/k$/, "")) * 1000));
+      const row = run.rows.find((x) => x.size === size && (r === "max" ? x.rate === null : x.rate === parseRate(r)));
       return row ? `${row.deliveredPct.toFixed(2)} % (${k(row.deliveredPps)})${row.relayCpuUs === null ? "" : `, ${row.relayCpuUs.toFixed(2)} µs`}` : "—";
     });
     lines.push(`| ${label} | ${cells.join(" | ")} |`);

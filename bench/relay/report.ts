@@ -7,7 +7,15 @@ export const LOSS_FREE_PCT = 99.9;
 
 export type Row = Omit<Trial, "iperfServer"> & { n: number };
 
-const median = (xs: number[]) => {
+/** "50k", "1.5M", "20000" → pps; "max" → null (the sender's full speed). */
+export function parseRate(s: string): number | null {
+  if (s === "max") return null;
+  const m = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(s);
+  if (!m) throw new Error(`bad rate ${s} (e.g. 50k, 1.5M, 20000, max)`);
+  return Math.round(Number(m[1]) * ({ k: 1e3, K: 1e3, m: 1e6, M: 1e6 }[m[2]!] ?? 1));
+}
+
+export const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const h = s.length >> 1;
   return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;

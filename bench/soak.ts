@@ -7,8 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { BUN, ROOT, collect, spawnGen, startSink } from "../lab/procs.ts";
-import { readStats } from "../shm/stats.ts";
-import { readStatus } from "../services/supervisor/status.ts";
+
+import { readStats, readStatus } from "../services/protocol/status.ts";
 import { relayTopology } from "../tests/lib/topology.ts";
 import { writeSection } from "./doc.ts";
 

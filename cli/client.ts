@@ -2,7 +2,7 @@
 // state directory), and a small fetch wrapper that turns every failure into a readable error.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { readStatus } from "../services/supervisor/status.ts";
+import { readStatus } from "../services/protocol/status.ts";
 import { ApiError, CliError, type Issue } from "./errors.ts";
 
 export interface Endpoint {

@@ -1,6 +1,6 @@
 // `stats`: counters and rates per rule and per worker, from the API, or, with no API to ask,
 // straight from the relay's shared memory (any local tool may read it).
-import { readStatus } from "../services/supervisor/status.ts";
+import { readStatus } from "../services/protocol/status.ts";
 import { RateSampler } from "../services/api/rates.ts";
 import { openSegment } from "../shm/segment.ts";
 import { collectStats } from "../shm/stats.ts";

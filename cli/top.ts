@@ -3,7 +3,7 @@
 // relay's shared memory and status.json (--state-dir), as `stats` does.
 import type { DashboardEvent } from "../services/api/dashboard/index.ts";
 import { RateSampler } from "../services/api/rates.ts";
-import { readStatus } from "../services/supervisor/status.ts";
+import { readStatus } from "../services/protocol/status.ts";
 import { openSegment } from "../shm/segment.ts";
 import { collectStats } from "../shm/stats.ts";
 import { ResolveError, UnreachableError, resolveTarget, type Target } from "./client.ts";

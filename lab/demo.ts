@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { closeFd } from "../c/inet.ts";
-import { readStatus } from "../services/supervisor/status.ts";
+import { readStatus } from "../services/protocol/status.ts";
 import { openSegment, removeSegment, segmentName, type Segment } from "../shm/segment.ts";
 import { collectStats, type Stats } from "../shm/stats.ts";
 import { Lab } from "./netns.ts";

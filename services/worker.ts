@@ -4,7 +4,7 @@ import { recvMessage, sendMessage } from "../c/unixmsg.ts";
 import { closeFd } from "../c/inet.ts";
 import { dropPrivileges, pinCpu } from "../c/sys.ts";
 import { mapSegment, type Segment } from "../shm/segment.ts";
-import { CONTROL_FD, type FromWorker, type InitMsg, type ToWorker } from "./control.ts";
+import { CONTROL_FD, type FromWorker, type InitMsg, type ToWorker } from "./protocol/worker.ts";
 import { pinnedCpu, readTune } from "./tune.ts";
 
 export function workerLogger(role: string, index: number) {

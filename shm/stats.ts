@@ -1,9 +1,8 @@
 // Reads a running relay's counters straight from its segment, the way any tool may (Snabb-style):
-// no request to the relay, no lock. Rule names come from status.json.
-import { readStatus } from "../services/supervisor/status.ts";
+// no request to the relay, no lock. Rule numbers and names come from whoever asks (status.json).
 import { DROP_REASONS } from "./counters.ts";
 import { EGRESS_COUNTERS, EGRESS_RULE_FIELDS, INGRESS_COUNTERS, INGRESS_RULE_FIELDS } from "./layout.ts";
-import { openSegment, type Segment } from "./segment.ts";
+import type { Segment } from "./segment.ts";
 import { snapshot } from "./counters.ts";
 
 export interface RuleStats {
@@ -24,12 +23,6 @@ export interface Stats {
   workers: { index: number; ingress: Record<string, number>; egress: Record<string, number> }[];
   drops: Record<string, number>;
   rules: RuleStats[];
-}
-
-export function readStats(stateDir: string): Stats {
-  const st = readStatus(stateDir);
-  if (!st) throw new Error(`no relay runs with state directory ${stateDir} (no status.json)`);
-  return collectStats(openSegment(st.shm), st.rules);
 }
 
 export type RuleMeta = { no: number; id: string; name?: string; state: string };

@@ -4,8 +4,8 @@ import { SpanKind, SpanStatusCode, type Span, type Tracer } from "@opentelemetry
 import { HTTPException } from "hono/http-exception";
 import { inputObject, outputSchema, rulePatchSchema, ruleSchema, type Rule } from "../../rules/schema.ts";
 import type { Stats } from "../../shm/stats.ts";
-import type { InterfaceInfo } from "../supervisor/api-protocol.ts";
-import type { Status } from "../supervisor/status.ts";
+import type { InterfaceInfo } from "../protocol/control.ts";
+import type { Status } from "../protocol/status.ts";
 import { toRule } from "./desired.ts";
 import { error, errorSchema, fieldIssues } from "./errors.ts";
 import type { Rates } from "./rates.ts";

@@ -3,7 +3,7 @@
 import type { SupervisorLink } from "./link.ts";
 import type { RuleStore, StoredRule } from "./store/index.ts";
 import type { Rule } from "../../rules/schema.ts";
-import type { Status } from "../supervisor/status.ts";
+import type { Status } from "../protocol/status.ts";
 
 export function toRule(r: StoredRule): Rule {
   const { createdAt: _c, updatedAt: _u, ...rule } = r;

@@ -1,7 +1,7 @@
 // The API's connection to the supervisor's control socket. It reconnects on its own; whoever
 // needs to know (the desired-state sync) is told on every (re)connect.
 import type { Socket } from "bun";
-import type { Reply, RequestBody, Response } from "../supervisor/api-protocol.ts";
+import type { Reply, RequestBody, Response } from "../protocol/control.ts";
 
 type OkReply = Extract<Reply, { ok: true }>;
 type Pending = { resolve: (r: Reply) => void; reject: (e: Error) => void; timer: Timer };

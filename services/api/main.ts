@@ -4,7 +4,7 @@ import { rmSync } from "node:fs";
 import { parseArgs } from "node:util";
 import pino from "pino";
 import { openSegment, type Segment } from "../../shm/segment.ts";
-import type { Status } from "../supervisor/status.ts";
+import type { Status } from "../protocol/status.ts";
 import { buildApp } from "./app.ts";
 import { DesiredState } from "./desired.ts";
 import { SupervisorLink } from "./link.ts";

@@ -2,7 +2,7 @@
 // so they equal the workers' own counters; the API's process metrics come with them.
 import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
 import type { Stats } from "../../shm/stats.ts";
-import type { Status } from "../supervisor/status.ts";
+import type { Status } from "../protocol/status.ts";
 import type { Rates } from "./rates.ts";
 
 export interface Snapshot {

@@ -11,7 +11,7 @@ import { EGRESS_COUNTERS, EGRESS_RULE_FIELDS, PairSlots, SH, SLOT_HEADER_BYTES }
 import { RingConsumer, RingProducer, ringHeadAddr } from "../../shm/ring.ts";
 import type { Segment } from "../../shm/segment.ts";
 import { TraceWriter } from "../../shm/trace.ts";
-import type { EgressConfigMsg } from "../control.ts";
+import type { EgressConfigMsg } from "../protocol/worker.ts";
 import { seeded } from "./stages/random.ts";
 import { buildPipeline } from "./stages/registry.ts";
 import type { Stage } from "./stages/stage.ts";

@@ -1,5 +1,5 @@
 // Egress worker: sends what its core's ingress matched, through io_uring. One process per core.
-import type { EgressConfigMsg } from "../control.ts";
+import type { EgressConfigMsg } from "../protocol/worker.ts";
 import { receive, send, startWorker, workerLogger } from "../worker.ts";
 import { Egress } from "./egress.ts";
 

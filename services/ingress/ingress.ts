@@ -12,7 +12,7 @@ import { SlotStacks } from "../../shm/pool.ts";
 import { BEST_EFFORT, RESERVE, classOf } from "../../shm/classes.ts";
 import { RingConsumer, RingProducer, ringHeadAddr } from "../../shm/ring.ts";
 import type { Segment } from "../../shm/segment.ts";
-import type { IngressInput, IngressRule } from "../control.ts";
+import type { IngressInput, IngressRule } from "../protocol/worker.ts";
 import { readTune } from "../tune.ts";
 import { MatchTable } from "./match.ts";
 import { F, parseFrame } from "./parse.ts";

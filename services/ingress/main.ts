@@ -1,6 +1,6 @@
 // Ingress worker: drains its AF_PACKET rings, matches, copies payloads into pool slots and
 // pushes slot indices to the egress of its core. One process per core.
-import { CONTROL_FD, type IngressConfigMsg, type IngressInput } from "../control.ts";
+import { CONTROL_FD, type IngressConfigMsg, type IngressInput } from "../protocol/worker.ts";
 import { receive, send, startWorker, workerLogger } from "../worker.ts";
 import { Ingress } from "./ingress.ts";
 

@@ -1,7 +1,7 @@
 // Serves the control socket the API connects to. Only the relay user can open it (0600).
 import { chmodSync, chownSync, rmSync } from "node:fs";
 import type { Socket, UnixSocketListener } from "bun";
-import type { Reply, Request, Response } from "./api-protocol.ts";
+import type { Reply, Request, Response } from "../protocol/control.ts";
 
 export type Handler = (req: Request) => Promise<Reply>;
 

@@ -1,7 +1,7 @@
 // The interfaces this network namespace has, as the operator would want to see them.
 import { readdirSync, readFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
-import type { InterfaceInfo } from "./api-protocol.ts";
+import type { InterfaceInfo } from "../protocol/control.ts";
 import type { Plan } from "./plan.ts";
 
 const read = (name: string, f: string) => {

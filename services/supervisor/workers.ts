@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { closeFd } from "../../c/inet.ts";
 import { recvMessage, sendMessage, socketPair } from "../../c/unixmsg.ts";
-import type { FromWorker, ToWorker } from "../control.ts";
+import type { FromWorker, ToWorker } from "../protocol/worker.ts";
 import { TUNE_ENV, readTune } from "../tune.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");

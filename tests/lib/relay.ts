@@ -2,8 +2,8 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { readStatus, type Status } from "../../services/supervisor/status.ts";
-import { readStats, type Stats } from "../../shm/stats.ts";
+import { readStats, readStatus, type Status } from "../../services/protocol/status.ts";
+import type { Stats } from "../../shm/stats.ts";
 import type { Lab } from "../../lab/netns.ts";
 
 import { BUN, ROOT, collect } from "../../lab/procs.ts";

@@ -1,7 +1,7 @@
 // Messages on the supervisor <-> worker channel (a SOCK_SEQPACKET pair; fds ride along as
 // SCM_RIGHTS). Workers get the channel as fd 3. Control traffic is rare and may be JSON.
-import type { RingGeometry } from "../c/packet.ts";
-import type { Impairment } from "../rules/schema.ts";
+import type { RingGeometry } from "../../c/packet.ts";
+import type { Impairment } from "../../rules/schema.ts";
 
 export const CONTROL_FD = 3;
 

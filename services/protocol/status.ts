@@ -1,6 +1,8 @@
 // <state-dir>/status.json: what the supervisor runs, for tools and tests (written atomically).
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { openSegment } from "../../shm/segment.ts";
+import { collectStats, type Stats } from "../../shm/stats.ts";
 
 export interface Status {
   state: "starting" | "ready" | "stopping";
@@ -30,4 +32,11 @@ export function readStatus(stateDir: string): Status | null {
   } catch {
     return null;
   }
+}
+
+/** A local relay's counters, read from its segment without asking it (rule names from status.json). */
+export function readStats(stateDir: string): Stats {
+  const st = readStatus(stateDir);
+  if (!st) throw new Error(`no relay runs with state directory ${stateDir} (no status.json)`);
+  return collectStats(openSegment(st.shm), st.rules);
 }

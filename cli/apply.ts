@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { ConfigError, parseConfig, ruleId } from "../rules/load.ts";
 import type { Output } from "../rules/schema.ts";
 import { ApiError, CliError, UsageError, describeError } from "./errors.ts";
-import { canonical, describeInput, describeOutput, print, printJson, ruleLabel, type StoredRule } from "./format.ts";
+import { describeInput, describeOutput, fullRule, print, printJson, ruleLabel, type StoredRule } from "./format.ts";
 import { connect, parse } from "./options.ts";
 import { plan, type Change, type Identified, type Plan, type Step } from "./plan.ts";
 
@@ -62,7 +62,7 @@ export async function apply(argv: string[]): Promise<number> {
   if (file.hasPool && !v.json) console.error("note: the file's pool settings are ignored; they take effect when the relay starts");
   const client = connect(v);
   const { rules } = await client.request<{ rules: StoredRule[] }>("GET", "/api/v1/rules");
-  const p = plan(file.rules, rules.map((r) => canonical(r) as Identified), v.prune);
+  const p = plan(file.rules, rules, v.prune);
   const json = (extra: object) => ({ dryRun: v["dry-run"], changes: p.changes, unchanged: p.unchanged, kept: p.kept, ...extra });
   if (!v.json) await print(describePlan(p));
   if (v["dry-run"] || !p.steps.length) {
@@ -105,6 +105,6 @@ export async function exportRules(argv: string[]): Promise<number> {
   const { values: v, positionals } = parse(argv, {});
   if (positionals.length) throw new UsageError(`export takes no arguments, got "${positionals[0]}"`);
   const { rules } = await connect(v).request<{ rules: StoredRule[] }>("GET", "/api/v1/rules");
-  await printJson({ rules: rules.map((r) => canonical(r)) });
+  await printJson({ rules: rules.map(fullRule) });
   return 0;
 }

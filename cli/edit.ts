@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ApiError, CliError, UsageError } from "./errors.ts";
-import { canonical, print, printJson, type StoredRule } from "./format.ts";
+import { fullRule, print, printJson, type StoredRule } from "./format.ts";
 import { connect, parse } from "./options.ts";
 import { context } from "./rules.ts";
 
@@ -14,7 +14,7 @@ export async function edit(argv: string[]): Promise<number> {
   const id = positionals[0];
   const client = connect(v);
   const path = `/api/v1/rules/${encodeURIComponent(id)}`;
-  const before = canonical(await client.request<StoredRule>("GET", path).catch(context(id)));
+  const before = fullRule(await client.request<StoredRule>("GET", path).catch(context(id)));
   const beforeText = JSON.stringify(before, null, 2) + "\n";
 
   const dir = mkdtempSync(join(tmpdir(), "mcrelay-edit-"));

@@ -1,25 +1,14 @@
 // Rules as people read them (one line per input/output) and plain-text tables.
-import type { Output, Rule, RuleInput } from "../rules/schema.ts";
+import { ruleSchema, type Output, type Rule, type RuleInput } from "../rules/schema.ts";
+import { withoutServerFields, type RuleView } from "../services/protocol/rules.ts";
 
 /** A rule as the API returns it. */
-export interface StoredRule extends Rule {
-  id: string;
-  createdAt: string;
-  updatedAt: string;
-  state: "active" | "waiting" | "unknown";
-  reason?: string;
-}
+export type StoredRule = RuleView;
 
-/** What a rules file holds, with a fixed key order so files and diffs are stable (defaults left out). */
-export function canonical(r: Rule | RuleInput): RuleInput {
-  const i = r.input;
-  return {
-    ...(r.id !== undefined ? { id: r.id } : {}),
-    ...(r.name !== undefined ? { name: r.name } : {}),
-    input: { interface: i.interface, group: i.group, port: i.port, ...(i.source !== undefined ? { source: i.source } : {}) },
-    outputs: r.outputs.map((o) => ({ interface: o.interface, group: o.group, port: o.port, ttl: o.ttl ?? 16, dscp: o.dscp ?? 0 })),
-    ...(r.traceSampleRatio ? { traceSampleRatio: r.traceSampleRatio } : {}),
-  };
+/** A rule (from a file or a response) in full, parsed by the schema: every field, defaults filled
+ *  in, keys in the schema's order. Two rules are equal when these are; export and edit show it. */
+export function fullRule(r: Rule | RuleInput | RuleView): Rule {
+  return ruleSchema.parse(withoutServerFields(r as Record<string, unknown>));
 }
 
 export const describeInput = (i: Rule["input"]) => `${i.interface} ${i.group}:${i.port}${i.source ? ` from ${i.source}` : ""}`;

@@ -3,7 +3,7 @@
 import { inputKey } from "../rules/load.ts";
 import type { Rule, RuleInput } from "../rules/schema.ts";
 import { CliError } from "./errors.ts";
-import { canonical } from "./format.ts";
+import { fullRule } from "./format.ts";
 
 export type Identified = RuleInput & { id: string };
 
@@ -47,8 +47,8 @@ export function fieldDiff(a: unknown, b: unknown, path = ""): FieldChange[] {
 }
 
 export function plan(desired: Identified[], current: Identified[], prune: boolean): Plan {
-  const cur = new Map(current.map((r) => [r.id, canonical(r) as Identified]));
-  const want = new Map(desired.map((r) => [r.id, canonical(r) as Identified]));
+  const cur = new Map(current.map((r) => [r.id, { ...fullRule(r), id: r.id } as Identified]));
+  const want = new Map(desired.map((r) => [r.id, { ...fullRule(r), id: r.id } as Identified]));
   const creates: Change[] = [];
   const updates: Change[] = [];
   const unchanged: string[] = [];

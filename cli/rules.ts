@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { ApiError, CliError, UsageError, describeError } from "./errors.ts";
 import { describeInput, describeOutput, print, printJson, ruleDetails, table, type StoredRule } from "./format.ts";
 import { connect, parse } from "./options.ts";
+import { withoutServerFields } from "../services/protocol/rules.ts";
 
 export async function ls(argv: string[]): Promise<number> {
   const { values: v, positionals } = parse(argv, {});
@@ -37,11 +38,6 @@ function int(flag: string, s: string): number {
   return Number(s);
 }
 
-/** Fields the API adds; a rule printed by `rules show --json` can so be fed back to `add -f`. */
-export function stripServerFields(r: Record<string, unknown>): Record<string, unknown> {
-  const { createdAt: _c, updatedAt: _u, state: _s, reason: _r, ...rule } = r;
-  return rule;
-}
 
 function readRuleFile(path: string): Record<string, unknown> {
   let text: string;
@@ -58,7 +54,8 @@ function readRuleFile(path: string): Record<string, unknown> {
   }
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new CliError(`${path} must hold one rule (a JSON object)`);
   if ("rules" in raw) throw new CliError(`${path} is a rules file; use \`mcrelay apply -f ${path}\` for those`);
-  return stripServerFields(raw as Record<string, unknown>);
+  // A rule printed by `rules show --json` can be fed back: the fields the API adds are left out.
+  return withoutServerFields(raw as Record<string, unknown>);
 }
 
 export async function add(argv: string[]): Promise<number> {

@@ -1,18 +1,16 @@
 // `stats`: counters and rates per rule and per worker, from the API, or, with no API to ask,
 // straight from the relay's shared memory (any local tool may read it).
 import { readStatus } from "../services/protocol/status.ts";
-import { RateSampler } from "../services/api/rates.ts";
+import { RateSampler } from "../shm/rates.ts";
 import { openSegment } from "../shm/segment.ts";
 import { collectStats } from "../shm/stats.ts";
+import { statsBody, type StatsBody } from "../services/protocol/stats.ts";
 import { ApiError, CliError, UsageError } from "./errors.ts";
 import { Client, ResolveError, UnreachableError, resolveTarget } from "./client.ts";
 import { print, printJson, table } from "./format.ts";
 import { connectOpts, parse } from "./options.ts";
 
 type Drops = Record<string, number>;
-interface RuleRow { id: string; name?: string; state: string; rxPackets: number; txPackets: number; txBytes: number; rxPps: number; txPps: number; drops: Drops }
-interface WorkerRow { index: number; ingress: Record<string, number>; egress: Record<string, number>; rxPps: number; txPps: number }
-export interface StatsBody { rules: RuleRow[]; workers: WorkerRow[]; drops: Drops; windowSeconds: number }
 
 /** Rates need two samples: this many ms apart when reading shared memory. */
 const SHM_WINDOW_MS = 1000;
@@ -25,14 +23,7 @@ async function fromShm(stateDir: string): Promise<StatsBody> {
   sampler.sample();
   await Bun.sleep(SHM_WINDOW_MS);
   sampler.sample();
-  const s = collectStats(seg, st.rules);
-  const r = sampler.rates;
-  return {
-    rules: s.rules.map((x) => ({ ...x, ...(r.rules[x.id] ?? { rxPps: 0, txPps: 0, rxBps: 0, txBps: 0 }) })),
-    workers: s.workers.map((w) => ({ ...w, ...(r.workers.find((x) => x.index === w.index) ?? { rxPps: 0, txPps: 0 }) })),
-    drops: s.drops,
-    windowSeconds: r.windowSeconds,
-  };
+  return statsBody(collectStats(seg, st.rules), sampler.rates);
 }
 
 const nonZero = (d: Drops) => Object.entries(d).filter(([, n]) => n > 0);
@@ -51,7 +42,7 @@ export function statsTables(s: StatsBody): string {
   ];
   const workers = table(["WORKER", "RX PPS", "TX PPS", "FRAMES", "MATCHED", "SENT", "SEND ERRORS", "KERNEL DROPS", "FREE SLOTS", "IN FLIGHT"],
     s.workers.map((w) => [w.index, rate(w.rxPps), rate(w.txPps), w.ingress.frames, w.ingress.matched, w.egress.completions,
-      w.egress.sendErrors, w.ingress.kernelDrops, w.ingress.freeSlots, w.egress.inflight]),
+      w.egress.drop_send_error, w.ingress.drop_kernel_ring_full, w.ingress.freeSlots, w.egress.inflight]),
     ["l", "r", "r", "r", "r", "r", "r", "r", "r", "r"]);
   return [rules, ...(drops.length ? ["", "drops:", ...drops] : []), "", workers].join("\n");
 }

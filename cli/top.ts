@@ -2,10 +2,11 @@
 // every second from the API's event stream (/api/v1/events); with no API to ask, from the
 // relay's shared memory and status.json (--state-dir), as `stats` does.
 import type { DashboardEvent } from "../services/api/dashboard/index.ts";
-import { RateSampler } from "../services/api/rates.ts";
+import { RateSampler } from "../shm/rates.ts";
 import { readStatus } from "../services/protocol/status.ts";
 import { openSegment } from "../shm/segment.ts";
 import { collectStats } from "../shm/stats.ts";
+import { statsBody } from "../services/protocol/stats.ts";
 import { ResolveError, UnreachableError, resolveTarget, type Target } from "./client.ts";
 import { ApiError, CliError, UsageError } from "./errors.ts";
 import { table } from "./format.ts";
@@ -54,10 +55,9 @@ export function renderFrame(ev: DashboardEvent, o: { source: string; prev?: Dash
     ...(nonZero(ev.drops).length ? [`  all workers: ${list(ev.drops, o.prev?.drops)}`] : []),
   ];
 
-  // Loop utilisation (0–1): ingressUtilisation/egressUtilisation from the API's rates, or
-  // ingress.utilisation/egress.utilisation in the counters.
+  // Loop utilisation (0–1): ingressUtilisation/egressUtilisation from the API's rates.
   const utilOf = (w: DashboardEvent["workers"][number], role: "ingress" | "egress"): unknown =>
-    (w as unknown as Record<string, unknown>)[`${role}Utilisation`] ?? w[role].utilisation;
+    (w as unknown as Record<string, unknown>)[`${role}Utilisation`];
   const util = ev.workers.some((w) => typeof utilOf(w, "ingress") === "number" || typeof utilOf(w, "egress") === "number");
   const proc = (role: string, index: number) => st?.workers.find((w) => w.role === role && w.index === index);
   const workers = ev.workers.length
@@ -66,7 +66,7 @@ export function renderFrame(ev: DashboardEvent, o: { source: string; prev?: Dash
         const i = proc("ingress", w.index), e = proc("egress", w.index);
         return [w.index, i?.pid ?? "—", e?.pid ?? "—", (i?.restarts ?? 0) + (e?.restarts ?? 0), int(w.rxPps), int(w.txPps),
           ...(util ? [pct(utilOf(w, "ingress")), pct(utilOf(w, "egress"))] : []),
-          int(w.ingress.freeSlots), int(w.egress.inflight), int(w.ingress.kernelDrops), int(w.egress.sendErrors)];
+          int(w.ingress.freeSlots), int(w.egress.inflight), int(w.ingress.drop_kernel_ring_full), int(w.egress.drop_send_error)];
       }),
       ["l", "r", "r", "r", "r", "r", ...(util ? ["r", "r"] as const : []), "r", "r", "r", "r"])
     : "";
@@ -137,14 +137,11 @@ async function* shmEvents(stateDir: string, stop: AbortSignal): AsyncGenerator<D
     if (next.shm !== st.shm) seg = openSegment(next.shm);
     st = next;
     sampler.sample();
-    const s = collectStats(seg, st.rules);
-    const r = sampler.rates;
+    const body = statsBody(collectStats(seg, st.rules), sampler.rates);
     const meta = new Map(st.rules.map((x) => [x.id, x]));
     yield {
-      time: new Date().toISOString(), dataPlane: true,
-      rules: s.rules.map((x) => ({ ...x, ...(r.rules[x.id] ?? { rxPps: 0, txPps: 0, rxBps: 0, txBps: 0 }), ...(meta.get(x.id)?.reason ? { reason: meta.get(x.id)!.reason } : {}) })),
-      workers: s.workers.map((w) => ({ ...w, ...(r.workers.find((x) => x.index === w.index) ?? { rxPps: 0, txPps: 0 }) })),
-      drops: s.drops, windowSeconds: r.windowSeconds, status: st, interfaces: null,
+      ...body, time: new Date().toISOString(), dataPlane: true, status: st, interfaces: null,
+      rules: body.rules.map((x) => ({ ...x, ...(meta.get(x.id)?.reason ? { reason: meta.get(x.id)!.reason } : {}) })),
     };
   }
 }

@@ -286,7 +286,7 @@ async function demo(o: Options, r: Run): Promise<number> {
       : `  ✗ ${what}: missing ${n(g.missing)}, duplicates ${n(g.duplicates)}, corrupted ${n(g.corrupted)}`);
   });
   if (st) {
-    const d = st.drops.poolExhausted + st.drops.ringFull + st.drops.oversize + st.drops.sendErrors;
+    const d = Object.values(st.drops).reduce((a, n) => a + n, 0);
     say(`  relay counters: rx ${n(st.rxPackets)}, tx ${n(st.txPackets)}, rule drops ${n(d)}` +
       (Number.isFinite(rpDrops) ? ` · its kernel's reverse-path filter dropped ${n(rpDrops)} (IPReversePathFilter)` : ""));
   }
@@ -294,7 +294,7 @@ async function demo(o: Options, r: Run): Promise<number> {
   const drops = all ? Object.entries(all.drops).filter(([k, v]) => v > 0 && k !== "outgoing") : [];
   if (!ok && drops.length) {
     say(`  relay drops by reason: ${drops.map(([k, v]) => `${k} ${n(v)}`).join(", ")}` +
-      (drops.some(([k]) => k === "kernelDrops") ? " (its packet ring overflowed: ingress fell behind; is the host busy?)" : ""));
+      (drops.some(([k]) => k === "kernel_ring_full") ? " (its packet ring overflowed: ingress fell behind; is the host busy?)" : ""));
   }
   const in0Dropped = (linkCounters(A.rly).in0?.rxDropped ?? 0) - in0DroppedBefore;
   if (in0Dropped > 0) say(`  the relay namespace's in0 dropped ${n(in0Dropped)} frames on arrival (a veth backlog overflow: the host is busy)`);

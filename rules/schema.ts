@@ -1,4 +1,5 @@
-// The rule schema: one zod definition serves the rules file, the supervisor and (later) the REST API.
+// The rule schema: one zod definition serves the rules file, the supervisor, the REST API (and its
+// OpenAPI document) and the CLI. Everything else about a rule is derived from these objects.
 import { z } from "zod";
 import { isMulticast, isUsableUnicast, parseIpv4 } from "./ipv4.ts";
 
@@ -64,32 +65,48 @@ export const inputSchema = inputObject
   });
 
 const ruleId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "id must be 1–64 of A–Z a–z 0–9 . _ -");
-const ruleName = z.string().min(1, "name is empty").max(128, "name is longer than 128 characters");
+
+/** Text people name things with: well-formed Unicode (no lone surrogates, which SQLite and JSON
+ *  tools mangle into each other) and no control characters (NUL ends a C string; others break logs). */
+export const displayName = (what: string, max: number) =>
+  z.string()
+    .min(1, `${what} is empty`)
+    .max(max, `${what} is longer than ${max} characters`)
+    .refine((s) => s.isWellFormed(), { message: `${what} is not well-formed Unicode (a lone surrogate)` })
+    // eslint-disable-next-line no-control-regex
+    .refine((s) => !/[\x00-\x1f\x7f-\x9f]/.test(s), { message: `${what} contains a control character` });
+const ruleName = displayName("name", 128);
 const outputs = z.array(outputSchema).min(1, "a rule needs at least one output").max(64, "a rule has at most 64 outputs");
 
 /** Share of the rule's packets that become OpenTelemetry spans (0: none, the default). */
 const traceSampleRatio = z.number().min(0, "traceSampleRatio must be 0–1").max(1, "traceSampleRatio must be 0–1");
 
-export const ruleSchema = z
-  .strictObject({ id: ruleId.optional(), name: ruleName.optional(), input: inputSchema, outputs, traceSampleRatio: traceSampleRatio.default(0),
-    impairment: impairmentSchema.optional() })
+/** A rule's fields: the one place they are listed. The stored and presented forms extend it. */
+export const ruleObject = z.strictObject({
+  id: ruleId.optional(),
+  name: ruleName.optional(),
+  input: inputSchema,
+  outputs,
+  traceSampleRatio: traceSampleRatio.default(0),
+  impairment: impairmentSchema.optional(),
+});
+
+/** A rule as written in a rules file or a request body, with the checks across its fields. */
+export const ruleSchema = ruleObject
   .superRefine((r, ctx) => {
     r.outputs.forEach((o, i) => {
       if (o.interface === r.input.interface && o.group === r.input.group && o.port === r.input.port) {
         ctx.addIssue({ code: "custom", path: ["outputs", i], message: "output equals the input (it would loop)" });
       }
     });
-  });
+  })
+  .meta({ id: "Rule" });
 
 /** PATCH: the fields given replace the stored ones (input field by field, outputs whole). */
-export const rulePatchSchema = z.strictObject({
-  id: ruleId.optional(),
-  name: ruleName.optional(),
-  input: inputObject.partial().optional(),
-  outputs: outputs.optional(),
-  traceSampleRatio: traceSampleRatio.optional(),
-  impairment: impairmentSchema.optional(),
-});
+export const rulePatchSchema = ruleObject
+  .partial()
+  .extend({ input: inputObject.partial().optional(), traceSampleRatio: traceSampleRatio.optional() })
+  .meta({ id: "RulePatch" });
 
 export const poolSchema = z.strictObject({
   /** 2 KiB slots per worker pair (payloads up to 1,984 bytes). */

@@ -1,11 +1,5 @@
 // Counters live in shared memory as float64 (exact to 2^53), one writer each, readable by anyone.
-
-/** Why ingress dropped a frame. Order is part of the layout. */
-export const DROP_REASONS = [
-  "short_frame", "not_ipv4", "vlan", "ip_truncated", "bad_ihl", "bad_total_length",
-  "fragment", "not_udp", "bad_udp_length", "oversize", "no_rule", "outgoing", "rule_down",
-] as const;
-export type DropReason = (typeof DROP_REASONS)[number];
+// Their names are in layout.ts; these turn a list of names into indices and a block into an object.
 
 /** name -> index, from a list of names. */
 export function indexOf<const N extends readonly string[]>(names: N): { [K in N[number]]: number } {

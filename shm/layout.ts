@@ -1,10 +1,9 @@
 // The one definition of the shared-memory segment. Every process (and any tool) computes
 // the same offsets from the parameters stored in the header. The C core never parses the
 // segment: it is handed raw addresses, so no second copy of this layout exists.
-import { DROP_REASONS } from "./counters.ts";
 
 export const SHM_MAGIC = 0x4c52434d; // "MCRL" in little-endian bytes
-export const LAYOUT_VERSION = 1;
+export const LAYOUT_VERSION = 2;
 export const LINE = 64;
 export const HEADER_BYTES = 4096;
 
@@ -28,19 +27,75 @@ export const JUMBO_PAYLOAD_MAX = JUMBO_SLOT_BYTES - SLOT_HEADER_BYTES;
 /** Ring header: producer's head on line 0, consumer's tail and sleep flag on line 1. */
 export const RING_HEADER_BYTES = 2 * LINE;
 
-/** Counter fields per rule, kept per worker (one writer each). */
-export const INGRESS_RULE_FIELDS = ["rxPackets", "rxBytes", "poolExhausted", "ringFull", "oversize", "down"] as const;
-export const EGRESS_RULE_FIELDS = ["txPackets", "txBytes", "sendErrors", "impaired", "duplicated"] as const;
+/**
+ * Why a frame or packet was not forwarded. Every loss has exactly one of these names: in shared
+ * memory (the counter `drop_<reason>` of the worker that saw it), in /api/v1/stats (`drops`), in
+ * /metrics (`reason`) and on the dashboard, which shows the description.
+ */
+export const DROP_REASONS = {
+  short_frame: "shorter than an Ethernet header",
+  not_ipv4: "not IPv4",
+  vlan: "VLAN-tagged",
+  ip_truncated: "IPv4 header cut short",
+  bad_ihl: "bad IPv4 header length",
+  bad_total_length: "IPv4 total length disagrees with the frame",
+  fragment: "an IP fragment",
+  not_udp: "not UDP",
+  bad_udp_length: "UDP length disagrees with IP",
+  oversize: "bigger than a buffer slot or a ring frame",
+  no_rule: "no rule takes its group and port",
+  outgoing: "the relay's own outgoing frame",
+  rule_down: "the rule's input or every output is down",
+  pool_exhausted: "no free buffer: egress is behind",
+  ring_full: "the ring to egress was full",
+  kernel_ring_full: "the kernel's capture ring overflowed: ingress fell behind",
+  worker_restart: "held by a worker that died (sent or lost, never resent)",
+  send_error: "a send to an output failed",
+  impairment: "dropped by the rule's impairment stages",
+  no_output: "the rule had no open output when it was sent",
+} as const;
+export type DropReason = keyof typeof DROP_REASONS;
 
+/** Reasons the frame parser returns (code 1 + index; services/ingress/parse.ts). */
+export const PARSE_DROPS = ["short_frame", "not_ipv4", "vlan", "ip_truncated", "bad_ihl", "bad_total_length",
+  "fragment", "not_udp", "bad_udp_length"] as const satisfies readonly DropReason[];
+
+const drop = <const R extends readonly DropReason[]>(r: R) => r.map((x) => `drop_${x}` as const) as { [K in keyof R]: `drop_${R[K]}` };
+
+/**
+ * Counters, float64 in shared memory, one writer each. A counter named `drop_<reason>` counts
+ * losses of that reason; everything that reports drops derives them from these names.
+ * Worker counters: one block per ingress and per egress process.
+ */
 export const INGRESS_COUNTERS = [
   "heartbeatMs", "loops", "sleeps", "sleepNs", "frames", "matched", "bytes", "sampled",
-  "kernelPackets", "kernelDrops", "kernelFreezes", "poolExhausted", "ringFull", "freeSlots",
-  ...DROP_REASONS.map((r) => `drop_${r}` as const),
+  "kernelPackets", "kernelFreezes", "freeSlots",
+  ...drop(PARSE_DROPS),
+  ...drop(["oversize", "no_rule", "outgoing", "rule_down", "pool_exhausted", "ring_full", "kernel_ring_full", "worker_restart"] as const),
 ] as const;
 export const EGRESS_COUNTERS = [
-  "heartbeatMs", "loops", "sleeps", "sleepNs", "descriptors", "sends", "completions", "txBytes",
-  "sendErrors", "unknownRule", "inflight", "traced",
+  "heartbeatMs", "loops", "sleeps", "sleepNs", "descriptors", "sends", "completions", "txBytes", "inflight", "traced",
+  ...drop(["send_error", "impairment", "no_output"] as const),
 ] as const;
+
+/** Counters per rule, one row per rule number in every worker (one writer each). */
+export const INGRESS_RULE_COUNTERS = ["rxPackets", "rxBytes",
+  ...drop(["pool_exhausted", "ring_full", "oversize", "rule_down", "worker_restart"] as const)] as const;
+export const EGRESS_RULE_COUNTERS = ["txPackets", "txBytes", "duplicated",
+  ...drop(["send_error", "impairment", "no_output"] as const)] as const;
+
+type ReasonOf<C> = C extends `drop_${infer R}` ? R : never;
+/** Reasons a rule's packets are dropped for (its `drops`). */
+export type RuleDropReason = ReasonOf<(typeof INGRESS_RULE_COUNTERS)[number] | (typeof EGRESS_RULE_COUNTERS)[number]>;
+
+/** The reasons among a list of counter names, in order. */
+export function dropsOf(counters: readonly string[]): DropReason[] {
+  return counters.filter((c) => c.startsWith("drop_")).map((c) => c.slice(5) as DropReason);
+}
+
+export const RULE_DROP_REASONS = [...new Set([...dropsOf(INGRESS_RULE_COUNTERS), ...dropsOf(EGRESS_RULE_COUNTERS)])] as RuleDropReason[];
+/** Every reason a worker counts, ingress's then egress's. */
+export const WORKER_DROP_REASONS = [...dropsOf(INGRESS_COUNTERS), ...dropsOf(EGRESS_COUNTERS)];
 
 export interface LayoutParams {
   workers: number;
@@ -93,8 +148,8 @@ export function computeLayout(p: LayoutParams): Layout {
       freeRing: take(ringBytes),
       ingressCounters: take(8 * INGRESS_COUNTERS.length),
       egressCounters: take(8 * EGRESS_COUNTERS.length),
-      ingressRules: take(8 * INGRESS_RULE_FIELDS.length * p.maxRules),
-      egressRules: take(8 * EGRESS_RULE_FIELDS.length * p.maxRules),
+      ingressRules: take(8 * INGRESS_RULE_COUNTERS.length * p.maxRules),
+      egressRules: take(8 * EGRESS_RULE_COUNTERS.length * p.maxRules),
       traceRing: take(LINE + TRACE_RECORD_BYTES * TRACE_RECORDS),
       pool: take(STD_SLOT_BYTES * p.slots, 4096),
       jumboPool: take(JUMBO_SLOT_BYTES * p.jumboSlots, 4096),

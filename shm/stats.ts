@@ -1,54 +1,78 @@
 // Reads a running relay's counters straight from its segment, the way any tool may (Snabb-style):
 // no request to the relay, no lock. Rule numbers and names come from whoever asks (status.json).
-import { DROP_REASONS } from "./counters.ts";
-import { EGRESS_COUNTERS, EGRESS_RULE_FIELDS, INGRESS_COUNTERS, INGRESS_RULE_FIELDS } from "./layout.ts";
-import type { Segment } from "./segment.ts";
+// Every field and drop reason here is derived from the counter names in layout.ts.
 import { snapshot } from "./counters.ts";
+import {
+  EGRESS_COUNTERS, EGRESS_RULE_COUNTERS, INGRESS_COUNTERS, INGRESS_RULE_COUNTERS, RULE_DROP_REASONS, WORKER_DROP_REASONS,
+  type DropReason, type RuleDropReason,
+} from "./layout.ts";
+import type { Segment } from "./segment.ts";
 
-export interface RuleStats {
+type Traffic<C extends string> = Exclude<C, `drop_${string}`>;
+/** The rule's traffic counters (rxPackets, txBytes, duplicated, …) summed over workers. */
+type RuleTraffic = Record<Traffic<(typeof INGRESS_RULE_COUNTERS)[number] | (typeof EGRESS_RULE_COUNTERS)[number]>, number>;
+
+export type RuleStats = RuleTraffic & {
   no: number;
   id: string;
   name?: string;
   state: string;
-  rxPackets: number;
-  rxBytes: number;
-  txPackets: number;
-  txBytes: number;
-  /** extra copies sent by a duplicate stage */
-  duplicated: number;
-  drops: { poolExhausted: number; ringFull: number; oversize: number; down: number; sendErrors: number; impaired: number };
+  drops: Record<RuleDropReason, number>;
+};
+
+export interface WorkerStats {
+  index: number;
+  ingress: Record<(typeof INGRESS_COUNTERS)[number], number>;
+  egress: Record<(typeof EGRESS_COUNTERS)[number], number>;
 }
 
 export interface Stats {
-  workers: { index: number; ingress: Record<string, number>; egress: Record<string, number> }[];
-  drops: Record<string, number>;
+  workers: WorkerStats[];
+  /** every reason, summed over workers */
+  drops: Record<DropReason, number>;
   rules: RuleStats[];
 }
 
 export type RuleMeta = { no: number; id: string; name?: string; state: string };
+
+/** Adds a counter row into a rule's totals: traffic by name, drop_<reason> into drops. */
+function addRow(s: RuleStats, names: readonly string[], row: Float64Array): void {
+  const t = s as unknown as Record<string, number>;
+  const d = s.drops as Record<string, number>;
+  for (let i = 0; i < names.length; i++) {
+    const n = names[i];
+    if (n.startsWith("drop_")) d[n.slice(5)] += row[i];
+    else t[n] += row[i];
+  }
+}
+
+function emptyRule(r: RuleMeta): RuleStats {
+  const s = { no: r.no, id: r.id, ...(r.name !== undefined ? { name: r.name } : {}), state: r.state } as RuleStats;
+  for (const n of [...INGRESS_RULE_COUNTERS, ...EGRESS_RULE_COUNTERS]) if (!n.startsWith("drop_")) (s as unknown as Record<string, number>)[n] = 0;
+  s.drops = Object.fromEntries(RULE_DROP_REASONS.map((k) => [k, 0])) as RuleStats["drops"];
+  return s;
+}
 
 /** Counters of every worker and of the given rules (their numbers come from the supervisor). */
 export function collectStats(seg: Segment, ruleMeta: RuleMeta[]): Stats {
   const l = seg.layout;
   const workers = l.pairs.map((pl, index) => ({
     index,
-    ingress: snapshot(new Float64Array(seg.buf, pl.ingressCounters, INGRESS_COUNTERS.length), INGRESS_COUNTERS) as Record<string, number>,
-    egress: snapshot(new Float64Array(seg.buf, pl.egressCounters, EGRESS_COUNTERS.length), EGRESS_COUNTERS) as Record<string, number>,
+    ingress: snapshot(new Float64Array(seg.buf, pl.ingressCounters, INGRESS_COUNTERS.length), INGRESS_COUNTERS),
+    egress: snapshot(new Float64Array(seg.buf, pl.egressCounters, EGRESS_COUNTERS.length), EGRESS_COUNTERS),
   }));
-  const drops: Record<string, number> = {};
-  for (const r of DROP_REASONS) drops[r] = workers.reduce((a, w) => a + w.ingress[`drop_${r}`], 0);
-  for (const k of ["poolExhausted", "ringFull", "kernelDrops"] as const) drops[k] = workers.reduce((a, w) => a + w.ingress[k], 0);
-  drops.sendErrors = workers.reduce((a, w) => a + w.egress.sendErrors, 0);
-  const ni = INGRESS_RULE_FIELDS.length;
-  const ne = EGRESS_RULE_FIELDS.length;
+  const drops = Object.fromEntries(WORKER_DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;
+  for (const w of workers) {
+    for (const [k, v] of Object.entries(w.ingress)) if (k.startsWith("drop_")) drops[k.slice(5) as DropReason] += v;
+    for (const [k, v] of Object.entries(w.egress)) if (k.startsWith("drop_")) drops[k.slice(5) as DropReason] += v;
+  }
+  const ni = INGRESS_RULE_COUNTERS.length;
+  const ne = EGRESS_RULE_COUNTERS.length;
   const rules = ruleMeta.map((r) => {
-    const s: RuleStats = { no: r.no, id: r.id, name: r.name, state: r.state, rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, duplicated: 0,
-      drops: { poolExhausted: 0, ringFull: 0, oversize: 0, down: 0, sendErrors: 0, impaired: 0 } };
+    const s = emptyRule(r);
     for (const pl of l.pairs) {
-      const i = new Float64Array(seg.buf, pl.ingressRules + 8 * ni * r.no, ni);
-      const e = new Float64Array(seg.buf, pl.egressRules + 8 * ne * r.no, ne);
-      s.rxPackets += i[0]; s.rxBytes += i[1]; s.drops.poolExhausted += i[2]; s.drops.ringFull += i[3]; s.drops.oversize += i[4]; s.drops.down += i[5];
-      s.txPackets += e[0]; s.txBytes += e[1]; s.drops.sendErrors += e[2]; s.drops.impaired += e[3]; s.duplicated += e[4];
+      addRow(s, INGRESS_RULE_COUNTERS, new Float64Array(seg.buf, pl.ingressRules + 8 * ni * r.no, ni));
+      addRow(s, EGRESS_RULE_COUNTERS, new Float64Array(seg.buf, pl.egressRules + 8 * ne * r.no, ne));
     }
     return s;
   });

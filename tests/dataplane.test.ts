@@ -59,7 +59,7 @@ describe("data plane", () => {
       expect(got.outOfOrder).toBe(0);
       const s = await settledStats(r, (s) => s.rules[0].txPackets === 10000);
       expect(s.rules[0]).toMatchObject({ rxPackets: 10000, rxBytes: 14_000_000, txPackets: 10000, txBytes: 14_000_000 });
-      expect(s.drops.poolExhausted + s.drops.ringFull + s.drops.sendErrors).toBe(0);
+      expect(s.drops.pool_exhausted + s.drops.ring_full + s.drops.send_error).toBe(0);
     } finally {
       await r.stop();
     }
@@ -142,7 +142,7 @@ describe("data plane", () => {
       expect({ unique: got.unique, duplicates: got.duplicates, corrupted: got.corrupted }).toEqual({ unique: 200, duplicates: 0, corrupted: 0 });
       const s = await settledStats(r, (s) => s.rules[0].txPackets === 200);
       expect(r.proc.exitCode).toBeNull(); // still up
-      const delta = Object.fromEntries(Object.keys(sent).filter((k) => k !== "valid").map((k) => [k, s.drops[k] - before[k]]));
+      const delta = Object.fromEntries(Object.keys(sent).filter((k) => k !== "valid").map((k) => [k, (s.drops as Record<string, number>)[k] - (before as Record<string, number>)[k]]));
       const expected = Object.fromEntries(Object.entries(sent).filter(([k]) => k !== "valid"));
       expect(delta).toEqual(expected);
       expect(s.rules[0]).toMatchObject({ rxPackets: 200, txPackets: 200 });
@@ -235,7 +235,7 @@ describe("data plane", () => {
       // Every packet is either in a slot or counted as a pool-exhaustion drop. A best-effort rule
       // leaves the last 30% of the pool (19 of 64 slots) to higher classes (shm/classes.ts).
       expect(s.rules[0].rxPackets).toBe(45);
-      expect(s.rules[0].drops.poolExhausted).toBe(955);
+      expect(s.rules[0].drops.pool_exhausted).toBe(955);
       const sink = startSink(lab, dst, ["--group", "239.2.2.2", "--port", "6000", "--interface", "eth0", "--idle", "1500"]);
       await sink.ready;
       process.kill(egress, "SIGCONT");

@@ -149,7 +149,7 @@ async function runDemo(args: string[]): Promise<{ d: Demo; code: number | null }
 describe.skipIf(process.getuid?.() !== 0)("demo (root)", () => {
   test("runs to its verdict: both receivers get every packet once, the comparison is measured, nothing is left behind", async () => {
     // The relay's packet ring holds ~64 ms of a slow stream; on a busy shared host its ingress can be
-    // descheduled longer than that and the kernel drops frames (counted as kernelDrops). The demo then
+    // descheduled longer than that and the kernel drops frames (counted as kernel_ring_full). The demo then
     // rightly fails; such a run is retried, anything else fails at once.
     let attempt = 0;
     let run: Awaited<ReturnType<typeof runDemo>>;
@@ -157,8 +157,8 @@ describe.skipIf(process.getuid?.() !== 0)("demo (root)", () => {
       attempt++;
       run = await runDemo(["--seconds", "2"]);
       expect(leftovers(run.d)).toEqual([]);
-      if (run.code === 0 || attempt === 3 || !/relay drops by reason: .*kernelDrops/.test(run.d.text())) break;
-      console.warn(`demo attempt ${attempt}: the relay's ring overflowed on a busy host (kernelDrops); retrying`);
+      if (run.code === 0 || attempt === 3 || !/relay drops by reason: .*kernel_ring_full/.test(run.d.text())) break;
+      console.warn(`demo attempt ${attempt}: the relay's ring overflowed on a busy host (kernel_ring_full); retrying`);
     }
     const out = run.d.text();
     expect(run.code, out).toBe(0);

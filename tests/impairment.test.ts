@@ -39,8 +39,8 @@ describe("priority", () => {
       await Promise.all([flood(5070), flood(5071)]);
       await Bun.sleep(500);
       const [ef, be] = r.stats().rules;
-      const loss = (x: typeof ef) => x.drops.poolExhausted / (x.rxPackets + x.drops.poolExhausted);
-      expect(be.drops.poolExhausted).toBeGreaterThan(0); // it really was congested
+      const loss = (x: typeof ef) => x.drops.pool_exhausted / (x.rxPackets + x.drops.pool_exhausted);
+      expect(be.drops.pool_exhausted).toBeGreaterThan(0); // it really was congested
       expect(loss(ef)).toBeLessThan(loss(be));
       console.log(`priority: EF loss ${(100 * loss(ef)).toFixed(1)}%, best effort ${(100 * loss(be)).toFixed(1)}%`);
     } finally {
@@ -61,7 +61,7 @@ describe("impairment", () => {
       expect(a.duplicates).toBe(0);
       expect(b.seqs).toEqual(a.seqs); // same seed, same packet sequence: same survivors
       const st = r.stats();
-      expect(st.rules[0].drops.impaired).toBe(10000 - a.unique);
+      expect(st.rules[0].drops.impairment).toBe(10000 - a.unique);
     } finally {
       await r.stop();
     }
@@ -137,7 +137,7 @@ describe("impairment", () => {
       expect(await inj.exited).toBe(0);
       const got = await s.result;
       expect(got.unique).toBe(100); // the 500-byte ones
-      expect(r.stats().rules[0].drops.impaired).toBe(100);
+      expect(r.stats().rules[0].drops.impairment).toBe(100);
     } finally {
       await r.stop();
     }

@@ -2,13 +2,13 @@
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import { SpanKind, SpanStatusCode, type Span, type Tracer } from "@opentelemetry/api";
 import { HTTPException } from "hono/http-exception";
-import { inputObject, outputSchema, rulePatchSchema, ruleSchema, type Rule } from "../../rules/schema.ts";
-import type { Stats } from "../../shm/stats.ts";
+import { rulePatchSchema, ruleSchema, type Rule } from "../../rules/schema.ts";
+import { ruleViewSchema } from "../protocol/rules.ts";
+import { statsSchema, type StatsBody } from "../protocol/stats.ts";
 import type { InterfaceInfo } from "../protocol/control.ts";
 import type { Status } from "../protocol/status.ts";
 import { toRule } from "./desired.ts";
 import { error, errorSchema, fieldIssues } from "./errors.ts";
-import type { Rates } from "./rates.ts";
 import { ConflictError, type RuleStore, type StoredRule } from "./store/index.ts";
 import { tokenMatches } from "./token.ts";
 import { docsAsset, docsPage } from "./docs.ts";
@@ -28,17 +28,11 @@ export interface ApiDeps {
   /** the supervisor has applied the store's rules since the API (re)connected */
   synced(): boolean;
   interfaces(): Promise<InterfaceInfo[] | null>;
-  stats(): Promise<{ stats: Stats; rates: Rates } | null>;
+  /** counters and rates of the data plane, or null before its segment can be read */
+  stats(): Promise<StatsBody | null>;
 }
 
-const storedRule = z
-  .object({
-    id: z.string(), name: z.string().optional(), input: inputObject, outputs: z.array(outputSchema),
-    createdAt: z.string(), updatedAt: z.string(),
-    state: z.enum(["active", "waiting", "down", "unknown"]).openapi({ description: "active: forwarding; waiting: an interface is missing; down: its input or every output is down" }),
-    reason: z.string().optional(),
-  })
-  .openapi("StoredRule");
+const storedRule = ruleViewSchema;
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { "application/json": { schema } }, description });
 const errors = {
@@ -202,13 +196,11 @@ export function buildApp(d: ApiDeps) {
     });
 
   app.openapi(createRoute({ method: "get", path: "/api/v1/stats", ...secured,
-    responses: { 200: json(z.object({}).passthrough().openapi("Stats"), "per rule and per worker counters and rates"), 401: errors[401], 503: json(errorSchema, "no data plane yet") } }),
+    responses: { 200: json(statsSchema, "per rule and per worker counters and rates"), 401: errors[401], 503: json(errorSchema, "no data plane yet") } }),
     async (c) => {
       const s = await d.stats();
       if (!s) return c.json(error("no data plane to read yet"), 503);
-      const rules = s.stats.rules.map((r) => ({ ...r, ...(s.rates.rules[r.id] ?? { rxPps: 0, txPps: 0, rxBps: 0, txBps: 0 }) }));
-      const workers = s.stats.workers.map((w) => ({ ...w, ...(s.rates.workers.find((x) => x.index === w.index) ?? { rxPps: 0, txPps: 0, ingressUtilisation: 0, egressUtilisation: 0 }) }));
-      return c.json({ rules, workers, drops: s.stats.drops, windowSeconds: s.rates.windowSeconds } as never, 200);
+      return c.json(s, 200);
     });
 
   const levels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;

@@ -3,11 +3,11 @@
 import type { SupervisorLink } from "./link.ts";
 import type { RuleStore, StoredRule } from "./store/index.ts";
 import type { Rule } from "../../rules/schema.ts";
+import { withoutServerFields } from "../protocol/rules.ts";
 import type { Status } from "../protocol/status.ts";
 
 export function toRule(r: StoredRule): Rule {
-  const { createdAt: _c, updatedAt: _u, ...rule } = r;
-  return rule;
+  return withoutServerFields(r) as Rule;
 }
 
 export class DesiredState {

@@ -8,10 +8,11 @@ import type { Status } from "../protocol/status.ts";
 import { buildApp } from "./app.ts";
 import { DesiredState } from "./desired.ts";
 import { SupervisorLink } from "./link.ts";
-import { RateSampler } from "./rates.ts";
+import { RateSampler } from "../../shm/rates.ts";
 import { openStore } from "./store/index.ts";
 import { loadToken } from "./token.ts";
 import { collectStats } from "../../shm/stats.ts";
+import { statsBody } from "../protocol/stats.ts";
 import { makeMetrics, type Snapshot } from "./metrics.ts";
 import { setupTracing } from "./otel.ts";
 import { PacketSpans, type RuleInfo } from "./packet-spans.ts";
@@ -94,7 +95,7 @@ const app = buildApp({
   },
   stats: async () => {
     const st = await status();
-    return seg && st ? { stats: collectStats(seg, st.rules), rates: sampler.rates } : null;
+    return seg && st ? statsBody(collectStats(seg, st.rules), sampler.rates) : null;
   },
 });
 

@@ -3,7 +3,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
 import type { Stats } from "../../shm/stats.ts";
 import type { Status } from "../protocol/status.ts";
-import type { Rates } from "./rates.ts";
+import type { Rates } from "../../shm/rates.ts";
 
 export interface Snapshot {
   stats: Stats;
@@ -11,7 +11,6 @@ export interface Snapshot {
   status: Status;
 }
 
-const RULE_DROPS = { poolExhausted: "pool_exhausted", ringFull: "ring_full", oversize: "oversize", down: "rule_down", sendErrors: "send_error", impaired: "impairment" } as const;
 
 export function makeMetrics(snap: () => Snapshot | null, extra: () => { spansExported: number; spansLost: number }) {
   const registry = new Registry();
@@ -38,7 +37,7 @@ export function makeMetrics(snap: () => Snapshot | null, extra: () => { spansExp
   counter("mcrelay_rule_tx_packets_total", "Packets sent by the rule (one per output)", ["rule", "rule_id"], perRule("txPackets"));
   counter("mcrelay_rule_tx_bytes_total", "Payload bytes sent by the rule", ["rule", "rule_id"], perRule("txBytes"));
   counter("mcrelay_rule_drops_total", "Packets of the rule dropped, by reason", ["rule", "rule_id", "reason"], (c, s) => {
-    for (const r of s.stats.rules) for (const [k, reason] of Object.entries(RULE_DROPS)) c.inc({ ...ruleLabels(r), reason }, r.drops[k as keyof typeof RULE_DROPS]);
+    for (const r of s.stats.rules) for (const [reason, n] of Object.entries(r.drops)) c.inc({ ...ruleLabels(r), reason }, n);
   });
   gauge("mcrelay_rule_up", "1 when the rule forwards, 0 when it waits for an interface or is down", ["rule", "rule_id", "state"], (g, s) => {
     for (const r of s.stats.rules) g.set({ ...ruleLabels(r), state: r.state }, r.state === "active" ? 1 : 0);
@@ -53,7 +52,7 @@ export function makeMetrics(snap: () => Snapshot | null, extra: () => { spansExp
     for (const w of s.stats.workers) c.inc({ worker: String(w.index) }, w.egress.completions);
   });
   counter("mcrelay_worker_kernel_drops_total", "Frames the kernel dropped before ingress read them (PACKET_STATISTICS)", ["worker"], (c, s) => {
-    for (const w of s.stats.workers) c.inc({ worker: String(w.index) }, w.ingress.kernelDrops);
+    for (const w of s.stats.workers) c.inc({ worker: String(w.index) }, w.ingress.drop_kernel_ring_full);
   });
   gauge("mcrelay_worker_free_slots", "Free buffer slots of the worker pair", ["worker"], (g, s) => {
     for (const w of s.stats.workers) g.set({ worker: String(w.index) }, w.ingress.freeSlots);

@@ -7,7 +7,7 @@ import { monotonicNs } from "../../c/sys.ts";
 import { SETUP_DEFER_TASKRUN, SETUP_SINGLE_ISSUER, Uring } from "../../c/uring.ts";
 import { readTune } from "../tune.ts";
 import { indexOf, snapshot } from "../../shm/counters.ts";
-import { EGRESS_COUNTERS, EGRESS_RULE_FIELDS, PairSlots, SH, SLOT_HEADER_BYTES } from "../../shm/layout.ts";
+import { EGRESS_COUNTERS, EGRESS_RULE_COUNTERS, PairSlots, SH, SLOT_HEADER_BYTES } from "../../shm/layout.ts";
 import { RingConsumer, RingProducer, ringHeadAddr } from "../../shm/ring.ts";
 import type { Segment } from "../../shm/segment.ts";
 import { TraceWriter } from "../../shm/trace.ts";
@@ -18,8 +18,8 @@ import type { Stage } from "./stages/stage.ts";
 import { WEIGHTS, classOf } from "../../shm/classes.ts";
 
 const C = indexOf(EGRESS_COUNTERS);
-const RF = indexOf(EGRESS_RULE_FIELDS);
-const NRF = EGRESS_RULE_FIELDS.length;
+const RF = indexOf(EGRESS_RULE_COUNTERS);
+const NRF = EGRESS_RULE_COUNTERS.length;
 
 const SQ_ENTRIES = 256;
 /** The CQ holds 4x the SQ (uring.c); keep in-flight sends below it so none overflows. */
@@ -254,7 +254,8 @@ export class Egress {
     const copies = 1 + this.extra[slot];
     this.extra[slot] = 0;
     if (outs === undefined || outs.fds.length === 0) {
-      this.c[C.unknownRule]++;
+      this.c[C.drop_no_output]++; // a rule whose outputs are all closed (or gone)
+      if (rule < this.ruleCls.length) this.rc[rule * NRF + RF.drop_no_output]++;
       this.release(slot);
       return;
     }
@@ -266,8 +267,8 @@ export class Egress {
         const rc = outs.preserve[i] === 1 ? this.uring.sendTos(outs.fds[i], buf, len, tos, slot) : this.uring.send(outs.fds[i], buf, len, slot);
         if (rc === 0) queued++;
         else {
-          this.c[C.sendErrors]++;
-          this.rc[rule * NRF + RF.sendErrors]++;
+          this.c[C.drop_send_error]++;
+          this.rc[rule * NRF + RF.drop_send_error]++;
         }
       }
     }
@@ -279,7 +280,8 @@ export class Egress {
   }
 
   private impairDrop(rule: number, slot: number): void {
-    this.rc[rule * NRF + RF.impaired]++;
+    this.c[C.drop_impairment]++;
+    this.rc[rule * NRF + RF.drop_impairment]++;
     this.extra[slot] = 0;
     this.release(slot);
   }
@@ -300,8 +302,8 @@ export class Egress {
       const h = so >> 2;
       const rb = this.slotU32[h + SH.rule] * NRF;
       if (res < 0) {
-        this.c[C.sendErrors]++;
-        this.rc[rb + RF.sendErrors]++;
+        this.c[C.drop_send_error]++;
+        this.rc[rb + RF.drop_send_error]++;
       } else {
         this.c[C.completions]++;
         this.c[C.txBytes] += res;

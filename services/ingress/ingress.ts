@@ -4,9 +4,9 @@
 import { packetMap, packetStats, unmap } from "../../c/packet.ts";
 import { closeFd } from "../../c/inet.ts";
 import { PollSet, copy, monotonicNs, type Mapping } from "../../c/sys.ts";
-import { DROP_REASONS, indexOf, snapshot } from "../../shm/counters.ts";
+import { indexOf, snapshot } from "../../shm/counters.ts";
 import {
-  INGRESS_COUNTERS, INGRESS_RULE_FIELDS, JUMBO_PAYLOAD_MAX, PairSlots, SH, SLOT_HEADER_BYTES, STD_PAYLOAD_MAX,
+  INGRESS_COUNTERS, INGRESS_RULE_COUNTERS, JUMBO_PAYLOAD_MAX, PARSE_DROPS, PairSlots, SH, SLOT_HEADER_BYTES, STD_PAYLOAD_MAX,
 } from "../../shm/layout.ts";
 import { SlotStacks } from "../../shm/pool.ts";
 import { BEST_EFFORT, RESERVE, classOf } from "../../shm/classes.ts";
@@ -28,9 +28,10 @@ const V2_BATCH = 256;
 const PACKET_OUTGOING = 4;
 
 const C = indexOf(INGRESS_COUNTERS);
-const RF = indexOf(INGRESS_RULE_FIELDS);
-const NRF = INGRESS_RULE_FIELDS.length;
-const DROP0 = C[`drop_${DROP_REASONS[0]}`];
+const RF = indexOf(INGRESS_RULE_COUNTERS);
+const NRF = INGRESS_RULE_COUNTERS.length;
+/** The parser's reasons are contiguous counters: code k counts at DROP0 + k - 1. */
+const DROP0 = C[`drop_${PARSE_DROPS[0]}`];
 const OVERSIZE = C.drop_oversize;
 const NO_RULE = C.drop_no_rule;
 const OUTGOING = C.drop_outgoing;
@@ -206,7 +207,7 @@ export class Ingress {
       for (const inp of this.inputs) {
         const s = packetStats(inp.fd);
         this.c[C.kernelPackets] += s.packets;
-        this.c[C.kernelDrops] += s.drops;
+        this.c[C.drop_kernel_ring_full] += s.drops;
         this.c[C.kernelFreezes] += s.freezes;
       }
     }
@@ -277,7 +278,7 @@ export class Ingress {
     const rb = rule * NRF;
     if (this.down[rule] === 1) {
       c[RULE_DOWN]++;
-      this.rc[rb + RF.down]++;
+      this.rc[rb + RF.drop_rule_down]++;
       return;
     }
     const len = P[F.payloadLen];
@@ -290,7 +291,7 @@ export class Ingress {
       if (slot < 0 && this.stacks.refill(this.free) > 0) slot = this.stacks.takeJumbo();
     } else {
       c[OVERSIZE]++;
-      this.rc[rb + RF.oversize]++;
+      this.rc[rb + RF.drop_oversize]++;
       return;
     }
     // Under pressure a lower class leaves the last slots to the classes above it. Best effort's
@@ -306,14 +307,14 @@ export class Ingress {
       }
     }
     if (slot < 0) {
-      c[C.poolExhausted]++;
-      this.rc[rb + RF.poolExhausted]++;
+      c[C.drop_pool_exhausted]++;
+      this.rc[rb + RF.drop_pool_exhausted]++;
       return;
     }
     if (this.desc.space() === 0) {
       this.stacks.give(slot);
-      c[C.ringFull]++;
-      this.rc[rb + RF.ringFull]++;
+      c[C.drop_ring_full]++;
+      this.rc[rb + RF.drop_ring_full]++;
       return;
     }
     const so = this.pool.offset(slot);

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { DROP_REASONS } from "../../shm/counters.ts";
+import type { PARSE_DROPS } from "../../shm/layout.ts";
 import { F, PARSE_OK, code, parseFrame } from "./parse.ts";
 import { MatchTable } from "./match.ts";
 
@@ -47,7 +47,7 @@ describe("parseFrame", () => {
     expect(out[F.payloadOff]).toBe(46);
   });
 
-  const cases: [string, (typeof DROP_REASONS)[number], () => [Uint8Array, number?, boolean?]][] = [
+  const cases: [string, (typeof PARSE_DROPS)[number], () => [Uint8Array, number?, boolean?]][] = [
     ["truncated Ethernet", "short_frame", () => [frame(10), 13]],
     ["ARP", "not_ipv4", () => { const b = frame(10); b[12] = 0x08; b[13] = 0x06; return [b]; }],
     ["IPv6 ethertype", "not_ipv4", () => { const b = frame(10); b[12] = 0x86; b[13] = 0xdd; return [b]; }],

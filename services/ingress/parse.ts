@@ -1,11 +1,12 @@
 // Ethernet/IPv4/UDP parsing of one frame, without allocation: the result goes into `out`.
 // Returns 0 for a UDP datagram worth matching, else 1 + the index of the drop reason.
-import { DROP_REASONS, indexOf } from "../../shm/counters.ts";
+import { indexOf } from "../../shm/counters.ts";
+import { PARSE_DROPS } from "../../shm/layout.ts";
 
-const R = indexOf(DROP_REASONS);
+const R = indexOf(PARSE_DROPS);
 export const PARSE_OK = 0;
-/** Return code of parseFrame for a reason: 1 + its index in DROP_REASONS. */
-export const code = (r: (typeof DROP_REASONS)[number]) => 1 + R[r];
+/** Return code of parseFrame for a reason: 1 + its index in PARSE_DROPS. */
+export const code = (r: (typeof PARSE_DROPS)[number]) => 1 + R[r];
 
 /** Fields of out (host order). */
 export const F = { src: 0, dst: 1, sport: 2, dport: 3, payloadOff: 4, payloadLen: 5, tos: 6 } as const;

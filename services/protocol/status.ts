@@ -4,12 +4,16 @@ import { join } from "node:path";
 import { openSegment } from "../../shm/segment.ts";
 import { collectStats, type Stats } from "../../shm/stats.ts";
 
+/** active: forwarding; waiting: an interface is missing; down: its input, or every output, is down. */
+export const RULE_STATES = ["active", "waiting", "down"] as const;
+export type RuleState = (typeof RULE_STATES)[number];
+
 export interface Status {
   state: "starting" | "ready" | "stopping";
   pid: number;
   shm: string;
   workers: { role: "ingress" | "egress"; index: number; pid: number; restarts: number }[];
-  rules: { no: number; id: string; name?: string; ifname?: string; state: "active" | "waiting" | "down"; reason?: string }[];
+  rules: { no: number; id: string; name?: string; ifname?: string; state: RuleState; reason?: string }[];
   api: { pid: number; listen: string } | null;
   /** how many rules the relay can hold (--max-rules) */
   maxRules?: number;

@@ -189,14 +189,8 @@
 
   // Frames that were never the relay's business: counted, but no cause for alarm.
   const BENIGN = new Set(["no_rule", "outgoing"]);
-  const WHY = {
-    no_rule: "a frame for a group/port no rule takes", outgoing: "the relay's own outgoing frame",
-    poolExhausted: "no free buffer: egress is behind", ringFull: "the ring to egress was full",
-    kernelDrops: "the kernel's capture ring overflowed", sendErrors: "a send to an output failed",
-    oversize: "payload bigger than a buffer slot", down: "the rule's input or outputs were down",
-    rule_down: "the rule's input or outputs were down", vlan: "VLAN-tagged frame", fragment: "IP fragment",
-    not_ipv4: "not IPv4", not_udp: "not UDP",
-  };
+  // Each reason's description, from the relay's one definition (shm/layout.ts), put into the page.
+  const WHY = JSON.parse(document.getElementById("drop-reasons").textContent);
 
   function fill(tbody, rows) {
     tbody.replaceChildren(...rows);
@@ -331,8 +325,8 @@
         ...(util ? [utilCell(utilOf(w, "ingress")), utilCell(utilOf(w, "egress"))] : []),
         el("td", { class: "num" }, int(w.ingress.freeSlots)),
         el("td", { class: "num" }, int(w.egress.inflight)),
-        el("td", { class: `num${w.ingress.kernelDrops ? " warn" : ""}` }, int(w.ingress.kernelDrops)),
-        el("td", { class: `num${w.egress.sendErrors ? " warn" : ""}` }, int(w.egress.sendErrors)),
+        el("td", { class: `num${w.ingress.drop_kernel_ring_full ? " warn" : ""}` }, int(w.ingress.drop_kernel_ring_full)),
+        el("td", { class: `num${w.egress.drop_send_error ? " warn" : ""}` }, int(w.egress.drop_send_error)),
       );
     }));
   }

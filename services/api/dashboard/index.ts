@@ -12,25 +12,21 @@ import type { Status } from "../../protocol/status.ts";
 import type { ApiDeps } from "../app.ts";
 import { error, errorSchema } from "../errors.ts";
 import { tokenMatches } from "../token.ts";
-
-type RuleRates = { rxPps: number; txPps: number; rxBps: number; txBps: number };
-type Stats = NonNullable<Awaited<ReturnType<ApiDeps["stats"]>>>["stats"];
+import { DROP_REASONS, RULE_DROP_REASONS, WORKER_DROP_REASONS } from "../../../shm/layout.ts";
+import { ZERO_RATES, type RuleStatsBody, type StatsBody } from "../../protocol/stats.ts";
 
 /** One `stats` event: what /api/v1/stats returns, plus the supervisor's status and the interfaces. */
-export interface DashboardEvent {
+export interface DashboardEvent extends Omit<StatsBody, "rules"> {
   time: string;
   /** false until the data plane's counters can be read (counters are then zero) */
   dataPlane: boolean;
-  rules: (Stats["rules"][number] & RuleRates & { reason?: string; input?: unknown; outputs?: unknown[] })[];
-  workers: (Stats["workers"][number] & { rxPps: number; txPps: number })[];
-  drops: Record<string, number>;
-  windowSeconds: number;
+  rules: (RuleStatsBody & { reason?: string; input?: unknown; outputs?: unknown[] })[];
   status: Status | null;
   interfaces: InterfaceInfo[] | null;
 }
 
-const ZERO: RuleRates = { rxPps: 0, txPps: 0, rxBps: 0, txBps: 0 };
-const ZERO_DROPS = { poolExhausted: 0, ringFull: 0, oversize: 0, down: 0, sendErrors: 0, impaired: 0 };
+const zeroDrops = () => Object.fromEntries(RULE_DROP_REASONS.map((r) => [r, 0])) as RuleStatsBody["drops"];
+const zeroWorkerDrops = () => Object.fromEntries(WORKER_DROP_REASONS.map((r) => [r, 0])) as StatsBody["drops"];
 
 /** Everything the page shows, gathered once. A part that cannot be had is null or empty. */
 export async function dashboardEvent(d: ApiDeps): Promise<DashboardEvent> {
@@ -42,19 +38,19 @@ export async function dashboardEvent(d: ApiDeps): Promise<DashboardEvent> {
   ]);
   const defs = new Map(stored.map((r) => [r.id, r]));
   const meta = new Map((status?.rules ?? []).map((r) => [r.id, r]));
-  const base = s ? s.stats.rules : (status?.rules ?? []).map((r) => ({ no: r.no, id: r.id, name: r.name, state: r.state,
-    rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, duplicated: 0, drops: { ...ZERO_DROPS } }));
+  const base: RuleStatsBody[] = s ? s.rules : (status?.rules ?? []).map((r) => ({ no: r.no, id: r.id, ...(r.name !== undefined ? { name: r.name } : {}),
+    state: r.state, rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, duplicated: 0, drops: zeroDrops(), ...ZERO_RATES }));
   const rules = base.map((r) => {
     const def = defs.get(r.id);
     const m = meta.get(r.id);
     return {
-      ...r, ...(s?.rates.rules[r.id] ?? ZERO),
+      ...r,
       ...(m ? { state: m.state } : {}), ...(m?.reason ? { reason: m.reason } : {}),
       ...(def ? { input: def.input, outputs: def.outputs } : {}),
     };
   });
-  const workers = (s?.stats.workers ?? []).map((w) => ({ ...w, ...(s!.rates.workers.find((x) => x.index === w.index) ?? { rxPps: 0, txPps: 0, ingressUtilisation: 0, egressUtilisation: 0 }) }));
-  return { time: new Date().toISOString(), dataPlane: !!s, rules, workers, drops: s?.stats.drops ?? {}, windowSeconds: s?.rates.windowSeconds ?? 0, status, interfaces };
+  return { time: new Date().toISOString(), dataPlane: !!s, rules, workers: s?.workers ?? [], drops: s?.drops ?? zeroWorkerDrops(),
+    windowSeconds: s?.windowSeconds ?? 0, status, interfaces };
 }
 
 function bearer(c: Context, token: string): boolean {
@@ -78,7 +74,8 @@ export interface DashboardOpts {
  */
 export function mountDashboard(app: OpenAPIHono, deps: ApiDeps, opts: DashboardOpts = {}): { streams: () => number } {
   const dir = import.meta.dir;
-  const page = readFileSync(join(dir, "page.html"), "utf8");
+  // The drop reasons' descriptions go into the page as a JSON data block (not a script: the CSP holds).
+  const page = readFileSync(join(dir, "page.html"), "utf8").replace("{{DROP_REASONS}}", JSON.stringify(DROP_REASONS).replace(/</g, "\\u003c"));
   const files = new Map(Object.keys(ASSETS).map((f) => [f, readFileSync(join(dir, f))]));
   const intervalMs = opts.intervalMs ?? 1000;
   let open = 0;

@@ -3,15 +3,12 @@
 import { join } from "node:path";
 import { inputKey, ruleId } from "../../../rules/load.ts";
 import { ruleSchema, type Rule, type RuleInput } from "../../../rules/schema.ts";
+import type { StoredRule } from "../../protocol/rules.ts";
 import type { Backend, Queries, Row } from "./backend.ts";
 import { openPostgres } from "./pg.ts";
 import { openSqlite } from "./sqlite.ts";
 
-export interface StoredRule extends Rule {
-  id: string;
-  createdAt: string;
-  updatedAt: string;
-}
+export type { StoredRule } from "../../protocol/rules.ts";
 
 export class ConflictError extends Error {
   override readonly name = "ConflictError";

@@ -7,7 +7,7 @@ export interface StageContext {
   len(slot: number): number;
   /** this rule's seeded random numbers in [0, 1): same seed and packets, same decisions */
   random(): number;
-  /** the slot is dropped here (counted as impaired, its buffer freed) */
+  /** the slot is dropped here (counted under the reason impairment, its buffer freed) */
   drop(slot: number): void;
   /** send the slot once more, besides passing it on */
   duplicate(slot: number): void;

@@ -1,6 +1,6 @@
 // Counters are totals in shared memory; rates come from sampling them once a second.
-import { collectStats, type RuleMeta, type Stats } from "../../shm/stats.ts";
-import type { Segment } from "../../shm/segment.ts";
+import { collectStats, type RuleMeta, type Stats } from "./stats.ts";
+import type { Segment } from "./segment.ts";
 
 export interface Rates {
   windowSeconds: number;

@@ -1,0 +1,72 @@
+// The stats body: what GET /api/v1/stats returns, what the dashboard's events carry and what
+// `mcrelay stats` prints. Every counter field and drop reason comes from shm/layout.ts; the
+// OpenAPI document shows these same schemas, and the API returns values parsed by them.
+import { z } from "zod";
+import { EGRESS_COUNTERS, INGRESS_COUNTERS, RULE_DROP_REASONS, WORKER_DROP_REASONS, DROP_REASONS } from "../../shm/layout.ts";
+import type { Rates } from "../../shm/rates.ts";
+import type { Stats } from "../../shm/stats.ts";
+import { RULE_STATES } from "./status.ts";
+
+/** {name: number} for each name, in order. */
+const counters = <const N extends readonly string[]>(names: N, describe?: (n: N[number]) => string) =>
+  z.strictObject(Object.fromEntries(names.map((n) => [n, describe ? z.number().describe(describe(n)) : z.number()])) as { [K in N[number]]: z.ZodNumber });
+
+const why = (r: keyof typeof DROP_REASONS) => DROP_REASONS[r];
+
+export const ratesSchema = z.strictObject({
+  rxPps: z.number().describe("packets per second received and matched, over the last window"),
+  txPps: z.number().describe("packets per second sent (one per output)"),
+  rxBps: z.number().describe("payload bits per second received"),
+  txBps: z.number().describe("payload bits per second sent"),
+});
+
+export const ruleStatsSchema = z.strictObject({
+  no: z.number().int().describe("the rule's counter row in shared memory"),
+  id: z.string(),
+  name: z.string().optional(),
+  state: z.enum(RULE_STATES),
+  rxPackets: z.number(),
+  rxBytes: z.number(),
+  txPackets: z.number().describe("one per output the packet was sent to"),
+  txBytes: z.number(),
+  duplicated: z.number().describe("extra copies sent by a duplicate stage"),
+  drops: counters(RULE_DROP_REASONS, why).describe("the rule's packets lost, by reason"),
+  ...ratesSchema.shape,
+}).meta({ id: "RuleStats" });
+
+export const workerStatsSchema = z.strictObject({
+  index: z.number().int(),
+  ingress: counters(INGRESS_COUNTERS).describe("the ingress process's counters (drop_<reason>: losses of that reason)"),
+  egress: counters(EGRESS_COUNTERS).describe("the egress process's counters"),
+  rxPps: z.number(),
+  txPps: z.number(),
+  ingressUtilisation: z.number().describe("share of the last window the ingress loop was not asleep (0–1)"),
+  egressUtilisation: z.number(),
+}).meta({ id: "WorkerStats" });
+
+export const statsSchema = z.strictObject({
+  rules: z.array(ruleStatsSchema),
+  workers: z.array(workerStatsSchema),
+  drops: counters(WORKER_DROP_REASONS, why).describe("every loss of every worker, by reason"),
+  windowSeconds: z.number().describe("the window the rates are computed over"),
+}).meta({ id: "Stats" });
+
+export type StatsBody = z.infer<typeof statsSchema>;
+export type RuleStatsBody = z.infer<typeof ruleStatsSchema>;
+export type WorkerStatsBody = z.infer<typeof workerStatsSchema>;
+
+export const ZERO_RATES = { rxPps: 0, txPps: 0, rxBps: 0, txBps: 0 } as const;
+export const ZERO_WORKER_RATES = { rxPps: 0, txPps: 0, ingressUtilisation: 0, egressUtilisation: 0 } as const;
+
+/** The body from counters and their rates (a rule or worker without a rate yet has zeros). */
+export function statsBody(s: Stats, rates: Rates): StatsBody {
+  return {
+    rules: s.rules.map((r) => ({ ...r, state: r.state as RuleStatsBody["state"], ...(rates.rules[r.id] ?? ZERO_RATES) })),
+    workers: s.workers.map((w) => {
+      const r = rates.workers.find((x) => x.index === w.index);
+      return { ...w, ...(r ? { rxPps: r.rxPps, txPps: r.txPps, ingressUtilisation: r.ingressUtilisation, egressUtilisation: r.egressUtilisation } : ZERO_WORKER_RATES) };
+    }),
+    drops: s.drops,
+    windowSeconds: rates.windowSeconds,
+  };
+}

@@ -30,9 +30,10 @@ export interface EgressSpec {
 }
 
 /** A UDP socket bound to the output interface and connected to its destination, sending from
- *  srcPort (0: a port the kernel picks; others share it with SO_REUSEPORT). Returns fd or -errno. */
+ *  srcPort (0: a port the kernel picks; others share it with SO_REUSEPORT). */
 export function egressSocket(s: EgressSpec, srcPort = 0, sndbuf = 4 << 20): number {
-  return C.mr_egress_socket(cstr(s.ifname), s.ifindex, be32(s.addr), be16(s.port), s.ttl, s.dscp << 2, sndbuf, be16(srcPort));
+  return check(C.mr_egress_socket(cstr(s.ifname), s.ifindex, be32(s.addr), be16(s.port), s.ttl, s.dscp << 2, sndbuf, be16(srcPort)),
+    `UDP socket to ${s.addr >>> 24}.${(s.addr >>> 16) & 255}.${(s.addr >>> 8) & 255}.${s.addr & 255}:${s.port} on ${s.ifname}`);
 }
 
 /** The socket's local UDP port. */
@@ -44,9 +45,9 @@ export function helperSocket(): number {
   return check(C.mr_helper_socket(), "IGMP helper socket");
 }
 
-/** Joins (or leaves) group (host order) on ifindex; source 0 = any source. Returns 0 or -errno. */
-export function helperMember(fd: number, ifindex: number, group: number, source: number, join: boolean): number {
-  return C.mr_helper_member(fd, ifindex, be32(group), source ? be32(source) : 0, join ? 1 : 0);
+/** Joins (or leaves) group (host order) on ifindex; source 0 = any source. */
+export function helperMember(fd: number, ifindex: number, group: number, source: number, join: boolean): void {
+  check(C.mr_helper_member(fd, ifindex, be32(group), source ? be32(source) : 0, join ? 1 : 0), join ? "IP_ADD_MEMBERSHIP" : "IP_DROP_MEMBERSHIP");
 }
 
 /** 0 when there is no such interface. */
@@ -55,5 +56,5 @@ export function ifIndex(ifname: string): number {
 }
 
 export function closeFd(fd: number): void {
-  C.mr_close(fd);
+  check(C.mr_close(fd), `close(${fd})`);
 }

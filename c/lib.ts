@@ -1,7 +1,13 @@
-// Where the C library is, and the small conversions every wrapper shares.
-// Only the c/*.ts wrappers import bun:ffi; everything else calls them.
+// Where the C library is, and the conventions every wrapper shares. Only the c/*.ts wrappers
+// import bun:ffi; everything else calls them.
+//
+// Errors: a C entry point returns -errno on failure. Its wrapper throws an ErrnoError (the call,
+// the errno's name from os.constants.errno and its text) — except for outcomes a caller expects
+// and branches on (EAGAIN from a non-blocking read, a timeout), which wrappers return as values.
 import { existsSync } from "node:fs";
+import { constants } from "node:os";
 import { join } from "node:path";
+import { getSystemErrorMessage, getSystemErrorName } from "node:util";
 
 export const LIB_PATH = join(import.meta.dir, "build", "libmcrelay.so");
 
@@ -17,24 +23,33 @@ export function cstr(s: string): Buffer {
   return Buffer.from(s + "\0");
 }
 
-const ERRNO_NAMES: Record<number, string> = {
-  1: "EPERM", 2: "ENOENT", 4: "EINTR", 9: "EBADF", 11: "EAGAIN", 12: "ENOMEM", 13: "EACCES",
-  16: "EBUSY", 17: "EEXIST", 19: "ENODEV", 22: "EINVAL", 24: "EMFILE", 90: "EMSGSIZE",
-  93: "EPROTONOSUPPORT", 95: "EOPNOTSUPP", 98: "EADDRINUSE", 99: "EADDRNOTAVAIL",
-  100: "ENETDOWN", 101: "ENETUNREACH", 105: "ENOBUFS", 110: "ETIMEDOUT", 113: "EHOSTUNREACH",
-};
+/** errno numbers by name (EAGAIN, ENOBUFS, …): compare `rc === -E.EAGAIN`, never a bare number. */
+export const E = constants.errno;
 
-export function errnoName(negErrno: number): string {
-  const e = -negErrno;
-  return ERRNO_NAMES[e] ?? `errno ${e}`;
+/** "EACCES", or "errno 1234" for a number the platform does not name. */
+export function errnoName(errno: number): string {
+  try {
+    return getSystemErrorName(-Math.abs(errno));
+  } catch {
+    return `errno ${Math.abs(errno)}`;
+  }
 }
 
-/** Throws a readable error for a negative C return value; passes non-negative values through. */
-export function check(rc: number, what: string): number {
-  if (rc < 0) {
-    const err = new Error(`${what}: ${errnoName(rc)}`) as Error & { errno: number };
-    err.errno = -rc;
-    throw err;
+/** A failed system call: `code` is the errno's name, as Node's own errors have it. */
+export class ErrnoError extends Error {
+  readonly code: string;
+  constructor(readonly call: string, readonly errno: number) {
+    let text = "";
+    try {
+      text = ` (${getSystemErrorMessage(-errno)})`;
+    } catch {}
+    super(`${call}: ${errnoName(errno)}${text}`);
+    this.code = errnoName(errno);
   }
+}
+
+/** Throws an ErrnoError for a negative C return value; passes non-negative values through. */
+export function check(rc: number, call: string): number {
+  if (rc < 0) throw new ErrnoError(call, -rc);
   return rc;
 }

@@ -1,6 +1,6 @@
 // Typed wrapper of netlink.c, and the parsing of what it reads (link and address events).
 import { dlopen, FFIType as T, ptr } from "bun:ffi";
-import { check, libPath } from "./lib.ts";
+import { E, check, libPath } from "./lib.ts";
 
 const { symbols: C } = dlopen(libPath(), {
   mr_netlink_open: { args: [], returns: T.i32 },
@@ -31,8 +31,8 @@ export function netlinkRead(fd: number): LinkEvent[] | "overrun" {
   const events: LinkEvent[] = [];
   for (;;) {
     const n = C.mr_netlink_read(fd, ptr(buf), buf.length);
-    if (n === -11) return events;
-    if (n === -105) return "overrun";
+    if (n === -E.EAGAIN) return events;
+    if (n === -E.ENOBUFS) return "overrun";
     check(n, "netlink read");
     for (let o = 0; o + 16 <= n; ) {
       const len = dv.getUint32(o, true);

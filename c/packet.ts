@@ -53,7 +53,7 @@ export function packetStats(fd: number): { packets: number; drops: number; freez
   return { packets: statsOut[0], drops: statsOut[1], freezes: statsOut[2] };
 }
 
-/** Turns GRO on or off on an interface (needs CAP_NET_ADMIN). Returns 0 or -errno. */
-export function setGro(ifname: string, on: boolean): number {
-  return C.mr_set_gro(cstr(ifname), on ? 1 : 0);
+/** Turns GRO on or off on an interface (needs CAP_NET_ADMIN). */
+export function setGro(ifname: string, on: boolean): void {
+  check(C.mr_set_gro(cstr(ifname), on ? 1 : 0), `ETHTOOL_SGRO on ${ifname}`);
 }

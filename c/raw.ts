@@ -1,6 +1,6 @@
 // Typed wrapper of raw.c: raw frames for the lab tools and tests (needs CAP_NET_RAW).
 import { dlopen, FFIType as T, ptr } from "bun:ffi";
-import { check, libPath } from "./lib.ts";
+import { E, check, libPath } from "./lib.ts";
 
 const { symbols: C } = dlopen(libPath(), {
   mr_raw_open: { args: [T.i32], returns: T.i32 },
@@ -19,6 +19,6 @@ export function rawSend(fd: number, frame: Uint8Array): number {
 /** One received frame's length (its bytes in buf), or -1 on timeout. */
 export function rawRecv(fd: number, buf: Uint8Array, timeoutMs: number): number {
   const n = C.mr_raw_recv(fd, ptr(buf), buf.length, timeoutMs);
-  if (n === -11) return -1;
+  if (n === -E.EAGAIN) return -1;
   return check(n, "raw receive");
 }

@@ -1,6 +1,6 @@
 // Typed wrapper of sys.c: shared memory, futex, poll, slot copy, privilege drop, clock.
 import { dlopen, FFIType as T, ptr, toArrayBuffer, type Pointer } from "bun:ffi";
-import { check, cstr, libPath } from "./lib.ts";
+import { E, check, cstr, libPath } from "./lib.ts";
 
 const { symbols: C } = dlopen(libPath(), {
   mr_shm_create: { args: [T.ptr, T.u64], returns: T.i32 },
@@ -11,6 +11,7 @@ const { symbols: C } = dlopen(libPath(), {
   mr_futex_wake: { args: [T.ptr, T.i32], returns: T.i32 },
   mr_poll: { args: [T.ptr, T.ptr, T.u32, T.i32], returns: T.i32 },
   mr_copy: { args: [T.ptr, T.ptr, T.u32], returns: T.void },
+  mr_copy_sum: { args: [T.ptr, T.ptr, T.u32], returns: T.u32 },
   mr_drop_privileges: { args: [T.u32, T.u32], returns: T.i32 },
   mr_monotonic_ns: { args: [], returns: T.i64 },
   mr_pin_cpu: { args: [T.i32], returns: T.i32 },
@@ -25,9 +26,12 @@ export function shmOpen(name: string, writable: boolean): number {
   return check(C.mr_shm_open(cstr("/" + name), writable ? 1 : 0), `shm_open /dev/shm/${name}`);
 }
 
-/** 0, or -errno (-2 when it was already gone). */
-export function shmUnlink(name: string): number {
-  return C.mr_shm_unlink(cstr("/" + name));
+/** Removes /dev/shm/<name>; false when it was already gone. */
+export function shmUnlink(name: string): boolean {
+  const rc = C.mr_shm_unlink(cstr("/" + name));
+  if (rc === -E.ENOENT) return false;
+  check(rc, `shm_unlink /dev/shm/${name}`);
+  return true;
 }
 
 /** A mapping: its address (for C and futexes) and an ArrayBuffer over it (for TypeScript). */
@@ -42,13 +46,16 @@ export function shmMap(fd: number, len: number, writable: boolean): Mapping {
   return { addr: p as unknown as number, buf: toArrayBuffer(p, 0, len) };
 }
 
-/** Sleeps while the u32 at addr equals expected, at most timeoutUs. */
-export function futexWait(addr: number, expected: number, timeoutUs: number): number {
-  return C.mr_futex_wait(addr as unknown as Pointer, expected, timeoutUs);
+/** Sleeps while the u32 at addr equals expected, at most timeoutUs. Being woken, timing out, the
+ *  word having changed already and a signal are all outcomes, not errors: nothing to report. */
+export function futexWait(addr: number, expected: number, timeoutUs: number): void {
+  const rc = C.mr_futex_wait(addr as unknown as Pointer, expected, timeoutUs);
+  if (rc < 0 && rc !== -E.ETIMEDOUT && rc !== -E.EAGAIN && rc !== -E.EINTR) check(rc, "futex wait");
 }
 
+/** Wakes one waiter on addr; how many were woken. */
 export function futexWake(addr: number): number {
-  return C.mr_futex_wake(addr as unknown as Pointer, 1);
+  return check(C.mr_futex_wake(addr as unknown as Pointer, 1), "futex wake");
 }
 
 /** A reusable poll set over fixed fds. */
@@ -59,14 +66,22 @@ export class PollSet {
     this.fds = new Int32Array(fds);
     this.revents = new Int32Array(fds.length);
   }
+  /** How many fds are ready (0 on timeout or a signal); their revents are in `revents`. */
   wait(timeoutMs: number): number {
-    return C.mr_poll(ptr(this.fds), ptr(this.revents), this.fds.length, timeoutMs);
+    const rc = C.mr_poll(ptr(this.fds), ptr(this.revents), this.fds.length, timeoutMs);
+    if (rc === -E.EINTR) return 0;
+    return check(rc, "poll");
   }
 }
 
 /** memcpy(dst, src, len) between raw addresses (ring frame -> pool slot). */
 export function copy(dst: number, src: number, len: number): void {
   C.mr_copy(dst as unknown as Pointer, src as unknown as Pointer, len);
+}
+
+/** copy(), returning the copied bytes' ones'-complement sum (16-bit big-endian words, folded). */
+export function copySum(dst: number, src: number, len: number): number {
+  return C.mr_copy_sum(dst as unknown as Pointer, src as unknown as Pointer, len);
 }
 
 export function dropPrivileges(uid: number, gid: number): void {

@@ -4,14 +4,22 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+// The most fds one message carries: c/unixmsg.ts asks for it (mr_max_fds) rather than restating it.
 #define MR_MAX_FDS 250
+
+int mr_max_fds(void)
+{
+	return MR_MAX_FDS;
+}
 
 int mr_socketpair(int *out)
 {
 	return socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, out) < 0 ? -errno : 0;
 }
 
-int mr_send_msg(int sock, const void *buf, unsigned len, const int *fds, unsigned nfds)
+// nonblock: -EAGAIN instead of waiting when the peer's queue is full (a stopped worker must never
+// stop the supervisor).
+int mr_send_msg(int sock, const void *buf, unsigned len, const int *fds, unsigned nfds, int nonblock)
 {
 	if (nfds > MR_MAX_FDS)
 		return -E2BIG;
@@ -28,7 +36,7 @@ int mr_send_msg(int sock, const void *buf, unsigned len, const int *fds, unsigne
 		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
 		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
 	}
-	ssize_t n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+	ssize_t n = sendmsg(sock, &msg, MSG_NOSIGNAL | (nonblock ? MSG_DONTWAIT : 0));
 	return n < 0 ? -errno : (int)n;
 }
 
@@ -54,4 +62,18 @@ int mr_recv_msg(int sock, void *buf, unsigned cap, int *fds, unsigned maxfds, un
 	if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
 		return -EMSGSIZE;
 	return (int)n;
+}
+
+// Who is at the other end of a connected Unix socket, as the kernel saw it connect (SO_PEERCRED):
+// out = {pid, uid, gid}. The pid is 0 when the peer is in a pid namespace we cannot see.
+int mr_peer_cred(int fd, int *out)
+{
+	struct ucred c;
+	socklen_t len = sizeof(c);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c, &len) < 0)
+		return -errno;
+	out[0] = c.pid;
+	out[1] = (int)c.uid;
+	out[2] = (int)c.gid;
+	return 0;
 }

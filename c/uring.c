@@ -21,12 +21,13 @@ struct mr_uring {
 	unsigned char *fixed;  /* fixed[fd]: fd is registered at slot fd */
 };
 
-void *mr_uring_new(unsigned entries, unsigned flags)
+// cq_entries: the completion queue's size, which the caller keeps its in-flight sends below.
+void *mr_uring_new(unsigned entries, unsigned cq_entries, unsigned flags)
 {
 	struct mr_uring *u = calloc(1, sizeof(*u));
 	if (!u)
 		return NULL;
-	struct io_uring_params p = { .flags = flags, .cq_entries = entries * 4 };
+	struct io_uring_params p = { .flags = flags, .cq_entries = cq_entries };
 	p.flags |= IORING_SETUP_CQSIZE;
 	if (io_uring_queue_init_params(entries, &u->ring, &p) < 0) {
 		free(u);

@@ -3,7 +3,7 @@ import { dlopen, FFIType as T, ptr, type Pointer } from "bun:ffi";
 import { check, libPath } from "./lib.ts";
 
 const { symbols: C } = dlopen(libPath(), {
-  mr_uring_new: { args: [T.u32, T.u32], returns: T.ptr },
+  mr_uring_new: { args: [T.u32, T.u32, T.u32], returns: T.ptr },
   mr_uring_free: { args: [T.ptr], returns: T.void },
   mr_uring_send: { args: [T.ptr, T.i32, T.ptr, T.u32, T.u32], returns: T.i32 },
   mr_uring_send_tos: { args: [T.ptr, T.i32, T.ptr, T.u32, T.i32, T.u32], returns: T.i32 },
@@ -22,9 +22,10 @@ export class Uring {
   readonly completions: Int32Array;
   private readonly completionsPtr: Pointer;
 
-  constructor(entries: number, flags = 0) {
-    const h = C.mr_uring_new(entries, flags);
-    if (!h) throw new Error(`io_uring_queue_init(${entries}) failed`);
+  /** entries: submission queue size; cqEntries: completion queue size (keep in-flight requests below it). */
+  constructor(entries: number, readonly cqEntries: number, flags = 0) {
+    const h = C.mr_uring_new(entries, cqEntries, flags);
+    if (!h) throw new Error(`io_uring_queue_init(${entries}, cq ${cqEntries}) failed`);
     this.handle = h as Pointer;
     this.completions = new Int32Array(entries * 8);
     this.completionsPtr = ptr(this.completions);

@@ -21,6 +21,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# The relay's own unprivileged user: its workers and API run as it (start --user names another).
+if ! id -u mcrelay >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ]; then
+    echo "setup: creating the system user mcrelay" >&2
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin mcrelay
+  else
+    echo "setup: the user mcrelay does not exist; run make setup as root to create it (or start with --user NAME)" >&2
+  fi
+fi
+
 # Bun and the dependencies come from the npm registry; skip when the lock file is unchanged.
 stamp=node_modules/.mcrelay-installed
 if [ ! -x node_modules/.bin/bun ] || [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ] || [ package.json -nt "$stamp" ]; then

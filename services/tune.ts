@@ -5,21 +5,29 @@ import { availableParallelism } from "node:os";
 
 export const TUNE_ENV = /^MCRELAY_TUNE_[A-Z_]+$/;
 
-function int(name: string, dflt: number, min: number, max: number): number {
-  const v = process.env[name];
+/** The variables readTune knows; any other MCRELAY_TUNE_* is a typo and stops start-up. */
+const KNOWN = ["MCRELAY_TUNE_SPIN_US", "MCRELAY_TUNE_TAKE", "MCRELAY_TUNE_URING", "MCRELAY_TUNE_PIN", "MCRELAY_TUNE_NICE", "MCRELAY_TUNE_RING",
+  "MCRELAY_TUNE_BLOCK_KIB", "MCRELAY_TUNE_BLOCKS"];
+
+function intOf(env: Record<string, string | undefined>, name: string, dflt: number, min: number, max: number): number {
+  const v = env[name];
   if (v === undefined || v === "") return dflt;
   const n = Number(v);
   if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer ${min}–${max}, got "${v}"`);
   return n;
 }
 
-function oneOf<T extends string>(name: string, dflt: T, allowed: readonly T[]): T {
-  const v = (process.env[name] ?? "") || dflt;
+function oneOfIn<T extends string>(env: Record<string, string | undefined>, name: string, dflt: T, allowed: readonly T[]): T {
+  const v = (env[name] ?? "") || dflt;
   if (!allowed.includes(v as T)) throw new Error(`${name} must be one of ${allowed.join(", ")}, got "${v}"`);
   return v as T;
 }
 
-export function readTune() {
+export function readTune(env: Record<string, string | undefined> = process.env) {
+  const unknown = Object.keys(env).find((k) => TUNE_ENV.test(k) && !KNOWN.includes(k));
+  if (unknown) throw new Error(`${unknown} is not a tuning variable (known: ${KNOWN.join(", ")})`);
+  const int = (name: string, dflt: number, min: number, max: number) => intOf(env, name, dflt, min, max);
+  const oneOf = <T extends string>(name: string, dflt: T, allowed: readonly T[]) => oneOfIn(env, name, dflt, allowed);
   return {
     /** Idle spin after the last packet before a worker sleeps, µs. 0: on a machine where the relay
      *  shares cores with other work, spinning took CPU the rest needed (docs/PERFORMANCE.md, levers). */

@@ -4,7 +4,7 @@ import { recvMessage, sendMessage } from "../c/unixmsg.ts";
 import { closeFd } from "../c/inet.ts";
 import { dropPrivileges, pinCpu } from "../c/sys.ts";
 import { mapSegment, type Segment } from "../shm/segment.ts";
-import { CONTROL_FD, type FromWorker, type InitMsg, type ToWorker } from "./protocol/worker.ts";
+import { CONTROL_FD, type EgressConfigMsg, type FromWorker, type IngressConfigMsg, type IngressInput, type InitMsg, type ToWorker } from "./protocol/worker.ts";
 import { pinnedCpu, readTune } from "./tune.ts";
 
 export function workerLogger(role: string, index: number) {
@@ -45,4 +45,33 @@ export function startWorker(role: "ingress" | "egress"): Started {
   const cpu = pinnedCpu(readTune(), role, init.index);
   if (cpu !== null) pinCpu(cpu);
   return { init, seg };
+}
+
+/** A configuration gathered from its parts: fd indices refer to `fds`, the parts' fds in order. */
+export interface Gathered<R> {
+  version: number;
+  inputs: IngressInput[];
+  sockets: { key: string; fd: number }[];
+  put: R[];
+  remove: number[];
+  fds: number[];
+}
+
+/** Collects a configuration's parts (protocol/worker.ts); `add` returns it whole with the last one. */
+export class ConfigParts<R> {
+  private g: Gathered<R> | null = null;
+
+  add(msg: IngressConfigMsg | EgressConfigMsg, fds: number[]): Gathered<R> | null {
+    const g = (this.g ??= { version: msg.version, inputs: [], sockets: [], put: [], remove: [], fds: [] });
+    if (msg.version !== g.version) throw new Error(`config part of version ${msg.version} while gathering ${g.version}`);
+    const base = g.fds.length;
+    g.fds.push(...fds);
+    if ("inputs" in msg && msg.inputs) g.inputs = msg.inputs.map((i) => (i.fd === undefined ? i : { ...i, fd: base + i.fd }));
+    if ("sockets" in msg && msg.sockets) for (const s of msg.sockets) g.sockets.push({ key: s.key, fd: base + s.fd });
+    if (msg.put) for (const r of msg.put) g.put.push(r as R);
+    if (msg.remove) g.remove.push(...msg.remove);
+    if (!msg.last) return null;
+    this.g = null;
+    return g;
+  }
 }

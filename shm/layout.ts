@@ -12,17 +12,29 @@ export const JUMBO_SLOT_BYTES = 10240;
 /**
  * Slot header (u32 words): rule number, payload length, sampled flag, outputs; then for sampled
  * packets only: source, destination, ports (src << 16 | dst); the input's TOS byte (word 7,
- * always); and at byte 32 the receive time
- * (f64 ns, CLOCK_MONOTONIC). The payload follows at SLOT_HEADER_BYTES.
+ * always); at byte 32 the receive time (f64 ns, CLOCK_MONOTONIC); word 10 the payload's
+ * ones'-complement sum when ingress computed it (0xffffffff when not). The payload follows at
+ * SLOT_HEADER_BYTES.
  */
 export const SLOT_HEADER_BYTES = 64;
-export const SH = { rule: 0, len: 1, sampled: 2, outputs: 3, src: 4, dst: 5, ports: 6, tos: 7, rxNsF64: 4 } as const;
+export const SH = { rule: 0, len: 1, sampled: 2, outputs: 3, src: 4, dst: 5, ports: 6, tos: 7, rxNsF64: 4, csum: 10 } as const;
 
 /** Trace ring per pair: sampled packets, written by egress, read by anyone (lossy, seq-checked). */
 export const TRACE_RECORDS = 4096;
 export const TRACE_RECORD_BYTES = 48;
 export const STD_PAYLOAD_MAX = STD_SLOT_BYTES - SLOT_HEADER_BYTES;
 export const JUMBO_PAYLOAD_MAX = JUMBO_SLOT_BYTES - SLOT_HEADER_BYTES;
+
+/** Inputs one ingress reads at most (its poll set holds them and its control channel). */
+export const MAX_INPUTS = 63;
+/**
+ * Ingress progress, per pair and input slot (f64 words): the last batch handed to egress — for a
+ * TPACKET_V3 ring its block's sequence number; for V2 the frames [start, end) — and the descriptor
+ * ring's head after that batch. A replacement ingress that finds the ring's head equal to `head`
+ * knows the batch went out; otherwise it reads the batch again. Nothing is lost or sent twice.
+ */
+export const PROGRESS = { seq: 0, start: 1, end: 2, head: 3 } as const;
+export const PROGRESS_WORDS = 4;
 
 /** Ring header: producer's head on line 0, consumer's tail and sleep flag on line 1. */
 export const RING_HEADER_BYTES = 2 * LINE;
@@ -42,6 +54,11 @@ export const DROP_REASONS = {
   fragment: "an IP fragment",
   not_udp: "not UDP",
   bad_udp_length: "UDP length disagrees with IP",
+  bad_ip_checksum: "IPv4 header checksum is wrong",
+  ttl_zero: "TTL 0: it must not be forwarded",
+  martian_source: "source address no host can have (0/8, 127/8, multicast, 240/4, broadcast)",
+  bad_udp_checksum: "UDP checksum is wrong (the datagram was corrupted on the way)",
+  other_host: "addressed to another host's MAC (seen in promiscuous mode)",
   oversize: "bigger than a buffer slot or a ring frame",
   no_rule: "no rule takes its group and port",
   outgoing: "the relay's own outgoing frame",
@@ -58,7 +75,7 @@ export type DropReason = keyof typeof DROP_REASONS;
 
 /** Reasons the frame parser returns (code 1 + index; services/ingress/parse.ts). */
 export const PARSE_DROPS = ["short_frame", "not_ipv4", "vlan", "ip_truncated", "bad_ihl", "bad_total_length",
-  "fragment", "not_udp", "bad_udp_length"] as const satisfies readonly DropReason[];
+  "bad_ip_checksum", "fragment", "ttl_zero", "martian_source", "not_udp", "bad_udp_length"] as const satisfies readonly DropReason[];
 
 const drop = <const R extends readonly DropReason[]>(r: R) => r.map((x) => `drop_${x}` as const) as { [K in keyof R]: `drop_${R[K]}` };
 
@@ -71,7 +88,8 @@ export const INGRESS_COUNTERS = [
   "heartbeatMs", "loops", "sleeps", "sleepNs", "frames", "matched", "bytes", "sampled",
   "kernelPackets", "kernelFreezes", "freeSlots",
   ...drop(PARSE_DROPS),
-  ...drop(["oversize", "no_rule", "outgoing", "rule_down", "pool_exhausted", "ring_full", "kernel_ring_full", "worker_restart"] as const),
+  ...drop(["oversize", "no_rule", "outgoing", "other_host", "rule_down", "bad_udp_checksum", "pool_exhausted", "ring_full", "kernel_ring_full",
+    "worker_restart"] as const),
 ] as const;
 export const EGRESS_COUNTERS = [
   "heartbeatMs", "loops", "sleeps", "sleepNs", "descriptors", "sends", "completions", "txBytes", "inflight", "traced",
@@ -80,7 +98,7 @@ export const EGRESS_COUNTERS = [
 
 /** Counters per rule, one row per rule number in every worker (one writer each). */
 export const INGRESS_RULE_COUNTERS = ["rxPackets", "rxBytes",
-  ...drop(["pool_exhausted", "ring_full", "oversize", "rule_down", "worker_restart"] as const)] as const;
+  ...drop(["pool_exhausted", "ring_full", "oversize", "rule_down", "bad_udp_checksum", "worker_restart"] as const)] as const;
 export const EGRESS_RULE_COUNTERS = ["txPackets", "txBytes", "duplicated",
   ...drop(["send_error", "impairment", "no_output"] as const)] as const;
 
@@ -111,6 +129,7 @@ export interface PairLayout {
   egressCounters: number;
   ingressRules: number;
   egressRules: number;
+  ingressProgress: number;
   traceRing: number;
   pool: number;
   jumboPool: number;
@@ -150,6 +169,7 @@ export function computeLayout(p: LayoutParams): Layout {
       egressCounters: take(8 * EGRESS_COUNTERS.length),
       ingressRules: take(8 * INGRESS_RULE_COUNTERS.length * p.maxRules),
       egressRules: take(8 * EGRESS_RULE_COUNTERS.length * p.maxRules),
+      ingressProgress: take(8 * PROGRESS_WORDS * MAX_INPUTS),
       traceRing: take(LINE + TRACE_RECORD_BYTES * TRACE_RECORDS),
       pool: take(STD_SLOT_BYTES * p.slots, 4096),
       jumboPool: take(JUMBO_SLOT_BYTES * p.jumboSlots, 4096),

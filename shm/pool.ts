@@ -37,13 +37,15 @@ export class SlotStacks {
 
   /**
    * After egress died: every slot that is on no stack and in neither ring was in the dead
-   * egress's hands. Those sends are over (sent or lost), so the slots are free again.
+   * egress's hands. Those sends are over (sent or lost), so the slots are free again; `each` sees
+   * every one first (its packet is counted as lost).
    */
-  reclaim(total: number, inRings: Set<number>): number {
+  reclaim(total: number, inRings: Set<number>, each: (slot: number) => void = () => {}): number {
     const mine = new Set<number>([...this.std.subarray(0, this.nStd), ...this.jumbo.subarray(0, this.nJumbo)]);
     let n = 0;
     for (let i = 0; i < total; i++) {
       if (!mine.has(i) && !inRings.has(i)) {
+        each(i);
         this.give(i);
         n++;
       }

@@ -28,6 +28,16 @@ export class RingProducer {
     this.cachedTail = Atomics.load(this.ctl, TAIL) >>> 0;
   }
 
+  /** Where the next entry goes (free-running): after publish(), the shared head equals it. */
+  get position(): number {
+    return this.head;
+  }
+
+  /** The head a producer last published (for a successor deciding what its predecessor sent). */
+  get published(): number {
+    return Atomics.load(this.ctl, HEAD) >>> 0;
+  }
+
   /** Free entries; re-reads the consumer's tail only when the cached view says full. */
   space(): number {
     let s = this.capacity - ((this.head - this.cachedTail) >>> 0);
@@ -86,6 +96,16 @@ export class RingConsumer {
       n = (this.cachedHead - this.tail) >>> 0;
     }
     return n;
+  }
+
+  /** Where the next entry to take is (free-running). */
+  get position(): number {
+    return this.tail;
+  }
+
+  /** The producer's published head right now. */
+  get published(): number {
+    return Atomics.load(this.ctl, HEAD) >>> 0;
   }
 
   /** Exact count right now (always re-reads the head): for gauges, not for the hot path. */

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import type { Lab } from "../lab/netns.ts";
 import { relayTopology } from "./lib/topology.ts";
 import { BUN, ROOT, TestRelay, backlogDrops, collect, expectExactlyOnce, runGen, spawnGen, startSink } from "./lib/relay.ts";
+import { lookupUser } from "../services/supervisor/workers.ts";
 
 let lab: Lab;
 let src: string, relay: string, dst: string;
@@ -139,12 +140,14 @@ describe("resilience", () => {
   }, 60_000);
 
   test("supervisor killed and started again with a standalone API up: the API reconnects and re-applies", async () => {
-    // As in the compose deployment: the API runs on its own, the supervisor with --no-api.
+    // As in the compose deployment: the API runs on its own, as the relay user, the supervisor
+    // with --external-api.
     const dir = mkdtempSync(join(tmpdir(), "mcrelay-sa-"));
-    chownSync(dir, 65534, 65534);
+    const relayUser = lookupUser("mcrelay");
+    chownSync(dir, relayUser.uid, relayUser.gid);
     const sock = join(dir, "http.sock");
-    const first = await TestRelay.start(lab, relay, { rules: [] }, { noApi: true });
-    const api = lab.spawn(relay, ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", BUN, "services/api/main.ts",
+    const first = await TestRelay.start(lab, relay, { rules: [] }, { args: ["--external-api"] });
+    const api = lab.spawn(relay, ["setpriv", `--reuid=${relayUser.uid}`, `--regid=${relayUser.gid}`, "--clear-groups", BUN, "services/api/main.ts",
       "--listen", `unix:${sock}`, "--state-dir", dir, "--control", join(first.stateDir, "control.sock")], { cwd: ROOT, env: { MCRELAY_API_TOKEN: "standalone-token-0123456789" } });
     const call = (method: string, path: string, body?: unknown) => fetch(`http://api${path}`, { method, unix: sock,
       headers: { authorization: "Bearer standalone-token-0123456789", "content-type": "application/json" }, body: body && JSON.stringify(body) } as RequestInit);
@@ -158,7 +161,7 @@ describe("resilience", () => {
       expect(first.status().rules.map((x) => x.state)).toEqual(["active"]);
       first.proc.kill("SIGKILL");
       await first.proc.exited;
-      const second = await TestRelay.restart(first, lab, relay, { rules: [] }, { noApi: true });
+      const second = await TestRelay.restart(first, lab, relay, { rules: [] }, { args: ["--external-api"] });
       try {
         const t0 = Date.now();
         while (second.status().rules.length === 0) {

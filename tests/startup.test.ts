@@ -47,8 +47,8 @@ describe("start-up with a state directory the API cannot reach", () => {
       const r = Bun.spawnSync([BUN, "bin/mcrelay.ts", "start", "--state-dir", join(dir, "state"), "--workers", "1", "--api-listen", "127.0.0.1:0"],
         { cwd: ROOT, stderr: "pipe", stdout: "pipe", timeout: 30_000 });
       const out = r.stdout.toString() + r.stderr.toString();
-      expect(r.exitCode).toBe(1);
-      expect(out).toContain(`${dir} (mode 700, owner uid 0) is not searchable by nobody`);
+      expect(r.exitCode).toBe(2);
+      expect(out).toContain(`${dir} (mode 700, owner uid 0) is not searchable by mcrelay`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,79 +1,113 @@
 // API process: unprivileged, started by the supervisor (or on its own, e.g. in its own
 // container). Persists rules, keeps the supervisor's rules equal to the store, serves HTTP.
+// A configuration it cannot use (a flag, a variable, a store it cannot reach, a port it cannot
+// listen on) stops it at once with exit code 2 and one line saying which: the supervisor then
+// does not start it again.
 import { rmSync } from "node:fs";
 import { parseArgs } from "node:util";
 import pino from "pino";
 import { openSegment, type Segment } from "../../shm/segment.ts";
-import type { Status } from "../protocol/status.ts";
-import { buildApp } from "./app.ts";
-import { DesiredState } from "./desired.ts";
-import { SupervisorLink } from "./link.ts";
-import { RateSampler } from "../../shm/rates.ts";
-import { openStore } from "./store/index.ts";
-import { loadToken } from "./token.ts";
 import { collectStats } from "../../shm/stats.ts";
+import { RateSampler } from "../../shm/rates.ts";
+import type { Status } from "../protocol/status.ts";
 import { statsBody } from "../protocol/stats.ts";
+import { ConfigError, readEnvironment } from "../startup/environment.ts";
+import { parseListen } from "../startup/listen.ts";
+import { buildApp } from "./app.ts";
+import { SupervisorLink } from "./link.ts";
 import { makeMetrics, type Snapshot } from "./metrics.ts";
 import { setupTracing } from "./otel.ts";
 import { PacketSpans, type RuleInfo } from "./packet-spans.ts";
+import { openStore, type RuleStore } from "./store/index.ts";
+import { DataPlaneSync } from "./sync.ts";
+import { loadToken } from "./token.ts";
 
-const { values: v } = parseArgs({
-  options: {
-    listen: { type: "string", default: "127.0.0.1:8080" }, "state-dir": { type: "string", default: "var/api" },
-    control: { type: "string", default: "var/control.sock" },
-    /** started by a supervisor: leave with it (a new supervisor starts its own API) */
-    parent: { type: "string" },
-  },
-});
+const CONFIG_EXIT = 2;
+function refuse(msg: string): never {
+  console.error(`mcrelay api: ${msg}`);
+  process.exit(CONFIG_EXIT);
+}
+
+let v: { listen?: string; "state-dir"?: string; control?: string; parent?: string };
+try {
+  ({ values: v } = parseArgs({
+    options: {
+      listen: { type: "string", default: "127.0.0.1:8080" }, "state-dir": { type: "string", default: "var/api" },
+      control: { type: "string", default: "var/control.sock" },
+      /** started by a supervisor: leave with it (a new supervisor starts its own API) */
+      parent: { type: "string" },
+    },
+  }));
+} catch (e) {
+  refuse((e as Error).message);
+}
+let env: ReturnType<typeof readEnvironment>;
+let listen: ReturnType<typeof parseListen>;
+try {
+  env = readEnvironment();
+  listen = parseListen("--listen", v.listen!);
+} catch (e) {
+  if (e instanceof ConfigError) refuse(e.message);
+  throw e;
+}
 if (v.parent) {
   const parent = Number(v.parent);
   setInterval(() => process.ppid !== parent && process.exit(0), 500);
 }
-const log = pino({ base: { component: "api", pid: process.pid }, level: process.env.MCRELAY_LOG_LEVEL ?? "info" });
+const log = pino({ base: { component: "api", pid: process.pid }, level: env.MCRELAY_LOG_LEVEL ?? "info" });
 
 const tracing = await setupTracing();
 const token = loadToken(v["state-dir"]!, (line) => console.error(line));
-const store = await openStore({ databaseUrl: process.env.DATABASE_URL, stateDir: v["state-dir"]! });
+let store: RuleStore;
+try {
+  store = await openStore({ databaseUrl: env.DATABASE_URL, stateDir: v["state-dir"]! });
+} catch (e) {
+  // A PostgreSQL server that cannot be reached or refuses us is the configuration's fault.
+  if (env.DATABASE_URL) refuse(`DATABASE_URL: cannot use the PostgreSQL server: ${(e as Error).message}`);
+  console.error(`mcrelay api: cannot open the rule store: ${(e as Error).message}`);
+  process.exit(1);
+}
 const link = new SupervisorLink(v.control!, log);
-const desired = new DesiredState(store, link, log);
+const sync = new DataPlaneSync(store, link, log);
 let seg: Segment | null = null;
 /** the supervisor whose segment is mapped: a restarted one makes a new segment under the same name */
 let segOwner = 0;
 let lastStatus: Status | null = null;
 
-/** The supervisor's status; also (re)maps the segment when the supervisor has a new one. */
+/** The supervisor's status (fetched only when it changed); maps a new segment when there is one. */
 async function status(): Promise<Status | null> {
-  try {
-    lastStatus = (await link.request<"status">({ type: "status" }, 2000)).status;
-    if (lastStatus.shm && (!seg || seg.name !== lastStatus.shm || segOwner !== lastStatus.pid)) {
-      seg = openSegment(lastStatus.shm);
-      segOwner = lastStatus.pid;
+  const st = await link.currentStatus();
+  if (st) {
+    lastStatus = st;
+    if (st.shm && (!seg || seg.name !== st.shm || segOwner !== st.pid)) {
+      seg = openSegment(st.shm);
+      segOwner = st.pid;
       spans.attach(seg);
     }
-    return lastStatus;
-  } catch {
-    return null;
   }
+  return st;
 }
 
-link.onConnect = () => void desired.onConnect();
+link.onConnect = () => sync.onConnect();
+// SIGHUP reloaded the rules file: import it once the status says so.
+link.onStatusChange = () => void status().then((st) => {
+  if (st?.fileRulesPending) void sync.importAndSync();
+});
 link.start();
 
 const spans = new PacketSpans(tracing.tracer, () => new Map<number, RuleInfo>((lastStatus?.rules ?? []).map((r) => [r.no, { id: r.id, name: r.name, ifname: r.ifname ?? "" }])));
 if (tracing.enabled) spans.start();
 const sampler = new RateSampler(() => seg, () => lastStatus?.rules ?? []);
 sampler.start();
-setInterval(async () => {
-  const st = await status();
-  if (st?.fileRulesPending) await desired.importAndSync(); // SIGHUP reloaded the rules file: import it
-}, 1000);
+// Keeps the segment mapped and the rates fed even when nobody asks.
+setInterval(() => void status(), 1000);
 
-let snap: Snapshot | null = null;
 const registry = makeMetrics(() => snap, () => ({ spansExported: spans.exported, spansLost: spans.lost }));
+let snap: Snapshot | null = null;
 
 const app = buildApp({
-  store, token, tracer: tracing.tracer,
-  synced: () => desired.synced && link.connected,
+  store, token, tracer: tracing.tracer, writes: sync,
+  synced: () => sync.synced && link.connected,
   metrics: async () => {
     const st = await status();
     snap = seg && st ? { stats: collectStats(seg, st.rules), rates: sampler.rates, status: st } : null;
@@ -84,7 +118,6 @@ const app = buildApp({
     await link.request<"done">({ type: "log-level", level });
     log.level = level;
   },
-  sync: () => desired.sync(),
   status,
   interfaces: async () => {
     try {
@@ -99,14 +132,15 @@ const app = buildApp({
   },
 });
 
-// HOST:PORT, or unix:PATH (access then follows the socket file's permissions).
-const listen = v.listen!;
-// A predecessor that was killed leaves its socket file behind; it is ours to replace.
-if (listen.startsWith("unix:")) rmSync(listen.slice(5), { force: true });
-const server = listen.startsWith("unix:")
-  ? Bun.serve({ unix: listen.slice(5), fetch: app.fetch })
-  : Bun.serve({ hostname: listen.slice(0, listen.lastIndexOf(":")), port: Number(listen.slice(listen.lastIndexOf(":") + 1)), fetch: app.fetch });
-log.info({ listen, store: store.kind }, "API listening");
+let server: ReturnType<typeof Bun.serve>;
+try {
+  // A predecessor that was killed leaves its socket file behind; it is ours to replace.
+  if (listen.unix) rmSync(listen.unix, { force: true });
+  server = listen.unix ? Bun.serve({ unix: listen.unix, fetch: app.fetch }) : Bun.serve({ hostname: listen.host, port: listen.port, fetch: app.fetch });
+} catch (e) {
+  refuse(`--listen ${v.listen}: cannot listen: ${(e as { code?: string }).code ?? ""} ${(e as Error).message}`.replace(/\s+/g, " "));
+}
+log.info({ listen: v.listen, store: store.kind }, "API listening");
 
 for (const sig of ["SIGTERM", "SIGINT"] as const) {
   process.on(sig, async () => {

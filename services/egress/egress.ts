@@ -11,7 +11,8 @@ import { EGRESS_COUNTERS, EGRESS_RULE_COUNTERS, PairSlots, SH, SLOT_HEADER_BYTES
 import { RingConsumer, RingProducer, ringHeadAddr } from "../../shm/ring.ts";
 import type { Segment } from "../../shm/segment.ts";
 import { TraceWriter } from "../../shm/trace.ts";
-import type { EgressConfigMsg } from "../protocol/worker.ts";
+import type { EgressRule } from "../protocol/worker.ts";
+import type { Gathered } from "../worker.ts";
 import { seeded } from "./stages/random.ts";
 import { buildPipeline } from "./stages/registry.ts";
 import type { Stage } from "./stages/stage.ts";
@@ -22,8 +23,9 @@ const RF = indexOf(EGRESS_RULE_COUNTERS);
 const NRF = EGRESS_RULE_COUNTERS.length;
 
 const SQ_ENTRIES = 256;
-/** The CQ holds 4x the SQ (uring.c); keep in-flight sends below it so none overflows. */
-const MAX_INFLIGHT = SQ_ENTRIES * 4 - 64;
+const CQ_ENTRIES = SQ_ENTRIES * 4;
+/** In-flight sends stay below the completion queue's size, so none overflows. */
+const MAX_INFLIGHT = CQ_ENTRIES - 64;
 const TUNE = readTune();
 /** Descriptors taken from the ring per turn into the class queues (MCRELAY_TUNE_TAKE). */
 const TAKE = TUNE.egressTake;
@@ -58,7 +60,7 @@ export class Egress {
   private readonly refs: Uint16Array;
   /** extra copies a duplicate stage asked for, per slot */
   private readonly extra: Uint8Array;
-  private readonly uring = new Uring(SQ_ENTRIES, TUNE.uring.startsWith("defer") ? SETUP_SINGLE_ISSUER | SETUP_DEFER_TASKRUN : 0);
+  private readonly uring = new Uring(SQ_ENTRIES, CQ_ENTRIES, TUNE.uring.startsWith("defer") ? SETUP_SINGLE_ISSUER | SETUP_DEFER_TASKRUN : 0);
   private readonly fixed = TUNE.uring.endsWith("fixed");
   private readonly pool: PairSlots;
   private outputs: (Outputs | undefined)[] = [];
@@ -66,6 +68,12 @@ export class Egress {
   /** pipelines with stages that hold packets (delay, reorder) */
   private holding: Stage[] = [];
   private sockets = new Map<string, number>();
+  /** the rules this egress sends for (retiring ones too), by number */
+  private specs = new Map<number, EgressRule>();
+  /** rule number -> the descriptor ring's head when it began to retire */
+  private retiring = new Map<number, number>();
+  /** rule number -> its slots in this egress (queued, held by a stage, or being sent) */
+  private readonly held: Int32Array;
   /** Class queues (shm/classes.ts): drained every turn, so they hold packets only under congestion. */
   private readonly queues: Int32Array[];
   private readonly qHead = new Uint32Array(3);
@@ -91,40 +99,74 @@ export class Egress {
     // A power of two (the ring capacity, ≥ every slot), so free-running u32 indices wrap cleanly.
     this.queues = [0, 1, 2].map(() => new Int32Array(l.ringCapacity));
     this.ruleCls = new Int8Array(l.maxRules);
+    this.held = new Int32Array(l.maxRules);
     this.pool = new PairSlots(l, pair);
     if (this.fixed) this.uring.files(FIXED_FILES);
   }
 
-  /** New sockets arrive with the message; sockets no rule uses any more are closed. */
-  configure(cfg: EgressConfigMsg, fds: number[]): void {
+  /**
+   * Applies a configuration: new sockets, rules added or changed, rules to retire. A retiring rule
+   * keeps its outputs until no packet of it is left here (the ring has moved past where ingress
+   * stopped matching it, and it holds nothing): then it is gone, and retire() reports it.
+   */
+  configure(cfg: Gathered<EgressRule>): void {
     for (const s of cfg.sockets) {
       const old = this.sockets.get(s.key);
       if (old !== undefined) this.closeSocket(old);
-      this.sockets.set(s.key, fds[s.fd]);
-      if (this.fixed) this.uring.file(fds[s.fd], true); // fails only beyond the table: then sent unregistered
+      this.sockets.set(s.key, cfg.fds[s.fd]);
+      if (this.fixed) this.uring.file(cfg.fds[s.fd], true); // fails only beyond the table: then sent unregistered
     }
-    const outputs: (Outputs | undefined)[] = [];
-    const pipes: (Pipeline | undefined)[] = [];
-    const used = new Set<string>();
-    for (const r of cfg.rules) {
+    for (const r of cfg.put) {
+      this.retiring.delete(r.no);
+      this.specs.set(r.no, r);
       const idx = r.outputs.map((k, i) => [k, i] as const).filter(([k]) => this.sockets.has(k));
-      idx.forEach(([k]) => used.add(k));
       this.ruleCls[r.no] = r.cls;
-      outputs[r.no] = { fds: new Int32Array(idx.map(([k]) => this.sockets.get(k)!)), preserve: new Uint8Array(idx.map(([, i]) => (r.preserve[i] ? 1 : 0))) };
-      if (r.impairment) {
-        const spec = JSON.stringify(r.impairment);
-        const old = this.pipes[r.no];
-        pipes[r.no] = old && old.spec === spec ? old : this.pipeline(r.no, spec);
-      }
+      this.outputs[r.no] = { fds: new Int32Array(idx.map(([k]) => this.sockets.get(k)!)), preserve: new Uint8Array(idx.map(([, i]) => (r.preserve[i] ? 1 : 0))) };
+      const spec = r.impairment ? JSON.stringify(r.impairment) : "";
+      const old = this.pipes[r.no];
+      if (old && old.spec !== spec) this.dropHeld(r.no, old);
+      this.pipes[r.no] = !spec ? undefined : old && old.spec === spec ? old : this.pipeline(r.no, spec);
     }
-    // Packets held by a pipeline that is gone are dropped, so their slots come back.
-    this.pipes.forEach((p, no) => {
-      if (p && pipes[no] !== p) for (const s of p.stages) for (const slot of s.held?.() ?? []) this.impairDrop(no, slot);
-    });
-    this.outputs = outputs;
-    this.pipes = pipes;
-    this.holding = pipes.flatMap((p) => p?.stages.filter((s) => s.pull) ?? []);
-    // A socket still in flight keeps its file open in the kernel, so closing it here is safe.
+    // Everything of a retiring rule that is still in the ring lies before the head as it is now:
+    // ingress stopped matching the rule before this message was sent.
+    const head = this.desc.published;
+    for (const no of cfg.remove) {
+      if (!this.specs.has(no)) continue;
+      this.retiring.set(no, head);
+      const p = this.pipes[no];
+      if (p) this.dropHeld(no, p); // held packets of a rule going away are dropped, counted
+      this.pipes[no] = undefined;
+    }
+    this.holding = this.pipes.flatMap((p) => p?.stages.filter((s) => s.pull) ?? []);
+    this.closeUnused();
+  }
+
+  /** Rules whose retirement is complete: no packet of theirs is left in the ring or here. */
+  retire(): number[] {
+    if (this.retiring.size === 0) return [];
+    const tail = this.desc.position;
+    const done: number[] = [];
+    for (const [no, at] of this.retiring) {
+      if (((tail - at) | 0) >= 0 && this.held[no] === 0) done.push(no);
+    }
+    for (const no of done) {
+      this.retiring.delete(no);
+      this.specs.delete(no);
+      this.outputs[no] = undefined;
+    }
+    if (done.length) this.closeUnused();
+    return done;
+  }
+
+  private dropHeld(no: number, p: Pipeline): void {
+    for (const s of p.stages) for (const slot of s.held?.() ?? []) this.impairDrop(no, slot);
+  }
+
+  /** Sockets no rule (retiring ones included) sends on. One still in flight keeps its file open in
+   *  the kernel, so closing it here is safe. */
+  private closeUnused(): void {
+    const used = new Set<string>();
+    for (const r of this.specs.values()) for (const k of r.outputs) used.add(k);
     for (const [k, fd] of this.sockets) {
       if (!used.has(k)) {
         this.closeSocket(fd);
@@ -205,7 +247,9 @@ export class Egress {
     while (n < avail && n < TAKE) {
       const slot = this.desc.take();
       n++;
-      const pipe = this.pipes[this.slotU32[this.slotOffset(slot) >> 2]];
+      const rule = this.slotU32[(this.slotOffset(slot) >> 2) + SH.rule];
+      this.held[rule]++;
+      const pipe = this.pipes[rule];
       if (pipe !== undefined) pipe.head(slot);
       else this.enqueue(slot);
     }
@@ -254,8 +298,8 @@ export class Egress {
     const copies = 1 + this.extra[slot];
     this.extra[slot] = 0;
     if (outs === undefined || outs.fds.length === 0) {
-      this.c[C.drop_no_output]++; // a rule whose outputs are all closed (or gone)
-      if (rule < this.ruleCls.length) this.rc[rule * NRF + RF.drop_no_output]++;
+      this.c[C.drop_no_output]++; // a rule whose outputs could not be opened
+      this.rc[rule * NRF + RF.drop_no_output]++;
       this.release(slot);
       return;
     }
@@ -288,6 +332,7 @@ export class Egress {
 
   /** The slot goes back to ingress. The free ring holds every slot of the pair: this cannot fail. */
   private release(slot: number): void {
+    this.held[this.slotU32[(this.slotOffset(slot) >> 2) + SH.rule]]--;
     this.free.push(slot);
     this.freed = true;
   }

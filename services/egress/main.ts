@@ -1,6 +1,8 @@
 // Egress worker: sends what its core's ingress matched, through io_uring. One process per core.
-import type { EgressConfigMsg } from "../protocol/worker.ts";
-import { receive, send, startWorker, workerLogger } from "../worker.ts";
+// It takes nothing from the ring before its first configuration: a replacement egress that
+// started sending without its rules would have nothing to send them to.
+import type { EgressRule } from "../protocol/worker.ts";
+import { ConfigParts, receive, send, startWorker, workerLogger } from "../worker.ts";
 import { Egress } from "./egress.ts";
 
 const { init, seg } = startWorker("egress");
@@ -11,13 +13,18 @@ log.info({ uid: process.getuid!() }, "egress ready");
 
 let stopping = false;
 let drain = false;
-function control(): void {
-  for (let m = receive(true); m !== null; m = receive(true)) {
+let configured = false;
+const parts = new ConfigParts<EgressRule>();
+/** block: wait for a message (before the first configuration); otherwise read what waits. */
+function control(block: boolean): void {
+  for (let m = receive(!block); m !== null; m = receive(!(block && !configured && !stopping))) {
     if (m.msg.type === "config") {
-      const cfg = m.msg as EgressConfigMsg;
-      eg.configure(cfg, m.fds);
+      const cfg = parts.add(m.msg, m.fds);
+      if (!cfg) continue;
+      eg.configure(cfg);
+      configured = true;
       send({ type: "applied", version: cfg.version });
-      log.info({ version: cfg.version, rules: cfg.rules.length }, "config applied");
+      log.info({ version: cfg.version, put: cfg.put.length, retiring: cfg.remove.length }, "config applied");
     } else if (m.msg.type === "drain") {
       drain = true;
     } else if (m.msg.type === "log-level") {
@@ -26,12 +33,16 @@ function control(): void {
       // Ingress has stopped before we are told to: drain what it left in the ring, then leave.
       stopping = true;
     }
+    if (block && (configured || stopping)) break;
   }
 }
 
+while (!configured && !stopping) control(true);
 for (;;) {
-  eg.run();
-  control();
+  if (configured) eg.run();
+  control(false);
+  const retired = eg.retire();
+  if (retired.length) send({ type: "retired", nos: retired });
   if (drain && eg.idle()) {
     drain = false;
     send({ type: "drained" });

@@ -1,12 +1,15 @@
-// The ingress loop. Per packet: read the TPACKET_V3 (or V2) header, parse, match, take a slot,
-// one memcpy (through C), push the slot index. Per block (V2: per pass over the ready frames): one
-// atomic publish. No allocation, no Promise, no system call per packet; poll() only when idle.
-import { packetMap, packetStats, unmap } from "../../c/packet.ts";
-import { closeFd } from "../../c/inet.ts";
-import { PollSet, copy, monotonicNs, type Mapping } from "../../c/sys.ts";
+// The ingress loop. Per frame: read its ring header, parse, match, take a slot, one copy (through
+// C; with the UDP checksum summed on the way when it has to be checked), push the slot index. Per
+// batch (a V3 block, or up to 256 V2 frames): record progress, add the batch's counters, one
+// atomic publish, hand the batch back to the kernel. No allocation, no Promise, no system call
+// per frame; poll() only when idle.
+import { K } from "../../c/kernel.ts";
+import { packetStats } from "../../c/packet.ts";
+import { PollSet, copy, copySum, monotonicNs } from "../../c/sys.ts";
 import { indexOf, snapshot } from "../../shm/counters.ts";
 import {
-  INGRESS_COUNTERS, INGRESS_RULE_COUNTERS, JUMBO_PAYLOAD_MAX, PARSE_DROPS, PairSlots, SH, SLOT_HEADER_BYTES, STD_PAYLOAD_MAX,
+  INGRESS_COUNTERS, INGRESS_RULE_COUNTERS, JUMBO_PAYLOAD_MAX, MAX_INPUTS, PARSE_DROPS, PROGRESS_WORDS, PairSlots, SH, SLOT_HEADER_BYTES,
+  STD_PAYLOAD_MAX,
 } from "../../shm/layout.ts";
 import { SlotStacks } from "../../shm/pool.ts";
 import { BEST_EFFORT, RESERVE, classOf } from "../../shm/classes.ts";
@@ -15,27 +18,19 @@ import type { Segment } from "../../shm/segment.ts";
 import type { IngressInput, IngressRule } from "../protocol/worker.ts";
 import { readTune } from "../tune.ts";
 import { MatchTable } from "./match.ts";
-import { F, parseFrame } from "./parse.ts";
-
-const TP_STATUS_KERNEL = 0;
-const TP_STATUS_USER = 1;
-const TP_STATUS_VLAN_VALID = 0x10;
-/** sockaddr_ll.sll_pkttype, after the 48-byte aligned tpacket3_hdr (V2: 32-byte tpacket2_hdr). */
-const PKTTYPE_OFF = 48 + 10;
-const PKTTYPE_OFF_V2 = 32 + 10;
-/** V2: frames handled before one publish, so egress starts on a long run early. */
-const V2_BATCH = 256;
-const PACKET_OUTGOING = 4;
+import { F, PARSED_FIELDS, parseFrame, udpChecksumOk } from "./parse.ts";
+import { openRing, type RxRing } from "./rx-ring.ts";
+import { StagedCounters } from "./staged-counters.ts";
 
 const C = indexOf(INGRESS_COUNTERS);
 const RF = indexOf(INGRESS_RULE_COUNTERS);
 const NRF = INGRESS_RULE_COUNTERS.length;
 /** The parser's reasons are contiguous counters: code k counts at DROP0 + k - 1. */
 const DROP0 = C[`drop_${PARSE_DROPS[0]}`];
-const OVERSIZE = C.drop_oversize;
-const NO_RULE = C.drop_no_rule;
-const OUTGOING = C.drop_outgoing;
-const RULE_DOWN = C.drop_rule_down;
+/** The UDP checksum needs checking unless the kernel says it is fine or not computed yet (a frame
+ *  from this host, CHECKSUM_PARTIAL: the stack fills it in on the way out). */
+const CSUM_KNOWN = K.TP_STATUS_CSUM_VALID | K.TP_STATUS_CSUMNOTREADY;
+const NO_SUM = 0xffffffff;
 
 /** MCRELAY_TRACING=off leaves the sampling out of the per-packet path (for measuring its cost):
  *  a constant, so the JIT drops the branch. */
@@ -47,36 +42,24 @@ const SLEEP_MS = 100;
 /** Longest a busy run() goes before it writes its heartbeat and reads control messages. */
 const BUSY_RETURN_NS = 50_000_000;
 
-interface Input {
-  ifname: string;
-  fd: number;
-  map: Mapping;
-  size: number;
-  u8: Uint8Array;
-  i32: Int32Array;
-  blockSize: number;
-  blockCount: number;
-  /** V2 rings: frame geometry; cur counts frames instead of blocks. */
-  v2: boolean;
-  frameSize: number;
-  framesPerBlock: number;
-  frameCount: number;
-  cur: number;
-}
-
 export class Ingress {
   private readonly c: Float64Array;
-  private readonly rc: Float64Array;
+  private readonly rcShared: Float64Array;
+  /** this batch's counters (worker and rules), added to shared memory when it is published */
+  private readonly st: StagedCounters;
   private readonly desc: RingProducer;
   private readonly free: RingConsumer;
   private readonly stacks: SlotStacks;
   private readonly slotU32: Uint32Array;
-  private readonly parsed = new Uint32Array(8);
+  private readonly parsed = new Uint32Array(PARSED_FIELDS);
   private readonly pool: PairSlots;
   private readonly slots: number;
   private readonly jumbo: number;
-  private inputs: Input[] = [];
+  private readonly progress: Float64Array;
+  private inputs: RxRing[] = [];
   private match = new MatchTable([]);
+  /** the rules this worker matches, by number */
+  private rules = new Map<number, IngressRule>();
   /** rule number -> 1 when the rule is down (matched, counted, not forwarded) */
   private readonly down: Uint8Array;
   /** rule number -> share of packets to trace; 0 costs one load and compare per packet */
@@ -93,7 +76,9 @@ export class Ingress {
     const l = seg.layout;
     const pl = l.pairs[pair];
     this.c = new Float64Array(seg.buf, pl.ingressCounters, INGRESS_COUNTERS.length);
-    this.rc = new Float64Array(seg.buf, pl.ingressRules, NRF * l.maxRules);
+    this.rcShared = new Float64Array(seg.buf, pl.ingressRules, NRF * l.maxRules);
+    this.st = new StagedCounters(this.c, this.rcShared, NRF);
+    this.progress = new Float64Array(seg.buf, pl.ingressProgress, PROGRESS_WORDS * MAX_INPUTS);
     this.desc = new RingProducer(seg.buf, pl.descRing, l.ringCapacity, ringHeadAddr(seg.addr, pl.descRing));
     this.free = new RingConsumer(seg.buf, pl.freeRing, l.ringCapacity);
     this.stacks = new SlotStacks(l.slots, l.jumboSlots);
@@ -113,12 +98,17 @@ export class Ingress {
     this.c[C.freeSlots] = this.stacks.free;
   }
 
-  /** Egress died: slots in neither ring nor on our stacks were its own, and are ours again. */
+  /** Egress died: slots in neither ring nor on our stacks were its own (sent or lost), and are
+   *  ours again; each one's packet is counted as lost to the restart, for its rule. */
   reclaim(): number {
     const inRings = new Set<number>();
     this.desc.forEachPending((v) => inRings.add(v));
     this.free.forEachPending((v) => inRings.add(v));
-    const n = this.stacks.reclaim(this.slots + this.jumbo, inRings);
+    const n = this.stacks.reclaim(this.slots + this.jumbo, inRings, (slot) => {
+      const rule = this.slotU32[(this.pool.offset(slot) >> 2) + SH.rule];
+      if (rule < this.down.length) this.rcShared[rule * NRF + RF.drop_worker_restart]++;
+      this.c[C.drop_worker_restart]++;
+    });
     this.c[C.freeSlots] = this.stacks.free + this.free.pending();
     return n;
   }
@@ -131,9 +121,12 @@ export class Ingress {
     this.c[C.sleepNs] += Bun.nanoseconds() - t0;
   }
 
-  /** Applies a new input set and rule table between batches; unchanged inputs keep their ring. */
-  configure(inputs: IngressInput[], rules: IngressRule[], fds: number[]): void {
-    const keep: Input[] = [];
+  /**
+   * Applies a configuration between batches: the inputs (complete), rules added or changed, rules
+   * removed. An input that comes without a socket keeps its ring; one with a socket replaces it.
+   */
+  configure(inputs: IngressInput[], put: IngressRule[], remove: number[], fds: number[]): void {
+    const keep: RxRing[] = [];
     for (const spec of inputs) {
       const old = this.inputs.find((i) => i.ifname === spec.ifname);
       if (spec.fd === undefined && old) {
@@ -141,26 +134,27 @@ export class Ingress {
         continue;
       }
       if (spec.fd === undefined) throw new Error(`config names input ${spec.ifname} without a socket`);
-      if (old) this.closeInput(old);
-      const g = spec.geometry;
-      const size = g.blockSize * g.blockCount;
-      const fd = fds[spec.fd];
-      const map = packetMap(fd, size);
-      keep.push({ ifname: spec.ifname, fd, map, size, u8: new Uint8Array(map.buf), i32: new Int32Array(map.buf),
-        blockSize: g.blockSize, blockCount: g.blockCount, cur: 0, v2: g.version === 2, frameSize: g.frameSize,
-        framesPerBlock: Math.floor(g.blockSize / g.frameSize), frameCount: Math.floor(g.blockSize / g.frameSize) * g.blockCount });
+      if (old) old.close(true);
+      const ring = openRing(spec, fds[spec.fd], this.progress);
+      if (spec.resume) ring.resume(this.desc.published);
+      else ring.start();
+      keep.push(ring);
     }
-    for (const old of this.inputs) if (!keep.includes(old)) this.closeInput(old);
+    for (const old of this.inputs) if (!keep.includes(old)) old.close(true);
     this.inputs = keep;
-    const idx = new Map(keep.map((inp, i) => [inp.ifname, i]));
-    this.match = new MatchTable(rules.filter((r) => idx.has(r.ifname)).map((r) => ({ ...r, input: idx.get(r.ifname)! })));
-    this.down.fill(0);
-    this.sample.fill(0);
-    for (const r of rules) {
-      if (r.down) this.down[r.no] = 1;
+    for (const no of remove) {
+      this.rules.delete(no);
+      this.down[no] = 0;
+      this.sample[no] = 0;
+    }
+    for (const r of put) {
+      this.rules.set(r.no, r);
+      this.down[r.no] = r.down ? 1 : 0;
       this.sample[r.no] = r.sample;
       this.cls[r.no] = r.cls;
     }
+    const idx = new Map(keep.map((inp, i) => [inp.ifname, i]));
+    this.match = new MatchTable([...this.rules.values()].filter((r) => idx.has(r.ifname)).map((r) => ({ ...r, input: idx.get(r.ifname)! })));
     this.poll = new PollSet([this.controlFd, ...keep.map((i) => i.fd)]);
   }
 
@@ -170,10 +164,7 @@ export class Ingress {
     const started = Bun.nanoseconds();
     for (let turn = 0; turn < 4096; turn++) {
       let n = 0;
-      for (let i = 0; i < this.inputs.length; i++) {
-        const inp = this.inputs[i];
-        n += inp.v2 ? this.drainFrames(inp, i) : this.drain(inp, i);
-      }
+      for (let i = 0; i < this.inputs.length; i++) n += this.drain(this.inputs[i], i);
       this.c[C.loops]++;
       if (n > 0) {
         idleSince = 0;
@@ -213,72 +204,55 @@ export class Ingress {
     }
   }
 
-  private drain(inp: Input, input: number): number {
-    const i32 = inp.i32;
-    let n = 0;
-    for (;;) {
-      const blk = inp.cur * inp.blockSize;
-      if ((Atomics.load(i32, (blk + 8) >> 2) & TP_STATUS_USER) === 0) break;
-      const num = i32[(blk + 12) >> 2];
-      let p = blk + i32[(blk + 16) >> 2];
-      for (let k = 0; k < num; k++) {
-        const mac = inp.u8[p + 24] | (inp.u8[p + 25] << 8);
-        if (inp.u8[p + PKTTYPE_OFF] === PACKET_OUTGOING) {
-          this.c[C.frames]++;
-          this.c[OUTGOING]++; // our own sends, on kernels that cannot filter them in a fanout group
-        } else this.frame(inp, input, p + mac, i32[(p + 12) >> 2], i32[(p + 16) >> 2], i32[(p + 20) >> 2]);
-        p += i32[p >> 2];
+  /** Every ready batch of one input; returns how many frames. */
+  private drain(ring: RxRing, input: number): number {
+    let total = 0;
+    for (let n = ring.begin(); n >= 0; n = ring.begin()) {
+      for (let k = 0; k < n; k++) {
+        const f = ring.next();
+        const type = ring.pkttype(f);
+        if (type === K.PACKET_OUTGOING) {
+          this.st.c[C.frames]++;
+          this.st.c[C.drop_outgoing]++; // our own sends, on kernels that cannot filter them in a fanout group
+        } else if (type === K.PACKET_OTHERHOST) {
+          this.st.c[C.frames]++;
+          this.st.c[C.drop_other_host]++; // not for this host: seen only because the interface is promiscuous
+        } else this.frame(ring, input, ring.mac(f), ring.snap(f), ring.wireLen(f), ring.status(f));
       }
-      Atomics.store(i32, (blk + 8) >> 2, TP_STATUS_KERNEL);
-      inp.cur = inp.cur + 1 === inp.blockCount ? 0 : inp.cur + 1;
-      n += num;
+      // Progress first, then the counters, then the publish: a successor that finds the publish
+      // done skips this batch, one that does not reads it again (rx-ring.ts).
+      ring.record(this.desc.position);
+      this.st.flush();
       this.desc.publish();
+      ring.release();
+      total += n;
     }
-    return n;
+    return total;
   }
 
-  /** TPACKET_V2: every frame has its own status word; tpacket2_hdr: status, len, snaplen, mac (u16). */
-  private drainFrames(inp: Input, input: number): number {
-    const i32 = inp.i32;
-    let n = 0;
-    while (n < V2_BATCH) {
-      const f = Math.floor(inp.cur / inp.framesPerBlock) * inp.blockSize + (inp.cur % inp.framesPerBlock) * inp.frameSize;
-      const status = Atomics.load(i32, f >> 2);
-      if ((status & TP_STATUS_USER) === 0) break;
-      if (inp.u8[f + PKTTYPE_OFF_V2] === PACKET_OUTGOING) {
-        this.c[C.frames]++;
-        this.c[OUTGOING]++;
-      } else this.frame(inp, input, f + (inp.u8[f + 12] | (inp.u8[f + 13] << 8)), i32[(f + 8) >> 2], i32[(f + 4) >> 2], status);
-      Atomics.store(i32, f >> 2, TP_STATUS_KERNEL);
-      inp.cur = inp.cur + 1 === inp.frameCount ? 0 : inp.cur + 1;
-      n++;
-    }
-    if (n > 0) this.desc.publish();
-    return n;
-  }
-
-  private frame(inp: Input, input: number, off: number, snap: number, wireLen: number, status: number): void {
-    const c = this.c;
+  private frame(ring: RxRing, input: number, off: number, snap: number, wireLen: number, status: number): void {
+    const c = this.st.c;
     const P = this.parsed;
     c[C.frames]++;
     if (snap < wireLen) {
-      c[OVERSIZE]++; // larger than a ring block: never a frame we could relay whole
+      c[C.drop_oversize]++; // larger than a ring frame: never a frame we could relay whole
       return;
     }
-    const r = parseFrame(inp.u8, off, snap, (status & TP_STATUS_VLAN_VALID) !== 0, P);
+    const r = parseFrame(ring.u8, off, snap, (status & K.TP_STATUS_VLAN_VALID) !== 0, P);
     if (r !== 0) {
       c[DROP0 + r - 1]++;
       return;
     }
     const rule = this.match.lookup(input, P[F.dst], P[F.dport], P[F.src]);
     if (rule < 0) {
-      c[NO_RULE]++;
+      c[C.drop_no_rule]++;
       return;
     }
-    const rb = rule * NRF;
+    const rc = this.st.rc;
+    const rb = this.st.row(rule);
     if (this.down[rule] === 1) {
-      c[RULE_DOWN]++;
-      this.rc[rb + RF.drop_rule_down]++;
+      c[C.drop_rule_down]++;
+      rc[rb + RF.drop_rule_down]++;
       return;
     }
     const len = P[F.payloadLen];
@@ -290,8 +264,8 @@ export class Ingress {
       slot = this.stacks.takeJumbo();
       if (slot < 0 && this.stacks.refill(this.free) > 0) slot = this.stacks.takeJumbo();
     } else {
-      c[OVERSIZE]++;
-      this.rc[rb + RF.drop_oversize]++;
+      c[C.drop_oversize]++;
+      rc[rb + RF.drop_oversize]++;
       return;
     }
     // Under pressure a lower class leaves the last slots to the classes above it. Best effort's
@@ -308,17 +282,34 @@ export class Ingress {
     }
     if (slot < 0) {
       c[C.drop_pool_exhausted]++;
-      this.rc[rb + RF.drop_pool_exhausted]++;
+      rc[rb + RF.drop_pool_exhausted]++;
       return;
     }
     if (this.desc.space() === 0) {
       this.stacks.give(slot);
       c[C.drop_ring_full]++;
-      this.rc[rb + RF.drop_ring_full]++;
+      rc[rb + RF.drop_ring_full]++;
       return;
     }
     const so = this.pool.offset(slot);
     const h = so >> 2;
+    const dst = this.seg.addr + so + SLOT_HEADER_BYTES;
+    const src = ring.map.addr + P[F.payloadOff];
+    // A zero UDP checksum means "none" (IPv4); one the kernel vouches for, or that this host has
+    // yet to compute, is not checked.
+    if (P[F.udpSum] !== 0 && (status & CSUM_KNOWN) === 0) {
+      const sum = copySum(dst, src, len);
+      if (!udpChecksumOk(P, sum)) {
+        this.stacks.give(slot);
+        c[C.drop_bad_udp_checksum]++;
+        rc[rb + RF.drop_bad_udp_checksum]++;
+        return;
+      }
+      this.slotU32[h + SH.csum] = sum;
+    } else {
+      copy(dst, src, len);
+      this.slotU32[h + SH.csum] = NO_SUM;
+    }
     this.slotU32[h + SH.rule] = rule;
     this.slotU32[h + SH.len] = len;
     this.slotU32[h + SH.tos] = P[F.tos];
@@ -331,22 +322,17 @@ export class Ingress {
       this.slotF64[(so >> 3) + SH.rxNsF64] = monotonicNs();
       c[C.sampled]++;
     } else this.slotU32[h + SH.sampled] = 0;
-    copy(this.seg.addr + so + SLOT_HEADER_BYTES, inp.map.addr + P[F.payloadOff], len);
     this.desc.push(slot);
     c[C.matched]++;
     c[C.bytes] += len;
-    this.rc[rb + RF.rxPackets]++;
-    this.rc[rb + RF.rxBytes] += len;
+    rc[rb + RF.rxPackets]++;
+    rc[rb + RF.rxBytes] += len;
   }
 
-  private closeInput(inp: Input): void {
-    unmap(inp.map, inp.size);
-    closeFd(inp.fd);
-  }
-
+  /** Stops reading: the sockets stay with the supervisor, which closes them. */
   close(): void {
     this.desc.publish();
-    for (const inp of this.inputs) this.closeInput(inp);
+    for (const inp of this.inputs) inp.close(true);
     this.inputs = [];
   }
 

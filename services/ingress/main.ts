@@ -1,7 +1,8 @@
 // Ingress worker: drains its AF_PACKET rings, matches, copies payloads into pool slots and
 // pushes slot indices to the egress of its core. One process per core.
-import { CONTROL_FD, type IngressConfigMsg, type IngressInput } from "../protocol/worker.ts";
-import { receive, send, startWorker, workerLogger } from "../worker.ts";
+import type { IngressRule } from "../protocol/worker.ts";
+import { CONTROL_FD } from "../protocol/worker.ts";
+import { ConfigParts, receive, send, startWorker, workerLogger } from "../worker.ts";
 import { Ingress } from "./ingress.ts";
 
 const { init, seg } = startWorker("ingress");
@@ -12,18 +13,20 @@ log.info({ uid: process.getuid!() }, "ingress ready");
 
 let stopping = false;
 let paused = false;
+const parts = new ConfigParts<IngressRule>();
 function control(): void {
   for (let m = receive(true); m !== null; m = receive(true)) {
     if (m.msg.type === "config") {
-      const cfg = m.msg as IngressConfigMsg;
-      ing.configure(cfg.inputs as IngressInput[], cfg.rules, m.fds);
+      const cfg = parts.add(m.msg, m.fds);
+      if (!cfg) continue;
+      ing.configure(cfg.inputs, cfg.put, cfg.remove, cfg.fds);
       send({ type: "applied", version: cfg.version });
-      log.info({ version: cfg.version, inputs: cfg.inputs.length, rules: cfg.rules.length }, "config applied");
+      log.info({ version: cfg.version, inputs: cfg.inputs.length, put: cfg.put.length, removed: cfg.remove.length }, "config applied");
     } else if (m.msg.type === "reclaim") {
       paused = true;
       const slots = ing.reclaim();
       send({ type: "reclaimed", slots });
-      log.warn({ slots }, "egress died: paused and took back its slots");
+      log.warn({ slots }, "egress died: paused and took back its slots (counted as worker_restart)");
     } else if (m.msg.type === "resume") {
       paused = false;
       send({ type: "resumed" });

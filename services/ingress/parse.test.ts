@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import type { PARSE_DROPS } from "../../shm/layout.ts";
-import { F, PARSE_OK, code, parseFrame } from "./parse.ts";
+import { F, PARSED_FIELDS, PARSE_OK, code, fold, parseFrame, udpChecksumOk } from "./parse.ts";
 import { MatchTable } from "./match.ts";
 
 /** A valid Ethernet/IPv4/UDP frame to 239.1.1.1:5000 from 10.0.0.2:4000 with n payload bytes. */
@@ -11,10 +11,40 @@ function frame(n: number): Uint8Array {
   b.set([0x45, 0xb8, (28 + n) >> 8, (28 + n) & 255, 0, 1, 0x40, 0, 8, 17, 0, 0, 10, 0, 0, 2, 239, 1, 1, 1], ip);
   b.set([4000 >> 8, 4000 & 255, 5000 >> 8, 5000 & 255, (8 + n) >> 8, (8 + n) & 255, 0, 0], ip + 20);
   for (let i = 0; i < n; i++) b[42 + i] = i & 255;
+  return fix(b);
+}
+
+/** Recomputes the IPv4 header checksum after a test bent a field (a frame's checksum is right
+ *  unless the test is about the checksum). */
+function fix(b: Uint8Array, ip = 14): Uint8Array {
+  b[ip + 10] = b[ip + 11] = 0;
+  const ihl = (b[ip] & 15) * 4;
+  let s = 0;
+  for (let i = 0; i < ihl && ip + i + 1 < b.length; i += 2) s += (b[ip + i] << 8) | b[ip + i + 1];
+  const c = ~fold(s) & 0xffff;
+  b[ip + 10] = c >> 8;
+  b[ip + 11] = c & 255;
   return b;
 }
 
-const out = new Uint32Array(8);
+/** Sum of the payload as 16-bit big-endian words (what C's copy-and-sum returns, folded). */
+function payloadSum(b: Uint8Array, off: number, len: number): number {
+  let s = 0;
+  for (let i = 0; i < len; i += 2) s += (b[off + i] << 8) | (i + 1 < len ? b[off + i + 1] : 0);
+  return fold(s);
+}
+
+/** Sets a correct UDP checksum on a frame made by frame(). */
+function withUdpChecksum(b: Uint8Array): Uint8Array {
+  b[40] = b[41] = 0;
+  expect(parse(b)).toBe(PARSE_OK);
+  const c = ~fold(out[F.pseudo] + payloadSum(b, out[F.payloadOff], out[F.payloadLen])) & 0xffff;
+  b[40] = c >> 8;
+  b[41] = c & 255;
+  return b;
+}
+
+const out = new Uint32Array(PARSED_FIELDS);
 const parse = (b: Uint8Array, len = b.length, vlan = false) => parseFrame(b, 0, len, vlan, out);
 
 describe("parseFrame", () => {
@@ -43,7 +73,7 @@ describe("parseFrame", () => {
     b.set(f.subarray(34), 38);
     b[14] = 0x46;
     b[17] = 28 + 10 + 4;
-    expect(parse(b)).toBe(PARSE_OK);
+    expect(parse(fix(b))).toBe(PARSE_OK);
     expect(out[F.payloadOff]).toBe(46);
   });
 
@@ -56,19 +86,41 @@ describe("parseFrame", () => {
     ["tag stripped by the kernel", "vlan", () => [frame(10), undefined, true]],
     ["truncated IP header", "ip_truncated", () => [frame(10), 14 + 19]],
     ["IHL < 5", "bad_ihl", () => { const b = frame(10); b[14] = 0x44; return [b]; }],
+    ["a wrong IPv4 header checksum", "bad_ip_checksum", () => { const b = frame(10); b[25] ^= 1; return [b]; }],
+    ["a bit flipped in the header after the checksum was made", "bad_ip_checksum", () => { const b = frame(10); b[29] ^= 4; return [b]; }],
+    ["TTL 0", "ttl_zero", () => { const b = frame(10); b[22] = 0; return [fix(b)]; }],
+    ["source 0.0.0.0", "martian_source", () => { const b = frame(10); b.set([0, 0, 0, 0], 26); return [fix(b)]; }],
+    ["source 127.0.0.1", "martian_source", () => { const b = frame(10); b.set([127, 0, 0, 1], 26); return [fix(b)]; }],
+    ["source 255.255.255.255", "martian_source", () => { const b = frame(10); b.set([255, 255, 255, 255], 26); return [fix(b)]; }],
+    ["a multicast source", "martian_source", () => { const b = frame(10); b.set([239, 1, 1, 9], 26); return [fix(b)]; }],
     ["IHL beyond the frame", "bad_ihl", () => { const b = frame(0); b[14] = 0x4f; return [b]; }],
     ["total length beyond the frame", "bad_total_length", () => { const b = frame(10); b[17] += 1; return [b]; }],
     ["total length below the header", "bad_total_length", () => { const b = frame(10); b[16] = 0; b[17] = 10; return [b]; }],
-    ["more-fragments flag", "fragment", () => { const b = frame(10); b[20] = 0x20; return [b]; }],
-    ["non-zero fragment offset", "fragment", () => { const b = frame(10); b[20] = 0; b[21] = 5; return [b]; }],
-    ["TCP", "not_udp", () => { const b = frame(10); b[23] = 6; return [b]; }],
-    ["truncated UDP header", "bad_udp_length", () => { const b = frame(0); b[16] = 0; b[17] = 24; return [b, 38]; }],
+    ["more-fragments flag", "fragment", () => { const b = frame(10); b[20] = 0x20; return [fix(b)]; }],
+    ["non-zero fragment offset", "fragment", () => { const b = frame(10); b[20] = 0; b[21] = 5; return [fix(b)]; }],
+    ["TCP", "not_udp", () => { const b = frame(10); b[23] = 6; return [fix(b)]; }],
+    ["truncated UDP header", "bad_udp_length", () => { const b = frame(0); b[16] = 0; b[17] = 24; return [fix(b), 38]; }],
     ["UDP length disagrees with IP", "bad_udp_length", () => { const b = frame(10); b[39] += 1; return [b]; }],
   ];
   for (const [what, reason, make] of cases) {
     test(`${what} -> ${reason}`, () => {
       const [b, len, vlan] = make();
       expect(parse(b, len ?? b.length, vlan ?? false)).toBe(code(reason));
+    });
+  }
+});
+
+describe("UDP checksum", () => {
+  for (const n of [0, 1, 10, 11, 1472]) {
+    test(`a correct checksum passes, any flipped payload bit fails (${n} bytes)`, () => {
+      const b = withUdpChecksum(frame(n));
+      expect(parse(b)).toBe(PARSE_OK);
+      expect(out[F.udpSum]).not.toBe(0);
+      expect(udpChecksumOk(out, payloadSum(b, out[F.payloadOff], out[F.payloadLen]))).toBe(true);
+      if (n === 0) return;
+      b[42 + (n >> 1)] ^= 0x10;
+      expect(parse(b)).toBe(PARSE_OK); // the header is still fine: the payload is what changed
+      expect(udpChecksumOk(out, payloadSum(b, out[F.payloadOff], out[F.payloadLen]))).toBe(false);
     });
   }
 });

@@ -1,7 +1,14 @@
-// The supervisor's control socket (<state-dir>/control.sock, 0600, owned by the relay user):
-// newline-delimited JSON, one request -> one response with the same id. The API is its client.
+// The supervisor's control socket (<state-dir>/control.sock, 0600, owned by the relay user; the
+// supervisor accepts only the API it started, or with --external-api any process of the relay
+// user, by SO_PEERCRED). Frames (frame.ts) of JSON: one request -> one response with the same id;
+// besides those, the supervisor sends events (id 0) when its status changes.
+//
+// The API owns the desired rules. On every (re)connect it sends them whole (`sync`); afterwards
+// only what changed (`change`). The supervisor validates again (trust no peer), checks what it
+// alone can see (the interfaces' addresses, free rule numbers), and either applies all of a
+// request or none of it: a rejection names the rule and field, as the API's own 422s do.
 import type { Rule } from "../../rules/schema.ts";
-import type { Status } from "./status.ts";
+import type { RuleState, Status } from "./status.ts";
 
 export interface InterfaceInfo {
   name: string;
@@ -15,21 +22,45 @@ export interface InterfaceInfo {
   waiting: string[];
 }
 
+/** A rule's state in the data plane after a change. */
+export interface RuleStatus {
+  id: string;
+  state: RuleState;
+  reason?: string;
+}
+
+/** Why the supervisor refused a change: the rule (by id) and the field, like the API's issues. */
+export interface ControlIssue {
+  id: string;
+  path: (string | number)[];
+  message: string;
+}
+
 export type Request =
   | { id: number; type: "hello" }
   | { id: number; type: "imported" }
-  | { id: number; type: "apply"; rules: Rule[] }
+  /** the whole desired state: rules not in it are deleted */
+  | { id: number; type: "sync"; rules: Rule[] }
+  /** rules created or replaced (by id), rules deleted (by id) */
+  | { id: number; type: "change"; put: Rule[]; delete: string[] }
   | { id: number; type: "status" }
   | { id: number; type: "interfaces" }
   | { id: number; type: "log-level"; level: string };
 
 export type Response =
-  | { id: number; ok: false; error: string }
+  | { id: number; ok: false; error: string; issues?: ControlIssue[] }
   | { id: number; ok: true; type: "hello"; fileRules: Rule[]; shm: string }
-  | { id: number; ok: true; type: "applied"; version: number; status: Status }
+  | { id: number; ok: true; type: "applied"; version: number; rules: RuleStatus[] }
   | { id: number; ok: true; type: "status"; status: Status }
   | { id: number; ok: true; type: "interfaces"; interfaces: InterfaceInfo[] }
   | { id: number; ok: true; type: "done" };
+
+/** Unprompted, id 0: the status changed (version counts changes); ask for it when it is needed. */
+export interface StatusEvent {
+  id: 0;
+  type: "status-changed";
+  version: number;
+}
 
 type WithoutId<T> = T extends unknown ? Omit<T, "id"> : never;
 export type RequestBody = WithoutId<Request>;

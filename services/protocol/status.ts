@@ -10,11 +10,15 @@ export type RuleState = (typeof RULE_STATES)[number];
 
 export interface Status {
   state: "starting" | "ready" | "stopping";
+  /** counts changes of this status (rules applied, states changed, workers replaced) */
+  version: number;
   pid: number;
   shm: string;
   workers: { role: "ingress" | "egress"; index: number; pid: number; restarts: number }[];
   rules: { no: number; id: string; name?: string; ifname?: string; state: RuleState; reason?: string }[];
   api: { pid: number; listen: string } | null;
+  /** multicast memberships per input interface: held, and failed (retried) */
+  joins: { ifname: string; joined: number; failed: number }[];
   /** how many rules the relay can hold (--max-rules) */
   maxRules?: number;
   /** the rules file was reloaded and the API has not imported it yet */

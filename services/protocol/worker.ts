@@ -1,9 +1,14 @@
-// Messages on the supervisor <-> worker channel (a SOCK_SEQPACKET pair; fds ride along as
-// SCM_RIGHTS). Workers get the channel as fd 3. Control traffic is rare and may be JSON.
+// Messages on the supervisor <-> worker channel: a SOCK_SEQPACKET pair, the worker's fd 3; sockets
+// ride along as SCM_RIGHTS. Control traffic is rare and may be JSON, but one message is bounded
+// (MAX_MESSAGE_BYTES, MAX_FDS_PER_MESSAGE), so a configuration travels in parts: the worker keeps
+// the parts and applies them together when the last one arrives, between two batches of packets.
 import type { RingGeometry } from "../../c/packet.ts";
 import type { Impairment } from "../../rules/schema.ts";
 
 export const CONTROL_FD = 3;
+
+/** The most JSON one part carries; what a SOCK_SEQPACKET pair takes without raising its buffers. */
+export const MAX_MESSAGE_BYTES = 64 << 10;
 
 export interface InitMsg {
   type: "init";
@@ -18,9 +23,13 @@ export interface InitMsg {
 export interface IngressInput {
   ifname: string;
   ifindex: number;
+  /** Its progress record in the pair's ingress block: fixed for the life of the input's socket. */
+  slot: number;
   geometry: RingGeometry;
-  /** Index into the message's fds when this is a new socket for ifname. */
+  /** Index into this part's fds when the part carries the input's socket. */
   fd?: number;
+  /** The socket was read by an ingress that died: take up its ring where its progress record says. */
+  resume?: boolean;
 }
 
 export interface IngressRule {
@@ -37,22 +46,43 @@ export interface IngressRule {
   cls: number;
 }
 
+/** Ingress configuration, one part. `inputs` (every input, complete) comes with the last part. */
 export interface IngressConfigMsg {
   type: "config";
   version: number;
-  inputs: IngressInput[];
-  rules: IngressRule[];
+  last: boolean;
+  inputs?: IngressInput[];
+  /** rules added or changed, by number */
+  put?: IngressRule[];
+  /** rule numbers no longer matched */
+  remove?: number[];
 }
 
+export interface EgressRule {
+  no: number;
+  /** keys of the sockets it sends on, one per output */
+  outputs: string[];
+  /** which outputs copy the input's DSCP */
+  preserve: boolean[];
+  impairment?: Impairment;
+  /** traffic class (shm/classes.ts), or -1: from each packet's own DSCP */
+  cls: number;
+}
+
+/** Egress configuration, one part. */
 export interface EgressConfigMsg {
   type: "config";
   version: number;
-  /** New sockets: key -> index into the message's fds. */
-  sockets: { key: string; fd: number }[];
-  /** Rule number -> keys of the sockets it sends on (one per output), which of them copy the
-   *  input's DSCP, and the rule's impairment. */
-  rules: { no: number; outputs: string[]; preserve: boolean[]; impairment?: Impairment; cls: number }[];
+  last: boolean;
+  /** new sockets: key -> index into this part's fds */
+  sockets?: { key: string; fd: number }[];
+  /** rules added or changed, by number */
+  put?: EgressRule[];
+  /** Rule numbers to retire: egress sends what it still holds of them, then answers "retired". */
+  remove?: number[];
 }
+
+export type ConfigMsg = IngressConfigMsg | EgressConfigMsg;
 
 export interface StopMsg {
   type: "stop";
@@ -87,4 +117,6 @@ export type FromWorker =
   | { type: "reclaimed"; slots: number }
   | { type: "resumed" }
   | { type: "drained" }
+  /** unprompted: no packet of these rules is left in egress; their numbers may be used again */
+  | { type: "retired"; nos: number[] }
   | { type: "error"; message: string };

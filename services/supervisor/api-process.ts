@@ -1,8 +1,14 @@
 // The API runs as its own unprivileged process. If it dies it is started again (with backoff);
-// forwarding does not depend on it: the workers keep the last applied rules.
+// forwarding does not depend on it: the workers keep the last applied rules. An API that exits
+// with code 2 found its configuration wrong (it says which, on stderr): it is not started again,
+// since it would only fail the same way — start-up fails instead, or (later) the relay goes on
+// without it and says so.
 import { join } from "node:path";
 import { SERVICES_ROOT, unprivileged, type RelayUser } from "./workers.ts";
-import type { Logger } from "./sockets.ts";
+import type { Logger } from "./inputs.ts";
+
+/** The exit code of a process that refuses its configuration. */
+export const CONFIG_EXIT = 2;
 
 export interface ApiOptions {
   user: RelayUser;
@@ -11,10 +17,12 @@ export interface ApiOptions {
   control: string;
   logLevel: string;
   log: Logger & { error(o: object, msg: string): void };
+  /** The API exited on a configuration error. */
+  onConfigError: (code: number) => void;
 }
 
 /** Variables the API may use; nothing else of the supervisor's environment is passed on. */
-const PASS_ENV = /^(MCRELAY_API_TOKEN|DATABASE_URL|OTEL_.*|TZ)$/;
+const PASS_ENV = /^(MCRELAY_API_TOKEN|DATABASE_URL|OTEL_.*|TZ|MCRELAY_LOG_FORMAT)$/;
 
 export class ApiProcess {
   private proc: Bun.Subprocess | null = null;
@@ -37,6 +45,12 @@ export class ApiProcess {
     this.proc = p;
     p.exited.then((code) => {
       if (this.stopping || this.proc !== p) return;
+      if (code === CONFIG_EXIT) {
+        this.o.log.error({ pid: p.pid, code }, "the API refused its configuration (its message is above); not restarting it");
+        this.proc = null;
+        this.o.onConfigError(code);
+        return;
+      }
       // A crash loop backs off up to 10 s; a process that ran a while starts again at once.
       this.failures = Date.now() - started > 30_000 ? 0 : this.failures + 1;
       const delay = Math.min(10_000, this.failures <= 1 ? 200 : 500 * 2 ** (this.failures - 2));

@@ -1,6 +1,8 @@
-// The state of this namespace's interfaces, as rules need it: exists, carrier up, IPv4 address.
+// The state of this namespace's interfaces, as rules need it: exists, carrier up, IPv4 address
+// and its subnet's broadcast address.
 import { readdirSync, readFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
+import { parseIpv4 } from "../../rules/ipv4.ts";
 
 export interface Link {
   ifindex: number;
@@ -8,6 +10,9 @@ export interface Link {
   up: boolean;
   /** first IPv4 address, or "" */
   addr: string;
+  /** broadcast address of that address's subnet (host order), or 0 */
+  broadcast: number;
+  mtu: number;
 }
 
 const IFF_UP = 0x1;
@@ -15,16 +20,25 @@ const IFF_UP = 0x1;
  *  operstate; "unknown" is what devices that do not report carrier (lo, tun) show. */
 const CARRIER = new Set(["up", "unknown"]);
 
+function broadcastOf(addr: string, netmask: string): number {
+  const a = parseIpv4(addr);
+  const m = parseIpv4(netmask);
+  if (a === null || m === null || m === 0xffffffff) return 0;
+  return (a | ~m) >>> 0;
+}
+
 export function readLinks(): Map<string, Link> {
   const addrs = networkInterfaces();
   const links = new Map<string, Link>();
   for (const name of readdirSync("/sys/class/net")) {
     try {
-      const flags = Number(readFileSync(`/sys/class/net/${name}/flags`, "utf8").trim());
-      const ifindex = Number(readFileSync(`/sys/class/net/${name}/ifindex`, "utf8").trim());
-      const addr = (addrs[name] ?? []).find((a) => a.family === "IPv4")?.address ?? "";
-      const oper = readFileSync(`/sys/class/net/${name}/operstate`, "utf8").trim();
-      links.set(name, { ifindex, up: (flags & IFF_UP) !== 0 && CARRIER.has(oper), addr });
+      const read = (f: string) => readFileSync(`/sys/class/net/${name}/${f}`, "utf8").trim();
+      const flags = Number(read("flags"));
+      const v4 = (addrs[name] ?? []).find((a) => a.family === "IPv4");
+      links.set(name, {
+        ifindex: Number(read("ifindex")), up: (flags & IFF_UP) !== 0 && CARRIER.has(read("operstate")),
+        addr: v4?.address ?? "", broadcast: v4 ? broadcastOf(v4.address, v4.netmask) : 0, mtu: Number(read("mtu")),
+      });
     } catch {
       // vanished while we looked: it is missing
     }

@@ -1,8 +1,10 @@
-// From the configured rules and the interfaces that exist now, what the data plane should run:
-// which rules are active (with their numbers), which inputs to open, which groups to join.
+// From the desired rules and the interfaces that exist now, what the data plane should run:
+// each rule's state, its number, the outputs it can send on, and the inputs to open. Pure.
 import { parseIpv4 } from "../../rules/ipv4.ts";
-import { ruleId } from "../../rules/load.ts";
-import type { Impairment, Rule } from "../../rules/schema.ts";
+import type { Impairment } from "../../rules/schema.ts";
+import { BEST_EFFORT, classOf } from "../../shm/classes.ts";
+import type { RuleState } from "../protocol/status.ts";
+import type { IdentifiedRule } from "./desired.ts";
 import type { Link } from "./links.ts";
 
 export interface PlannedOutput {
@@ -24,8 +26,9 @@ export interface PlannedRule {
   no: number;
   id: string;
   name?: string;
-  /** active: forwarding; waiting: an interface is missing; down: its input, or every output, is down */
-  state: "active" | "waiting" | "down";
+  /** active: forwarding; waiting: an interface is missing; down: its input, or every output, is
+   *  down, or its group could not be joined */
+  state: RuleState;
   /** why a rule waits, is down, or forwards on fewer outputs */
   reason?: string;
   ifname: string;
@@ -36,7 +39,12 @@ export interface PlannedRule {
   /** share of packets traced */
   sample: number;
   impairment?: Impairment;
+  /** traffic class of its packets (shm/classes.ts), or -1: each packet's own DSCP decides */
+  cls: number;
+  /** the outputs that are up; egress sends on these */
   outputs: PlannedOutput[];
+  /** its input is open: ingress matches it (and counts it as rule_down when no output is up) */
+  matched: boolean;
 }
 
 export interface Plan {
@@ -45,27 +53,24 @@ export interface Plan {
   inputs: Map<string, number>;
 }
 
-/** Hands out rule numbers (counter slots in shm) that stay with a rule id for the process's life. */
-export class RuleNumbers {
-  private readonly byId = new Map<string, number>();
-  constructor(private readonly max: number) {}
-  of(id: string): number {
-    let n = this.byId.get(id);
-    if (n === undefined) {
-      // Numbers are counter rows in shared memory and are not reused while the relay runs.
-      if (this.byId.size >= this.max) throw new Error(`rule numbers exhausted: ${this.max} distinct rules since start (raise --max-rules, or restart)`);
-      n = this.byId.size;
-      this.byId.set(id, n);
-    }
-    return n;
-  }
-}
-
 export function outputKey(o: Omit<PlannedOutput, "key">): string {
   return `${o.ifname}#${o.ifindex}|${o.src}|${o.addr}|${o.port}|${o.ttl}|${o.preserve ? "preserve" : o.dscp}`;
 }
 
-export function makePlan(rules: Rule[], numbers: RuleNumbers, links: Map<string, Link>): Plan {
+/** A rule's packets are of the highest class among its outputs; -1 when one copies the input's DSCP. */
+function ruleClass(outputs: { preserve: boolean; dscp: number }[]): number {
+  if (outputs.some((o) => o.preserve)) return -1;
+  return Math.max(BEST_EFFORT, ...outputs.map((o) => classOf(o.dscp)));
+}
+
+const plural = (n: number, w: string) => `${w}${n > 1 ? "s" : ""}`;
+
+/**
+ * numberOf: each rule's number (every desired rule has one). notJoined: "ifname group/source" ->
+ * why the membership failed; such a rule forwards whatever arrives but is reported down.
+ */
+export function makePlan(rules: IdentifiedRule[], numberOf: (id: string) => number, links: Map<string, Link>,
+  notJoined: (ifname: string, group: number, source: number) => string | undefined = () => undefined): Plan {
   const inputs = new Map<string, number>();
   const planned = rules.map((r): PlannedRule => {
     const input = links.get(r.input.interface);
@@ -76,27 +81,38 @@ export function makePlan(rules: Rule[], numbers: RuleNumbers, links: Map<string,
         dscp: preserve ? 0 : (o.dscp as number), preserve };
       return { ...out, key: outputKey(out), up: l?.up ?? false };
     });
+    const group = parseIpv4(r.input.group)!;
+    const source = r.input.source ? parseIpv4(r.input.source)! : 0;
     const p: PlannedRule = {
-      no: numbers.of(ruleId(r)), id: ruleId(r), name: r.name, state: "active",
-      ifname: r.input.interface, ifindex: input?.ifindex ?? 0, group: parseIpv4(r.input.group)!, port: r.input.port,
-      source: r.input.source ? parseIpv4(r.input.source)! : 0, sample: r.traceSampleRatio, impairment: r.impairment,
-      outputs: all.filter((o) => o.up).map(({ up: _up, ...o }) => o),
+      no: numberOf(r.id), id: r.id, name: r.name, state: "active",
+      ifname: r.input.interface, ifindex: input?.ifindex ?? 0, group, port: r.input.port, source,
+      sample: r.traceSampleRatio, impairment: r.impairment, cls: ruleClass(all),
+      outputs: all.filter((o) => o.up).map(({ up: _up, ...o }) => o), matched: false,
     };
     const missing = [...new Set([r.input.interface, ...r.outputs.map((o) => o.interface)].filter((n) => !links.has(n)))];
-    const downOuts = all.filter((o) => !o.up && links.has(o.ifname)).map((o) => o.ifname);
+    const downOuts = [...new Set(all.filter((o) => !o.up && links.has(o.ifname)).map((o) => o.ifname))];
     if (missing.length) {
       p.state = "waiting";
-      p.reason = `waiting for interface${missing.length > 1 ? "s" : ""} ${missing.join(", ")}`;
+      p.reason = `waiting for ${plural(missing.length, "interface")} ${missing.join(", ")}`;
+      p.outputs = [];
     } else if (!input!.up) {
       p.state = "down";
       p.reason = `input ${p.ifname} is down`;
-    } else if (p.outputs.length === 0) {
-      p.state = "down";
-      p.reason = `every output is down (${[...new Set(downOuts)].join(", ")})`;
-    } else if (downOuts.length) {
-      p.reason = `output${downOuts.length > 1 ? "s" : ""} ${[...new Set(downOuts)].join(", ")} down: forwarding on the others`;
+      p.outputs = [];
+    } else {
+      p.matched = true;
+      inputs.set(p.ifname, p.ifindex);
+      const join = notJoined(p.ifname, group, source);
+      if (p.outputs.length === 0) {
+        p.state = "down";
+        p.reason = `every output is down (${downOuts.join(", ")})`;
+      } else if (join) {
+        p.state = "down";
+        p.reason = `${join}; forwarding what arrives, retrying the join`;
+      } else if (downOuts.length) {
+        p.reason = `${plural(downOuts.length, "output")} ${downOuts.join(", ")} down: forwarding on the others`;
+      }
     }
-    if (p.state !== "waiting" && input!.up) inputs.set(p.ifname, p.ifindex);
     return p;
   });
   return { rules: planned, inputs };

@@ -1,14 +1,19 @@
 // Starting workers unprivileged and talking to them. A worker is exec'd through setpriv as the
 // relay user with no capabilities and no_new_privs, so it never holds privilege at all; the
 // sockets it needs arrive over its control channel (fd 3) as SCM_RIGHTS.
+//
+// Sends never block: a worker that is stopped (SIGSTOP, a debugger) or slow must not stop the
+// supervisor, which has to notice and replace it. What the channel does not take waits in an
+// outbox, in order, and goes out on the next flush().
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { closeFd } from "../../c/inet.ts";
-import { recvMessage, sendMessage, socketPair } from "../../c/unixmsg.ts";
+import { PeerGoneError, recvMessage, sendMessage, socketPair } from "../../c/unixmsg.ts";
 import type { FromWorker, ToWorker } from "../protocol/worker.ts";
 import { TUNE_ENV, readTune } from "../tune.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
+export const SERVICES_ROOT = ROOT;
 
 export interface RelayUser {
   name: string;
@@ -31,16 +36,21 @@ export function unprivileged(user: RelayUser, argv: string[]): string[] {
     "--bounding-set=-all", "--no-new-privs", "--", ...argv];
 }
 
-export const SERVICES_ROOT = ROOT;
+type Unprompted = Extract<FromWorker, { type: "retired" }>;
 
 export class WorkerHandle {
   readonly proc: Bun.Subprocess;
   readonly spawnedAt = Date.now();
-  /** Called after every message: wakes a worker that sleeps on something else than its channel. */
+  /** Called after messages went out: wakes a worker that sleeps on something else than its channel. */
   onSend: () => void = () => {};
+  /** Messages a worker sends without being asked ("retired"). */
+  onUnprompted: (m: Unprompted) => void = () => {};
   private readonly sock: number;
   private inbox: FromWorker[] = [];
+  private outbox: { msg: ToWorker; fds: number[]; close: boolean }[] = [];
+  /** the worker closed its end (or we closed ours) */
   private closed = false;
+  private sockOpen = true;
 
   constructor(readonly role: "ingress" | "egress", readonly index: number, user: RelayUser, logLevel: string) {
     const [mine, theirs] = socketPair();
@@ -66,31 +76,33 @@ export class WorkerHandle {
     return this.proc.exitCode === null && this.proc.signalCode === null;
   }
 
-  send(msg: ToWorker, fds: number[] = []): void {
-    sendMessage(this.sock, msg, fds);
-    this.onSend();
+  /** Queues a message with its fds; close: the fds are ours to close once they are sent. */
+  send(msg: ToWorker, fds: number[] = [], close = false): void {
+    this.outbox.push({ msg, fds, close });
+    this.flush();
   }
 
-  /** Waits (polling the channel) for a message of the given type. */
-  async expect<T extends FromWorker["type"]>(type: T, timeoutMs: number): Promise<Extract<FromWorker, { type: T }>> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      this.pump();
-      const i = this.inbox.findIndex((m) => m.type === type || m.type === "error");
-      if (i >= 0) {
-        const m = this.inbox.splice(i, 1)[0];
-        if (m.type === "error") throw new Error(`${this.role} ${this.index}: ${m.message}`);
-        return m as Extract<FromWorker, { type: T }>;
+  /** Sends what the channel takes now; the rest waits for the next flush. */
+  flush(): void {
+    let sent = false;
+    while (this.outbox.length && !this.closed && this.alive) {
+      const m = this.outbox[0];
+      try {
+        if (!sendMessage(this.sock, m.msg, m.fds, true)) break;
+      } catch (e) {
+        if (!(e instanceof PeerGoneError)) throw e;
+        this.closed = true; // it exited; what it did not get is dropped with it
+        break;
       }
-      if (this.closed || this.proc.exitCode !== null || this.proc.signalCode !== null) {
-        throw new Error(`${this.role} ${this.index} (pid ${this.pid}) exited while we waited for "${type}"`);
-      }
-      if (Date.now() > deadline) throw new Error(`${this.role} ${this.index} did not answer "${type}" within ${timeoutMs} ms`);
-      await Bun.sleep(2);
+      this.outbox.shift();
+      if (m.close) for (const fd of m.fds) closeFd(fd);
+      sent = true;
     }
+    if (sent) this.onSend();
   }
 
-  private pump(): void {
+  /** Reads what the worker sent; unprompted messages go to their handler at once. */
+  pump(): void {
     while (!this.closed) {
       const r = recvMessage(this.sock, true);
       if (r === "none") return;
@@ -98,11 +110,38 @@ export class WorkerHandle {
         this.closed = true;
         return;
       }
-      this.inbox.push(r.body as FromWorker);
+      const m = r.body as FromWorker;
+      if (m.type === "retired") this.onUnprompted(m);
+      else this.inbox.push(m);
     }
   }
 
+  /** Waits (flushing and polling the channel) for a message of the given type. */
+  async expect<T extends FromWorker["type"]>(type: T, timeoutMs: number): Promise<Extract<FromWorker, { type: T }>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      this.flush();
+      this.pump();
+      const i = this.inbox.findIndex((m) => m.type === type || m.type === "error");
+      if (i >= 0) {
+        const m = this.inbox.splice(i, 1)[0];
+        if (m.type === "error") throw new Error(`${this.role} ${this.index}: ${m.message}`);
+        return m as Extract<FromWorker, { type: T }>;
+      }
+      if (this.closed || !this.alive) {
+        throw new Error(`${this.role} ${this.index} (pid ${this.pid}) exited while we waited for "${type}"`);
+      }
+      if (Date.now() > deadline) throw new Error(`${this.role} ${this.index} did not answer "${type}" within ${timeoutMs} ms`);
+      await Bun.sleep(2);
+    }
+  }
+
+  /** Closes our end; fds still waiting to be sent are closed if they were ours. */
   close(): void {
-    closeFd(this.sock);
+    for (const m of this.outbox) if (m.close) for (const fd of m.fds) closeFd(fd);
+    this.outbox = [];
+    if (this.sockOpen) closeFd(this.sock);
+    this.sockOpen = false;
+    this.closed = true;
   }
 }

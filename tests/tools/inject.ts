@@ -18,14 +18,39 @@ const src = parseIpv4(v.src!)!;
 const dst = parseIpv4(v.group!)!;
 const port = Number(v.port);
 
-function ipChecksum(b: Uint8Array, o: number, len: number): number {
+function sum16(b: Uint8Array, o: number, len: number): number {
   let s = 0;
-  for (let i = 0; i < len; i += 2) s += (b[o + i] << 8) | b[o + i + 1];
+  for (let i = 0; i < len; i += 2) s += (b[o + i] << 8) | (i + 1 < len ? b[o + i + 1] : 0);
   while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
-  return ~s & 0xffff;
+  return s;
 }
 
-/** Ethernet + IPv4 (+ UDP with `payload` bytes); every field can be bent afterwards. */
+/** Sets the IPv4 header checksum (after the header was bent: only the checksum test breaks it). */
+function fixIp(b: Uint8Array): Uint8Array {
+  b[24] = b[25] = 0;
+  const c = ~sum16(b, 14, (b[14] & 15) * 4) & 0xffff;
+  b[24] = c >> 8;
+  b[25] = c & 255;
+  return b;
+}
+
+/** Sets a correct UDP checksum (pseudo-header, header, payload). */
+function fixUdp(b: Uint8Array): Uint8Array {
+  b[40] = b[41] = 0;
+  const ulen = (b[38] << 8) | b[39];
+  const pseudo = new Uint8Array(12 + ulen);
+  pseudo.set(b.subarray(26, 34));
+  pseudo[9] = 17;
+  pseudo[10] = ulen >> 8;
+  pseudo[11] = ulen & 255;
+  pseudo.set(b.subarray(34, 34 + ulen), 12);
+  const c = ~sum16(pseudo, 0, pseudo.length) & 0xffff || 0xffff;
+  b[40] = c >> 8;
+  b[41] = c & 255;
+  return b;
+}
+
+/** Ethernet + IPv4 (+ UDP with `payload` bytes) with correct checksums; every field can be bent afterwards. */
 function datagram(payload: number, dport = port, fill?: (b: Uint8Array) => void): Uint8Array {
   const b = new Uint8Array(14 + 20 + 8 + payload);
   b.set([0x01, 0x00, 0x5e, (dst >>> 16) & 0x7f, (dst >>> 8) & 255, dst & 255, 0x02, 0, 0, 0, 0, 2, 0x08, 0x00]);
@@ -34,19 +59,24 @@ function datagram(payload: number, dport = port, fill?: (b: Uint8Array) => void)
     src >>> 24, (src >>> 16) & 255, (src >>> 8) & 255, src & 255, dst >>> 24, (dst >>> 16) & 255, (dst >>> 8) & 255, dst & 255], 14);
   b.set([0x9c, 0x40, dport >> 8, dport & 255, (8 + payload) >> 8, (8 + payload) & 255, 0, 0], 34);
   fill?.(b.subarray(42));
-  const c = ipChecksum(b, 14, 20);
-  b[24] = c >> 8;
-  b[25] = c & 255;
-  return b;
+  if (payload + 42 <= b.length && tot === b.length - 14) fixUdp(b);
+  return fixIp(b);
 }
 
 const bad: Record<string, () => Uint8Array> = {
   ip_truncated: () => datagram(100).subarray(0, 14 + 12),
   bad_ihl: () => { const b = datagram(100); b[14] = 0x44; return b; },
-  bad_total_length: () => { const b = datagram(100); b[16] = 0x05; b[17] = 0xdc; return b; },
-  bad_udp_length: () => { const b = datagram(100); b[16] = 0; b[17] = 24; return b.subarray(0, 14 + 24); },
-  fragment: () => { const b = datagram(100); b[20] = 0x20; return b; },
-  not_udp: () => { const b = datagram(100); b[23] = 6; return b; },
+  bad_total_length: () => { const b = datagram(100); b[16] = 0x05; b[17] = 0xdc; return fixIp(b); },
+  bad_udp_length: () => { const b = datagram(100); b[16] = 0; b[17] = 24; return fixIp(b).subarray(0, 14 + 24); },
+  fragment: () => { const b = datagram(100); b[20] = 0x20; return fixIp(b); },
+  not_udp: () => { const b = datagram(100); b[23] = 6; return fixIp(b); },
+  bad_ip_checksum: () => { const b = datagram(100); b[25] ^= 0x5a; return b; },
+  ttl_zero: () => { const b = datagram(100); b[22] = 0; return fixIp(b); },
+  martian_source: () => { const b = datagram(100); b.set([127, 0, 0, 1], 26); return fixIp(fixUdp(b)); },
+  // A bit flipped on the way, UDP checksum left as sent: the relay must not re-send it under a fresh one.
+  bad_udp_checksum: () => { const b = datagram(100, port, (p) => writePayload(p, 0, 0, 0)); b[60] ^= 1; return b; },
+  // To another host's MAC: the interface only hands it up when promiscuous; the relay must not relay it.
+  other_host: () => { const b = datagram(100); b.set([0x02, 0x99, 0x99, 0x99, 0x99, 0x99], 0); return b; },
   vlan: () => {
     const d = datagram(100);
     const b = new Uint8Array(d.length + 4);

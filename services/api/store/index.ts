@@ -5,6 +5,7 @@ import { inputKey, ruleId } from "../../../rules/load.ts";
 import { ruleSchema, type Rule, type RuleInput } from "../../../rules/schema.ts";
 import type { StoredRule } from "../../protocol/rules.ts";
 import type { Backend, Queries, Row } from "./backend.ts";
+export { StoreUnavailableError } from "./errors.ts";
 import { openPostgres } from "./pg.ts";
 import { openSqlite } from "./sqlite.ts";
 
@@ -32,6 +33,8 @@ export interface RuleStore {
    *  differs from id, or the name or input belongs to another rule. */
   replace(id: string, rule: RuleInput): Promise<StoredRule | null>;
   delete(id: string): Promise<boolean>;
+  /** Puts a rule back exactly as it was (timestamps too): the undo of a write the data plane refused. */
+  restore(rule: StoredRule): Promise<void>;
   /** Rules from a --config file, in one transaction: each is inserted, or updates the stored rule
    *  with the same id, else the same name. `updated` counts only rules that changed. */
   upsertMany(rules: RuleInput[]): Promise<{ inserted: number; updated: number }>;
@@ -136,6 +139,15 @@ class Store implements RuleStore {
 
   async delete(id: string): Promise<boolean> {
     return this.write((q) => q.remove(id));
+  }
+
+  async restore(r: StoredRule): Promise<void> {
+    const w = want(r);
+    const stored = row(w, r.id, r.createdAt, r.updatedAt);
+    await this.write(async (q) => {
+      if (await q.get(r.id)) await q.update(r.id, stored);
+      else await q.insert(stored);
+    });
   }
 
   async upsertMany(rules: RuleInput[]): Promise<{ inserted: number; updated: number }> {

@@ -11,7 +11,17 @@ import { asc, eq, or, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/bun-sqlite";
 import { migrate } from "drizzle-orm/bun-sqlite/migrator";
 import { findCause, type Backend, type Queries, type Row } from "./backend.ts";
+import { StoreUnavailableError } from "./errors.ts";
 import { rules } from "./schema.sqlite.ts";
+
+/** SQLite's "database or disk is full" and I/O errors, as an error that names the file and why. */
+function translate(e: unknown, file: string): unknown {
+  const codeOf = (x: any): string | undefined => (typeof x?.code === "string" ? x.code : x?.cause ? codeOf(x.cause) : undefined);
+  const code = codeOf(e);
+  if (code === "SQLITE_FULL") return new StoreUnavailableError(`the rule store ${file} cannot be written: no space left on device (ENOSPC)`);
+  if (code?.startsWith("SQLITE_IOERR") || code === "SQLITE_READONLY") return new StoreUnavailableError(`the rule store ${file} cannot be written: ${code}`);
+  return e;
+}
 
 class Lock {
   private tail: Promise<unknown> = Promise.resolve();
@@ -28,8 +38,13 @@ const locks = new Map<string, Lock>();
 export function openSqlite(stateDir: string, migrationsFolder: string): Backend {
   mkdirSync(stateDir, { recursive: true });
   const file = join(realpathSync(stateDir), "mcrelay.db");
-  const client = new Database(file, { create: true, strict: true });
-  client.exec("PRAGMA journal_mode = WAL");
+  let client: Database;
+  try {
+    client = new Database(file, { create: true, strict: true });
+    client.exec("PRAGMA journal_mode = WAL");
+  } catch (e) {
+    throw translate(e, file);
+  }
   client.exec("PRAGMA busy_timeout = 5000");
   client.exec("PRAGMA synchronous = NORMAL");
   const db = drizzle(client);
@@ -37,7 +52,7 @@ export function openSqlite(stateDir: string, migrationsFolder: string): Backend 
     migrate(db, { migrationsFolder });
   } catch (e) {
     client.close();
-    throw e;
+    throw translate(e, file);
   }
 
   const q: Queries = {
@@ -67,14 +82,18 @@ export function openSqlite(stateDir: string, migrationsFolder: string): Backend 
     write: (fn) =>
       lock.run(async () => {
         open();
-        db.run(sql`BEGIN IMMEDIATE`);
         try {
+          db.run(sql`BEGIN IMMEDIATE`);
           const r = await fn(q);
           db.run(sql`COMMIT`);
           return r;
         } catch (e) {
-          db.run(sql`ROLLBACK`);
-          throw e;
+          try {
+            db.run(sql`ROLLBACK`);
+          } catch {
+            // SQLite already rolled back (SQLITE_FULL does): the first error is the one to tell
+          }
+          throw translate(e, file);
         }
       }),
     isUniqueViolation: (e) =>

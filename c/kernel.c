@@ -1,0 +1,57 @@
+// The kernel's structs and numbers TypeScript reads in place (AF_PACKET ring headers, status
+// bits, packet types), taken from the headers by offsetof and handed over as one table, so no
+// offset is written down twice. c/kernel.ts names the entries; the order here is the contract.
+#include <stddef.h>
+#include <linux/if_packet.h>
+#include <limits.h>
+#include <sys/uio.h>
+
+#ifndef TP_STATUS_CSUM_VALID
+#define TP_STATUS_CSUM_VALID (1 << 7)
+#endif
+
+// Where sockaddr_ll follows a ring frame's header: TPACKET_ALIGN(sizeof(hdr)), as the kernel lays it.
+#define SLL_AFTER(hdr) TPACKET_ALIGN(sizeof(struct hdr))
+
+static const int layout[] = {
+	// struct tpacket_block_desc + tpacket_hdr_v1 (a TPACKET_V3 block)
+	offsetof(struct tpacket_block_desc, hdr) + offsetof(struct tpacket_hdr_v1, block_status),
+	offsetof(struct tpacket_block_desc, hdr) + offsetof(struct tpacket_hdr_v1, num_pkts),
+	offsetof(struct tpacket_block_desc, hdr) + offsetof(struct tpacket_hdr_v1, offset_to_first_pkt),
+	offsetof(struct tpacket_block_desc, hdr) + offsetof(struct tpacket_hdr_v1, seq_num),
+	// struct tpacket3_hdr (a frame in a V3 block)
+	offsetof(struct tpacket3_hdr, tp_next_offset),
+	offsetof(struct tpacket3_hdr, tp_snaplen),
+	offsetof(struct tpacket3_hdr, tp_len),
+	offsetof(struct tpacket3_hdr, tp_status),
+	offsetof(struct tpacket3_hdr, tp_mac),
+	SLL_AFTER(tpacket3_hdr) + offsetof(struct sockaddr_ll, sll_pkttype),
+	// struct tpacket2_hdr (a V2 frame)
+	offsetof(struct tpacket2_hdr, tp_status),
+	offsetof(struct tpacket2_hdr, tp_len),
+	offsetof(struct tpacket2_hdr, tp_snaplen),
+	offsetof(struct tpacket2_hdr, tp_mac),
+	SLL_AFTER(tpacket2_hdr) + offsetof(struct sockaddr_ll, sll_pkttype),
+	// status bits and packet types
+	TP_STATUS_KERNEL,
+	TP_STATUS_USER,
+	TP_STATUS_CSUMNOTREADY,
+	TP_STATUS_VLAN_VALID,
+	TP_STATUS_CSUM_VALID,
+	PACKET_HOST,
+	PACKET_BROADCAST,
+	PACKET_MULTICAST,
+	PACKET_OTHERHOST,
+	PACKET_OUTGOING,
+	// limits
+	IOV_MAX,
+};
+
+// Copies up to n entries into out; returns how many the table has.
+int mr_kernel_layout(int *out, unsigned n)
+{
+	unsigned count = sizeof(layout) / sizeof(layout[0]);
+	for (unsigned i = 0; i < n && i < count; i++)
+		out[i] = layout[i];
+	return (int)count;
+}

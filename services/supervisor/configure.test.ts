@@ -1,0 +1,113 @@
+// The configuration planner without processes: rules and interfaces in, states and worker
+// messages out.
+import { describe, expect, test } from "bun:test";
+import { MAX_MESSAGE_BYTES, type EgressConfigMsg, type IngressConfigMsg } from "../protocol/worker.ts";
+import { applyDelta, cut, delta, egressRules, ingressRules } from "./configure.ts";
+import { DesiredRules, type IdentifiedRule } from "./desired.ts";
+import type { Link } from "./links.ts";
+import { RuleNumbers } from "./numbers.ts";
+import { makePlan } from "./plan.ts";
+
+const link = (ifindex: number, up = true, addr = "10.0.0.1"): Link => ({ ifindex, up, addr, broadcast: (10 << 24) + 255, mtu: 1500 });
+const links = (o: Record<string, Link>) => new Map(Object.entries(o));
+const rule = (id: string, port: number, extra: Partial<IdentifiedRule> = {}): IdentifiedRule => ({
+  id, input: { interface: "in0", group: "239.1.1.1", port }, outputs: [{ interface: "out0", group: "239.2.2.2", port: port + 1000, ttl: 16, dscp: 0 }],
+  traceSampleRatio: 0, ...extra,
+});
+const numbered = (rules: IdentifiedRule[]) => {
+  const n = new RuleNumbers(100);
+  for (const r of rules) n.take(r.id);
+  return (id: string) => n.get(id)!;
+};
+
+describe("plan", () => {
+  test("states: active, waiting for a missing interface, down with its input or every output down", () => {
+    const rules = [rule("ok", 1), rule("waits", 2, { outputs: [{ interface: "gone0", group: "239.2.2.2", port: 9, ttl: 1, dscp: 0 }] }),
+      rule("in-down", 3, { input: { interface: "in1", group: "239.1.1.1", port: 3 } }),
+      rule("out-down", 4, { outputs: [{ interface: "out1", group: "239.2.2.2", port: 9, ttl: 1, dscp: 0 }] })];
+    const p = makePlan(rules, numbered(rules), links({ in0: link(2), in1: link(3, false), out0: link(4), out1: link(5, false) }));
+    expect(p.rules.map((r) => [r.id, r.state, r.reason ?? ""])).toEqual([
+      ["ok", "active", ""],
+      ["waits", "waiting", "waiting for interface gone0"],
+      ["in-down", "down", "input in1 is down"],
+      ["out-down", "down", "every output is down (out1)"],
+    ]);
+    expect([...p.inputs]).toEqual([["in0", 2]]);
+    // Ingress matches the rules whose input is open (the one with no output counts rule_down);
+    // egress sends for those with an output.
+    expect(ingressRules(p).map((r) => [r.no, r.down])).toEqual([[0, false], [3, true]]);
+    expect(egressRules(p, () => true).map((r) => r.no)).toEqual([0]);
+  });
+
+  test("an output that did not open is left out of egress's rule", () => {
+    const rules = [rule("two", 1, { outputs: [{ interface: "out0", group: "239.2.2.2", port: 9, ttl: 1, dscp: 0 }, { interface: "out0", group: "239.2.2.3", port: 9, ttl: 1, dscp: "preserve" }] })];
+    const p = makePlan(rules, numbered(rules), links({ in0: link(2), out0: link(4) }));
+    const [e] = egressRules(p, (o) => o.addr !== ((239 << 24) + (2 << 16) + (2 << 8) + 3) >>> 0);
+    expect(e.outputs).toHaveLength(1);
+    expect(e.cls).toBe(-1); // one output copies the input's DSCP: classes come from each packet
+  });
+});
+
+describe("deltas", () => {
+  test("only what changed is put, only what is gone is removed; applying it makes the tables equal", () => {
+    const have = new Map([[1, { no: 1, v: "a" }], [2, { no: 2, v: "b" }], [3, { no: 3, v: "c" }]]);
+    const want = [{ no: 1, v: "a" }, { no: 2, v: "B" }, { no: 4, v: "d" }];
+    const d = delta(have, want);
+    expect(d).toEqual({ put: [{ no: 2, v: "B" }, { no: 4, v: "d" }], remove: [3] });
+    applyDelta(have, d);
+    expect([...have.values()]).toEqual(expect.arrayContaining(want));
+    expect(have.size).toBe(3);
+    expect(delta(have, want)).toEqual({ put: [], remove: [] });
+  });
+
+  test("16,384 rules cut into parts within the channel's limits, the last one marked, nothing lost", () => {
+    const put = Array.from({ length: 16384 }, (_, i) => ({ no: i, outputs: [`out0#4|10.0.0.1|${i}|6000|16|0`], preserve: [false], cls: 0 }));
+    const sockets = Array.from({ length: 600 }, (_, i) => ({ key: `k${i}`, fd: 1000 + i }));
+    const parts = cut<EgressConfigMsg>(7, { sockets, put, remove: [1, 2] }, 250);
+    expect(parts.length).toBeGreaterThan(3);
+    for (const p of parts) {
+      expect(JSON.stringify(p.msg).length).toBeLessThanOrEqual(MAX_MESSAGE_BYTES);
+      expect(p.fds.length).toBeLessThanOrEqual(250);
+      for (const s of p.msg.sockets ?? []) expect(p.fds[s.fd]).toBe(1000 + Number(s.key.slice(1)));
+    }
+    expect(parts.map((p) => p.msg.last)).toEqual([...Array(parts.length - 1).fill(false), true]);
+    expect(parts.flatMap((p) => p.msg.put ?? [])).toEqual(put);
+    expect(parts.flatMap((p) => p.msg.sockets ?? []).map((s) => s.key)).toEqual(sockets.map((s) => s.key));
+    expect(parts.flatMap((p) => p.msg.remove ?? [])).toEqual([1, 2]);
+  });
+
+  test("ingress's inputs travel whole in the last part, with their own fds", () => {
+    const parts = cut<IngressConfigMsg>(3, { put: [], remove: [] }, 250, { inputs: [{ ifname: "in0", fd: 0 }] }, [42]);
+    expect(parts.at(-1)).toEqual({ msg: { type: "config", version: 3, last: true, inputs: [{ ifname: "in0", fd: 0 }] } as never, fds: [42] });
+  });
+});
+
+describe("desired rules", () => {
+  const ok = links({ in0: link(2), out0: link(4, true, "10.0.0.1") });
+
+  test("a change is checked whole: a clash, a broadcast output, too many rules — nothing is taken", () => {
+    const d = new DesiredRules();
+    const n = new RuleNumbers(2);
+    const first = d.check([rule("a", 1)], [], n, ok);
+    expect("rules" in first).toBe(true);
+    if ("rules" in first) d.apply(first.rules, []);
+    n.take("a");
+    expect(d.check([rule("b", 1)], [], n, ok)).toEqual({ issues: [{ id: "b", path: ["input"], message: "input in0 239.1.1.1:1 is already used by rule a" }] });
+    const bc = d.check([rule("c", 2, { outputs: [{ interface: "out0", group: "10.0.0.255", port: 9, ttl: 1, dscp: 0 }] })], [], n, ok);
+    expect(bc).toMatchObject({ issues: [{ id: "c", path: ["outputs", 0, "group"], message: expect.stringContaining("broadcast address of out0") }] });
+    expect(d.check([rule("x", 3), rule("y", 4)], [], n, ok)).toMatchObject({ issues: [{ message: expect.stringContaining("at most 2 rules") }] });
+    expect(d.check([{ ...rule("t", 5), outputs: [{ interface: "out0", group: "239.2.2.2", port: 9, ttl: 300 }] }], [], n, ok))
+      .toMatchObject({ issues: [{ id: "t", path: ["outputs", 0, "ttl"], message: "ttl must be 1–255" }] });
+    expect(d.list().map((r) => r.id)).toEqual(["a"]);
+  });
+
+  test("a rule number is used again only after it was recycled, with the others untouched", () => {
+    const n = new RuleNumbers(2);
+    expect([n.take("a"), n.take("b"), n.take("c")]).toEqual([0, 1, null]);
+    expect(n.release("a")).toBe(0);
+    expect(n.take("c")).toBeNull(); // held: packets of "a" may still be in a worker
+    n.recycle(0);
+    expect(n.take("c")).toBe(0);
+    expect(n.take("b")).toBe(1);
+  });
+});

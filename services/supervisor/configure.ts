@@ -1,0 +1,96 @@
+// From a plan to what each worker is told, computed before anything is carried out (Snabb's
+// "config applied as computed actions"). Pure: the tables a worker should hold, the difference
+// to what it holds, and that difference cut into messages no bigger than the channel takes.
+import { MAX_MESSAGE_BYTES, type EgressRule, type IngressRule } from "../protocol/worker.ts";
+import type { Plan, PlannedOutput } from "./plan.ts";
+
+/** What ingress matches: every rule whose input is open. */
+export function ingressRules(plan: Plan): IngressRule[] {
+  return plan.rules.filter((r) => r.matched).map((r) => ({
+    no: r.no, ifname: r.ifname, group: r.group, port: r.port, source: r.source, down: r.outputs.length === 0, sample: r.sample, cls: r.cls,
+  }));
+}
+
+/** What egress sends for: every matched rule with an output up, on the outputs that opened. */
+export function egressRules(plan: Plan, opened: (o: PlannedOutput) => boolean): EgressRule[] {
+  return plan.rules.filter((r) => r.matched && r.outputs.length > 0).map((r) => {
+    const outs = r.outputs.filter(opened);
+    return { no: r.no, outputs: outs.map((o) => o.key), preserve: outs.map((o) => o.preserve), cls: r.cls, ...(r.impairment ? { impairment: r.impairment } : {}) };
+  });
+}
+
+export interface Delta<T> {
+  put: T[];
+  remove: number[];
+}
+
+/** What turns `have` into `want`: entries new or different (compared as JSON), numbers gone. */
+export function delta<T extends { no: number }>(have: ReadonlyMap<number, T>, want: T[]): Delta<T> {
+  const put = want.filter((w) => {
+    const h = have.get(w.no);
+    return h === undefined || JSON.stringify(h) !== JSON.stringify(w);
+  });
+  const keep = new Set(want.map((w) => w.no));
+  const remove = [...have.keys()].filter((no) => !keep.has(no));
+  return { put, remove };
+}
+
+/** Applies a delta to a table (what the worker will hold once it has taken it). */
+export function applyDelta<T extends { no: number }>(have: Map<number, T>, d: Delta<T>): void {
+  for (const no of d.remove) have.delete(no);
+  for (const t of d.put) have.set(t.no, t);
+}
+
+export interface Part<M> {
+  msg: M;
+  /** fds to send with it; the message's fd indices refer to this list */
+  fds: number[];
+}
+
+/**
+ * Cuts a configuration into parts of at most MAX_MESSAGE_BYTES of JSON and maxFds fds; the last
+ * part carries `last: true` and `tail` (e.g. ingress's complete input list). Items with an fd
+ * (sockets) come first, each part re-indexing its own fds.
+ */
+export function cut<M extends { version: number; last: boolean }>(
+  version: number,
+  lists: { sockets?: { key: string; fd: number }[]; put: unknown[]; remove: number[] },
+  maxFds: number,
+  tail: Record<string, unknown> = {},
+  /** fds the tail's own indices refer to (ingress's new input sockets): they travel in a part of their own */
+  tailFds: number[] = [],
+): Part<M>[] {
+  const parts: Part<M>[] = [];
+  const budget = MAX_MESSAGE_BYTES - 1024 - JSON.stringify(tail).length;
+  let cur: { sockets: { key: string; fd: number }[]; put: unknown[]; remove: number[]; fds: number[]; bytes: number } | null = null;
+  const fresh = () => ({ sockets: [], put: [], remove: [], fds: [], bytes: 0 });
+  const flush = () => {
+    if (!cur) return;
+    parts.push({ msg: { type: "config", version, last: false, ...(cur.sockets.length ? { sockets: cur.sockets } : {}), ...(cur.put.length ? { put: cur.put } : {}),
+      ...(cur.remove.length ? { remove: cur.remove } : {}) } as unknown as M, fds: cur.fds });
+    cur = null;
+  };
+  const room = (bytes: number, fds = 0) => {
+    if (cur && (cur.bytes + bytes > budget || cur.fds.length + fds > maxFds)) flush();
+    cur ??= fresh();
+    cur.bytes += bytes;
+  };
+  for (const s of lists.sockets ?? []) {
+    room(JSON.stringify(s.key).length + 16, 1);
+    cur!.sockets.push({ key: s.key, fd: cur!.fds.length });
+    cur!.fds.push(s.fd);
+  }
+  for (const p of lists.put) {
+    room(JSON.stringify(p).length + 1);
+    cur!.put.push(p);
+  }
+  for (const n of lists.remove) {
+    room(12);
+    cur!.remove.push(n);
+  }
+  flush();
+  if (parts.length === 0 || tailFds.length) parts.push({ msg: { type: "config", version, last: false } as unknown as M, fds: tailFds });
+  const last = parts[parts.length - 1];
+  last.msg = { ...last.msg, ...tail, last: true };
+  return parts;
+}

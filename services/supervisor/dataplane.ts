@@ -1,0 +1,215 @@
+// Carries out a plan on the worker pairs, in three steps so that no packet meets a worker that
+// lacks its rule: egress learns new and changed rules (keeping the old), ingress switches its
+// match table, egress retires the rules that are gone (it answers "retired" once no packet of
+// one is left; then the rule's number may be used again). Only differences are sent, in parts.
+import { formatIpv4, isMulticast } from "../../rules/ipv4.ts";
+import { ErrnoError } from "../../c/lib.ts";
+import { MAX_FDS_PER_MESSAGE } from "../../c/unixmsg.ts";
+import type { EgressConfigMsg, IngressConfigMsg, IngressInput } from "../protocol/worker.ts";
+import { cut, delta, egressRules, ingressRules, type Part } from "./configure.ts";
+import { EgressSockets } from "./egress-sockets.ts";
+import { GEOMETRY } from "./geometry.ts";
+import { InputSlots, InputSockets, type Logger } from "./inputs.ts";
+import type { Plan, PlannedOutput } from "./plan.ts";
+import type { Pair } from "./pairs.ts";
+import type { WorkerHandle } from "./workers.ts";
+
+/** How long a worker may take to answer a configuration. */
+export const ANSWER_MS = 10_000;
+
+export class DataPlane {
+  private readonly inputs = new Map<string, InputSockets>();
+  private readonly slots = new InputSlots();
+  private readonly sockets = new EgressSockets();
+  /** outputs that could not be opened at the last attempt: key -> why */
+  private readonly failedOutputs = new Map<string, string>();
+  /** rule number -> pairs whose egress still holds packets of it */
+  private readonly retiring = new Map<number, Set<number>>();
+  private version = 0;
+  /** called when a number is retired by every pair */
+  onRetired: (no: number) => void = () => {};
+
+  constructor(readonly pairs: Pair[], private readonly log: Logger) {}
+
+  /** Some egress may still hold packets of this rule number. */
+  draining(no: number): boolean {
+    return this.retiring.has(no);
+  }
+
+  /** An egress says these numbers are gone from it. */
+  retired(pair: number, nos: number[]): void {
+    for (const no of nos) {
+      const waiting = this.retiring.get(no);
+      if (!waiting?.delete(pair) || waiting.size > 0) continue;
+      this.retiring.delete(no);
+      this.onRetired(no);
+    }
+  }
+
+  /** Memberships and their failures, per input interface (for status and metrics). */
+  joins(): { ifname: string; joined: number; failed: number }[] {
+    return [...this.inputs.values()].map((s) => ({ ifname: s.ifname, joined: s.joins.count, failed: s.joins.failed.size }));
+  }
+
+  /**
+   * Carries out `next`; returns it with what was found on the way: groups that could not be
+   * joined and outputs that could not be opened (a rule says so in its state and reason).
+   */
+  async apply(next: Plan): Promise<Plan> {
+    const version = ++this.version;
+    this.openInputs(next);
+    const plan = this.markProblems(next);
+    const opened = (o: PlannedOutput) => !this.failedOutputs.has(o.key);
+    const egressWant = () => egressRules(plan, opened);
+
+    // 1: egress learns new and changed rules, with their new sockets; it keeps every rule it has.
+    await this.each((p) => {
+      const sockets = this.openSockets(p, plan);
+      const want = egressWant();
+      const d = delta(p.egressRules, want);
+      for (const r of d.put) p.egressRules.set(r.no, r);
+      for (const s of sockets) p.egressSockets.add(s.key);
+      return this.sendParts(p.egress, cut<EgressConfigMsg>(version, { sockets, put: d.put, remove: [] }, MAX_FDS_PER_MESSAGE), true);
+    });
+    // 2: ingress switches to the new table and inputs.
+    const ingressWant = ingressRules(plan);
+    await this.each((p) => {
+      const { inputs, fds } = this.inputSpecs(p, plan);
+      const d = delta(p.ingressRules, ingressWant);
+      for (const no of d.remove) p.ingressRules.delete(no);
+      for (const r of d.put) p.ingressRules.set(r.no, r);
+      return this.sendParts(p.ingress, cut<IngressConfigMsg>(version, { put: d.put, remove: d.remove }, MAX_FDS_PER_MESSAGE, { inputs }, fds), false);
+    });
+    // 3: egress retires what is gone.
+    const want = egressWant();
+    await this.each((p) => {
+      const { remove } = delta(p.egressRules, want);
+      for (const no of remove) {
+        p.egressRules.delete(no);
+        let s = this.retiring.get(no);
+        if (!s) this.retiring.set(no, (s = new Set()));
+        s.add(p.index);
+      }
+      const used = new Set([...p.egressRules.values()].flatMap((r) => r.outputs));
+      for (const k of p.egressSockets) if (!used.has(k)) p.egressSockets.delete(k);
+      return this.sendParts(p.egress, cut<EgressConfigMsg>(version, { put: [], remove }, MAX_FDS_PER_MESSAGE), true);
+    });
+    this.sockets.keepOnly(new Set(this.pairs.flatMap((p) => [...p.egressSockets])));
+    return plan;
+  }
+
+  /** A replaced worker holds nothing: tell it everything. (Its pair's other worker is unchanged.) */
+  async configureAfresh(p: Pair, role: "ingress" | "egress", plan: Plan): Promise<void> {
+    const version = ++this.version;
+    if (role === "egress") {
+      for (const [no, waiting] of this.retiring) if (waiting.has(p.index)) this.retired(p.index, [no]); // the dead egress's are gone
+      const sockets = this.openSockets(p, plan);
+      const want = egressRules(plan, (o) => !this.failedOutputs.has(o.key));
+      for (const r of want) p.egressRules.set(r.no, r);
+      for (const s of sockets) p.egressSockets.add(s.key);
+      await this.sendParts(p.egress, cut<EgressConfigMsg>(version, { sockets, put: want, remove: [] }, MAX_FDS_PER_MESSAGE), true);
+    } else {
+      const { inputs, fds } = this.inputSpecs(p, plan);
+      const want = ingressRules(plan);
+      for (const r of want) p.ingressRules.set(r.no, r);
+      await this.sendParts(p.ingress, cut<IngressConfigMsg>(version, { put: want, remove: [] }, MAX_FDS_PER_MESSAGE, { inputs }, fds), false);
+    }
+  }
+
+  private async each(fn: (p: Pair) => Promise<void>): Promise<void> {
+    await Promise.all(this.pairs.map(fn));
+  }
+
+  private async sendParts<M extends EgressConfigMsg | IngressConfigMsg>(w: WorkerHandle, parts: Part<M>[], closeFds: boolean): Promise<void> {
+    for (const part of parts) w.send(part.msg, part.fds, closeFds);
+    await w.expect("applied", ANSWER_MS);
+  }
+
+  /** Opens (or closes) input sockets as the plan's inputs say, and joins their groups. */
+  private openInputs(plan: Plan): void {
+    for (const [ifname, ifindex] of plan.inputs) {
+      const cur = this.inputs.get(ifname);
+      if (cur && cur.ifindex === ifindex) continue;
+      if (cur) this.closeInput(cur);
+      this.inputs.set(ifname, new InputSockets(ifname, ifindex, this.slots.take(), GEOMETRY, this.log));
+    }
+    for (const s of this.inputs.values()) if (!plan.inputs.has(s.ifname)) this.closeInput(s);
+    for (const s of this.inputs.values()) {
+      s.joins.update(plan.rules.filter((r) => r.matched && r.ifname === s.ifname && isMulticast(r.group)).map((r) => ({ group: r.group, source: r.source })));
+    }
+  }
+
+  private closeInput(s: InputSockets): void {
+    s.close();
+    this.slots.give(s.slot);
+    this.inputs.delete(s.ifname);
+    for (const p of this.pairs) p.ingressInputs.delete(s.ifname);
+  }
+
+  /** Every input for the pair's ingress; a socket goes along where its ingress lacks one (a new
+   *  input, or a replacement ingress, which then resumes the ring its predecessor read). */
+  private inputSpecs(p: Pair, plan: Plan): { inputs: IngressInput[]; fds: number[] } {
+    const fds: number[] = [];
+    const inputs: IngressInput[] = [];
+    for (const ifname of plan.inputs.keys()) {
+      const s = this.inputs.get(ifname)!;
+      const spec: IngressInput = { ifname, ifindex: s.ifindex, slot: s.slot, geometry: GEOMETRY };
+      if (!p.ingressInputs.has(ifname)) {
+        const { fd, fresh } = s.socketFor(p.index);
+        spec.fd = fds.length;
+        if (!fresh) spec.resume = true;
+        fds.push(fd);
+        p.ingressInputs.add(ifname);
+      }
+      inputs.push(spec);
+    }
+    for (const ifname of p.ingressInputs) if (!plan.inputs.has(ifname)) p.ingressInputs.delete(ifname);
+    return { inputs, fds };
+  }
+
+  /** Opens the sockets the pair's egress lacks for the plan's outputs; remembers those that fail. */
+  private openSockets(p: Pair, plan: Plan): { key: string; fd: number }[] {
+    const out: { key: string; fd: number }[] = [];
+    const seen = new Set<string>();
+    for (const r of plan.rules) {
+      if (!r.matched) continue;
+      for (const o of r.outputs) {
+        if (p.egressSockets.has(o.key) || seen.has(o.key)) continue;
+        seen.add(o.key);
+        try {
+          out.push({ key: o.key, fd: this.sockets.open(o) });
+          this.failedOutputs.delete(o.key);
+        } catch (e) {
+          const why = e instanceof ErrnoError ? e.code : (e as Error).message;
+          if (!this.failedOutputs.has(o.key)) this.log.warn({ rule: r.id, output: o.key, err: (e as Error).message }, "output could not be opened");
+          this.failedOutputs.set(o.key, why);
+        }
+      }
+    }
+    return out;
+  }
+
+  /** The plan with join failures and unopenable outputs in its rules' states: a rule whose group
+   *  is not joined is down (it forwards what still arrives); one that cannot send anywhere is
+   *  down; one that sends on some of its outputs is active and says which fail. */
+  private markProblems(plan: Plan): Plan {
+    return {
+      inputs: plan.inputs,
+      rules: plan.rules.map((r) => {
+        if (!r.matched) return r;
+        const problems: string[] = [];
+        const join = this.inputs.get(r.ifname)?.joins.problem(r.group, r.source);
+        if (join) problems.push(`${join}; forwarding what arrives, retrying the join`);
+        const bad = r.outputs.filter((o) => this.failedOutputs.has(o.key));
+        for (const o of bad) problems.push(`output ${o.ifname} ${formatIpv4(o.addr)}:${o.port} could not be opened: ${this.failedOutputs.get(o.key)}`);
+        if (!problems.length) return r;
+        const down = join !== undefined || (r.outputs.length > 0 && bad.length === r.outputs.length);
+        return { ...r, state: down ? ("down" as const) : r.state, reason: [r.reason, ...problems].filter(Boolean).join("; ") };
+      }),
+    };
+  }
+
+  close(): void {
+    for (const s of [...this.inputs.values()]) this.closeInput(s);
+  }
+}

@@ -50,7 +50,9 @@ export function buildApp(d: ApiDeps) {
   mountRules(app, d);
   mountRelay(app, d);
 
-  app.doc31("/openapi.json", (c) => ({ openapi: "3.1.0", info: API_INFO, servers: [{ url: new URL(c.req.url).origin, description: "this relay" }] }));
+  // The server is "/": the relay that serves this document, wherever it is reached from (a host
+  // name, a Unix socket, a reverse proxy), so the document is the same for every client.
+  app.doc31("/openapi.json", { openapi: "3.1.0", info: API_INFO, servers: [{ url: "/", description: "the relay that serves this document" }] });
   app.get("/docs", (c) => c.html(docsPage("/openapi.json")));
   app.get("/docs/assets/:file", (c) => docsAsset(c.req.param("file")) ?? c.json(error("not found"), 404));
   return app;

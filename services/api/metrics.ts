@@ -1,9 +1,11 @@
-// Prometheus text at /metrics (prom-client). Values are read from shared memory at each scrape,
-// so they equal the workers' own counters; the API's process metrics come with them.
-import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
+// Prometheus text at /metrics. The data plane's series are read from shared memory at each
+// scrape, so they equal the workers' own counters (the names of counters and drop reasons come
+// from shm/layout.ts); the API process's own metrics (prom-client) come after them.
+import { collectDefaultMetrics, Registry } from "prom-client";
+import type { Rates } from "../../shm/rates.ts";
 import type { Stats } from "../../shm/stats.ts";
 import type { Status } from "../protocol/status.ts";
-import type { Rates } from "../../shm/rates.ts";
+import { Exposition } from "./exposition.ts";
 
 export interface Snapshot {
   stats: Stats;
@@ -11,62 +13,65 @@ export interface Snapshot {
   status: Status;
 }
 
+type Labels = (readonly [string, string])[];
+const RULE_COUNTERS = [
+  ["mcrelay_rule_rx_packets_total", "Packets received and matched by the rule", "rxPackets"],
+  ["mcrelay_rule_rx_bytes_total", "Payload bytes received by the rule", "rxBytes"],
+  ["mcrelay_rule_tx_packets_total", "Packets sent by the rule (one per output)", "txPackets"],
+  ["mcrelay_rule_tx_bytes_total", "Payload bytes sent by the rule", "txBytes"],
+] as const;
 
-export function makeMetrics(snap: () => Snapshot | null, extra: () => { spansExported: number; spansLost: number }) {
+/** The data plane's series. */
+export function dataPlaneMetrics(s: Snapshot, spans: { exported: number; lost: number }): string {
+  const x = new Exposition();
+  const rules = s.stats.rules.map((r) => ({ r, labels: [["rule", r.name ?? r.id], ["rule_id", r.id]] as Labels }));
+  for (const [name, help, field] of RULE_COUNTERS) {
+    x.family(name, "counter", help);
+    for (const { r, labels } of rules) x.sample(name, labels, r[field]);
+  }
+  x.family("mcrelay_rule_drops_total", "counter", "Packets of the rule dropped, by reason");
+  for (const { r, labels } of rules) for (const [reason, n] of Object.entries(r.drops)) x.sample("mcrelay_rule_drops_total", [...labels, ["reason", reason]], n);
+  x.family("mcrelay_rule_up", "gauge", "1 when the rule forwards, 0 when it waits for an interface or is down");
+  for (const { r, labels } of rules) x.sample("mcrelay_rule_up", [...labels, ["state", r.state]], r.state === "active" ? 1 : 0);
+  x.family("mcrelay_drops_total", "counter", "Frames and packets lost by ingress or egress, by reason (all workers)");
+  for (const [reason, n] of Object.entries(s.stats.drops)) x.sample("mcrelay_drops_total", [["reason", reason]], n);
+  const workers = s.stats.workers.map((w) => ({ w, labels: [["worker", String(w.index)]] as Labels }));
+  x.family("mcrelay_worker_frames_total", "counter", "Frames ingress read from its AF_PACKET rings");
+  for (const { w, labels } of workers) x.sample("mcrelay_worker_frames_total", labels, w.ingress.frames);
+  x.family("mcrelay_worker_sent_packets_total", "counter", "Sends egress completed");
+  for (const { w, labels } of workers) x.sample("mcrelay_worker_sent_packets_total", labels, w.egress.completions);
+  x.family("mcrelay_worker_kernel_drops_total", "counter", "Frames the kernel dropped before ingress read them (PACKET_STATISTICS)");
+  for (const { w, labels } of workers) x.sample("mcrelay_worker_kernel_drops_total", labels, w.ingress.drop_kernel_ring_full);
+  x.family("mcrelay_worker_free_slots", "gauge", "Free buffer slots of the worker pair");
+  for (const { w, labels } of workers) x.sample("mcrelay_worker_free_slots", labels, w.ingress.freeSlots);
+  x.family("mcrelay_worker_loop_utilisation", "gauge", "Share of the last second the worker's loop was not asleep");
+  for (const w of s.rates.workers) {
+    x.sample("mcrelay_worker_loop_utilisation", [["worker", String(w.index)], ["role", "ingress"]], w.ingressUtilisation);
+    x.sample("mcrelay_worker_loop_utilisation", [["worker", String(w.index)], ["role", "egress"]], w.egressUtilisation);
+  }
+  x.family("mcrelay_worker_restarts_total", "counter", "Times the worker pair had a process replaced");
+  for (const w of s.status.workers.filter((x) => x.role === "ingress")) x.sample("mcrelay_worker_restarts_total", [["worker", String(w.index)]], w.restarts);
+  x.family("mcrelay_multicast_memberships", "gauge", "Multicast groups an input has joined, and joins that failed (they are retried every 5 s)");
+  for (const j of s.status.joins ?? []) {
+    x.sample("mcrelay_multicast_memberships", [["interface", j.ifname], ["state", "joined"]], j.joined);
+    x.sample("mcrelay_multicast_memberships", [["interface", j.ifname], ["state", "failed"]], j.failed);
+  }
+  x.family("mcrelay_trace_spans_total", "counter", "Sampled packets exported as spans");
+  x.sample("mcrelay_trace_spans_total", [], spans.exported);
+  x.family("mcrelay_trace_records_lost_total", "counter", "Sampled packets not exported because the trace ring overran");
+  x.sample("mcrelay_trace_records_lost_total", [], spans.lost);
+  return x.text();
+}
+
+/** /metrics: the data plane's series (when there is one), then the API process's. */
+export function makeMetrics(snap: () => Snapshot | null, spans: () => { exported: number; lost: number }) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "mcrelay_api_" });
-  const ruleLabels = (r: Stats["rules"][number]) => ({ rule: r.name ?? r.id, rule_id: r.id });
-  const counter = (name: string, help: string, labelNames: string[], fill: (c: Counter<string>, s: Snapshot) => void) =>
-    new Counter({ name, help, labelNames, registers: [registry], collect() {
+  return {
+    contentType: registry.contentType,
+    async text(): Promise<string> {
       const s = snap();
-      this.reset();
-      if (s) fill(this, s);
-    } });
-  const gauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge<string>, s: Snapshot) => void) =>
-    new Gauge({ name, help, labelNames, registers: [registry], collect() {
-      const s = snap();
-      this.reset();
-      if (s) fill(this, s);
-    } });
-
-  const perRule = (field: "rxPackets" | "rxBytes" | "txPackets" | "txBytes") => (c: Counter<string>, s: Snapshot) => {
-    for (const r of s.stats.rules) c.inc(ruleLabels(r), r[field]);
+      return (s ? dataPlaneMetrics(s, spans()) : "") + (await registry.metrics());
+    },
   };
-  counter("mcrelay_rule_rx_packets_total", "Packets received and matched by the rule", ["rule", "rule_id"], perRule("rxPackets"));
-  counter("mcrelay_rule_rx_bytes_total", "Payload bytes received by the rule", ["rule", "rule_id"], perRule("rxBytes"));
-  counter("mcrelay_rule_tx_packets_total", "Packets sent by the rule (one per output)", ["rule", "rule_id"], perRule("txPackets"));
-  counter("mcrelay_rule_tx_bytes_total", "Payload bytes sent by the rule", ["rule", "rule_id"], perRule("txBytes"));
-  counter("mcrelay_rule_drops_total", "Packets of the rule dropped, by reason", ["rule", "rule_id", "reason"], (c, s) => {
-    for (const r of s.stats.rules) for (const [reason, n] of Object.entries(r.drops)) c.inc({ ...ruleLabels(r), reason }, n);
-  });
-  gauge("mcrelay_rule_up", "1 when the rule forwards, 0 when it waits for an interface or is down", ["rule", "rule_id", "state"], (g, s) => {
-    for (const r of s.stats.rules) g.set({ ...ruleLabels(r), state: r.state }, r.state === "active" ? 1 : 0);
-  });
-  counter("mcrelay_drops_total", "Frames dropped by ingress or egress, by reason (all workers)", ["reason"], (c, s) => {
-    for (const [reason, n] of Object.entries(s.stats.drops)) c.inc({ reason }, n);
-  });
-  counter("mcrelay_worker_frames_total", "Frames ingress read from its AF_PACKET rings", ["worker"], (c, s) => {
-    for (const w of s.stats.workers) c.inc({ worker: String(w.index) }, w.ingress.frames);
-  });
-  counter("mcrelay_worker_sent_packets_total", "Sends egress completed", ["worker"], (c, s) => {
-    for (const w of s.stats.workers) c.inc({ worker: String(w.index) }, w.egress.completions);
-  });
-  counter("mcrelay_worker_kernel_drops_total", "Frames the kernel dropped before ingress read them (PACKET_STATISTICS)", ["worker"], (c, s) => {
-    for (const w of s.stats.workers) c.inc({ worker: String(w.index) }, w.ingress.drop_kernel_ring_full);
-  });
-  gauge("mcrelay_worker_free_slots", "Free buffer slots of the worker pair", ["worker"], (g, s) => {
-    for (const w of s.stats.workers) g.set({ worker: String(w.index) }, w.ingress.freeSlots);
-  });
-  gauge("mcrelay_worker_loop_utilisation", "Share of the last second the worker's loop was not asleep", ["worker", "role"], (g, s) => {
-    for (const w of s.rates.workers) {
-      g.set({ worker: String(w.index), role: "ingress" }, w.ingressUtilisation);
-      g.set({ worker: String(w.index), role: "egress" }, w.egressUtilisation);
-    }
-  });
-  counter("mcrelay_worker_restarts_total", "Times the worker pair had a process replaced", ["worker"], (c, s) => {
-    for (const w of s.status.workers.filter((x) => x.role === "ingress")) c.inc({ worker: String(w.index) }, w.restarts);
-  });
-  counter("mcrelay_trace_spans_total", "Sampled packets exported as spans", [], (c) => c.inc(extra().spansExported));
-  counter("mcrelay_trace_records_lost_total", "Sampled packets not exported because the trace ring overran", [], (c) => c.inc(extra().spansLost));
-  return registry;
 }

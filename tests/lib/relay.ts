@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { readStats, readStatus, type Status } from "../../services/protocol/status.ts";
 import type { Stats } from "../../shm/stats.ts";
 import type { Lab } from "../../lab/netns.ts";
+import { OpenApiValidator, type OpenApiDocument } from "./openapi.ts";
 
 import { BUN, ROOT, collect } from "../../lab/procs.ts";
 export { BUN, ROOT, collect, runGen, spawnGen, startSink } from "../../lab/procs.ts";
@@ -24,6 +25,8 @@ export class TestRelay {
   private readonly out: ReturnType<typeof collect>;
   private readonly err: ReturnType<typeof collect>;
   private readonly envToken: string | undefined;
+  /** The relay's own /openapi.json, fetched on the first api() answer that needs it. */
+  private openapi: Promise<OpenApiValidator> | null = null;
 
   private constructor(lab: Lab, ns: string, config: unknown, args: string[], env?: Record<string, string>, stateDir?: string) {
     this.stateDir = stateDir ?? mkdtempSync(join(tmpdir(), "mcrelay-test-"));
@@ -87,7 +90,24 @@ export class TestRelay {
     if (body !== undefined || opts.raw !== undefined) headers["content-type"] = "application/json";
     const res = await fetch(`http://relay${path}`, { method, headers, body: opts.raw ?? (body === undefined ? undefined : JSON.stringify(body)), unix: this.apiSocket } as RequestInit);
     const text = await res.text();
+    const problems = await this.checkAnswer(method, path, res, text);
+    if (problems.length) throw new Error(`the answer does not match the relay's OpenAPI document:\n${problems.join("\n")}`);
     return { status: res.status, body: text ? JSON.parse(text) : null };
+  }
+
+  /** What in an answer differs from the relay's OpenAPI document (nothing for routes it does not describe). */
+  private async checkAnswer(method: string, path: string, res: Response, text: string): Promise<string[]> {
+    if (!this.openapi) {
+      const p = fetch("http://relay/openapi.json", { unix: this.apiSocket } as RequestInit).then(async (r) => {
+        if (r.status !== 200) throw new Error(`GET /openapi.json answered ${r.status}`);
+        return new OpenApiValidator((await r.json()) as OpenApiDocument);
+      });
+      this.openapi = p;
+      p.catch(() => void (this.openapi === p && (this.openapi = null))); // asked again next time
+    }
+    const v = await this.openapi;
+    if (!v.find(method, path)) return [];
+    return v.check(method, path, res.status, res.headers.get("content-type"), text);
   }
 
   logs(): string {

@@ -102,7 +102,7 @@ export function mountDashboard(app: OpenAPIHono, deps: ApiDeps, opts: DashboardO
   });
 
   const route = createRoute({
-    method: "get", path: "/api/v1/events", security: [{ bearer: [] }],
+    method: "get", path: "/api/v1/events", operationId: "events", security: [{ bearer: [] }],
     summary: "Live counters as Server-Sent Events",
     description: "One `stats` event a second, its data a JSON object: `rules` and `workers` (counters and rates, as /api/v1/stats), `drops`, `status` (the supervisor's workers with pids and restarts, rules with state and reason) and `interfaces`. The token may be sent as `?token=` instead of the Authorization header, for EventSource.",
     request: { query: z.object({ token: z.string().optional().openapi({ description: "the bearer token, for clients that cannot set headers" }) }) },

@@ -21,6 +21,7 @@ export interface RulesDeps {
 
 const notApplied = json(errorSchema, "the data plane could not be asked or did not answer in time; nothing was stored");
 const conflict = json(errorSchema, "same id, name or input as another rule");
+const storeFull = json(errorSchema, "the store cannot be written (its disk is full, ENOSPC, or the database refuses writes); nothing was stored");
 
 export function mountRules(app: OpenAPIHono, d: RulesDeps): void {
   /** Stored rules as clients see them: with their state in the data plane. */
@@ -63,7 +64,7 @@ export function mountRules(app: OpenAPIHono, d: RulesDeps): void {
 
   app.openapi(createRoute({ method: "post", path: "/api/v1/rules", operationId: "createRule", summary: "Create a rule (stored, then applied)", ...secured,
     request: { body: { content: { "application/json": { schema: ruleSchema } }, required: true } },
-    responses: { 201: json(ruleViewSchema, "stored and in force"), ...bodyErrors, 409: conflict, 503: notApplied } }),
+    responses: { 201: json(ruleViewSchema, "stored and in force"), ...bodyErrors, 409: conflict, 503: notApplied, 507: storeFull } }),
     async (c) => {
       const rule = c.req.valid("json") as Rule;
       const r = await write(c, async () => {
@@ -94,7 +95,7 @@ export function mountRules(app: OpenAPIHono, d: RulesDeps): void {
       return { value: stored, put: [toRule(stored)], delete: [], undo: () => d.store.restore(old) };
     }, 200);
 
-  const changed = { 200: json(ruleViewSchema, "stored and in force"), ...bodyErrors, 404: json(errorSchema, "no such rule"), 409: json(errorSchema, "clashes with another rule"), 503: notApplied };
+  const changed = { 200: json(ruleViewSchema, "stored and in force"), ...bodyErrors, 404: json(errorSchema, "no such rule"), 409: json(errorSchema, "clashes with another rule"), 503: notApplied, 507: storeFull };
 
   app.openapi(createRoute({ method: "put", path: "/api/v1/rules/{id}", operationId: "replaceRule", summary: "Replace a rule", ...secured,
     request: { params: idParam, body: { content: { "application/json": { schema: ruleSchema } }, required: true } }, responses: changed }),
@@ -119,7 +120,7 @@ export function mountRules(app: OpenAPIHono, d: RulesDeps): void {
     });
 
   app.openapi(createRoute({ method: "delete", path: "/api/v1/rules/{id}", operationId: "deleteRule", summary: "Delete a rule", ...secured,
-    request: { params: idParam }, responses: { 204: { description: "deleted, and no longer in force" }, ...authErrors, 404: json(errorSchema, "no such rule"), 503: notApplied } }),
+    request: { params: idParam }, responses: { 204: { description: "deleted, and no longer in force" }, ...authErrors, 404: json(errorSchema, "no such rule"), 503: notApplied, 507: storeFull } }),
     async (c) => {
       const id = c.req.valid("param").id;
       tagRule(c, id);

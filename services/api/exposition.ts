@@ -1,0 +1,31 @@
+// The Prometheus text format (0.0.4) for many series at once. prom-client keeps the API
+// process's own metrics; the data plane's are rendered here, because they are thousands of
+// series rebuilt from shared memory at every scrape, and building them through prom-client's
+// label maps took 68 ms for 1,000 rules where this takes a few (bench:api).
+
+/** A label value as the text format wants it: backslash, quote and newline escaped. */
+export function labelValue(v: string): string {
+  return v.replace(/[\\"\n]/g, (c) => (c === "\n" ? "\\n" : `\\${c}`));
+}
+
+export class Exposition {
+  private readonly parts: string[] = [];
+
+  /** Starts a metric family: its HELP and TYPE lines. */
+  family(name: string, type: "counter" | "gauge", help: string): this {
+    this.parts.push(`# HELP ${name} ${help.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")}\n# TYPE ${name} ${type}\n`);
+    return this;
+  }
+
+  /** One sample; labels as [name, value] pairs (values are escaped here). */
+  sample(name: string, labels: readonly (readonly [string, string])[], value: number): this {
+    let l = "";
+    for (const [k, v] of labels) l += `${l ? "," : ""}${k}="${labelValue(v)}"`;
+    this.parts.push(`${name}${l ? `{${l}}` : ""} ${Number.isFinite(value) ? value : value > 0 ? "+Inf" : value < 0 ? "-Inf" : "NaN"}\n`);
+    return this;
+  }
+
+  text(): string {
+    return this.parts.join("");
+  }
+}

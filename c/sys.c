@@ -137,3 +137,11 @@ int mr_pin_cpu(int cpu)
 	CPU_SET(cpu, &set);
 	return sched_setaffinity(0, sizeof(set), &set) < 0 ? -errno : 0;
 }
+
+// Not dumpable: no other process of the same user may ptrace this one or read its memory,
+// environment or fds through /proc (a compromised worker must not take over the API, nor the
+// API a worker). Root still can.
+int mr_set_dumpable(int on)
+{
+	return prctl(PR_SET_DUMPABLE, on ? 1 : 0, 0, 0, 0) < 0 ? -errno : 0;
+}

@@ -15,6 +15,7 @@ const { symbols: C } = dlopen(libPath(), {
   mr_drop_privileges: { args: [T.u32, T.u32], returns: T.i32 },
   mr_monotonic_ns: { args: [], returns: T.i64 },
   mr_pin_cpu: { args: [T.i32], returns: T.i32 },
+  mr_set_dumpable: { args: [T.i32], returns: T.i32 },
 });
 
 /** Creates /dev/shm/<name> (0600, must not exist) of len bytes; returns its fd. */
@@ -95,4 +96,9 @@ export function monotonicNs(): number {
 /** Pins the calling thread to one CPU (sched_setaffinity). */
 export function pinCpu(cpu: number): void {
   check(C.mr_pin_cpu(cpu), `pinning to CPU ${cpu}`);
+}
+
+/** PR_SET_DUMPABLE: false keeps other processes of the same user from ptracing this one. */
+export function setDumpable(on: boolean): void {
+  check(C.mr_set_dumpable(on ? 1 : 0), "PR_SET_DUMPABLE");
 }

@@ -12,7 +12,8 @@ import { MIN_SIZE, PayloadWriter } from "./payload.ts";
 
 const USAGE = `usage: gen --group ADDR --port P [--interface IF | --source ADDR] [--rate PPS] [--size BYTES]
            [--count N] [--flows K] [--ttl T] [--json]
-  --rate 0 sends as fast as possible; without --count it runs until SIGINT/SIGTERM.`;
+  Defaults: --rate 1000 --size 1400 --count 10000 (ten seconds), --flows 1, --ttl 8.
+  --rate 0 sends as fast as possible; --count 0 runs until SIGINT/SIGTERM.`;
 
 const MAX_UDP = 65507;
 const BURST_CAP = 256; // packets per turn before giving timers and signals a chance
@@ -85,9 +86,9 @@ function parse(argv: string[]) {
     group: v.group,
     port: int("port", v.port, 0, 1, 65535),
     source: v.interface ? ifaceAddr(v.interface) : v.source,
-    rate: int("rate", v.rate, 0, 0, 1e9),
+    rate: int("rate", v.rate, 1000, 0, 1e9),
     size: int("size", v.size, 1400, MIN_SIZE, MAX_UDP),
-    count: int("count", v.count, Number.MAX_SAFE_INTEGER, 1, Number.MAX_SAFE_INTEGER),
+    count: int("count", v.count, 10_000, 0, Number.MAX_SAFE_INTEGER) || Number.MAX_SAFE_INTEGER,
     flows: int("flows", v.flows, 1, 1, 1024),
     ttl: int("ttl", v.ttl, 8, 0, 255),
     json: v.json,

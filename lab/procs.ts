@@ -40,8 +40,9 @@ export function startSink(lab: Lab, ns: string, args: string[]) {
 }
 
 /** A generator running in the background: stop() ends it by pid and returns its report. */
+/** A generator that runs until stopped (unless args give a --count). */
 export function spawnGen(lab: Lab, ns: string, args: string[]) {
-  const p = lab.spawn(ns, [BUN, "lab/gen.ts", "--json", ...args], { cwd: ROOT });
+  const p = lab.spawn(ns, [BUN, "lab/gen.ts", "--json", ...(args.includes("--count") ? [] : ["--count", "0"]), ...args], { cwd: ROOT });
   const out = collect(p.stdout);
   const err = collect(p.stderr);
   const done = (async () => {

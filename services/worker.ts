@@ -2,7 +2,7 @@
 import pino from "pino";
 import { recvMessage, sendMessage } from "../c/unixmsg.ts";
 import { closeFd } from "../c/inet.ts";
-import { dropPrivileges, pinCpu } from "../c/sys.ts";
+import { dropPrivileges, pinCpu, setDumpable } from "../c/sys.ts";
 import { mapSegment, type Segment } from "../shm/segment.ts";
 import { CONTROL_FD, type EgressConfigMsg, type FromWorker, type IngressConfigMsg, type IngressInput, type InitMsg, type ToWorker } from "./protocol/worker.ts";
 import { pinnedCpu, readTune } from "./tune.ts";
@@ -42,6 +42,7 @@ export function startWorker(role: "ingress" | "egress"): Started {
   const seg = mapSegment(first.fds[0], init.shmSize, true);
   closeFd(first.fds[0]); // the mapping stays; the fd is not needed
   if (process.getuid!() === 0) dropPrivileges(65534, 65534);
+  setDumpable(false); // the API and the other workers run as the same user: none may ptrace us
   const cpu = pinnedCpu(readTune(), role, init.index);
   if (cpu !== null) pinCpu(cpu);
   return { init, seg };

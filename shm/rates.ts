@@ -28,8 +28,9 @@ export class RateSampler {
     if (p) {
       const dt = (t - p.t) / 1000;
       const rules: Rates["rules"] = {};
+      const before = new Map(p.s.rules.map((x) => [x.id, x]));
       for (const r of s.rules) {
-        const q = p.s.rules.find((x) => x.id === r.id);
+        const q = before.get(r.id);
         if (!q) continue;
         rules[r.id] = { rxPps: (r.rxPackets - q.rxPackets) / dt, txPps: (r.txPackets - q.txPackets) / dt,
           rxBps: (8 * (r.rxBytes - q.rxBytes)) / dt, txBps: (8 * (r.txBytes - q.txBytes)) / dt };

@@ -96,6 +96,23 @@ describe("control socket", () => {
   }, 60_000);
 });
 
+describe("the relay user", () => {
+  test("a process of the relay user cannot ptrace a worker or the API, nor read their environment or memory", async () => {
+    const r = await TestRelay.start(lab, relay, { rules: [] });
+    try {
+      await r.apiReady();
+      const u = lookupUser("mcrelay");
+      for (const pid of [...r.status().workers.map((w) => w.pid), r.status().api!.pid]) {
+        const run = lab.sh(relay, ["setpriv", `--reuid=${u.uid}`, `--regid=${u.gid}`, "--clear-groups", "sh", "-c", `cat /proc/${pid}/environ; head -c1 /proc/${pid}/mem`]);
+        expect([pid, run.code]).not.toEqual([pid, 0]);
+        expect(run.stderr).toContain("Permission denied");
+      }
+    } finally {
+      await r.stop();
+    }
+  }, 30_000);
+});
+
 describe("scale", () => {
   test("16,384 rules (the default --max-rules): applied, every group joined, every rule forwarding", async () => {
     const r = await TestRelay.start(lab, relay, { rules: manyRules(16384) });

@@ -184,6 +184,25 @@ describe("resilience", () => {
     }
   }, 60_000);
 
+  test("a rule waiting for an interface is named in the log once, with why; when it appears, once more", async () => {
+    const r = await TestRelay.start(lab, relay, { rules: [{ name: "lonely", input: { interface: "in0", group: "239.1.1.1", port: 5950 },
+      outputs: [{ interface: "late9", group: "239.2.2.2", port: 6950 }] }] }, { noApi: true });
+    try {
+      await Bun.sleep(5500); // past a periodic re-check of the interfaces: it must not say it again
+      const said = (re: RegExp) => r.logs().split("\n").filter((l) => l.includes('"rule":"lonely"') && re.test(l));
+      expect(said(/"state":"waiting".*"reason":"waiting for interface late9".*rule not forwarding/)).toHaveLength(1);
+      lab.sh(relay, ["ip", "link", "add", "late9", "type", "veth", "peer", "name", "late9p"]);
+      lab.sh(relay, ["ip", "link", "set", "late9p", "up"]);
+      lab.sh(relay, ["ip", "link", "set", "late9", "up"]);
+      const t0 = Date.now();
+      while (said(/rule forwarding again/).length === 0 && Date.now() - t0 < 3000) await Bun.sleep(50);
+      expect(said(/rule forwarding again/)).toHaveLength(1);
+    } finally {
+      lab.sh(relay, ["ip", "link", "del", "late9"]);
+      await r.stop();
+    }
+  }, 30_000);
+
   test("output link down for 1 s, then up: forwarding resumes within 2 s", async () => {
     const r = await TestRelay.start(lab, relay, { rules: [rule("flap", 5300)] });
     try {
@@ -336,7 +355,9 @@ describe("resilience", () => {
   }, 60_000);
 
   test("overload for 30 s, then normal load: drops counted, memory bounded, loss-free again", async () => {
-    const r = await TestRelay.start(lab, relay, { rules: [rule("over", 5600)] });
+    // 1:8 fan-out of a flood: eight sends per packet, far beyond what egress can do.
+    const outs = Array.from({ length: 8 }, (_, i) => ({ interface: "out0", group: "239.2.2.2", port: 6600 + i }));
+    const r = await TestRelay.start(lab, relay, { rules: [{ ...rule("over", 5600), outputs: outs }] });
     const flood = spawnGen(lab, src, ["--group", "239.1.1.1", "--port", "5600", "--interface", "eth0", "--rate", "0", "--flows", "4", "--size", "64"]);
     try {
       const pids = () => [r.status().pid, ...r.status().workers.map((w) => w.pid)];
@@ -355,6 +376,8 @@ describe("resilience", () => {
       const dropped = Object.entries(w.ingress).filter(([k]) => k.startsWith("drop_") && k !== "drop_kernel_ring_full" && k !== "drop_worker_restart")
         .reduce((a, [, n]) => a + n, 0);
       expect(w.ingress.frames).toBe(w.ingress.matched + dropped);
+      // It really was overloaded, and the relay said so.
+      expect(st.rules[0].drops.pool_exhausted).toBeGreaterThan(1000);
       expect(w.egress.completions + w.egress.drop_send_error).toBe(w.egress.sends);
       expect(st.rules[0].rxPackets).toBe(w.ingress.matched);
       // Normal load is loss-free again.

@@ -8,6 +8,13 @@ export function labelValue(v: string): string {
   return v.replace(/[\\"\n]/g, (c) => (c === "\n" ? "\\n" : `\\${c}`));
 }
 
+/** `a="x",b="y"`: labels rendered once, to be shared by many samples. */
+export function labelText(labels: readonly (readonly [string, string])[]): string {
+  let l = "";
+  for (const [k, v] of labels) l += `${l ? "," : ""}${k}="${labelValue(v)}"`;
+  return l;
+}
+
 export class Exposition {
   private readonly parts: string[] = [];
 
@@ -19,9 +26,12 @@ export class Exposition {
 
   /** One sample; labels as [name, value] pairs (values are escaped here). */
   sample(name: string, labels: readonly (readonly [string, string])[], value: number): this {
-    let l = "";
-    for (const [k, v] of labels) l += `${l ? "," : ""}${k}="${labelValue(v)}"`;
-    this.parts.push(`${name}${l ? `{${l}}` : ""} ${Number.isFinite(value) ? value : value > 0 ? "+Inf" : value < 0 ? "-Inf" : "NaN"}\n`);
+    return this.sampleWith(name, labelText(labels), value);
+  }
+
+  /** One sample with labels already rendered by labelText (a rule's, used for all its series). */
+  sampleWith(name: string, labels: string, value: number): this {
+    this.parts.push(`${name}${labels ? `{${labels}}` : ""} ${Number.isFinite(value) ? value : value > 0 ? "+Inf" : value < 0 ? "-Inf" : "NaN"}\n`);
     return this;
   }
 

@@ -4,12 +4,14 @@
 // listen on) stops it at once with exit code 2 and one line saying which: the supervisor then
 // does not start it again.
 import { rmSync } from "node:fs";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import pino from "pino";
+import { setDumpable } from "../../c/sys.ts";
 import { openSegment, type Segment } from "../../shm/segment.ts";
 import { collectStats } from "../../shm/stats.ts";
 import { RateSampler } from "../../shm/rates.ts";
-import type { Status } from "../protocol/status.ts";
+import { DEFAULT_STATE_DIR, type Status } from "../protocol/status.ts";
 import { statsBody } from "../protocol/stats.ts";
 import { ConfigError, readEnvironment } from "../startup/environment.ts";
 import { parseListen } from "../startup/listen.ts";
@@ -33,8 +35,8 @@ let v: { listen?: string; "state-dir"?: string; control?: string; parent?: strin
 try {
   ({ values: v } = parseArgs({
     options: {
-      listen: { type: "string", default: "127.0.0.1:8080" }, "state-dir": { type: "string", default: "var/api" },
-      control: { type: "string", default: "var/control.sock" },
+      listen: { type: "string", default: "127.0.0.1:8080" }, "state-dir": { type: "string", default: join(DEFAULT_STATE_DIR, "api") },
+      control: { type: "string", default: join(DEFAULT_STATE_DIR, "control.sock") },
       /** started by a supervisor: leave with it (a new supervisor starts its own API) */
       parent: { type: "string" },
     },
@@ -56,6 +58,8 @@ if (v.parent) {
   setInterval(() => process.ppid !== parent && process.exit(0), 500);
 }
 const log = pino({ base: { component: "api", pid: process.pid }, level: env.MCRELAY_LOG_LEVEL ?? "info" });
+// The workers run as the same user: none of them may ptrace this process or read its memory.
+setDumpable(false);
 
 const tracing = await setupTracing();
 const token = loadToken(v["state-dir"]!, (line) => console.error(line));
@@ -111,11 +115,14 @@ let snap: Snapshot | null = null;
 const metricsNow = shared(async () => {
   const st = await status();
   snap = seg && st ? { stats: collectStats(seg, st.rules), rates: sampler.rates, status: st } : null;
-  return { contentType: registry.contentType, body: await registry.text() };
+  // Encoded once: every request of the moment sends the same bytes.
+  return { contentType: registry.contentType, body: new TextEncoder().encode(await registry.text()) };
 }, 100);
 const statsNow = shared(async () => {
   const st = await status();
-  return seg && st ? statsBody(collectStats(seg, st.rules), sampler.rates) : null;
+  if (!seg || !st) return null;
+  const body = statsBody(collectStats(seg, st.rules), sampler.rates);
+  return { body, json: new TextEncoder().encode(JSON.stringify(body)) }; // encoded once for every request of the moment
 }, 100);
 
 const app = buildApp({
@@ -135,7 +142,8 @@ const app = buildApp({
       return null;
     }
   },
-  stats: statsNow,
+  stats: async () => (await statsNow())?.body ?? null,
+  statsJson: async () => (await statsNow())?.json ?? null,
 });
 
 let server: ReturnType<typeof Bun.serve>;

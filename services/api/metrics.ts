@@ -5,7 +5,7 @@ import { collectDefaultMetrics, Registry } from "prom-client";
 import type { Rates } from "../../shm/rates.ts";
 import type { Stats } from "../../shm/stats.ts";
 import type { Status } from "../protocol/status.ts";
-import { Exposition } from "./exposition.ts";
+import { Exposition, labelText } from "./exposition.ts";
 
 export interface Snapshot {
   stats: Stats;
@@ -24,15 +24,19 @@ const RULE_COUNTERS = [
 /** The data plane's series. */
 export function dataPlaneMetrics(s: Snapshot, spans: { exported: number; lost: number }): string {
   const x = new Exposition();
-  const rules = s.stats.rules.map((r) => ({ r, labels: [["rule", r.name ?? r.id], ["rule_id", r.id]] as Labels }));
+  const rules = s.stats.rules.map((r) => ({ r, labels: labelText([["rule", r.name ?? r.id], ["rule_id", r.id]]) }));
   for (const [name, help, field] of RULE_COUNTERS) {
     x.family(name, "counter", help);
-    for (const { r, labels } of rules) x.sample(name, labels, r[field]);
+    for (const { r, labels } of rules) x.sampleWith(name, labels, r[field]);
   }
-  x.family("mcrelay_rule_drops_total", "counter", "Packets of the rule dropped, by reason");
-  for (const { r, labels } of rules) for (const [reason, n] of Object.entries(r.drops)) x.sample("mcrelay_rule_drops_total", [...labels, ["reason", reason]], n);
+  // A rule's drop series appear once their reason has counted: with 16,384 rules, every reason
+  // of every rule would be hundreds of thousands of series that are almost all zero.
+  x.family("mcrelay_rule_drops_total", "counter", "Packets of the rule dropped, by reason (a series appears when its reason first counts)");
+  for (const { r, labels } of rules) {
+    for (const [reason, n] of Object.entries(r.drops)) if (n !== 0) x.sampleWith("mcrelay_rule_drops_total", `${labels},reason="${reason}"`, n);
+  }
   x.family("mcrelay_rule_up", "gauge", "1 when the rule forwards, 0 when it waits for an interface or is down");
-  for (const { r, labels } of rules) x.sample("mcrelay_rule_up", [...labels, ["state", r.state]], r.state === "active" ? 1 : 0);
+  for (const { r, labels } of rules) x.sampleWith("mcrelay_rule_up", `${labels},state="${r.state}"`, r.state === "active" ? 1 : 0);
   x.family("mcrelay_drops_total", "counter", "Frames and packets lost by ingress or egress, by reason (all workers)");
   for (const [reason, n] of Object.entries(s.stats.drops)) x.sample("mcrelay_drops_total", [["reason", reason]], n);
   const workers = s.stats.workers.map((w) => ({ w, labels: [["worker", String(w.index)]] as Labels }));

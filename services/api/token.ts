@@ -1,5 +1,5 @@
 // The bearer token: MCRELAY_API_TOKEN, or one generated on first start into the state directory
-// (0600) and printed once. It is compared in constant time and never logged.
+// (0600; its path is logged, never the token). It is compared in constant time.
 import { randomBytes, timingSafeEqual, createHash } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -14,7 +14,8 @@ export function loadToken(stateDir: string, print: (line: string) => void): stri
   if (existsSync(file)) return readFileSync(file, "utf8").trim();
   const token = randomBytes(24).toString("base64url");
   writeFileSync(file, token + "\n", { mode: 0o600, flag: "wx" });
-  print(`mcrelay: generated an API token (kept in ${file}, shown only now): ${token}`);
+  // The token itself never goes to a log: logs are read by more people than the file is.
+  print(`mcrelay: generated an API token into ${file} (mode 0600: the relay user and root can read it)`);
   return token;
 }
 

@@ -26,6 +26,9 @@ export interface Status {
   updatedAt: string;
 }
 
+/** Where a relay keeps its state unless told otherwise, and where tools look for it. */
+export const DEFAULT_STATE_DIR = "/var/lib/mcrelay";
+
 export const statusPath = (stateDir: string) => join(stateDir, "status.json");
 
 export function writeStatus(stateDir: string, s: Status): void {

@@ -8,7 +8,6 @@ import { readTune } from "../tune.ts";
 export class ConfigError extends Error {}
 
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
-export const LOG_FORMATS = ["pretty", "json"] as const;
 
 /** RFC 6750's token68: what a bearer token may hold, or no Authorization header can carry it. */
 const TOKEN68 = /^[A-Za-z0-9._~+/-]+=*$/;
@@ -37,7 +36,6 @@ export const ENVIRONMENT = {
   OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: z.enum(["http/protobuf", "http/json"], { error: "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL must be http/protobuf or http/json" }),
   OTEL_TRACES_EXPORTER: z.enum(["otlp", "none"], { error: "OTEL_TRACES_EXPORTER must be otlp or none" }),
   MCRELAY_LOG_LEVEL: z.enum(LOG_LEVELS, { error: `MCRELAY_LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}` }),
-  MCRELAY_LOG_FORMAT: z.enum(LOG_FORMATS, { error: "MCRELAY_LOG_FORMAT must be pretty or json" }),
   MCRELAY_TRACING: z.enum(["on", "off"], { error: "MCRELAY_TRACING must be on or off (off leaves sampling out of the packet path)" }),
 } as const;
 

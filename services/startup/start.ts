@@ -9,12 +9,13 @@ import { configSchema, type Config } from "../../rules/schema.ts";
 import { resolve } from "node:path";
 import { blockedAncestor } from "../supervisor/reachable.ts";
 import { lookupUser } from "../supervisor/workers.ts";
+import { DEFAULT_STATE_DIR } from "../protocol/status.ts";
 import { ConfigError, LOG_LEVELS, readEnvironment, type Environment } from "./environment.ts";
 import { parseListen } from "./listen.ts";
 
 export { ConfigError };
 
-export const DEFAULT_STATE_DIR = "/var/lib/mcrelay";
+export { DEFAULT_STATE_DIR };
 export const DEFAULT_USER = "mcrelay";
 
 export const START_USAGE = `usage: mcrelay start [options]

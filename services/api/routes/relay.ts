@@ -12,7 +12,9 @@ export interface RelayDeps {
   synced(): boolean;
   interfaces(): Promise<InterfaceInfo[] | null>;
   stats(): Promise<StatsBody | null>;
-  metrics(): Promise<{ contentType: string; body: string }>;
+  /** the same, as JSON bytes (when the caller has them encoded already) */
+  statsJson?(): Promise<Uint8Array<ArrayBuffer> | null>;
+  metrics(): Promise<{ contentType: string; body: string | Uint8Array<ArrayBuffer> }>;
   logLevel(): string;
   setLogLevel(level: string): Promise<void>;
 }
@@ -43,6 +45,10 @@ export function mountRelay(app: OpenAPIHono, d: RelayDeps): void {
   app.openapi(createRoute({ method: "get", path: "/api/v1/stats", operationId: "stats", summary: "Counters and rates per rule and worker", ...secured,
     responses: { 200: json(statsSchema, "per rule and per worker counters and rates"), ...authErrors, 503: json(errorSchema, "no data plane yet") } }),
     async (c) => {
+      if (d.statsJson) {
+        const bytes = await d.statsJson();
+        return bytes ? (c.body(bytes, 200, { "content-type": "application/json" }) as never) : c.json(error("no data plane to read yet"), 503);
+      }
       const s = await d.stats();
       return s ? c.json(s, 200) : c.json(error("no data plane to read yet"), 503);
     });

@@ -2,6 +2,7 @@
 // in one topology (src —veth— relay —veth— dst, three network namespaces made and deleted here).
 // Flags: --seconds 5 --rates 20k,50k,...,max --sizes 64,1400 --only kernel,socat,mcrelay,mcrelay-v2
 //        --workers 1 --flows 1 --repeat 1 --search [--search-steps 4] --no-latency --no-doc --skip-setup
+//        --sender-checksums (the sender computes UDP checksums itself, so mcrelay verifies every one)
 // MCRB_KEEP=1 keeps the work directory (relay, iperf logs) instead of deleting it.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -30,6 +31,7 @@ const { values: a } = parseArgs({
     "skip-setup": { type: "boolean", default: false },
     "trace-ratio": { type: "string", default: "0" },
     "no-latency": { type: "boolean", default: false },
+    "sender-checksums": { type: "boolean", default: false },
   },
 });
 
@@ -73,7 +75,7 @@ const label = (r: number | null) => (r === null ? "max" : `${r / 1000}k`);
 const latencyRates = new Map<number, number>();
 
 try {
-  const topo = createTopology();
+  const topo = createTopology({ senderChecksums: a["sender-checksums"]! });
   log(`topology: namespaces ${Object.values(topo.ns).join(", ")}`);
   for (const v of variants) {
     const dir = join(work, v.name);

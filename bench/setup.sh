@@ -2,7 +2,7 @@
 # Idempotent set-up for the benchmarks on Debian 12 as root: the sender/receiver (iperf 2), wrk,
 # the two reference relays (smcroute, socat) and ip(8). mcrelay itself is built by scripts/setup.sh.
 set -euo pipefail
-pkgs=(iperf socat smcroute iproute2 procps wrk linux-perf)
+pkgs=(iperf socat smcroute iproute2 procps wrk linux-perf ethtool)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

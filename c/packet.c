@@ -3,16 +3,13 @@
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
 #include <net/if.h>
-#include <linux/ethtool.h>
 #include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
-#include <linux/sockios.h>
 
 #ifndef PACKET_IGNORE_OUTGOING
 #define PACKET_IGNORE_OUTGOING 23
@@ -123,20 +120,4 @@ int mr_packet_stats(int fd, unsigned *out)
 	out[1] = st.tp_drops;
 	out[2] = st.tp_freeze_q_cnt;
 	return 0;
-}
-
-// GRO would hand AF_PACKET coalesced super-frames (seed D31): turn it off on input interfaces.
-int mr_set_gro(const char *ifname, int on)
-{
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	struct ethtool_value ev = { .cmd = ETHTOOL_SGRO, .data = on ? 1 : 0 };
-	struct ifreq ifr;
-	memset(&ifr, 0, sizeof(ifr));
-	strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
-	ifr.ifr_data = (char *)&ev;
-	int rc = ioctl(fd, SIOCETHTOOL, &ifr) < 0 ? -errno : 0;
-	close(fd);
-	return rc;
 }

@@ -1,7 +1,7 @@
 // Typed wrapper of packet.c: AF_PACKET TPACKET_V3/V2 receive sockets.
 import { dlopen, FFIType as T, ptr, toArrayBuffer, type Pointer } from "bun:ffi";
 import type { Mapping } from "./sys.ts";
-import { check, cstr, libPath } from "./lib.ts";
+import { check, libPath } from "./lib.ts";
 
 const { symbols: C } = dlopen(libPath(), {
   mr_packet_open: { args: [T.i32, T.i32, T.u32, T.u32, T.u32, T.u32, T.i32, T.i32], returns: T.i32 },
@@ -9,7 +9,6 @@ const { symbols: C } = dlopen(libPath(), {
   mr_packet_map: { args: [T.i32, T.u64], returns: T.ptr },
   mr_unmap: { args: [T.ptr, T.u64], returns: T.i32 },
   mr_packet_stats: { args: [T.i32, T.ptr], returns: T.i32 },
-  mr_set_gro: { args: [T.ptr, T.i32], returns: T.i32 },
 });
 
 /** PACKET_FANOUT_HASH: one flow (addresses and ports) always lands on the same worker. */
@@ -53,7 +52,3 @@ export function packetStats(fd: number): { packets: number; drops: number; freez
   return { packets: statsOut[0], drops: statsOut[1], freezes: statsOut[2] };
 }
 
-/** Turns GRO on or off on an interface (needs CAP_NET_ADMIN). */
-export function setGro(ifname: string, on: boolean): void {
-  check(C.mr_set_gro(cstr(ifname), on ? 1 : 0), `ETHTOOL_SGRO on ${ifname}`);
-}

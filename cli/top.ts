@@ -1,7 +1,7 @@
 // `top`: the dashboard in a terminal. Rules with rates and drops, workers, interfaces, redrawn
 // every second from the API's event stream (/api/v1/events); with no API to ask, from the
 // relay's shared memory and status.json (--state-dir), as `stats` does.
-import type { DashboardEvent } from "../services/api/dashboard/index.ts";
+import type { DashboardEvent } from "../services/protocol/events.ts";
 import { RateSampler } from "../shm/rates.ts";
 import { readStatus } from "../services/protocol/status.ts";
 import { openSegment } from "../shm/segment.ts";

@@ -16,7 +16,9 @@ export interface Topology {
 
 export const exec = (ns: string, cmd: string[]) => ["ip", "netns", "exec", ns, ...cmd];
 
-export function createTopology(): Topology {
+/** senderChecksums: the sender's veth computes checksums itself (TX offload off), so frames reach
+ *  the relay with a real UDP checksum instead of a partial one it cannot (and need not) check. */
+export function createTopology(o: { senderChecksums?: boolean } = {}): Topology {
   const id = Math.random().toString(16).slice(2, 8);
   const p = `mcrb${id}`; // 10 chars, so every name below is ≤ 15
   const ns = { src: `${p}-src`, relay: `${p}-rly`, dst: `${p}-dst` };
@@ -46,6 +48,7 @@ export function createTopology(): Topology {
   up(ns.relay, ifs.relayOut, `${addr.relayOut}/24`);
   up(ns.dst, ifs.dst, `${addr.dst}/24`);
   ipn(ns.src, "route", "add", "224.0.0.0/4", "dev", ifs.src); // the sender's multicast goes out its veth
+  if (o.senderChecksums) run(exec(ns.src, ["ethtool", "-K", ifs.src, "tx", "off"]));
   // The relay needs a route back to the source for the kernel's RPF check (and rp_filter); all variants get it.
   ipn(ns.relay, "route", "add", "198.18.1.0/24", "dev", ifs.relayIn);
   ipn(ns.dst, "route", "add", "224.0.0.0/4", "dev", ifs.dst);

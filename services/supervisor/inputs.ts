@@ -4,7 +4,8 @@
 // frames waiting in it) goes to the replacement, which continues where its predecessor stopped.
 import { closeFd } from "../../c/inet.ts";
 import { ErrnoError } from "../../c/lib.ts";
-import { packetFanoutId, packetOpen, setGro, type RingGeometry } from "../../c/packet.ts";
+import { setOffload } from "../../c/ethtool.ts";
+import { packetFanoutId, packetOpen, type RingGeometry } from "../../c/packet.ts";
 import { MAX_INPUTS } from "../../shm/layout.ts";
 import { Memberships } from "./joins.ts";
 
@@ -22,7 +23,7 @@ export class InputSockets {
   constructor(readonly ifname: string, readonly ifindex: number, readonly slot: number, private readonly geometry: RingGeometry, log: Logger) {
     // AF_PACKET sees frames before GRO only if GRO is off (seed D31); veth has it off already.
     try {
-      setGro(ifname, false);
+      setOffload(ifname, "gro", false);
     } catch (e) {
       if (!(e instanceof ErrnoError && e.code === "EOPNOTSUPP")) log.warn({ ifname, err: (e as Error).message }, "could not turn GRO off on input");
     }

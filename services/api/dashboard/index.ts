@@ -9,27 +9,29 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { InterfaceInfo } from "../../protocol/control.ts";
 import type { Status } from "../../protocol/status.ts";
-import type { ApiDeps } from "../app.ts";
+import type { RuleStore } from "../store/index.ts";
+import type { DashboardEvent } from "../../protocol/events.ts";
+
+export type { DashboardEvent };
+
+/** What the dashboard reads: the same as the routes do. */
+export interface DashboardDeps {
+  token: string;
+  store: Pick<RuleStore, "list">;
+  stats(): Promise<StatsBody | null>;
+  status(): Promise<Status | null>;
+  interfaces(): Promise<InterfaceInfo[] | null>;
+}
 import { error, errorSchema } from "../errors.ts";
 import { tokenMatches } from "../token.ts";
 import { DROP_REASONS, RULE_DROP_REASONS, WORKER_DROP_REASONS } from "../../../shm/layout.ts";
 import { ZERO_RATES, type RuleStatsBody, type StatsBody } from "../../protocol/stats.ts";
 
-/** One `stats` event: what /api/v1/stats returns, plus the supervisor's status and the interfaces. */
-export interface DashboardEvent extends Omit<StatsBody, "rules"> {
-  time: string;
-  /** false until the data plane's counters can be read (counters are then zero) */
-  dataPlane: boolean;
-  rules: (RuleStatsBody & { reason?: string; input?: unknown; outputs?: unknown[] })[];
-  status: Status | null;
-  interfaces: InterfaceInfo[] | null;
-}
-
 const zeroDrops = () => Object.fromEntries(RULE_DROP_REASONS.map((r) => [r, 0])) as RuleStatsBody["drops"];
 const zeroWorkerDrops = () => Object.fromEntries(WORKER_DROP_REASONS.map((r) => [r, 0])) as StatsBody["drops"];
 
 /** Everything the page shows, gathered once. A part that cannot be had is null or empty. */
-export async function dashboardEvent(d: ApiDeps): Promise<DashboardEvent> {
+export async function dashboardEvent(d: DashboardDeps): Promise<DashboardEvent> {
   const [s, status, interfaces, stored] = await Promise.all([
     d.stats().catch(() => null),
     d.status().catch(() => null),
@@ -72,7 +74,7 @@ export interface DashboardOpts {
  * Call it before the app's `/api/*` bearer middleware is registered: the events route also takes
  * the token as `?token=` (EventSource cannot set headers) and answers 401 itself.
  */
-export function mountDashboard(app: OpenAPIHono, deps: ApiDeps, opts: DashboardOpts = {}): { streams: () => number } {
+export function mountDashboard(app: OpenAPIHono, deps: DashboardDeps, opts: DashboardOpts = {}): { streams: () => number } {
   const dir = import.meta.dir;
   // The drop reasons' descriptions go into the page as a JSON data block (not a script: the CSP holds).
   const page = readFileSync(join(dir, "page.html"), "utf8").replace("{{DROP_REASONS}}", JSON.stringify(DROP_REASONS).replace(/</g, "\\u003c"));

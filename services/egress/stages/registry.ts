@@ -8,8 +8,9 @@ import { rate } from "./rate.ts";
 import { reorder } from "./reorder.ts";
 import type { Stage, StageContext, StageFactory } from "./stage.ts";
 
-/** Stages a rule may name in `impairment.stages` (filters, run first). Add yours here and its
- *  name to STAGE_NAMES in rules/schema.ts. */
+/** Stages a rule may name in `impairment.stages` (filters, run first), by the names the schema
+ *  accepts (STAGE_NAMES in rules/schema.ts, which cannot import egress code): the type makes a
+ *  name without a stage, or a stage without a name, a compile error. */
 export const NAMED_STAGES: Record<(typeof STAGE_NAMES)[number], StageFactory> = {
   "drop-odd-size": dropOddSize,
 };

@@ -85,7 +85,7 @@ const drop = <const R extends readonly DropReason[]>(r: R) => r.map((x) => `drop
  * Worker counters: one block per ingress and per egress process.
  */
 export const INGRESS_COUNTERS = [
-  "heartbeatMs", "loops", "sleeps", "sleepNs", "frames", "matched", "bytes", "sampled",
+  "heartbeatMs", "loops", "sleeps", "sleepNs", "frames", "matched", "bytes", "sampled", "checksummed",
   "kernelPackets", "kernelFreezes", "freeSlots",
   ...drop(PARSE_DROPS),
   ...drop(["oversize", "no_rule", "outgoing", "other_host", "rule_down", "bad_udp_checksum", "pool_exhausted", "ring_full", "kernel_ring_full",

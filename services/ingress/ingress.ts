@@ -299,6 +299,7 @@ export class Ingress {
     // yet to compute, is not checked.
     if (P[F.udpSum] !== 0 && (status & CSUM_KNOWN) === 0) {
       const sum = copySum(dst, src, len);
+      c[C.checksummed]++;
       if (!udpChecksumOk(P, sum)) {
         this.stacks.give(slot);
         c[C.drop_bad_udp_checksum]++;

@@ -27,8 +27,7 @@ async function start(argv: string[]): Promise<number> {
   const warnings: string[] = [];
   await preflight(o, (w) => warnings.push(w));
   const { Relay, StartupConfigError } = await import("../services/supervisor/relay.ts");
-  const relay = new Relay({ config: o.config, workers: o.workers, stateDir: o.stateDir, user: o.user, logLevel: o.logLevel, maxRules: o.maxRules,
-    apiListen: o.apiListen, externalApi: o.externalApi, configPath: o.configPath });
+  const relay = new Relay(o);
   for (const w of warnings) relay.log.warn({}, w);
   let signals = 0;
   const onSignal = (sig: string) => {

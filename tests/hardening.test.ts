@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Lab } from "../lab/netns.ts";
 import { lookupUser } from "../services/supervisor/workers.ts";
+import { settled } from "./lib/settled.ts";
 import { relayTopology } from "./lib/topology.ts";
 import { BUN, ROOT, TestRelay, collect, runGen, startSink } from "./lib/relay.ts";
 
@@ -42,16 +43,6 @@ async function runTool(ns: string, args: string[], env?: Record<string, string>)
 const spray = (groups: number, port: number, each = 1, rate = 20000) =>
   runTool(src, ["tests/tools/spray.ts", "--base", "239.100.0.0", "--groups", String(groups), "--port", String(port), "--each", String(each), "--rate", String(rate)]);
 
-/** Polls until ok, or gives the last value after ms. */
-async function settled<T>(read: () => T | Promise<T>, ok: (t: T) => boolean, ms = 5000): Promise<T> {
-  const end = Date.now() + ms;
-  let v = await read();
-  while (!ok(v) && Date.now() < end) {
-    await Bun.sleep(50);
-    v = await read();
-  }
-  return v;
-}
 
 /** Memberships of an interface in the relay namespace, from /proc/net/igmp. */
 function igmpGroups(ifname: string): number {
@@ -174,7 +165,7 @@ describe("multicast joins", () => {
       expect(igmpGroups("in0")).toBe(1000);
       expect(r.status().joins).toEqual([{ ifname: "in0", joined: 1000, failed: 0 }]);
       await spray(1000, 5000, 2);
-      const s = await settled(() => r.stats(), (s) => s.rules.every((x) => x.txPackets === 2));
+      const s = await settled(() => r.stats(), (s) => s.rules.every((x) => x.txPackets === 2), 5000);
       expect(s.rules.filter((x) => x.txPackets !== 2).map((x) => x.id)).toEqual([]);
     } finally {
       await r.stop();
@@ -237,7 +228,7 @@ describe("a replaced worker loses nothing uncounted", () => {
       const got = await sink.result;
       expect(got.duplicates).toBe(0);
       expect(r.status().workers.find((w) => w.role === "egress")!.pid).not.toBe(egress);
-      const s = await settled(() => r.stats(), (s) => s.rules[0].rxPackets + s.rules[0].drops.pool_exhausted >= 16000);
+      const s = await settled(() => r.stats(), (s) => s.rules[0].rxPackets + s.rules[0].drops.pool_exhausted >= 16000, 5000);
       const lost = 16000 - got.unique;
       const counted = droppedTotal(await metricsOf(r));
       // Every lost packet is counted; what the dead egress had sent without being told so is
@@ -282,7 +273,7 @@ describe("rule numbers", () => {
         const c = await r.api("POST", "/api/v1/rules", rule(5400 + i, { id: `n${i}` }));
         expect([c.status, c.body.state]).toEqual([201, "active"]);
         await runGen(lab, src, ["--group", "239.1.1.1", "--port", String(5400 + i), "--interface", "eth0", "--rate", "1000", "--size", "100", "--count", "5"]);
-        const s = await settled(() => r.stats(), (s) => s.rules.some((x) => x.id === `n${i}` && x.txPackets === 5));
+        const s = await settled(() => r.stats(), (s) => s.rules.some((x) => x.id === `n${i}` && x.txPackets === 5), 5000);
         // A reused number starts from zero: exactly this rule's five.
         expect(s.rules.find((x) => x.id === `n${i}`)).toMatchObject({ rxPackets: 5, txPackets: 5 });
         expect((await r.api("DELETE", `/api/v1/rules/n${i}`)).status).toBe(204);

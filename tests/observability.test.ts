@@ -2,6 +2,7 @@
 //   src --veth-- relay (API, OTLP receiver) --veth-- dst
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Lab } from "../lab/netns.ts";
+import { settled } from "./lib/settled.ts";
 import { relayTopology } from "./lib/topology.ts";
 import { BUN, ROOT, TestRelay, collect, expectExactlyOnce, runGen, startSink } from "./lib/relay.ts";
 
@@ -36,15 +37,6 @@ async function metricsText(r: TestRelay): Promise<string> {
   return res.text();
 }
 
-async function settled<T>(read: () => Promise<T>, ok: (t: T) => boolean, ms = 3000): Promise<T> {
-  const end = Date.now() + ms;
-  let v = await read();
-  while (!ok(v) && Date.now() < end) {
-    await Bun.sleep(50);
-    v = await read();
-  }
-  return v;
-}
 
 /** An OTLP/HTTP receiver inside the relay namespace; spans() returns what it decoded so far. */
 function receiver(port: number) {

@@ -100,7 +100,9 @@ export class DataPlaneSync {
           this.log.error({ err: (u as Error).message }, "could not undo a store change the data plane did not take");
           void this.importAndSync();
         }
-        if (e instanceof RefusedError) return { ok: false as const, refused: e.reply.issues ?? [], message: e.message };
+        // Refused with the rules and fields to blame: the request's fault. Any other failure
+        // (a worker died while applying, no answer) is the data plane's.
+        if (e instanceof RefusedError && e.reply.issues?.length) return { ok: false as const, refused: e.reply.issues, message: e.message };
         return { ok: false as const, refused: null, message: (e as Error).message };
       }
     });

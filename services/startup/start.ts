@@ -8,6 +8,7 @@ import { loadConfigFile, ConfigError as RulesConfigError } from "../../rules/loa
 import { configSchema, type Config } from "../../rules/schema.ts";
 import { resolve } from "node:path";
 import { blockedAncestor } from "../supervisor/reachable.ts";
+import type { RelayOptions } from "../supervisor/relay.ts";
 import { lookupUser } from "../supervisor/workers.ts";
 import { DEFAULT_STATE_DIR } from "../protocol/status.ts";
 import { ConfigError, LOG_LEVELS, readEnvironment, type Environment } from "./environment.ts";
@@ -31,15 +32,8 @@ export const START_USAGE = `usage: mcrelay start [options]
   --log-level LEVEL   ${LOG_LEVELS.join("|")} (default info)
   A bad flag, variable or file stops start-up with exit code 2, naming it.`;
 
-export interface StartOptions {
-  config: Config;
-  configPath?: string;
-  workers: number;
-  stateDir: string;
-  user: string;
-  logLevel: string;
-  maxRules: number;
-  apiListen: string | null;
+/** What the relay is started with, and the environment it was checked against. */
+export interface StartOptions extends RelayOptions {
   externalApi: boolean;
   env: Environment;
 }

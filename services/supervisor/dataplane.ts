@@ -67,7 +67,12 @@ export class DataPlane {
       const sockets = this.openSockets(p, plan);
       const want = egressWant();
       const d = delta(p.egressRules, want);
-      for (const r of d.put) p.egressRules.set(r.no, r);
+      for (const r of d.put) {
+        p.egressRules.set(r.no, r);
+        // Put again while it still retired (down, then up): egress keeps it, and will not say "retired".
+        const w = this.retiring.get(r.no);
+        if (w?.delete(p.index) && w.size === 0) this.retiring.delete(r.no);
+      }
       for (const s of sockets) p.egressSockets.add(s.key);
       return this.sendParts(p.egress, cut<EgressConfigMsg>(version, { sockets, put: d.put, remove: [] }, MAX_FDS_PER_MESSAGE), true);
     });

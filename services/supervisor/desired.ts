@@ -27,6 +27,10 @@ export class DesiredRules {
     return this.rules.has(id);
   }
 
+  get(id: string): IdentifiedRule | undefined {
+    return this.rules.get(id);
+  }
+
   /**
    * What would be wrong with the set after putting `put` (by id) and deleting `del`; nothing is
    * changed. Returns the rules as parsed, or the issues.

@@ -12,6 +12,7 @@ import { EGRESS_RULE_COUNTERS, INGRESS_RULE_COUNTERS } from "../../shm/layout.ts
 import { createSegment, removeSegment, segmentName, type Segment } from "../../shm/segment.ts";
 import type { ControlIssue, Reply, Request, RuleStatus } from "../protocol/control.ts";
 import type { Status } from "../protocol/status.ts";
+import { LOG_LEVELS } from "../startup/environment.ts";
 import { CONFIG_EXIT, ApiProcess } from "./api-process.ts";
 import { ControlServer } from "./control-socket.ts";
 import { ANSWER_MS, DataPlane } from "./dataplane.ts";
@@ -181,6 +182,7 @@ export class Relay {
       case "interfaces":
         return { ok: true, type: "interfaces", interfaces: listInterfaces(this.plan) };
       case "log-level":
+        if (!(LOG_LEVELS as readonly string[]).includes(req.level)) return { ok: false, error: `log level must be one of ${LOG_LEVELS.join(", ")}` };
         this.log.level = req.level;
         for (const p of this.pairs) for (const w of p.workers()) if (w.alive) w.send({ type: "log-level", level: req.level });
         return { ok: true, type: "done" };
@@ -199,8 +201,16 @@ export class Relay {
       if ("issues" in c) issues = c.issues;
       else {
         ok = c.rules;
-        this.take(ok, del);
-        await this.applyNow();
+        const undo = this.take(ok, del);
+        try {
+          await this.applyNow();
+        } catch (e) {
+          // A worker died or did not answer: the change is not in force, so it is not taken
+          // either (the API undoes it in its store). The next apply settles the workers.
+          undo();
+          this.reapply();
+          throw e;
+        }
       }
     });
     if (issues.length) return { ok: false, error: "the data plane refused the change", issues };
@@ -212,15 +222,28 @@ export class Relay {
     return { ok: true, type: "applied", version: this.version, rules };
   }
 
-  /** Takes checked rules into the desired set; deleted rules give back their numbers (once drained). */
-  private take(put: IdentifiedRule[], del: string[]): void {
-    for (const id of del) {
-      if (!this.desired.has(id)) continue;
-      const no = this.numbers.release(id);
-      if (no !== undefined) this.held.add(no);
-    }
+  /** Takes checked rules into the desired set; deleted rules give back their numbers (once
+   *  drained). Returns how to put the set back as it was. */
+  private take(put: IdentifiedRule[], del: string[]): () => void {
+    const before = new Map<string, IdentifiedRule | undefined>();
+    for (const id of [...del, ...put.map((r) => r.id)]) if (!before.has(id)) before.set(id, this.desired.get(id));
+    const release = (ids: string[]) => {
+      for (const id of ids) {
+        if (!this.desired.has(id)) continue;
+        const no = this.numbers.release(id);
+        if (no !== undefined) this.held.add(no);
+      }
+    };
+    release(del);
     this.desired.apply(put, del);
     for (const r of put) this.numbers.take(r.id); // check() made sure there is one
+    return () => {
+      const back = [...before.values()].filter((r): r is IdentifiedRule => r !== undefined);
+      const added = [...before].filter(([, r]) => r === undefined).map(([id]) => id);
+      release(added);
+      this.desired.apply(back, added);
+      for (const r of back) if (this.numbers.take(r.id) === null) this.log.error({ rule: r.id }, "no rule number left to put a rule back");
+    };
   }
 
   /**

@@ -19,7 +19,7 @@ static int fail_close(int fd)
 // Every worker has its own socket per output; they share one source port (src_port, 0 = pick
 // one) through SO_REUSEPORT, so receivers see one sender per output however many workers run.
 int mr_egress_socket(const char *ifname, int ifindex, unsigned group_be, unsigned port,
-                     int ttl, int tos, int sndbuf, unsigned src_port)
+                     int ttl, int tos, int sndbuf, unsigned src_port, int no_check)
 {
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -43,6 +43,9 @@ int mr_egress_socket(const char *ifname, int ifindex, unsigned group_be, unsigne
 	if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, &loop, sizeof(loop)) < 0)
 		return fail_close(fd);
 	if (setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof(tos)) < 0)
+		return fail_close(fd);
+	// An output that asked for no UDP checksum (0 on the wire, which IPv4 allows).
+	if (no_check && setsockopt(fd, SOL_SOCKET, SO_NO_CHECK, &one, sizeof(one)) < 0)
 		return fail_close(fd);
 	// SNDBUFFORCE needs CAP_NET_ADMIN, which only the supervisor has; fall back quietly.
 	if (sndbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) < 0)

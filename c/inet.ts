@@ -3,7 +3,7 @@ import { dlopen, FFIType as T } from "bun:ffi";
 import { check, cstr, libPath } from "./lib.ts";
 
 const { symbols: C } = dlopen(libPath(), {
-  mr_egress_socket: { args: [T.ptr, T.i32, T.u32, T.u32, T.i32, T.i32, T.i32, T.u32], returns: T.i32 },
+  mr_egress_socket: { args: [T.ptr, T.i32, T.u32, T.u32, T.i32, T.i32, T.i32, T.u32, T.i32], returns: T.i32 },
   mr_local_port: { args: [T.i32], returns: T.i32 },
   mr_helper_socket: { args: [], returns: T.i32 },
   mr_helper_member: { args: [T.i32, T.i32, T.u32, T.u32, T.i32], returns: T.i32 },
@@ -27,12 +27,14 @@ export interface EgressSpec {
   port: number;
   ttl: number;
   dscp: number;
+  /** false: UDP checksum 0 ("none") */
+  checksum?: boolean;
 }
 
 /** A UDP socket bound to the output interface and connected to its destination, sending from
  *  srcPort (0: a port the kernel picks; others share it with SO_REUSEPORT). */
 export function egressSocket(s: EgressSpec, srcPort = 0, sndbuf = 4 << 20): number {
-  return check(C.mr_egress_socket(cstr(s.ifname), s.ifindex, be32(s.addr), be16(s.port), s.ttl, s.dscp << 2, sndbuf, be16(srcPort)),
+  return check(C.mr_egress_socket(cstr(s.ifname), s.ifindex, be32(s.addr), be16(s.port), s.ttl, s.dscp << 2, sndbuf, be16(srcPort), s.checksum === false ? 1 : 0),
     `UDP socket to ${s.addr >>> 24}.${(s.addr >>> 16) & 255}.${(s.addr >>> 8) & 255}.${s.addr & 255}:${s.port} on ${s.ifname}`);
 }
 

@@ -4,9 +4,11 @@
 #include <grp.h>
 #include <poll.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "csum.h"
 #include <linux/futex.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -80,31 +82,12 @@ void mr_copy(void *dst, const void *src, unsigned len)
 	memcpy(dst, src, len);
 }
 
-// The same copy, returning the bytes' ones'-complement sum as big-endian 16-bit words, folded
-// (RFC 1071): what a UDP checksum over the payload needs. The bytes are in cache from the copy,
-// so the sum costs little more than the copy. Summed as little-endian words, then swapped: the
-// ones'-complement sum is the same up to byte order.
+// The same copy, returning the bytes' sum (csum.h): what a UDP checksum over the payload needs.
+// The bytes are in cache from the copy, so the sum costs little more than the copy.
 unsigned mr_copy_sum(void *dst, const void *src, unsigned len)
 {
 	memcpy(dst, src, len);
-	const unsigned char *p = src;
-	uint64_t sum = 0;
-	unsigned i = 0;
-	for (; i + 8 <= len; i += 8) {
-		uint64_t w;
-		memcpy(&w, p + i, 8);
-		sum += (w & 0xffffffffu) + (w >> 32);
-	}
-	for (; i + 2 <= len; i += 2) {
-		uint16_t h;
-		memcpy(&h, p + i, 2);
-		sum += h;
-	}
-	if (i < len)
-		sum += p[i]; // the odd last byte is the high half of a big-endian word: low half here
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return ((sum & 0xff) << 8) | (sum >> 8);
+	return mr_sum(src, len);
 }
 
 // For a worker that was started as root: give up groups, ids and every capability for good.
@@ -144,4 +127,16 @@ int mr_pin_cpu(int cpu)
 int mr_set_dumpable(int on)
 {
 	return prctl(PR_SET_DUMPABLE, on ? 1 : 0, 0, 0, 0) < 0 ? -errno : 0;
+}
+
+// Memory that never moves, for what C reads later at an address TypeScript gave it (egress's raw
+// header templates): a garbage collector may move a JavaScript buffer, never this.
+void *mr_alloc(unsigned long len)
+{
+	return calloc(1, len);
+}
+
+void mr_free(void *p)
+{
+	free(p);
 }

@@ -16,6 +16,8 @@ const { symbols: C } = dlopen(libPath(), {
   mr_monotonic_ns: { args: [], returns: T.i64 },
   mr_pin_cpu: { args: [T.i32], returns: T.i32 },
   mr_set_dumpable: { args: [T.i32], returns: T.i32 },
+  mr_alloc: { args: [T.u64], returns: T.ptr },
+  mr_free: { args: [T.ptr], returns: T.void },
 });
 
 /** Creates /dev/shm/<name> (0600, must not exist) of len bytes; returns its fd. */
@@ -101,4 +103,15 @@ export function pinCpu(cpu: number): void {
 /** PR_SET_DUMPABLE: false keeps other processes of the same user from ptracing this one. */
 export function setDumpable(on: boolean): void {
   check(C.mr_set_dumpable(on ? 1 : 0), "PR_SET_DUMPABLE");
+}
+
+/** len bytes that stay where they are (C reads them later at `addr`); free with freeStable. */
+export function allocStable(len: number): Mapping {
+  const p = C.mr_alloc(len);
+  if (!p) throw new Error(`out of memory (${len} bytes)`);
+  return { addr: p as unknown as number, buf: toArrayBuffer(p, 0, len) };
+}
+
+export function freeStable(m: Mapping): void {
+  C.mr_free(m.addr as unknown as Pointer);
 }

@@ -1,11 +1,13 @@
 // Egress sends through io_uring: queue many, submit once, reap every completion each turn.
 #include <errno.h>
 #include <stdint.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <liburing.h>
+#include "csum.h"
 
 struct mr_tosmsg {
 	struct msghdr msg;
@@ -13,9 +15,50 @@ struct mr_tosmsg {
 	char ctl[CMSG_SPACE(sizeof(int))];
 };
 
+// A raw send's own frame header and message, alive until its completion: the payload stays in
+// its pool slot and goes out as the second half of a two-part gather, so it is never copied per
+// output (and io_uring may retry a send after submission, so the header cannot live in the SQE).
+struct mr_rawmsg {
+	struct msghdr msg;
+	struct iovec iov[2];
+	unsigned char hdr[64];
+};
+
+// An output's prebuilt header (TypeScript builds it once per output, services/egress/raw-frame.ts):
+// Ethernet + IPv4 + UDP with the lengths, IP ID and checksums zero; sums of the fixed words, so a
+// send only adds what varies; the IP ID counter; whether to compute the UDP checksum and copy the
+// packet's TOS.
+struct mr_rawtmpl {
+	unsigned char hdr[42];
+	uint16_t ip_id;
+	uint32_t ip_sum;  /* ones'-complement sum of the IPv4 header's fixed 16-bit words (host order) */
+	uint32_t udp_sum; /* of the pseudo-header's addresses and protocol and the UDP ports */
+	uint8_t flags;    /* MR_RAW_CSUM | MR_RAW_TOS */
+};
+#define MR_RAW_CSUM 1
+#define MR_RAW_TOS 2
+#define MR_NO_SUM 0xffffffffu
+
+int mr_rawtmpl_size(void)
+{
+	return (int)sizeof(struct mr_rawtmpl);
+}
+
+int mr_rawtmpl_offsets(int *out)
+{
+	out[0] = (int)offsetof(struct mr_rawtmpl, ip_id);
+	out[1] = (int)offsetof(struct mr_rawtmpl, ip_sum);
+	out[2] = (int)offsetof(struct mr_rawtmpl, udp_sum);
+	out[3] = (int)offsetof(struct mr_rawtmpl, flags);
+	return 4;
+}
+
 struct mr_uring {
 	struct io_uring ring;
 	struct mr_tosmsg *tos; /* one per SQ entry */
+	struct mr_rawmsg *raw; /* one per possible completion: a raw send holds one until it completes */
+	unsigned *raw_free;    /* stack of free raw indices */
+	unsigned raw_nfree;
 	int defer;             /* DEFER_TASKRUN: completions are only run when we ask for events */
 	unsigned nfixed;       /* registered-file table size; a socket's slot is its fd number */
 	unsigned char *fixed;  /* fixed[fd]: fd is registered at slot fd */
@@ -35,11 +78,18 @@ void *mr_uring_new(unsigned entries, unsigned cq_entries, unsigned flags)
 	}
 	u->defer = (flags & IORING_SETUP_DEFER_TASKRUN) != 0;
 	u->tos = calloc(*u->ring.sq.kring_entries, sizeof(*u->tos));
-	if (!u->tos) {
+	u->raw = calloc(cq_entries, sizeof(*u->raw));
+	u->raw_free = calloc(cq_entries, sizeof(*u->raw_free));
+	if (!u->tos || !u->raw || !u->raw_free) {
 		io_uring_queue_exit(&u->ring);
+		free(u->tos);
+		free(u->raw);
+		free(u->raw_free);
 		free(u);
 		return NULL;
 	}
+	for (unsigned i = 0; i < cq_entries; i++)
+		u->raw_free[u->raw_nfree++] = cq_entries - 1 - i;
 	return u;
 }
 
@@ -48,6 +98,8 @@ void mr_uring_free(void *h)
 	struct mr_uring *u = h;
 	io_uring_queue_exit(&u->ring);
 	free(u->tos);
+	free(u->raw);
+	free(u->raw_free);
 	free(u->fixed);
 	free(u);
 }
@@ -100,7 +152,7 @@ static struct io_uring_sqe *get_sqe(struct mr_uring *u)
 }
 
 // Queues one send of buf[0..len) on a connected socket. Submits first when the SQ is full.
-int mr_uring_send(void *h, int fd, const void *buf, unsigned len, unsigned user_data)
+int mr_uring_send(void *h, int fd, const void *buf, unsigned len, uint64_t user_data)
 {
 	struct mr_uring *u = h;
 	struct io_uring_sqe *sqe = get_sqe(u);
@@ -108,14 +160,14 @@ int mr_uring_send(void *h, int fd, const void *buf, unsigned len, unsigned user_
 		return -EBUSY;
 	io_uring_prep_send(sqe, fd, buf, len, 0);
 	use_fixed(u, sqe, fd);
-	io_uring_sqe_set_data64(sqe, user_data);
+	io_uring_sqe_set_data64(sqe, user_data & ((1ull << 52) - 1));
 	return 0;
 }
 
 // Queues one send whose IP TOS byte is set per packet (an IP_TOS control message): for outputs
 // that preserve the input's DSCP. The msghdr lives in a per-SQE slot until submission, which is
 // enough: the kernel copies it when the request is prepared (IORING_FEAT_SUBMIT_STABLE).
-int mr_uring_send_tos(void *h, int fd, const void *buf, unsigned len, int tos, unsigned user_data)
+int mr_uring_send_tos(void *h, int fd, const void *buf, unsigned len, int tos, uint64_t user_data)
 {
 	struct mr_uring *u = h;
 	struct io_uring_sqe *sqe = get_sqe(u);
@@ -132,12 +184,57 @@ int mr_uring_send_tos(void *h, int fd, const void *buf, unsigned len, int tos, u
 	memcpy(CMSG_DATA(c), &tos, sizeof(int));
 	io_uring_prep_sendmsg(sqe, fd, &m->msg, 0);
 	use_fixed(u, sqe, fd);
-	io_uring_sqe_set_data64(sqe, user_data);
+	io_uring_sqe_set_data64(sqe, user_data & ((1ull << 52) - 1));
+	return 0;
+}
+
+// Queues one frame on a packet socket bound to the output interface: the output's header (from
+// its template, with this packet's lengths, IP ID, TOS and checksums) and the payload, gathered.
+// payload_sum: the payload's ones'-complement sum from ingress, or MR_NO_SUM (then computed here
+// when the UDP checksum is wanted). user_data's low 52 bits come back with the completion.
+int mr_uring_send_raw(void *h, int fd, struct mr_rawtmpl *t, const void *payload, unsigned len, unsigned tos,
+		      unsigned payload_sum, uint64_t user_data)
+{
+	struct mr_uring *u = h;
+	if (u->raw_nfree == 0)
+		return -EBUSY;
+	struct io_uring_sqe *sqe = get_sqe(u);
+	if (!sqe)
+		return -EBUSY;
+	unsigned idx = u->raw_free[--u->raw_nfree];
+	struct mr_rawmsg *m = &u->raw[idx];
+	unsigned char *p = m->hdr;
+	memcpy(p, t->hdr, 42);
+	unsigned ip_len = 28 + len, udp_len = 8 + len, id = t->ip_id++;
+	uint64_t ipsum = t->ip_sum + ip_len + id;
+	if (t->flags & MR_RAW_TOS) {
+		p[15] = (unsigned char)tos;
+		ipsum += tos & 0xff;
+	}
+	p[16] = ip_len >> 8, p[17] = ip_len & 0xff;
+	p[18] = id >> 8, p[19] = id & 0xff;
+	uint32_t c = ~mr_fold(ipsum) & 0xffff;
+	p[24] = c >> 8, p[25] = c & 0xff;
+	p[38] = udp_len >> 8, p[39] = udp_len & 0xff;
+	if (t->flags & MR_RAW_CSUM) {
+		uint32_t ps = payload_sum == MR_NO_SUM ? mr_sum(payload, len) : payload_sum;
+		uint32_t uc = ~mr_fold((uint64_t)t->udp_sum + udp_len + udp_len + ps) & 0xffff;
+		if (uc == 0)
+			uc = 0xffff; // 0 means "no checksum" in UDP over IPv4
+		p[40] = uc >> 8, p[41] = uc & 0xff;
+	}
+	m->iov[0] = (struct iovec){ .iov_base = p, .iov_len = 42 };
+	m->iov[1] = (struct iovec){ .iov_base = (void *)payload, .iov_len = len };
+	m->msg = (struct msghdr){ .msg_iov = m->iov, .msg_iovlen = 2 };
+	io_uring_prep_sendmsg(sqe, fd, &m->msg, 0);
+	use_fixed(u, sqe, fd);
+	io_uring_sqe_set_data64(sqe, (user_data & ((1ull << 52) - 1)) | ((uint64_t)(idx + 1) << 52));
 	return 0;
 }
 
 // Submits what is queued (waiting for wait_nr completions), then copies out every ready
-// completion as {user_data, res} pairs. Returns how many pairs, or -errno.
+// completion as {user_data low 32 bits, res, user_data bits 32..51} triples; a raw send's header
+// goes back to the pool. Returns how many triples, or -errno.
 int mr_uring_flush(void *h, int32_t *out, unsigned max, unsigned wait_nr)
 {
 	struct mr_uring *u = h;
@@ -150,8 +247,13 @@ int mr_uring_flush(void *h, int32_t *out, unsigned max, unsigned wait_nr)
 	io_uring_for_each_cqe(&u->ring, head, cqe) {
 		if (n == max)
 			break;
-		out[2 * n] = (int32_t)cqe->user_data;
-		out[2 * n + 1] = cqe->res;
+		uint64_t d = cqe->user_data;
+		unsigned raw = (unsigned)(d >> 52);
+		if (raw)
+			u->raw_free[u->raw_nfree++] = raw - 1;
+		out[3 * n] = (int32_t)(uint32_t)d;
+		out[3 * n + 1] = cqe->res;
+		out[3 * n + 2] = (int32_t)((d >> 32) & 0xfffff);
 		n++;
 	}
 	io_uring_cq_advance(&u->ring, n);

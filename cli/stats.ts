@@ -38,6 +38,8 @@ export function statsTables(s: StatsBody): string {
     : "no rules";
   const drops = [
     ...s.rules.filter((r) => sum(r.drops) > 0).map((r) => `  ${r.name ?? r.id}: ${nonZero(r.drops).map(([k, n]) => `${k} ${n}`).join(", ")}`),
+    ...s.rules.flatMap((r) => r.outputStats.filter((o) => sum(o.drops) > 0)
+      .map((o) => `  ${r.name ?? r.id} output ${o.index}: ${nonZero(o.drops).map(([k, n]) => `${k} ${n}`).join(", ")}`)),
     ...(nonZero(s.drops).length ? [`  all workers: ${nonZero(s.drops).map(([k, n]) => `${k} ${n}`).join(", ")}`] : []),
   ];
   const workers = table(["WORKER", "RX PPS", "TX PPS", "FRAMES", "MATCHED", "SENT", "SEND ERRORS", "KERNEL DROPS", "FREE SLOTS", "IN FLIGHT"],

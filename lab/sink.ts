@@ -114,9 +114,12 @@ export async function main(argv: string[]): Promise<number> {
   let lastAt = 0;
   let doneAt = 0; // when --expect unique packets had arrived
 
-  const onMessage = (msg: Buffer) => {
+  /** who sent, "addr:port" (a relay output should be one sender however many workers it runs) */
+  const senders = new Set<string>();
+  const onMessage = (msg: Buffer, from: dgram.RemoteInfo) => {
     const now = monotonicNs();
     received++;
+    if (senders.size < 64) senders.add(`${from.address}:${from.port}`);
     lastAt = Date.now();
     const p = checkPayload(msg, msg.length);
     if (p.flow < 0) {
@@ -215,6 +218,7 @@ export async function main(argv: string[]): Promise<number> {
       p999: round(percentile(sorted, 0.999)), max: round(nLat ? sorted[nLat - 1] : 0),
     },
     flows: perFlow,
+    senders: [...senders],
   };
   if (opts.recordSeqs) report.seqs = seqs;
 

@@ -38,6 +38,10 @@ describe("rules file", () => {
     ["long interface name", (c) => (c.rules[0].input.interface = "a-very-long-name0"), /field input\.interface: interface name is longer/],
     ["unicast input without source", (c) => (c.rules[0].input.group = "10.1.1.1"), /field input\.group: a non-multicast input group needs a source/],
     ["output equals input", (c) => (c.rules[0].outputs[0] = { interface: "eth0", group: "239.1.1.1", port: 5000 }), /field outputs\[0\]: output equals the input/],
+    ["raw to a unicast address", (c) => (c.rules[0].outputs[0] = { interface: "eth1", group: "10.0.0.9", port: 6000, send: "raw" }),
+      /field outputs\[0\]\.send: send "raw" needs a multicast group/],
+    ["bad send", (c) => (c.rules[0].outputs[0].send = "kernel"), /field outputs\[0\]\.send: send must be "socket" or "raw"/],
+    ["bad udpChecksum", (c) => (c.rules[0].outputs[0].udpChecksum = "no"), /field outputs\[0\]\.udpChecksum: udpChecksum must be true or false/],
     ["unknown top-level key", (c) => (c.extra = 1), /unknown key "extra"/],
     ["duplicate input", (c) => c.rules.push({ ...c.rules[0], name: "feed-b" }), /rule 1 "feed-b" field input: same input as rule 0/],
   ];

@@ -32,6 +32,12 @@ export const outputSchema = z.strictObject({
   dscp: z.union([z.number().int().min(0, "dscp must be 0–63").max(63, "dscp must be 0–63"), z.literal("preserve")], {
     error: 'dscp must be 0–63 or "preserve"',
   }).default(0),
+  /** How the copies leave: "raw", frames built here and sent on a packet socket of the interface
+   *  (multicast groups only: a unicast next hop needs the neighbour table); "socket", through the
+   *  kernel's UDP stack. Absent: raw for a multicast group, socket for a unicast one. */
+  send: z.enum(["socket", "raw"], { error: 'send must be "socket" or "raw"' }).optional(),
+  /** false: send with the UDP checksum 0 ("none", allowed for IPv4), which saves summing each payload. */
+  udpChecksum: z.boolean({ error: "udpChecksum must be true or false" }).optional(),
 });
 
 const probability = (what: string) => z.number().min(0, `${what} must be 0–1`).max(1, `${what} must be 0–1`);
@@ -97,6 +103,10 @@ export const ruleSchema = ruleObject
     r.outputs.forEach((o, i) => {
       if (o.interface === r.input.interface && o.group === r.input.group && o.port === r.input.port) {
         ctx.addIssue({ code: "custom", path: ["outputs", i], message: "output equals the input (it would loop)" });
+      }
+      if (o.send === "raw" && !isMulticast(parseIpv4(o.group)!)) {
+        ctx.addIssue({ code: "custom", path: ["outputs", i, "send"],
+          message: 'send "raw" needs a multicast group (a unicast output would need neighbour resolution): use "socket"' });
       }
     });
   })

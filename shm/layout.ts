@@ -3,7 +3,7 @@
 // segment: it is handed raw addresses, so no second copy of this layout exists.
 
 export const SHM_MAGIC = 0x4c52434d; // "MCRL" in little-endian bytes
-export const LAYOUT_VERSION = 2;
+export const LAYOUT_VERSION = 3;
 export const LINE = 64;
 export const HEADER_BYTES = 4096;
 
@@ -70,6 +70,7 @@ export const DROP_REASONS = {
   send_error: "a send to an output failed",
   impairment: "dropped by the rule's impairment stages",
   no_output: "the rule had no open output when it was sent",
+  mtu_exceeded: "bigger than the output interface's MTU allows (never fragmented)",
 } as const;
 export type DropReason = keyof typeof DROP_REASONS;
 
@@ -91,16 +92,25 @@ export const INGRESS_COUNTERS = [
   ...drop(["oversize", "no_rule", "outgoing", "other_host", "rule_down", "bad_udp_checksum", "pool_exhausted", "ring_full", "kernel_ring_full",
     "worker_restart"] as const),
 ] as const;
+/** Send errors by errno, for egress's counters `send_errno_<NAME>` (the rest: `send_errno_other`). */
+export const SEND_ERRNOS = ["EAGAIN", "ENOBUFS", "EMSGSIZE", "ENETDOWN", "ENETUNREACH", "EHOSTUNREACH", "ENXIO", "EPERM", "EACCES", "EINVAL", "other"] as const;
+
 export const EGRESS_COUNTERS = [
   "heartbeatMs", "loops", "sleeps", "sleepNs", "descriptors", "sends", "completions", "txBytes", "inflight", "traced",
-  ...drop(["send_error", "impairment", "no_output"] as const),
+  ...drop(["send_error", "impairment", "no_output", "mtu_exceeded"] as const),
+  ...SEND_ERRNOS.map((e) => `send_errno_${e}` as const),
 ] as const;
 
 /** Counters per rule, one row per rule number in every worker (one writer each). */
 export const INGRESS_RULE_COUNTERS = ["rxPackets", "rxBytes",
   ...drop(["pool_exhausted", "ring_full", "oversize", "rule_down", "bad_udp_checksum", "worker_restart"] as const)] as const;
 export const EGRESS_RULE_COUNTERS = ["txPackets", "txBytes", "duplicated",
-  ...drop(["send_error", "impairment", "no_output"] as const)] as const;
+  ...drop(["send_error", "impairment", "no_output", "mtu_exceeded"] as const)] as const;
+
+/** Counters per output (a rule's output, by its row), kept by egress. */
+export const OUTPUT_COUNTERS = ["txPackets", "txBytes", ...drop(["mtu_exceeded", "send_error"] as const)] as const;
+/** Output rows per rule number: outputs beyond what the rows hold are counted per rule only. */
+export const OUTPUT_ROWS_PER_RULE = 2;
 
 type ReasonOf<C> = C extends `drop_${infer R}` ? R : never;
 /** Reasons a rule's packets are dropped for (its `drops`). */
@@ -129,6 +139,7 @@ export interface PairLayout {
   egressCounters: number;
   ingressRules: number;
   egressRules: number;
+  egressOutputs: number;
   ingressProgress: number;
   traceRing: number;
   pool: number;
@@ -169,6 +180,7 @@ export function computeLayout(p: LayoutParams): Layout {
       egressCounters: take(8 * EGRESS_COUNTERS.length),
       ingressRules: take(8 * INGRESS_RULE_COUNTERS.length * p.maxRules),
       egressRules: take(8 * EGRESS_RULE_COUNTERS.length * p.maxRules),
+      egressOutputs: take(8 * OUTPUT_COUNTERS.length * OUTPUT_ROWS_PER_RULE * p.maxRules),
       ingressProgress: take(8 * PROGRESS_WORDS * MAX_INPUTS),
       traceRing: take(LINE + TRACE_RECORD_BYTES * TRACE_RECORDS),
       pool: take(STD_SLOT_BYTES * p.slots, 4096),

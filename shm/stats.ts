@@ -3,7 +3,7 @@
 // Every field and drop reason here is derived from the counter names in layout.ts.
 import { snapshot } from "./counters.ts";
 import {
-  EGRESS_COUNTERS, EGRESS_RULE_COUNTERS, INGRESS_COUNTERS, INGRESS_RULE_COUNTERS, RULE_DROP_REASONS, WORKER_DROP_REASONS,
+  EGRESS_COUNTERS, EGRESS_RULE_COUNTERS, INGRESS_COUNTERS, INGRESS_RULE_COUNTERS, OUTPUT_COUNTERS, RULE_DROP_REASONS, WORKER_DROP_REASONS,
   type DropReason, type RuleDropReason,
 } from "./layout.ts";
 import type { Segment } from "./segment.ts";
@@ -12,12 +12,24 @@ type Traffic<C extends string> = Exclude<C, `drop_${string}`>;
 /** The rule's traffic counters (rxPackets, txBytes, duplicated, …) summed over workers. */
 type RuleTraffic = Record<Traffic<(typeof INGRESS_RULE_COUNTERS)[number] | (typeof EGRESS_RULE_COUNTERS)[number]>, number>;
 
+type OutputDropReason = (typeof OUTPUT_COUNTERS)[number] extends infer C ? C extends `drop_${infer R}` ? R : never : never;
+/** OUTPUT_COUNTERS' reasons, in order. */
+export const OUTPUT_DROP_REASONS = OUTPUT_COUNTERS.filter((n) => n.startsWith("drop_")).map((n) => n.slice(5)) as OutputDropReason[];
+
+/** One output of a rule (by its place in the rule's outputs), summed over workers. */
+export type OutputStats = Record<Traffic<(typeof OUTPUT_COUNTERS)[number]>, number> & {
+  index: number;
+  drops: Record<OutputDropReason, number>;
+};
+
 export type RuleStats = RuleTraffic & {
   no: number;
   id: string;
   name?: string;
   state: string;
   drops: Record<RuleDropReason, number>;
+  /** the outputs that have a counter row */
+  outputStats: OutputStats[];
 };
 
 export interface WorkerStats {
@@ -33,10 +45,10 @@ export interface Stats {
   rules: RuleStats[];
 }
 
-export type RuleMeta = { no: number; id: string; name?: string; state: string };
+export type RuleMeta = { no: number; id: string; name?: string; state: string; outputRows?: number[] };
 
-/** Adds a counter row into a rule's totals: traffic by name, drop_<reason> into drops. */
-function addRow(s: RuleStats, names: readonly string[], row: Float64Array): void {
+/** Adds a counter row into totals: traffic by name, drop_<reason> into drops. */
+function addRow(s: { drops: object }, names: readonly string[], row: Float64Array): void {
   const t = s as unknown as Record<string, number>;
   const d = s.drops as Record<string, number>;
   for (let i = 0; i < names.length; i++) {
@@ -50,7 +62,14 @@ function emptyRule(r: RuleMeta): RuleStats {
   const s = { no: r.no, id: r.id, ...(r.name !== undefined ? { name: r.name } : {}), state: r.state } as RuleStats;
   for (const n of [...INGRESS_RULE_COUNTERS, ...EGRESS_RULE_COUNTERS]) if (!n.startsWith("drop_")) (s as unknown as Record<string, number>)[n] = 0;
   s.drops = Object.fromEntries(RULE_DROP_REASONS.map((k) => [k, 0])) as RuleStats["drops"];
+  s.outputStats = [];
   return s;
+}
+
+function emptyOutput(index: number): OutputStats {
+  const o = { index, drops: Object.fromEntries(OUTPUT_DROP_REASONS.map((k) => [k, 0])) } as OutputStats;
+  for (const n of OUTPUT_COUNTERS) if (!n.startsWith("drop_")) (o as unknown as Record<string, number>)[n] = 0;
+  return o;
 }
 
 /** Counters of every worker and of the given rules (their numbers come from the supervisor). */
@@ -68,12 +87,19 @@ export function collectStats(seg: Segment, ruleMeta: RuleMeta[]): Stats {
   }
   const ni = INGRESS_RULE_COUNTERS.length;
   const ne = EGRESS_RULE_COUNTERS.length;
+  const no = OUTPUT_COUNTERS.length;
   const rules = ruleMeta.map((r) => {
     const s = emptyRule(r);
     for (const pl of l.pairs) {
       addRow(s, INGRESS_RULE_COUNTERS, new Float64Array(seg.buf, pl.ingressRules + 8 * ni * r.no, ni));
       addRow(s, EGRESS_RULE_COUNTERS, new Float64Array(seg.buf, pl.egressRules + 8 * ne * r.no, ne));
     }
+    (r.outputRows ?? []).forEach((row, index) => {
+      if (row < 0) return;
+      const o = emptyOutput(index);
+      for (const pl of l.pairs) addRow(o, OUTPUT_COUNTERS, new Float64Array(seg.buf, pl.egressOutputs + 8 * no * row, no));
+      s.outputStats.push(o);
+    });
     return s;
   });
   return { workers, drops, rules };

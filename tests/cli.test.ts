@@ -216,7 +216,8 @@ describe("export and apply", () => {
   const everyField = {
     id: "every-field", name: "Every field",
     input: { interface: "in0", group: "239.1.1.1", port: 5003, source: "10.99.1.2" },
-    outputs: [{ interface: "out0", group: "239.2.2.3", port: 6003, ttl: 7, dscp: 46 }, { interface: "out0", group: "10.77.0.2", port: 6004, ttl: 9, dscp: "preserve" }],
+    outputs: [{ interface: "out0", group: "239.2.2.3", port: 6003, ttl: 7, dscp: 46, send: "socket", udpChecksum: false },
+      { interface: "out0", group: "10.77.0.2", port: 6004, ttl: 9, dscp: "preserve", send: "socket" }],
     traceSampleRatio: 0.5,
     impairment: { loss: 0.01, duplicate: 0.02, delayMs: 1, jitterMs: 1, reorder: 0.01, ratePps: 100000, rateBps: 1e9, seed: 7, stages: ["drop-odd-size"] },
   };

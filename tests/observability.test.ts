@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Lab } from "../lab/netns.ts";
 import { settled } from "./lib/settled.ts";
+import { metric, metricsText } from "./lib/metrics.ts";
 import { relayTopology } from "./lib/topology.ts";
 import { BUN, ROOT, TestRelay, collect, expectExactlyOnce, runGen, startSink } from "./lib/relay.ts";
 
@@ -20,23 +21,6 @@ const rule = (name: string, port: number, extra: object = {}) => ({
 });
 const gen = (port: number, rate: number, count: number) =>
   runGen(lab, src, ["--group", "239.1.1.1", "--port", String(port), "--interface", "eth0", "--rate", String(rate), "--size", "400", "--count", String(count)]);
-
-/** The value of one Prometheus sample, e.g. metric(text, "mcrelay_rule_tx_packets_total", { rule: "a" }). */
-function metric(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split("\n")) {
-    if (!line.startsWith(name + "{") && !line.startsWith(name + " ")) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.slice(line.lastIndexOf(" ") + 1));
-  }
-  return undefined;
-}
-
-async function metricsText(r: TestRelay): Promise<string> {
-  const res = await fetch("http://relay/metrics", { headers: { authorization: `Bearer ${r.token}` }, unix: r.apiSocket } as RequestInit);
-  expect(res.status).toBe(200);
-  expect(res.headers.get("content-type")).toContain("text/plain");
-  return res.text();
-}
-
 
 /** An OTLP/HTTP receiver inside the relay namespace; spans() returns what it decoded so far. */
 function receiver(port: number) {

@@ -230,7 +230,11 @@ describe("resilience", () => {
 
   test("input link down: the rule reports down and its socket is closed; up again: forwarding within 2 s", async () => {
     const r = await TestRelay.start(lab, relay, { rules: [rule("in-flap", 5700)] }, { workers: 2 });
-    const packetSockets = () => lab.sh(relay, ["cat", "/proc/net/packet"]).stdout.trim().split("\n").length - 1;
+    // Packet sockets bound to in0 (egress's raw send sockets are on out0).
+    const packetSockets = () => {
+      const ifindex = lab.sh(relay, ["cat", "/sys/class/net/in0/ifindex"]).stdout.trim();
+      return lab.sh(relay, ["cat", "/proc/net/packet"]).stdout.trim().split("\n").slice(1).filter((l) => l.trim().split(/\s+/)[4] === ifindex).length;
+    };
     try {
       expect(packetSockets()).toBe(2); // one per worker on in0
       lab.sh(relay, ["ip", "link", "set", "in0", "down"]);

@@ -28,6 +28,8 @@ export class SupervisorLink {
   private status: Status | null = null;
   private stale = true;
   private fetching: Promise<Status | null> | null = null;
+  /** counts fetches begun and invalidations: a fetch that is not the latest leaves the cache alone */
+  private fetches = 0;
   onConnect: () => void = () => {};
   onStatusChange: () => void = () => {};
 
@@ -121,21 +123,33 @@ export class SupervisorLink {
     });
   }
 
+  /** The status is fetched again on the next read (a change was just applied): a fetch already
+   *  on its way may have left before the change, so it is not joined. */
+  invalidate(): void {
+    this.stale = true;
+    this.fetching = null;
+    this.fetches++;
+  }
+
   /** The supervisor's status: the last one, unless it changed since (then fetched once). */
   async currentStatus(): Promise<Status | null> {
     if (!this.connected) return null;
     if (!this.stale && this.status) return this.status;
-    this.fetching ??= (async () => {
+    if (this.fetching) return this.fetching;
+    const mine = ++this.fetches;
+    this.fetching = (async () => {
       try {
         this.stale = false; // a change announced while we fetch makes it stale again
-        this.status = (await this.request<"status">({ type: "status" }, 5000)).status;
+        const st = (await this.request<"status">({ type: "status" }, 5000)).status;
+        if (mine === this.fetches) this.status = st;
+        return st;
       } catch {
         this.stale = true;
-        this.status = null;
+        if (mine === this.fetches) this.status = null;
+        return null;
       } finally {
-        this.fetching = null;
+        if (mine === this.fetches) this.fetching = null;
       }
-      return this.status;
     })();
     return this.fetching;
   }

@@ -2,6 +2,7 @@
 // scrape, so they equal the workers' own counters (the names of counters and drop reasons come
 // from shm/layout.ts); the API process's own metrics (prom-client) come after them.
 import { collectDefaultMetrics, Registry } from "prom-client";
+import { SEND_ERRNOS } from "../../shm/layout.ts";
 import type { Rates } from "../../shm/rates.ts";
 import type { Stats } from "../../shm/stats.ts";
 import type { Status } from "../protocol/status.ts";
@@ -35,6 +36,17 @@ export function dataPlaneMetrics(s: Snapshot, spans: { exported: number; lost: n
   for (const { r, labels } of rules) {
     for (const [reason, n] of Object.entries(r.drops)) if (n !== 0) x.sampleWith("mcrelay_rule_drops_total", `${labels},reason="${reason}"`, n);
   }
+  // Per output (by its place in the rule's outputs): what each destination got.
+  x.family("mcrelay_output_tx_packets_total", "counter", "Datagrams sent to the output (label output: its place in the rule's outputs, from 0)");
+  for (const { r, labels } of rules) for (const o of r.outputStats) x.sampleWith("mcrelay_output_tx_packets_total", `${labels},output="${o.index}"`, o.txPackets);
+  x.family("mcrelay_output_tx_bytes_total", "counter", "Payload bytes sent to the output");
+  for (const { r, labels } of rules) for (const o of r.outputStats) x.sampleWith("mcrelay_output_tx_bytes_total", `${labels},output="${o.index}"`, o.txBytes);
+  x.family("mcrelay_output_drops_total", "counter", "Copies for the output dropped, by reason (a series appears when its reason first counts)");
+  for (const { r, labels } of rules) {
+    for (const o of r.outputStats) {
+      for (const [reason, n] of Object.entries(o.drops)) if (n !== 0) x.sampleWith("mcrelay_output_drops_total", `${labels},output="${o.index}",reason="${reason}"`, n);
+    }
+  }
   x.family("mcrelay_rule_up", "gauge", "1 when the rule forwards, 0 when it waits for an interface or is down");
   for (const { r, labels } of rules) x.sampleWith("mcrelay_rule_up", `${labels},state="${r.state}"`, r.state === "active" ? 1 : 0);
   x.family("mcrelay_drops_total", "counter", "Frames and packets lost by ingress or egress, by reason (all workers)");
@@ -46,6 +58,13 @@ export function dataPlaneMetrics(s: Snapshot, spans: { exported: number; lost: n
   for (const { w, labels } of workers) x.sample("mcrelay_worker_sent_packets_total", labels, w.egress.completions);
   x.family("mcrelay_worker_kernel_drops_total", "counter", "Frames the kernel dropped before ingress read them (PACKET_STATISTICS)");
   for (const { w, labels } of workers) x.sample("mcrelay_worker_kernel_drops_total", labels, w.ingress.drop_kernel_ring_full);
+  x.family("mcrelay_send_errors_total", "counter", "Sends that failed, by errno (a series appears when it first counts)");
+  for (const { w, labels } of workers) {
+    for (const e of SEND_ERRNOS) {
+      const n = w.egress[`send_errno_${e}`];
+      if (n !== 0) x.sample("mcrelay_send_errors_total", [...labels, ["errno", e]], n);
+    }
+  }
   x.family("mcrelay_worker_free_slots", "gauge", "Free buffer slots of the worker pair");
   for (const { w, labels } of workers) x.sample("mcrelay_worker_free_slots", labels, w.ingress.freeSlots);
   x.family("mcrelay_worker_loop_utilisation", "gauge", "Share of the last second the worker's loop was not asleep");

@@ -124,7 +124,8 @@ async function interfaces(): Promise<InterfaceInfo[] | null> {
 async function stats(): Promise<StatsBody | null> {
   if (!world.supervisor) return null;
   const rules = (await store.list()).map((r, no) => ({ no, id: r.id, ...(r.name !== undefined ? { name: r.name } : {}), state: "active" as const,
-    rxPackets: 10, rxBytes: 2000, txPackets: 10, txBytes: 2000, duplicated: 0, drops: zeros(RULE_DROP_REASONS), rxPps: 1, txPps: 1, rxBps: 1600, txBps: 1600 }));
+    rxPackets: 10, rxBytes: 2000, txPackets: 10, txBytes: 2000, duplicated: 0, drops: zeros(RULE_DROP_REASONS),
+    outputStats: [{ index: 0, txPackets: 10, txBytes: 2000, drops: { mtu_exceeded: 0, send_error: 0 } }], rxPps: 1, txPps: 1, rxBps: 1600, txBps: 1600 }));
   return { rules, workers: [{ index: 0, ingress: zeros(INGRESS_COUNTERS), egress: zeros(EGRESS_COUNTERS), rxPps: 1, txPps: 1, ingressUtilisation: 0.1, egressUtilisation: 0.1 }],
     drops: zeros(WORKER_DROP_REASONS), windowSeconds: 5 } as StatsBody;
 }

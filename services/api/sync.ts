@@ -90,6 +90,8 @@ export class DataPlaneSync {
       try {
         if (!this.link.connected) throw new Error("the supervisor is not connected");
         const r = await this.link.request<"applied">({ type: "change", put: c.put, delete: c.delete }, APPLY_MS);
+        // What is read after this answer must show the change: the status event may still be on its way.
+        this.link.invalidate();
         return { ok: true as const, value: c.value, states: new Map(r.rules.map((s) => [s.id, s])) };
       } catch (e) {
         try {

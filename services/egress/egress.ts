@@ -1,13 +1,15 @@
 // The egress loop. Per descriptor: through the rule's impairment stages if it has any, then one
-// io_uring send per output from the same slot (fan-out without copies). Per turn: held packets
+// io_uring send per output from the same slot (fan-out without copies): on the output's UDP
+// socket, or (raw) as a frame gathered from the output's header and the slot's payload. Per turn: held packets
 // that are due go out, one submit, every completion reaped; a slot goes back to ingress when
 // its last send has completed (or a stage dropped it).
 import { closeFd } from "../../c/inet.ts";
 import { monotonicNs } from "../../c/sys.ts";
-import { SETUP_DEFER_TASKRUN, SETUP_SINGLE_ISSUER, Uring } from "../../c/uring.ts";
+import { E } from "../../c/lib.ts";
+import { SETUP_DEFER_TASKRUN, SETUP_SINGLE_ISSUER, Uring, userData } from "../../c/uring.ts";
 import { readTune } from "../tune.ts";
 import { indexOf, snapshot } from "../../shm/counters.ts";
-import { EGRESS_COUNTERS, EGRESS_RULE_COUNTERS, PairSlots, SH, SLOT_HEADER_BYTES } from "../../shm/layout.ts";
+import { EGRESS_COUNTERS, EGRESS_RULE_COUNTERS, OUTPUT_COUNTERS, OUTPUT_ROWS_PER_RULE, PairSlots, SEND_ERRNOS, SH, SLOT_HEADER_BYTES } from "../../shm/layout.ts";
 import { RingConsumer, RingProducer, ringHeadAddr } from "../../shm/ring.ts";
 import type { Segment } from "../../shm/segment.ts";
 import { TraceWriter } from "../../shm/trace.ts";
@@ -17,10 +19,19 @@ import { seeded } from "./stages/random.ts";
 import { buildPipeline } from "./stages/registry.ts";
 import type { Stage } from "./stages/stage.ts";
 import { WEIGHTS, classOf } from "../../shm/classes.ts";
+import { ruleOutputs, Templates, type RuleOutputs } from "./outputs.ts";
 
 const C = indexOf(EGRESS_COUNTERS);
 const RF = indexOf(EGRESS_RULE_COUNTERS);
 const NRF = EGRESS_RULE_COUNTERS.length;
+const OF = indexOf(OUTPUT_COUNTERS);
+const NOF = OUTPUT_COUNTERS.length;
+/** -errno -> the egress counter of that errno (send_errno_<NAME>, else send_errno_other) */
+const ERRNO_COUNTER = (() => {
+  const t = new Uint16Array(4096).fill(C.send_errno_other);
+  for (const n of SEND_ERRNOS) if (n !== "other") t[E[n]] = C[`send_errno_${n}`];
+  return t;
+})();
 
 const SQ_ENTRIES = 256;
 const CQ_ENTRIES = SQ_ENTRIES * 4;
@@ -36,12 +47,6 @@ const SLEEP_US = 100_000;
 /** Longest a busy run() goes before it writes its heartbeat and returns for control messages. */
 const BUSY_RETURN_NS = 50_000_000;
 
-interface Outputs {
-  fds: Int32Array;
-  /** 1 where the output copies the input's DSCP */
-  preserve: Uint8Array;
-}
-
 interface Pipeline {
   /** the impairment it was built from, to keep its state across unrelated changes */
   spec: string;
@@ -52,6 +57,8 @@ interface Pipeline {
 export class Egress {
   private readonly c: Float64Array;
   private readonly rc: Float64Array;
+  /** per-output counters, by row (OUTPUT_COUNTERS) */
+  private readonly oc: Float64Array;
   private readonly desc: RingConsumer;
   private readonly free: RingProducer;
   private readonly slotU32: Uint32Array;
@@ -63,7 +70,8 @@ export class Egress {
   private readonly uring = new Uring(SQ_ENTRIES, CQ_ENTRIES, TUNE.uring.startsWith("defer") ? SETUP_SINGLE_ISSUER | SETUP_DEFER_TASKRUN : 0);
   private readonly fixed = TUNE.uring.endsWith("fixed");
   private readonly pool: PairSlots;
-  private outputs: (Outputs | undefined)[] = [];
+  private outputs: (RuleOutputs | undefined)[] = [];
+  private readonly templates = new Templates();
   private pipes: (Pipeline | undefined)[] = [];
   /** pipelines with stages that hold packets (delay, reorder) */
   private holding: Stage[] = [];
@@ -89,6 +97,7 @@ export class Egress {
     const pl = l.pairs[pair];
     this.c = new Float64Array(seg.buf, pl.egressCounters, EGRESS_COUNTERS.length);
     this.rc = new Float64Array(seg.buf, pl.egressRules, NRF * l.maxRules);
+    this.oc = new Float64Array(seg.buf, pl.egressOutputs, NOF * OUTPUT_ROWS_PER_RULE * l.maxRules);
     this.desc = new RingConsumer(seg.buf, pl.descRing, l.ringCapacity, ringHeadAddr(seg.addr, pl.descRing));
     this.free = new RingProducer(seg.buf, pl.freeRing, l.ringCapacity);
     this.slotU32 = new Uint32Array(seg.buf);
@@ -119,9 +128,8 @@ export class Egress {
     for (const r of cfg.put) {
       this.retiring.delete(r.no);
       this.specs.set(r.no, r);
-      const idx = r.outputs.map((k, i) => [k, i] as const).filter(([k]) => this.sockets.has(k));
       this.ruleCls[r.no] = r.cls;
-      this.outputs[r.no] = { fds: new Int32Array(idx.map(([k]) => this.sockets.get(k)!)), preserve: new Uint8Array(idx.map(([, i]) => (r.preserve[i] ? 1 : 0))) };
+      this.outputs[r.no] = ruleOutputs(r, this.sockets, this.templates);
       const spec = r.impairment ? JSON.stringify(r.impairment) : "";
       const old = this.pipes[r.no];
       if (old && old.spec !== spec) this.dropHeld(r.no, old);
@@ -166,7 +174,8 @@ export class Egress {
    *  the kernel, so closing it here is safe. */
   private closeUnused(): void {
     const used = new Set<string>();
-    for (const r of this.specs.values()) for (const k of r.outputs) used.add(k);
+    for (const r of this.specs.values()) for (const o of r.outputs) used.add(o.socket);
+    this.templates.keepOnly(this.specs.values());
     for (const [k, fd] of this.sockets) {
       if (!used.has(k)) {
         this.closeSocket(fd);
@@ -297,7 +306,7 @@ export class Egress {
     const outs = this.outputs[rule];
     const copies = 1 + this.extra[slot];
     this.extra[slot] = 0;
-    if (outs === undefined || outs.fds.length === 0) {
+    if (outs === undefined || outs.n === 0) {
       this.c[C.drop_no_output]++; // a rule whose outputs could not be opened
       this.rc[rule * NRF + RF.drop_no_output]++;
       this.release(slot);
@@ -305,22 +314,38 @@ export class Egress {
     }
     const buf = this.seg.addr + so + SLOT_HEADER_BYTES;
     const tos = this.slotU32[h + SH.tos];
+    const sum = this.slotU32[h + SH.csum];
     let queued = 0;
-    for (let i = 0; i < outs.fds.length; i++) {
+    for (let i = 0; i < outs.n; i++) {
+      const tag = outs.tag[i];
+      if (len > outs.maxLen[i]) {
+        // Never fragmented: a receiver that loses one fragment loses the datagram, silently.
+        this.c[C.drop_mtu_exceeded] += copies;
+        this.rc[rule * NRF + RF.drop_mtu_exceeded] += copies;
+        if (tag !== 0) this.oc[(tag - 1) * NOF + OF.drop_mtu_exceeded] += copies;
+        continue;
+      }
+      const data = userData(slot, tag);
+      const t = outs.tmpl[i];
       for (let k = 0; k < copies; k++) {
-        const rc = outs.preserve[i] === 1 ? this.uring.sendTos(outs.fds[i], buf, len, tos, slot) : this.uring.send(outs.fds[i], buf, len, slot);
+        const rc = t !== 0 ? this.uring.sendRaw(outs.fds[i], t, buf, len, tos, sum, data)
+          : outs.preserve[i] === 1 ? this.uring.sendTos(outs.fds[i], buf, len, tos, data) : this.uring.send(outs.fds[i], buf, len, data);
         if (rc === 0) queued++;
-        else {
-          this.c[C.drop_send_error]++;
-          this.rc[rule * NRF + RF.drop_send_error]++;
-        }
+        else this.sendFailed(rule, tag, rc);
       }
     }
-    this.slotU32[h + SH.outputs] = outs.fds.length;
+    this.slotU32[h + SH.outputs] = outs.n;
     this.refs[slot] = queued;
     this.inflight += queued;
     this.c[C.sends] += queued;
     if (queued === 0) this.release(slot);
+  }
+
+  private sendFailed(rule: number, tag: number, rc: number): void {
+    this.c[C.drop_send_error]++;
+    this.c[ERRNO_COUNTER[-rc & 4095]]++;
+    this.rc[rule * NRF + RF.drop_send_error]++;
+    if (tag !== 0) this.oc[(tag - 1) * NOF + OF.drop_send_error]++;
   }
 
   private impairDrop(rule: number, slot: number): void {
@@ -341,19 +366,26 @@ export class Egress {
     const k = this.uring.flush(waitFor);
     const cq = this.uring.completions;
     for (let i = 0; i < k; i++) {
-      const slot = cq[2 * i];
-      const res = cq[2 * i + 1];
+      const slot = cq[3 * i];
+      const res = cq[3 * i + 1];
+      const tag = cq[3 * i + 2];
       const so = this.slotOffset(slot);
       const h = so >> 2;
-      const rb = this.slotU32[h + SH.rule] * NRF;
-      if (res < 0) {
-        this.c[C.drop_send_error]++;
-        this.rc[rb + RF.drop_send_error]++;
-      } else {
+      const rule = this.slotU32[h + SH.rule];
+      if (res < 0) this.sendFailed(rule, tag, res);
+      else {
+        // Payload bytes, whichever way it went (a raw send's result counts its headers too).
+        const len = this.slotU32[h + SH.len];
+        const rb = rule * NRF;
         this.c[C.completions]++;
-        this.c[C.txBytes] += res;
+        this.c[C.txBytes] += len;
         this.rc[rb + RF.txPackets]++;
-        this.rc[rb + RF.txBytes] += res;
+        this.rc[rb + RF.txBytes] += len;
+        if (tag !== 0) {
+          const ob = (tag - 1) * NOF;
+          this.oc[ob + OF.txPackets]++;
+          this.oc[ob + OF.txBytes] += len;
+        }
       }
       if (--this.refs[slot] === 0) {
         if (this.slotU32[h + SH.sampled] === 1) {
@@ -379,6 +411,7 @@ export class Egress {
     this.uring.close();
     for (const fd of this.sockets.values()) closeFd(fd);
     this.sockets.clear();
+    this.templates.close();
   }
 
   summary() {

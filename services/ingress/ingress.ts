@@ -5,6 +5,7 @@
 // per frame; poll() only when idle.
 import { K } from "../../c/kernel.ts";
 import { packetStats } from "../../c/packet.ts";
+import { NO_SUM } from "../../c/uring.ts";
 import { PollSet, copy, copySum, monotonicNs } from "../../c/sys.ts";
 import { indexOf, snapshot } from "../../shm/counters.ts";
 import {
@@ -30,7 +31,6 @@ const DROP0 = C[`drop_${PARSE_DROPS[0]}`];
 /** The UDP checksum needs checking unless the kernel says it is fine or not computed yet (a frame
  *  from this host, CHECKSUM_PARTIAL: the stack fills it in on the way out). */
 const CSUM_KNOWN = K.TP_STATUS_CSUM_VALID | K.TP_STATUS_CSUMNOTREADY;
-const NO_SUM = 0xffffffff;
 
 /** MCRELAY_TRACING=off leaves the sampling out of the per-packet path (for measuring its cost):
  *  a constant, so the JIT drops the branch. */
@@ -67,6 +67,8 @@ export class Ingress {
   private readonly slotF64: Float64Array;
   /** rule number -> traffic class, -1: from the packet's DSCP */
   private readonly cls: Int8Array;
+  /** rule number -> 1: sum each payload as it is copied (a raw output needs the sum for its UDP checksum) */
+  private readonly sum: Uint8Array;
   /** free slots a class must leave for the classes above it */
   private readonly reserve: Int32Array;
   private poll: PollSet;
@@ -86,6 +88,7 @@ export class Ingress {
     this.down = new Uint8Array(l.maxRules);
     this.sample = new Float64Array(l.maxRules);
     this.cls = new Int8Array(l.maxRules);
+    this.sum = new Uint8Array(l.maxRules);
     this.reserve = new Int32Array(RESERVE.map((r) => Math.floor(r * (l.slots + l.jumboSlots))));
     this.slotF64 = new Float64Array(seg.buf, 0, Math.floor(seg.buf.byteLength / 8));
     this.pool = new PairSlots(l, pair);
@@ -152,6 +155,7 @@ export class Ingress {
       this.down[r.no] = r.down ? 1 : 0;
       this.sample[r.no] = r.sample;
       this.cls[r.no] = r.cls;
+      this.sum[r.no] = r.sum ? 1 : 0;
     }
     const idx = new Map(keep.map((inp, i) => [inp.ifname, i]));
     this.match = new MatchTable([...this.rules.values()].filter((r) => idx.has(r.ifname)).map((r) => ({ ...r, input: idx.get(r.ifname)! })));
@@ -297,10 +301,11 @@ export class Ingress {
     const src = ring.map.addr + P[F.payloadOff];
     // A zero UDP checksum means "none" (IPv4); one the kernel vouches for, or that this host has
     // yet to compute, is not checked.
-    if (P[F.udpSum] !== 0 && (status & CSUM_KNOWN) === 0) {
+    const check = P[F.udpSum] !== 0 && (status & CSUM_KNOWN) === 0;
+    if (check || this.sum[rule] === 1) {
       const sum = copySum(dst, src, len);
-      c[C.checksummed]++;
-      if (!udpChecksumOk(P, sum)) {
+      if (check) c[C.checksummed]++;
+      if (check && !udpChecksumOk(P, sum)) {
         this.stacks.give(slot);
         c[C.drop_bad_udp_checksum]++;
         rc[rb + RF.drop_bad_udp_checksum]++;

@@ -4,7 +4,7 @@
 import { z } from "zod";
 import { EGRESS_COUNTERS, INGRESS_COUNTERS, RULE_DROP_REASONS, WORKER_DROP_REASONS, DROP_REASONS } from "../../shm/layout.ts";
 import type { Rates } from "../../shm/rates.ts";
-import type { Stats } from "../../shm/stats.ts";
+import { OUTPUT_DROP_REASONS, type Stats } from "../../shm/stats.ts";
 import { RULE_STATES } from "./status.ts";
 
 /** {name: number} for each name, in order. */
@@ -20,6 +20,13 @@ export const ratesSchema = z.strictObject({
   txBps: z.number().describe("payload bits per second sent"),
 });
 
+export const outputStatsSchema = z.strictObject({
+  index: z.number().int().describe("the output's place in the rule's outputs (0-based)"),
+  txPackets: z.number().describe("datagrams sent to this output"),
+  txBytes: z.number().describe("their payload bytes"),
+  drops: counters(OUTPUT_DROP_REASONS, why).describe("copies for this output lost, by reason"),
+}).meta({ id: "OutputStats" });
+
 export const ruleStatsSchema = z.strictObject({
   no: z.number().int().describe("the rule's counter row in shared memory"),
   id: z.string(),
@@ -31,6 +38,7 @@ export const ruleStatsSchema = z.strictObject({
   txBytes: z.number(),
   duplicated: z.number().describe("extra copies sent by a duplicate stage"),
   drops: counters(RULE_DROP_REASONS, why).describe("the rule's packets lost, by reason"),
+  outputStats: z.array(outputStatsSchema).describe("per output (those with a counter row: all but beyond 2 × --max-rules outputs in all)"),
   ...ratesSchema.shape,
 }).meta({ id: "RuleStats" });
 

@@ -15,7 +15,8 @@ export interface Status {
   pid: number;
   shm: string;
   workers: { role: "ingress" | "egress"; index: number; pid: number; restarts: number }[];
-  rules: { no: number; id: string; name?: string; ifname?: string; state: RuleState; reason?: string }[];
+  /** outputRows: each output's counter row (by its place in the rule's outputs; -1: none) */
+  rules: { no: number; id: string; name?: string; ifname?: string; state: RuleState; reason?: string; outputRows?: number[] }[];
   api: { pid: number; listen: string } | null;
   /** multicast memberships per input interface: held, and failed (retried) */
   joins: { ifname: string; joined: number; failed: number }[];

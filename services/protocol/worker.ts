@@ -44,6 +44,8 @@ export interface IngressRule {
   sample: number;
   /** traffic class (shm/classes.ts) of its packets, or -1: from each packet's own DSCP */
   cls: number;
+  /** sum each payload as it is copied (a raw output computes UDP checksums from the sum) */
+  sum: boolean;
 }
 
 /** Ingress configuration, one part. `inputs` (every input, complete) comes with the last part. */
@@ -58,12 +60,41 @@ export interface IngressConfigMsg {
   remove?: number[];
 }
 
+/** What a raw send's frame header holds (services/egress/raw-frame.ts builds it). */
+export interface RawOutputSpec {
+  /** the interface's MAC, "aa:bb:cc:dd:ee:ff" */
+  srcMac: string;
+  /** source and destination addresses, host order */
+  src: number;
+  dst: number;
+  sport: number;
+  dport: number;
+  ttl: number;
+  /** the DSCP to set; ignored when preserve */
+  dscp: number;
+  /** copy each packet's TOS byte */
+  preserve: boolean;
+  /** compute the UDP checksum (else 0: "none", which IPv4 allows) */
+  checksum: boolean;
+}
+
+/** One output of a rule, as egress sends to it. */
+export interface EgressOutput {
+  /** the socket it goes out on: a UDP socket of its own, or (raw) its interface's packet socket */
+  socket: string;
+  /** its row in the output counters, or -1 when the rows are all taken (then counted per rule only) */
+  row: number;
+  /** the largest payload its interface's MTU takes: bigger ones are dropped, never fragmented */
+  maxPayload: number;
+  /** copy the input packet's DSCP */
+  preserve: boolean;
+  /** raw sends: the frame header to build */
+  raw?: RawOutputSpec;
+}
+
 export interface EgressRule {
   no: number;
-  /** keys of the sockets it sends on, one per output */
-  outputs: string[];
-  /** which outputs copy the input's DSCP */
-  preserve: boolean[];
+  outputs: EgressOutput[];
   impairment?: Impairment;
   /** traffic class (shm/classes.ts), or -1: from each packet's own DSCP */
   cls: number;

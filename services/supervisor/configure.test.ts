@@ -2,13 +2,15 @@
 // messages out.
 import { describe, expect, test } from "bun:test";
 import { MAX_MESSAGE_BYTES, type EgressConfigMsg, type IngressConfigMsg } from "../protocol/worker.ts";
-import { applyDelta, cut, delta, egressRules, ingressRules } from "./configure.ts";
+import { applyDelta, cut, delta, egressRules, ingressRules, type OutputFacts } from "./configure.ts";
+import { socketKey } from "./egress-sockets.ts";
 import { DesiredRules, type IdentifiedRule } from "./desired.ts";
 import type { Link } from "./links.ts";
 import { RuleNumbers } from "./numbers.ts";
 import { makePlan } from "./plan.ts";
 
-const link = (ifindex: number, up = true, addr = "10.0.0.1"): Link => ({ ifindex, up, addr, broadcast: (10 << 24) + 255, mtu: 1500 });
+const link = (ifindex: number, up = true, addr = "10.0.0.1", mac = "02:00:00:00:00:0" + ifindex): Link => ({ ifindex, up, addr, broadcast: (10 << 24) + 255, mtu: 1500, mac });
+const facts: OutputFacts = { socketKey, sourcePort: () => 40000, row: (no, i) => no * 2 + i };
 const links = (o: Record<string, Link>) => new Map(Object.entries(o));
 const rule = (id: string, port: number, extra: Partial<IdentifiedRule> = {}): IdentifiedRule => ({
   id, input: { interface: "in0", group: "239.1.1.1", port }, outputs: [{ interface: "out0", group: "239.2.2.2", port: port + 1000, ttl: 16, dscp: 0 }],
@@ -36,15 +38,37 @@ describe("plan", () => {
     // Ingress matches the rules whose input is open (the one with no output counts rule_down);
     // egress sends for those with an output.
     expect(ingressRules(p).map((r) => [r.no, r.down])).toEqual([[0, false], [3, true]]);
-    expect(egressRules(p, () => true).map((r) => r.no)).toEqual([0]);
+    expect(egressRules(p, () => true, facts).map((r) => r.no)).toEqual([0]);
   });
 
   test("an output that did not open is left out of egress's rule", () => {
     const rules = [rule("two", 1, { outputs: [{ interface: "out0", group: "239.2.2.2", port: 9, ttl: 1, dscp: 0 }, { interface: "out0", group: "239.2.2.3", port: 9, ttl: 1, dscp: "preserve" }] })];
     const p = makePlan(rules, numbered(rules), links({ in0: link(2), out0: link(4) }));
-    const [e] = egressRules(p, (o) => o.addr !== ((239 << 24) + (2 << 16) + (2 << 8) + 3) >>> 0);
+    const [e] = egressRules(p, (o) => o.addr !== ((239 << 24) + (2 << 16) + (2 << 8) + 3) >>> 0, facts);
     expect(e.outputs).toHaveLength(1);
     expect(e.cls).toBe(-1); // one output copies the input's DSCP: classes come from each packet
+  });
+
+  test("multicast outputs go raw by default, on one packet socket per interface, with the header they need", () => {
+    const outputs = [
+      { interface: "out0", group: "239.2.2.2", port: 9, ttl: 3, dscp: 46 },
+      { interface: "out0", group: "239.2.2.3", port: 9, ttl: 1, dscp: "preserve" as const, udpChecksum: false },
+      { interface: "out0", group: "239.2.2.4", port: 9, ttl: 1, dscp: 0, send: "socket" as const },
+      { interface: "out0", group: "10.0.0.9", port: 9, ttl: 1, dscp: 0 },
+      { interface: "lo", group: "239.2.2.5", port: 9, ttl: 1, dscp: 0 },
+    ];
+    const rules = [rule("r", 1, { outputs })];
+    const p = makePlan(rules, numbered(rules), links({ in0: link(2), out0: { ...link(4), mtu: 1400 }, lo: link(1, true, "127.0.0.1", "") }));
+    const [e] = egressRules(p, () => true, facts);
+    expect(e.outputs.map((o) => [o.socket.startsWith("raw:") ? o.socket : "udp", !!o.raw, o.row, o.maxPayload])).toEqual([
+      ["raw:out0#4", true, 0, 1372], ["raw:out0#4", true, 1, 1372], ["udp", false, 2, 1372], ["udp", false, 3, 1372],
+      ["udp", false, 4, 1472], // lo is not Ethernet: through its socket
+    ]);
+    expect(e.outputs[0].raw).toEqual({ srcMac: "02:00:00:00:00:04", src: (10 << 24) + 1, dst: ((239 << 24) + (2 << 16) + (2 << 8) + 2) >>> 0,
+      sport: 40000, dport: 9, ttl: 3, dscp: 46, preserve: false, checksum: true });
+    expect(e.outputs[1].raw).toMatchObject({ preserve: true, checksum: false });
+    // Ingress sums the payloads of a rule with a raw, checksummed output as it copies them.
+    expect(ingressRules(p)[0].sum).toBe(true);
   });
 });
 
@@ -61,7 +85,7 @@ describe("deltas", () => {
   });
 
   test("16,384 rules cut into parts within the channel's limits, the last one marked, nothing lost", () => {
-    const put = Array.from({ length: 16384 }, (_, i) => ({ no: i, outputs: [`out0#4|10.0.0.1|${i}|6000|16|0`], preserve: [false], cls: 0 }));
+    const put = Array.from({ length: 16384 }, (_, i) => ({ no: i, outputs: [{ socket: `out0#4|10.0.0.1|${i}|6000|16|0`, row: i, maxPayload: 1472, preserve: false }], cls: 0 }));
     const sockets = Array.from({ length: 600 }, (_, i) => ({ key: `k${i}`, fd: 1000 + i }));
     const parts = cut<EgressConfigMsg>(7, { sockets, put, remove: [1, 2] }, 250);
     expect(parts.length).toBeGreaterThan(3);

@@ -1,22 +1,41 @@
 // From a plan to what each worker is told, computed before anything is carried out (Snabb's
 // "config applied as computed actions"). Pure: the tables a worker should hold, the difference
 // to what it holds, and that difference cut into messages no bigger than the channel takes.
-import { MAX_MESSAGE_BYTES, type EgressRule, type IngressRule } from "../protocol/worker.ts";
+import { parseIpv4 } from "../../rules/ipv4.ts";
+import { MAX_MESSAGE_BYTES, type EgressOutput, type EgressRule, type IngressRule } from "../protocol/worker.ts";
 import type { Plan, PlannedOutput } from "./plan.ts";
 
 /** What ingress matches: every rule whose input is open. */
 export function ingressRules(plan: Plan): IngressRule[] {
   return plan.rules.filter((r) => r.matched).map((r) => ({
     no: r.no, ifname: r.ifname, group: r.group, port: r.port, source: r.source, down: r.outputs.length === 0, sample: r.sample, cls: r.cls,
+    sum: r.outputs.some((o) => o.raw && o.checksum),
   }));
 }
 
+/** What egress needs to know about outputs beyond the plan: the socket it sends each on, the
+ *  source port of a raw one, and each output's counter row. */
+export interface OutputFacts {
+  socketKey(o: PlannedOutput): string;
+  sourcePort(o: PlannedOutput): number;
+  row(no: number, index: number): number;
+}
+
+/** IPv4 header without options, and UDP's. */
+const IP_UDP_HEADERS = 28;
+
+export function egressOutput(no: number, o: PlannedOutput, f: OutputFacts): EgressOutput {
+  const out: EgressOutput = { socket: f.socketKey(o), row: f.row(no, o.index), maxPayload: o.mtu - IP_UDP_HEADERS, preserve: o.preserve };
+  if (!o.raw) return out;
+  return { ...out, raw: { srcMac: o.mac, src: parseIpv4(o.src)!, dst: o.addr, sport: f.sourcePort(o), dport: o.port, ttl: o.ttl, dscp: o.dscp,
+    preserve: o.preserve, checksum: o.checksum } };
+}
+
 /** What egress sends for: every matched rule with an output up, on the outputs that opened. */
-export function egressRules(plan: Plan, opened: (o: PlannedOutput) => boolean): EgressRule[] {
-  return plan.rules.filter((r) => r.matched && r.outputs.length > 0).map((r) => {
-    const outs = r.outputs.filter(opened);
-    return { no: r.no, outputs: outs.map((o) => o.key), preserve: outs.map((o) => o.preserve), cls: r.cls, ...(r.impairment ? { impairment: r.impairment } : {}) };
-  });
+export function egressRules(plan: Plan, opened: (o: PlannedOutput) => boolean, f: OutputFacts): EgressRule[] {
+  return plan.rules.filter((r) => r.matched && r.outputs.length > 0).map((r) => ({
+    no: r.no, outputs: r.outputs.filter(opened).map((o) => egressOutput(r.no, o, f)), cls: r.cls, ...(r.impairment ? { impairment: r.impairment } : {}),
+  }));
 }
 
 export interface Delta<T> {

@@ -6,8 +6,9 @@ import { formatIpv4, isMulticast } from "../../rules/ipv4.ts";
 import { ErrnoError } from "../../c/lib.ts";
 import { MAX_FDS_PER_MESSAGE } from "../../c/unixmsg.ts";
 import type { EgressConfigMsg, IngressConfigMsg, IngressInput } from "../protocol/worker.ts";
-import { cut, delta, egressRules, ingressRules, type Part } from "./configure.ts";
-import { EgressSockets } from "./egress-sockets.ts";
+import { cut, delta, egressRules, ingressRules, type OutputFacts, type Part } from "./configure.ts";
+import { EgressSockets, socketKey } from "./egress-sockets.ts";
+import type { OutputRows } from "./output-rows.ts";
 import { GEOMETRY } from "./geometry.ts";
 import { InputSlots, InputSockets, type Logger } from "./inputs.ts";
 import type { Plan, PlannedOutput } from "./plan.ts";
@@ -29,7 +30,11 @@ export class DataPlane {
   /** called when a number is retired by every pair */
   onRetired: (no: number) => void = () => {};
 
-  constructor(readonly pairs: Pair[], private readonly log: Logger) {}
+  private readonly facts: OutputFacts;
+
+  constructor(readonly pairs: Pair[], private readonly log: Logger, rows: OutputRows) {
+    this.facts = { socketKey, sourcePort: (o) => this.sockets.sourcePort(o), row: (no, i) => rows.row(no, i) };
+  }
 
   /** Some egress may still hold packets of this rule number. */
   draining(no: number): boolean {
@@ -60,7 +65,7 @@ export class DataPlane {
     this.openInputs(next);
     const plan = this.markProblems(next);
     const opened = (o: PlannedOutput) => !this.failedOutputs.has(o.key);
-    const egressWant = () => egressRules(plan, opened);
+    const egressWant = () => egressRules(plan, opened, this.facts);
 
     // 1: egress learns new and changed rules, with their new sockets; it keeps every rule it has.
     await this.each((p) => {
@@ -95,11 +100,11 @@ export class DataPlane {
         if (!s) this.retiring.set(no, (s = new Set()));
         s.add(p.index);
       }
-      const used = new Set([...p.egressRules.values()].flatMap((r) => r.outputs));
+      const used = new Set([...p.egressRules.values()].flatMap((r) => r.outputs.map((o) => o.socket)));
       for (const k of p.egressSockets) if (!used.has(k)) p.egressSockets.delete(k);
       return this.sendParts(p.egress, cut<EgressConfigMsg>(version, { put: [], remove }, MAX_FDS_PER_MESSAGE), true);
     });
-    this.sockets.keepOnly(new Set(this.pairs.flatMap((p) => [...p.egressSockets])));
+    this.sockets.keepOnly(new Set(plan.rules.flatMap((r) => r.outputs.map((o) => o.key))));
     return plan;
   }
 
@@ -109,7 +114,7 @@ export class DataPlane {
     if (role === "egress") {
       for (const [no, waiting] of this.retiring) if (waiting.has(p.index)) this.retired(p.index, [no]); // the dead egress's are gone
       const sockets = this.openSockets(p, plan);
-      const want = egressRules(plan, (o) => !this.failedOutputs.has(o.key));
+      const want = egressRules(plan, (o) => !this.failedOutputs.has(o.key), this.facts);
       for (const r of want) p.egressRules.set(r.no, r);
       for (const s of sockets) p.egressSockets.add(s.key);
       await this.sendParts(p.egress, cut<EgressConfigMsg>(version, { sockets, put: want, remove: [] }, MAX_FDS_PER_MESSAGE), true);
@@ -172,17 +177,24 @@ export class DataPlane {
     return { inputs, fds };
   }
 
-  /** Opens the sockets the pair's egress lacks for the plan's outputs; remembers those that fail. */
+  /** Opens the sockets the pair's egress lacks for the plan's outputs; remembers the outputs that
+   *  cannot be opened (a raw output's interface socket serves all its raw outputs). */
   private openSockets(p: Pair, plan: Plan): { key: string; fd: number }[] {
     const out: { key: string; fd: number }[] = [];
     const seen = new Set<string>();
+    const opening = new Set<string>();
     for (const r of plan.rules) {
       if (!r.matched) continue;
       for (const o of r.outputs) {
-        if (p.egressSockets.has(o.key) || seen.has(o.key)) continue;
+        const key = socketKey(o);
+        if (seen.has(o.key)) continue;
         seen.add(o.key);
         try {
-          out.push({ key: o.key, fd: this.sockets.open(o) });
+          if (o.raw) this.sockets.sourcePort(o);
+          if (!p.egressSockets.has(key) && !opening.has(key)) {
+            out.push({ key, fd: this.sockets.open(o) });
+            opening.add(key);
+          }
           this.failedOutputs.delete(o.key);
         } catch (e) {
           const why = e instanceof ErrnoError ? e.code : (e as Error).message;
@@ -216,5 +228,6 @@ export class DataPlane {
 
   close(): void {
     for (const s of [...this.inputs.values()]) this.closeInput(s);
+    this.sockets.close();
   }
 }

@@ -1,16 +1,42 @@
-// Egress sockets: one connected UDP socket per output and worker, opened here (workers cannot)
-// and handed over. Every worker's socket for an output sends from one source port, shared with
-// SO_REUSEPORT, so receivers see one sender per output however many workers run.
-import { egressSocket, localPort } from "../../c/inet.ts";
+// Egress sockets, opened here (workers cannot) and handed over. A socket output: one connected
+// UDP socket per output and worker; every worker's socket for an output sends from one source
+// port, shared with SO_REUSEPORT, so receivers see one sender per output however many workers
+// run. A raw output: the workers send frames on a packet socket of the interface (one per
+// interface and worker, shared by its raw outputs); its source port is held here by a UDP socket
+// that is never sent on, so no other program on this host takes it.
+import { closeFd, egressSocket, localPort } from "../../c/inet.ts";
 import { ErrnoError } from "../../c/lib.ts";
+import { packetTxOpen } from "../../c/packet_tx.ts";
 import type { PlannedOutput } from "./plan.ts";
+
+/** The key of the socket a worker sends the output on. */
+export function socketKey(o: PlannedOutput): string {
+  return o.raw ? `raw:${o.ifname}#${o.ifindex}` : o.key;
+}
 
 export class EgressSockets {
   /** output key -> the source port its sockets share */
   private readonly ports = new Map<string, number>();
+  /** raw output key -> the UDP socket that holds its source port */
+  private readonly held = new Map<string, number>();
 
-  /** A new socket for one worker. Throws ErrnoError when the output cannot be opened. */
+  /** A new socket for one worker (for a raw output, its interface's). Throws (ErrnoError when the
+   *  kernel refuses) when the output cannot be opened. */
   open(o: PlannedOutput): number {
+    if (!o.raw) return this.udp(o);
+    this.sourcePort(o);
+    return packetTxOpen(o.ifindex);
+  }
+
+  /** The source port of a raw output, held from now on. */
+  sourcePort(o: PlannedOutput): number {
+    if (!o.mac) throw new Error(`${o.ifname} is not an Ethernet interface: send "raw" builds Ethernet frames (use "socket")`);
+    if (!o.src) throw new Error(`${o.ifname} has no IPv4 address: send "raw" needs one as the frames' source (use "socket")`);
+    if (!this.held.has(o.key)) this.held.set(o.key, this.udp(o));
+    return this.ports.get(o.key)!;
+  }
+
+  private udp(o: PlannedOutput): number {
     const port = this.ports.get(o.key);
     let fd: number;
     try {
@@ -24,8 +50,17 @@ export class EgressSockets {
     return fd;
   }
 
-  /** Forgets the ports of outputs no worker sends on any more. */
+  /** Forgets the ports of outputs (by output key) no worker sends on any more. */
   keepOnly(keys: Set<string>): void {
     for (const k of this.ports.keys()) if (!keys.has(k)) this.ports.delete(k);
+    for (const [k, fd] of this.held) {
+      if (keys.has(k)) continue;
+      closeFd(fd);
+      this.held.delete(k);
+    }
+  }
+
+  close(): void {
+    this.keepOnly(new Set());
   }
 }

@@ -13,7 +13,12 @@ export interface Link {
   /** broadcast address of that address's subnet (host order), or 0 */
   broadcast: number;
   mtu: number;
+  /** its MAC address, "aa:bb:cc:dd:ee:ff" (what raw sends put as the source), "" unless Ethernet */
+  mac: string;
 }
+
+/** ARPHRD_ETHER: the only link type raw sends build frames for (lo, tun and WireGuard are not). */
+const ARPHRD_ETHER = 1;
 
 const IFF_UP = 0x1;
 /** The flags file lacks IFF_RUNNING (the kernel derives it from carrier), so carrier comes from
@@ -38,6 +43,7 @@ export function readLinks(): Map<string, Link> {
       links.set(name, {
         ifindex: Number(read("ifindex")), up: (flags & IFF_UP) !== 0 && CARRIER.has(read("operstate")),
         addr: v4?.address ?? "", broadcast: v4 ? broadcastOf(v4.address, v4.netmask) : 0, mtu: Number(read("mtu")),
+        mac: Number(read("type")) === ARPHRD_ETHER ? read("address") : "",
       });
     } catch {
       // vanished while we looked: it is missing

@@ -1,6 +1,6 @@
 // From the desired rules and the interfaces that exist now, what the data plane should run:
 // each rule's state, its number, the outputs it can send on, and the inputs to open. Pure.
-import { parseIpv4 } from "../../rules/ipv4.ts";
+import { isMulticast, parseIpv4 } from "../../rules/ipv4.ts";
 import type { Impairment } from "../../rules/schema.ts";
 import { BEST_EFFORT, classOf } from "../../shm/classes.ts";
 import type { RuleState } from "../protocol/status.ts";
@@ -20,6 +20,15 @@ export interface PlannedOutput {
   dscp: number;
   /** copy each input packet's DSCP */
   preserve: boolean;
+  /** sent as frames built here, on a packet socket of the interface (else through a UDP socket) */
+  raw: boolean;
+  /** with a UDP checksum */
+  checksum: boolean;
+  /** the interface's MTU and MAC */
+  mtu: number;
+  mac: string;
+  /** its place in the rule's outputs (what its counters are reported under) */
+  index: number;
 }
 
 export interface PlannedRule {
@@ -53,8 +62,12 @@ export interface Plan {
   inputs: Map<string, number>;
 }
 
-export function outputKey(o: Omit<PlannedOutput, "key">): string {
-  return `${o.ifname}#${o.ifindex}|${o.src}|${o.addr}|${o.port}|${o.ttl}|${o.preserve ? "preserve" : o.dscp}`;
+/** Copies to a multicast group go out as raw frames unless the output says otherwise (measured:
+ *  docs/PERFORMANCE.md, fan-out). */
+export const RAW_BY_DEFAULT = true;
+
+export function outputKey(o: Omit<PlannedOutput, "key" | "index">): string {
+  return `${o.raw ? `raw:${o.mac}|${o.mtu}` : "udp"}|${o.ifname}#${o.ifindex}|${o.src}|${o.addr}|${o.port}|${o.ttl}|${o.preserve ? "preserve" : o.dscp}|${o.checksum ? "" : "nocsum"}`;
 }
 
 /** A rule's packets are of the highest class among its outputs; -1 when one copies the input's DSCP. */
@@ -74,12 +87,15 @@ export function makePlan(rules: IdentifiedRule[], numberOf: (id: string) => numb
   const inputs = new Map<string, number>();
   const planned = rules.map((r): PlannedRule => {
     const input = links.get(r.input.interface);
-    const all = r.outputs.map((o) => {
+    const all = r.outputs.map((o, index) => {
       const l = links.get(o.interface);
       const preserve = o.dscp === "preserve";
-      const out = { ifname: o.interface, ifindex: l?.ifindex ?? 0, src: l?.addr ?? "", addr: parseIpv4(o.group)!, port: o.port, ttl: o.ttl,
-        dscp: preserve ? 0 : (o.dscp as number), preserve };
-      return { ...out, key: outputKey(out), up: l?.up ?? false };
+      const addr = parseIpv4(o.group)!;
+      // By default raw where it can be: a multicast group on an Ethernet link with an address.
+      const raw = o.send === "raw" || (o.send === undefined && RAW_BY_DEFAULT && isMulticast(addr) && !!l?.mac && !!l.addr);
+      const out = { ifname: o.interface, ifindex: l?.ifindex ?? 0, src: l?.addr ?? "", addr, port: o.port, ttl: o.ttl,
+        dscp: preserve ? 0 : (o.dscp as number), preserve, raw, checksum: o.udpChecksum !== false, mtu: l?.mtu ?? 0, mac: l?.mac ?? "" };
+      return { ...out, key: outputKey(out), index, up: l?.up ?? false };
     });
     const group = parseIpv4(r.input.group)!;
     const source = r.input.source ? parseIpv4(r.input.source)! : 0;

@@ -8,7 +8,8 @@ import { join, resolve } from "node:path";
 import pino from "pino";
 import { loadConfigFile, ruleId } from "../../rules/load.ts";
 import type { Config, Rule } from "../../rules/schema.ts";
-import { EGRESS_RULE_COUNTERS, INGRESS_RULE_COUNTERS } from "../../shm/layout.ts";
+import { EGRESS_RULE_COUNTERS, INGRESS_RULE_COUNTERS, OUTPUT_COUNTERS, OUTPUT_ROWS_PER_RULE } from "../../shm/layout.ts";
+import { OutputRows } from "./output-rows.ts";
 import { createSegment, removeSegment, segmentName, type Segment } from "../../shm/segment.ts";
 import type { ControlIssue, Reply, Request, RuleStatus } from "../protocol/control.ts";
 import type { Status } from "../protocol/status.ts";
@@ -55,6 +56,7 @@ export class Relay {
   private dataplane!: DataPlane;
   private recovery!: Recovery;
   private readonly numbers: RuleNumbers;
+  private readonly rows: OutputRows;
   private readonly desired = new DesiredRules();
   /** numbers of deleted rules, until every egress retired them */
   private readonly held = new Set<number>();
@@ -79,6 +81,7 @@ export class Relay {
     this.log = pino({ base: { component: "supervisor", pid: process.pid }, level: opts.logLevel });
     this.dir = new StateDir(resolve(opts.stateDir), this.log);
     this.numbers = new RuleNumbers(opts.maxRules);
+    this.rows = new OutputRows(opts.maxRules * OUTPUT_ROWS_PER_RULE);
     this.fileRules = opts.config.rules;
     this.links = new LinkWatch(() => this.reapply(), (o, m) => this.log.debug(o, m));
   }
@@ -96,7 +99,7 @@ export class Relay {
     fchownSync(this.seg.fd, user.uid, user.gid);
     this.log.info({ shm: `/dev/shm/${name}`, bytes: this.seg.layout.size, workers: this.opts.workers }, "segment created");
     this.pairs = Array.from({ length: this.opts.workers }, (_, i) => new Pair(i, this.seg, user, () => this.log.level, (pair, nos) => this.dataplane.retired(pair, nos)));
-    this.dataplane = new DataPlane(this.pairs, this.log);
+    this.dataplane = new DataPlane(this.pairs, this.log, this.rows);
     this.dataplane.onRetired = (no) => this.recycleIfHeld(no);
     this.recovery = new Recovery({
       seg: this.seg, dataplane: this.dataplane, log: this.log, stopping: () => this.stopping !== null, plan: () => this.plan,
@@ -338,6 +341,9 @@ export class Relay {
       new Float64Array(this.seg.buf, pl.ingressRules + 8 * INGRESS_RULE_COUNTERS.length * no, INGRESS_RULE_COUNTERS.length).fill(0);
       new Float64Array(this.seg.buf, pl.egressRules + 8 * EGRESS_RULE_COUNTERS.length * no, EGRESS_RULE_COUNTERS.length).fill(0);
     }
+    for (const row of this.rows.release(no)) {
+      for (const pl of l.pairs) new Float64Array(this.seg.buf, pl.egressOutputs + 8 * OUTPUT_COUNTERS.length * row, OUTPUT_COUNTERS.length).fill(0);
+    }
     this.numbers.recycle(no);
   }
 
@@ -352,7 +358,7 @@ export class Relay {
     return {
       state: this.state, version: this.version, pid: process.pid, shm: this.seg?.name ?? "",
       workers: this.pairs.flatMap((p) => p.workers().map((w) => ({ role: w.role, index: w.index, pid: w.pid, restarts: p.restarts }))),
-      rules: this.plan.rules.map((r) => ({ no: r.no, id: r.id, name: r.name, ifname: r.ifname, state: r.state, reason: r.reason })),
+      rules: this.plan.rules.map((r) => ({ no: r.no, id: r.id, name: r.name, ifname: r.ifname, state: r.state, reason: r.reason, outputRows: this.rows.of(r.no) })),
       api: this.api ? { pid: this.api.pid, listen: this.opts.apiListen! } : this.opts.externalApi ? { pid: 0, listen: "external" } : null,
       joins: this.dataplane?.joins() ?? [],
       maxRules: this.opts.maxRules,

@@ -41,7 +41,7 @@ export async function dashboardEvent(d: DashboardDeps): Promise<DashboardEvent> 
   const defs = new Map(stored.map((r) => [r.id, r]));
   const meta = new Map((status?.rules ?? []).map((r) => [r.id, r]));
   const base: RuleStatsBody[] = s ? s.rules : (status?.rules ?? []).map((r) => ({ no: r.no, id: r.id, ...(r.name !== undefined ? { name: r.name } : {}),
-    state: r.state, rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, duplicated: 0, drops: zeroDrops(), ...ZERO_RATES }));
+    state: r.state, rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, duplicated: 0, drops: zeroDrops(), outputStats: [], ...ZERO_RATES }));
   const rules = base.map((r) => {
     const def = defs.get(r.id);
     const m = meta.get(r.id);

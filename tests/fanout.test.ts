@@ -1,0 +1,156 @@
+// Fan-out on both send paths, read from the wire: one input, outputs on several veths, a
+// capture on each receiving end that checks every frame (IPv4 and UDP checksums, lengths, the
+// group's MAC, never a fragment, the payload) beside ordinary UDP sinks.
+//   src --veth-- [in0] relay [out0..out3 MTU 1500, out4 MTU 1000] --veths-- dst eth0..eth4
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Lab } from "../lab/netns.ts";
+import { BUN, ROOT, TestRelay, backlogDrops, collect, expectExactlyOnce, runGen, startSink } from "./lib/relay.ts";
+import { settled } from "./lib/settled.ts";
+import { metric, metricsText } from "./lib/metrics.ts";
+
+let lab: Lab;
+let src: string, relay: string, dst: string;
+const OUTS = 5;
+
+beforeAll(() => {
+  lab = Lab.create("fan");
+  src = lab.ns("src");
+  relay = lab.ns("rly");
+  dst = lab.ns("dst");
+  lab.veth({ ns: src, ifname: "eth0", addr: "10.99.1.2/24", mtu: 9000 }, { ns: relay, ifname: "in0", addr: "192.168.50.1/24", mtu: 9000 });
+  for (let i = 0; i < OUTS; i++) {
+    const mtu = i === 4 ? 1000 : undefined;
+    lab.veth({ ns: relay, ifname: `out${i}`, addr: `10.7${i}.0.1/24`, mtu }, { ns: dst, ifname: `eth${i}`, addr: `10.7${i}.0.2/24`, mtu });
+    // The kernel computes the UDP checksum of what its sockets send only when the device cannot:
+    // with tx offload off it does, so the capture can check both send paths' checksums.
+    expect(lab.sh(relay, [BUN, `${ROOT}/tests/tools/offload.ts`, "--interface", `out${i}`, "--feature", "tx", "--off"]).code).toBe(0);
+  }
+  lab.sh(src, ["ip", "route", "add", "224.0.0.0/4", "dev", "eth0"]);
+  lab.sysctl(dst, "net.core.rmem_max", String(8 << 20));
+});
+
+afterAll(() => lab?.destroy());
+
+/** Captures on the receiving ends; `wire()` waits for them to end and merges their reports. */
+function capture(ifaces: string[], ms: number) {
+  const caps = ifaces.map((i) => {
+    const p = lab.spawn(dst, [BUN, "tests/tools/capture.ts", "--interface", i, "--ms", String(ms)], { cwd: ROOT });
+    return { out: collect(p.stdout), err: collect(p.stderr), p };
+  });
+  return {
+    ready: async () => {
+      while (!caps.every((c) => c.err.text().includes("ready"))) await Bun.sleep(20);
+    },
+    wire: async (): Promise<Record<string, any>> => {
+      const all = await Promise.all(caps.map(async (c) => {
+        await c.p.exited;
+        await c.out.done;
+        return JSON.parse(c.out.text());
+      }));
+      return Object.assign({}, ...all);
+    },
+  };
+}
+
+const clean = { badIpSum: 0, badUdpSum: 0, badLength: 0, badMac: 0, fragments: 0, badPayload: 0 };
+
+describe("fan-out", () => {
+  test.each(["raw", "socket"])("1:4 across 4 veths (send %s): every receiver gets every packet once, byte-exact; frames well formed; TTL, DSCP, checksums as configured", async (send) => {
+    const N = 4000;
+    const outputs = [
+      { interface: "out0", group: "239.10.0.1", port: 7000, ttl: 5, dscp: 46, send },
+      { interface: "out1", group: "239.10.0.2", port: 7001, ttl: 9, send },
+      { interface: "out2", group: "239.10.0.3", port: 7002, ttl: 3, dscp: 10, send, udpChecksum: false },
+      { interface: "out3", group: "239.10.0.4", port: 7003, send },
+      // Back out of the input interface: were the relay to receive its own frames, rule "echo" would count them.
+      { interface: "in0", group: "239.10.0.9", port: 7009, send },
+    ];
+    const rules = [
+      { name: "fan", input: { interface: "in0", group: "239.1.1.1", port: 5000 }, outputs },
+      { name: "echo", input: { interface: "in0", group: "239.10.0.9", port: 7009 }, outputs: [{ interface: "out0", group: "239.10.0.99", port: 7099 }] },
+    ];
+    const r = await TestRelay.start(lab, relay, { rules });
+    try {
+      const sinks = outputs.slice(0, 4).map((o, i) =>
+        startSink(lab, dst, ["--group", o.group, "--port", String(o.port), "--interface", `eth${i}`, "--expect", String(N)]));
+      const cap = capture(["eth0", "eth1", "eth2", "eth3"], 4500);
+      await Promise.all(sinks.map((s) => s.ready));
+      await cap.ready();
+      const bl = backlogDrops();
+      await runGen(lab, src, ["--group", "239.1.1.1", "--port", "5000", "--interface", "eth0", "--rate", "2000", "--size", "1000", "--count", String(N)]);
+      const got = await Promise.all(sinks.map((s) => s.result));
+      for (const g of got) {
+        expectExactlyOnce(g, N, r, bl);
+        expect(g.senders).toHaveLength(1);
+      }
+      const wire = await cap.wire();
+      const at = (i: number) => wire[`${outputs[i].group}:${outputs[i].port}`];
+      for (let i = 0; i < 4; i++) {
+        expect(at(i)).toMatchObject({ ...clean, packets: N, unique: N, src: [`10.7${i}.0.1`] });
+        expect(at(i).sports).toHaveLength(1);
+        expect(at(i).ids).toBeGreaterThan(N / 2); // the IP ID varies
+      }
+      expect(at(0)).toMatchObject({ ttl: [5], tos: [46 << 2], zeroUdpSum: 0 });
+      expect(at(1)).toMatchObject({ ttl: [9], tos: [0], zeroUdpSum: 0 });
+      expect(at(2)).toMatchObject({ ttl: [3], tos: [10 << 2], zeroUdpSum: N }); // udpChecksum false: "none"
+      expect(at(3)).toMatchObject({ ttl: [16], zeroUdpSum: 0 }); // the default TTL
+      const s = await settled(() => r.stats(), (s) => s.rules[0].txPackets === 5 * N);
+      const [fan, echo] = s.rules;
+      expect(fan).toMatchObject({ rxPackets: N, txPackets: 5 * N, txBytes: 5 * N * 1000 });
+      expect(fan.outputStats.map((o) => [o.index, o.txPackets, o.txBytes, o.drops])).toEqual(
+        outputs.map((_, i) => [i, N, N * 1000, { mtu_exceeded: 0, send_error: 0 }]));
+      expect(echo.rxPackets).toBe(0);
+      expect(s.workers[0].ingress.matched).toBe(N);
+    } finally {
+      await r.stop();
+    }
+  }, 90_000);
+
+  test("1:50 (50 groups on 4 interfaces) at a moderate rate: nothing lost, nothing duplicated", async () => {
+    const N = 2000;
+    const outputs = Array.from({ length: 50 }, (_, i) => ({ interface: `out${i % 4}`, group: `239.20.0.${i + 1}`, port: 8000 + i }));
+    const r = await TestRelay.start(lab, relay, { rules: [{ name: "fifty", input: { interface: "in0", group: "239.1.1.1", port: 5001 }, outputs }] });
+    try {
+      const cap = capture(["eth0", "eth1", "eth2", "eth3"], 7000);
+      await cap.ready();
+      await runGen(lab, src, ["--group", "239.1.1.1", "--port", "5001", "--interface", "eth0", "--rate", "500", "--size", "200", "--count", String(N)]);
+      const wire = await cap.wire();
+      for (const o of outputs) expect({ key: `${o.group}:${o.port}`, ...wire[`${o.group}:${o.port}`] }).toMatchObject({ key: `${o.group}:${o.port}`, ...clean, packets: N, unique: N });
+      const s = await settled(() => r.stats(), (s) => s.rules[0].txPackets === 50 * N);
+      expect(s.rules[0]).toMatchObject({ rxPackets: N, txPackets: 50 * N });
+      expect(s.rules[0].outputStats).toHaveLength(50);
+      expect(s.rules[0].outputStats.every((o) => o.txPackets === N)).toBe(true);
+      expect(s.drops).toMatchObject({ pool_exhausted: 0, ring_full: 0, send_error: 0 });
+    } finally {
+      await r.stop();
+    }
+  }, 90_000);
+
+  test.each(["raw", "socket"])("payload bigger than an output's MTU (send %s): dropped and counted as mtu_exceeded, never fragmented; the other output gets it", async (send) => {
+    const outputs = [{ interface: "out0", group: "239.30.0.1", port: 7100, send }, { interface: "out4", group: "239.30.0.2", port: 7101, send }];
+    const r = await TestRelay.start(lab, relay, { rules: [{ name: "mtu", input: { interface: "in0", group: "239.1.1.1", port: 5002 }, outputs }] });
+    try {
+      const cap = capture(["eth0", "eth4"], 2500);
+      await cap.ready();
+      // out4's MTU of 1,000 takes at most 972 B of payload: the 1,000 B datagrams are dropped there, the 900 B ones go.
+      await runGen(lab, src, ["--group", "239.1.1.1", "--port", "5002", "--interface", "eth0", "--rate", "1000", "--size", "1000", "--count", "100"]);
+      await runGen(lab, src, ["--group", "239.1.1.1", "--port", "5002", "--interface", "eth0", "--rate", "1000", "--size", "900", "--count", "10"]);
+      const wire = await cap.wire();
+      expect(wire["239.30.0.1:7100"]).toMatchObject({ ...clean, packets: 110 });
+      expect(wire["239.30.0.2:7101"]).toMatchObject({ ...clean, packets: 10 });
+      const s = await settled(() => r.stats(), (s) => s.rules[0].txPackets === 120);
+      expect(s.rules[0]).toMatchObject({ rxPackets: 110, txPackets: 120 });
+      expect(s.rules[0].drops.mtu_exceeded).toBe(100);
+      expect(s.rules[0].outputStats.map((o) => [o.txPackets, o.drops.mtu_exceeded])).toEqual([[110, 0], [10, 100]]);
+      expect(s.drops.mtu_exceeded).toBe(100);
+      // The same through the API and /metrics.
+      const api = await r.api("GET", "/api/v1/stats");
+      expect(api.body.rules[0].outputStats[1]).toMatchObject({ index: 1, txPackets: 10, drops: { mtu_exceeded: 100 } });
+      const m = await metricsText(r);
+      expect(metric(m, "mcrelay_output_drops_total", { rule: "mtu", output: "1", reason: "mtu_exceeded" })).toBe(100);
+      expect(metric(m, "mcrelay_output_tx_packets_total", { rule: "mtu", output: "0" })).toBe(110);
+    } finally {
+      await r.stop();
+    }
+  }, 60_000);
+});

@@ -20,11 +20,17 @@
 #define PACKET_FANOUT_FLAG_IGNORE_OUTGOING 0x4000
 #endif
 
+#define MR_PACKET_VNET_HDR 1
+#define MR_PACKET_PROMISC 2
+
 // Opens the socket with protocol 0 so it receives nothing until the ring is set and it is bound.
 // Returns the fd, or -errno. fanout_id < 0 asks the kernel for a unique group id. version is 2 or
 // 3: V3 hands user space whole blocks (full, or after retire_ms); V2 hands over every frame at once.
+// flags, for a link's ends: MR_PACKET_VNET_HDR puts a virtio_net_hdr before each frame (a TSO/GSO
+// super-frame's segmentation and a partial checksum's offsets, so it can be sent on as it came);
+// MR_PACKET_PROMISC takes frames addressed to other hosts too (a link carries all of them).
 int mr_packet_open(int version, int ifindex, unsigned block_size, unsigned block_nr, unsigned frame_size,
-                   unsigned retire_ms, int fanout_id, int fanout_mode)
+                   unsigned retire_ms, int fanout_id, int fanout_mode, int flags)
 {
 	if (version != 2 && version != 3)
 		return -EINVAL;
@@ -34,6 +40,10 @@ int mr_packet_open(int version, int ifindex, unsigned block_size, unsigned block
 
 	int v = version == 3 ? TPACKET_V3 : TPACKET_V2;
 	if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &v, sizeof(v)) < 0)
+		goto fail;
+	int on = 1;
+	// Before the ring: the kernel refuses it afterwards (EBUSY).
+	if ((flags & MR_PACKET_VNET_HDR) && setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &on, sizeof(on)) < 0)
 		goto fail;
 	// The relay must never see its own egress frames.
 	int one = 1;
@@ -67,11 +77,15 @@ int mr_packet_open(int version, int ifindex, unsigned block_size, unsigned block
 	};
 	if (bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0)
 		goto fail;
+	// Held by the socket: the interface leaves promiscuous mode when the socket closes.
+	struct packet_mreq mr = { .mr_ifindex = ifindex, .mr_type = PACKET_MR_PROMISC };
+	if ((flags & MR_PACKET_PROMISC) && setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof(mr)) < 0)
+		goto fail;
 
-	int flags = fanout_mode | PACKET_FANOUT_FLAG_IGNORE_OUTGOING;
+	int fflags = fanout_mode | PACKET_FANOUT_FLAG_IGNORE_OUTGOING;
 	if (fanout_id < 0)
-		flags |= PACKET_FANOUT_FLAG_UNIQUEID;
-	int arg = (fanout_id < 0 ? 0 : (fanout_id & 0xffff)) | (flags << 16);
+		fflags |= PACKET_FANOUT_FLAG_UNIQUEID;
+	int arg = (fanout_id < 0 ? 0 : (fanout_id & 0xffff)) | (fflags << 16);
 	if (setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof(arg)) < 0) {
 		// Older kernels reject the flag; ingress still drops outgoing frames by packet type.
 		arg &= ~(PACKET_FANOUT_FLAG_IGNORE_OUTGOING << 16);

@@ -4,7 +4,7 @@ import type { Mapping } from "./sys.ts";
 import { check, libPath } from "./lib.ts";
 
 const { symbols: C } = dlopen(libPath(), {
-  mr_packet_open: { args: [T.i32, T.i32, T.u32, T.u32, T.u32, T.u32, T.i32, T.i32], returns: T.i32 },
+  mr_packet_open: { args: [T.i32, T.i32, T.u32, T.u32, T.u32, T.u32, T.i32, T.i32, T.i32], returns: T.i32 },
   mr_packet_fanout_id: { args: [T.i32], returns: T.i32 },
   mr_packet_map: { args: [T.i32, T.u64], returns: T.ptr },
   mr_unmap: { args: [T.ptr, T.u64], returns: T.i32 },
@@ -23,10 +23,15 @@ export interface RingGeometry {
   retireMs: number;
 }
 
+/** How a link's end is read: every frame (promiscuous), each after a virtio_net_hdr (VNET_HDR_BYTES). */
+export const LINK_END = { vnetHdr: true, promisc: true } as const;
+/** struct virtio_net_hdr: flags, gso_type, hdr_len, gso_size, csum_start, csum_offset. */
+export const VNET_HDR_BYTES = 10;
+
 /** Opens, rings and binds an AF_PACKET socket on ifindex and joins fanoutId (or a new group if < 0). */
-export function packetOpen(ifindex: number, g: RingGeometry, fanoutId: number): number {
+export function packetOpen(ifindex: number, g: RingGeometry, fanoutId: number, o: { vnetHdr?: boolean; promisc?: boolean } = {}): number {
   return check(
-    C.mr_packet_open(g.version, ifindex, g.blockSize, g.blockCount, g.frameSize, g.retireMs, fanoutId, FANOUT_HASH),
+    C.mr_packet_open(g.version, ifindex, g.blockSize, g.blockCount, g.frameSize, g.retireMs, fanoutId, FANOUT_HASH, (o.vnetHdr ? 1 : 0) | (o.promisc ? 2 : 0)),
     `AF_PACKET socket on ifindex ${ifindex}`,
   );
 }

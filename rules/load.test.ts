@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { ConfigError, parseConfig, ruleId } from "./load.ts";
+import { ConfigError, linkId, parseConfig, ruleId } from "./load.ts";
 
 const good = () => ({
   rules: [{ name: "feed-a", input: { interface: "eth0", group: "239.1.1.1", port: 5000 },
@@ -58,4 +58,42 @@ describe("rules file", () => {
     expect(ruleId(c.rules[0])).toBe(ruleId(parseConfig(good()).rules[0]));
     expect(ruleId(c.rules[0])).toMatch(/^r-[0-9a-f]{12}$/);
   });
+});
+
+describe("links in a rules file", () => {
+  const withLink = () => ({
+    ...good(),
+    links: [{ name: "lab", a: "veth-a", b: "veth-b", aToB: { loss: 0.02, delayMs: 40, jitterMs: 5, reorder: 0.01, rateBps: 1e7, seed: 7 }, bToA: { delayMs: 40 },
+      flows: [{ name: "dns", match: { protocol: "udp", ports: "53" }, aToB: { loss: 1 } },
+        { name: "web", match: { address: "10.0.0.0/8", protocol: "tcp", ports: "80-443" }, bToA: { rateBps: 2e6 } }] }],
+  });
+
+  test("the issue's example parses; a link gets a stable id from its interfaces", () => {
+    const c = parseConfig(withLink());
+    expect(c.links[0]).toMatchObject({ name: "lab", a: "veth-a", b: "veth-b", flows: [{ name: "dns" }, { name: "web" }] });
+    expect(linkId(c.links[0])).toMatch(/^l-[0-9a-f]{12}$/);
+    expect(linkId(c.links[0])).toBe(linkId(parseConfig(withLink()).links[0]));
+    expect(parseConfig(good()).links).toEqual([]);
+  });
+
+  const bad: [string, (c: any) => void, RegExp][] = [
+    ["a = b", (c) => (c.links[0].b = "veth-a"), /link 0 "lab" field b: b must be another interface than a/],
+    ["bad ports", (c) => (c.links[0].flows[0].match.ports = "53-1"), /link 0 "lab" field flows\[0\]\.match\.ports: ports must be "N" or "N-M"/],
+    ["port beyond 65535", (c) => (c.links[0].flows[0].match.ports = "70000"), /field flows\[0\]\.match\.ports/],
+    ["bad address", (c) => (c.links[0].flows[1].match.address = "10.0.0.0/40"), /field flows\[1\]\.match\.address: address must be an IPv4 or IPv6 prefix/],
+    ["bad protocol", (c) => (c.links[0].flows[1].match.protocol = "sctp-ish"), /field flows\[1\]\.match\.protocol: protocol must be/],
+    ["two flows of one name", (c) => (c.links[0].flows[1].name = "dns"), /field flows\[1\]\.name: two flows are named "dns"/],
+    ["a bad impairment", (c) => (c.links[0].aToB.loss = 2), /link 0 "lab" field aToB\.loss: loss must be 0–1/],
+    ["an unknown key", (c) => (c.links[0].colour = 1), /link 0 "lab" field colour|link 0 "lab": unknown key "colour"/],
+    ["an interface in two links", (c) => c.links.push({ name: "other", a: "veth-b", b: "veth-c" }), /link 1 "other" field a: veth-b already belongs to link lab/],
+    ["a link on a rule's input", (c) => (c.links[0].a = "eth0"), /link 0 "lab" field a: eth0 is the input of rule feed-a/],
+    ["the same name twice", (c) => c.links.push({ name: "lab", a: "x0", b: "x1" }), /link 1 "lab" field name: same name as link 0/],
+  ];
+  for (const [what, mutate, re] of bad) {
+    test(`rejects ${what}, naming the link and field`, () => {
+      const c = withLink();
+      mutate(c);
+      expect(errorOf(c)).toMatch(re);
+    });
+  }
 });

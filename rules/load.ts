@@ -2,7 +2,9 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { z } from "zod";
-import { configSchema, type Config, type Rule } from "./schema.ts";
+import { configSchema, type Config } from "./config.ts";
+import type { Link } from "./link.ts";
+import type { Rule } from "./schema.ts";
 
 export class ConfigError extends Error {}
 
@@ -11,12 +13,12 @@ type Issue = z.core.$ZodIssue;
 /** "rules[0] \"name\" outputs[0].ttl: ttl must be 1–255" */
 export function describeIssue(raw: unknown, issue: Issue): string {
   const path = issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("").replace(/^\./, "");
-  const m = /^rules\[(\d+)\]\.?(.*)$/.exec(path);
+  const m = /^(rules|links)\[(\d+)\]\.?(.*)$/.exec(path);
   let where = path || "(file)";
   if (m) {
-    const r = (raw as any)?.rules?.[Number(m[1])];
+    const r = (raw as any)?.[m[1]!]?.[Number(m[2])];
     const name = typeof r?.name === "string" ? ` "${r.name}"` : typeof r?.id === "string" ? ` (id ${r.id})` : "";
-    where = `rule ${m[1]}${name}${m[2] ? ` field ${m[2]}` : ""}`;
+    where = `${m[1] === "rules" ? "rule" : "link"} ${m[2]}${name}${m[3] ? ` field ${m[3]}` : ""}`;
   }
   let msg = issue.message;
   if (issue.code === "unrecognized_keys") msg = `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
@@ -29,6 +31,32 @@ export function ruleId(r: Pick<Rule, "id" | "input">): string {
   const i = r.input;
   const key = `${i.interface}|${i.group}|${i.port}|${i.source ?? ""}`;
   return "r-" + createHash("sha256").update(key).digest("hex").slice(0, 12);
+}
+
+/** Stable id of a link without one: derived from its interfaces, in order. */
+export function linkId(l: Pick<Link, "id" | "a" | "b">): string {
+  if (l.id) return l.id;
+  return "l-" + createHash("sha256").update(`${l.a}|${l.b}`).digest("hex").slice(0, 12);
+}
+
+/** Interfaces a rule or link takes for itself: a link's ends, a rule's input. Any one of them may
+ *  serve one link or be rule inputs, never both (the link would take the rule's frames). */
+export function interfaceClashes(rules: Pick<Rule, "input" | "name" | "id">[], links: Pick<Link, "a" | "b" | "name" | "id">[]):
+  { link: number; field: "a" | "b"; message: string }[] {
+  const out: { link: number; field: "a" | "b"; message: string }[] = [];
+  const inputs = new Map<string, string>();
+  for (const r of rules) if (!inputs.has(r.input.interface)) inputs.set(r.input.interface, r.name ?? ruleId(r as Rule));
+  const taken = new Map<string, string>();
+  links.forEach((l, i) => {
+    for (const field of ["a", "b"] as const) {
+      const ifname = l[field];
+      const label = l.name ?? linkId(l);
+      if (taken.has(ifname)) out.push({ link: i, field, message: `${ifname} already belongs to link ${taken.get(ifname)}` });
+      else if (inputs.has(ifname)) out.push({ link: i, field, message: `${ifname} is the input of rule ${inputs.get(ifname)}: an interface is a link's or rules' input, not both` });
+      else taken.set(ifname, label);
+    }
+  });
+  return out;
 }
 
 export function inputKey(r: Pick<Rule, "input">): string {
@@ -55,6 +83,20 @@ export function parseConfig(raw: unknown): Config {
     if (r.name) clash(names, r.name, "name");
     clash(inputs, inputKey(r), "input");
   });
+  const linkIds = new Map<string, number>();
+  const linkNames = new Map<string, number>();
+  cfg.links.forEach((l, i) => {
+    const label = `link ${i}${l.name ? ` "${l.name}"` : ""}`;
+    const id = linkId(l);
+    if (linkIds.has(id)) problems.push(`${label} field id: same id as link ${linkIds.get(id)}`);
+    else linkIds.set(id, i);
+    if (l.name && linkNames.has(l.name)) problems.push(`${label} field name: same name as link ${linkNames.get(l.name)}`);
+    else if (l.name) linkNames.set(l.name, i);
+  });
+  for (const c of interfaceClashes(cfg.rules, cfg.links)) {
+    const l = cfg.links[c.link]!;
+    problems.push(`link ${c.link}${l.name ? ` "${l.name}"` : ""} field ${c.field}: ${c.message}`);
+  }
   if (problems.length) throw new ConfigError(problems.join("\n"));
   return cfg;
 }

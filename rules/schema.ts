@@ -70,7 +70,7 @@ export const inputSchema = inputObject
     path: ["group"],
   });
 
-const ruleId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "id must be 1–64 of A–Z a–z 0–9 . _ -");
+export const ruleId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "id must be 1–64 of A–Z a–z 0–9 . _ -");
 
 /** Text people name things with: well-formed Unicode (no lone surrogates, which SQLite and JSON
  *  tools mangle into each other) and no control characters (NUL ends a C string; others break logs). */
@@ -118,21 +118,8 @@ export const rulePatchSchema = ruleObject
   .extend({ input: inputObject.partial().optional(), traceSampleRatio: traceSampleRatio.optional() })
   .meta({ id: "RulePatch" });
 
-export const poolSchema = z.strictObject({
-  /** 2 KiB slots per worker pair (payloads up to 1,984 bytes). */
-  slots: z.number().int().min(64).max(1 << 20).default(8192),
-  /** 10 KiB slots per worker pair for jumbo payloads; 0 drops them as oversize. */
-  jumboSlots: z.number().int().min(0).max(1 << 16).default(0),
-});
-
-export const configSchema = z.strictObject({
-  rules: z.array(ruleSchema).default([]),
-  pool: poolSchema.default({ slots: 8192, jumboSlots: 0 }),
-});
-
 export type Rule = z.infer<typeof ruleSchema>;
 export type RuleInput = z.input<typeof ruleSchema>;
 export type Output = z.infer<typeof outputSchema>;
-export type Config = z.infer<typeof configSchema>;
 export type RulePatch = z.infer<typeof rulePatchSchema>;
 export type Impairment = z.infer<typeof impairmentSchema>;

@@ -7,7 +7,7 @@ export const TUNE_ENV = /^MCRELAY_TUNE_[A-Z_]+$/;
 
 /** The variables readTune knows; any other MCRELAY_TUNE_* is a typo and stops start-up. */
 const KNOWN = ["MCRELAY_TUNE_SPIN_US", "MCRELAY_TUNE_TAKE", "MCRELAY_TUNE_URING", "MCRELAY_TUNE_PIN", "MCRELAY_TUNE_NICE", "MCRELAY_TUNE_RING",
-  "MCRELAY_TUNE_BLOCK_KIB", "MCRELAY_TUNE_BLOCKS"];
+  "MCRELAY_TUNE_BLOCK_KIB", "MCRELAY_TUNE_BLOCKS", "MCRELAY_TUNE_QDISC_BYPASS"];
 
 function intOf(env: Record<string, string | undefined>, name: string, dflt: number, min: number, max: number): number {
   const v = env[name];
@@ -45,6 +45,8 @@ export function readTune(env: Record<string, string | undefined> = process.env) 
     /** AF_PACKET ring of each input: block size (KiB) and block count. */
     blockKiB: int("MCRELAY_TUNE_BLOCK_KIB", 128, 8, 4096),
     blocks: int("MCRELAY_TUNE_BLOCKS", 256, 2, 65536),
+    /** Raw egress: frames straight to the driver (PACKET_QDISC_BYPASS), past the interface's qdisc. */
+    qdiscBypass: oneOf("MCRELAY_TUNE_QDISC_BYPASS", "off", ["off", "on"] as const) === "on",
   };
 }
 

@@ -7,6 +7,7 @@
 // only what changed (`change`). The supervisor validates again (trust no peer), checks what it
 // alone can see (the interfaces' addresses, free rule numbers), and either applies all of a
 // request or none of it: a rejection names the rule and field, as the API's own 422s do.
+import type { Link } from "../../rules/link.ts";
 import type { Rule } from "../../rules/schema.ts";
 import type { RuleState, Status } from "./status.ts";
 
@@ -29,8 +30,17 @@ export interface RuleStatus {
   reason?: string;
 }
 
-/** Why the supervisor refused a change: the rule (by id) and the field, like the API's issues. */
+/** A link's state in the data plane after a change. */
+export interface LinkStatus {
+  id: string;
+  state: RuleState;
+  reason?: string;
+}
+
+/** Why the supervisor refused a change: the rule or link (by id) and the field, like the API's issues. */
 export interface ControlIssue {
+  /** absent: a rule */
+  kind?: "link";
   id: string;
   path: (string | number)[];
   message: string;
@@ -39,18 +49,18 @@ export interface ControlIssue {
 export type Request =
   | { id: number; type: "hello" }
   | { id: number; type: "imported" }
-  /** the whole desired state: rules not in it are deleted */
-  | { id: number; type: "sync"; rules: Rule[] }
-  /** rules created or replaced (by id), rules deleted (by id) */
-  | { id: number; type: "change"; put: Rule[]; delete: string[] }
+  /** the whole desired state: rules not in it are deleted (links too, when `links` is given) */
+  | { id: number; type: "sync"; rules: Rule[]; links?: Link[] }
+  /** rules created or replaced (by id), rules deleted (by id); links likewise */
+  | { id: number; type: "change"; put: Rule[]; delete: string[]; links?: { put: Link[]; delete: string[] } }
   | { id: number; type: "status" }
   | { id: number; type: "interfaces" }
   | { id: number; type: "log-level"; level: string };
 
 export type Response =
   | { id: number; ok: false; error: string; issues?: ControlIssue[] }
-  | { id: number; ok: true; type: "hello"; fileRules: Rule[]; shm: string }
-  | { id: number; ok: true; type: "applied"; version: number; rules: RuleStatus[] }
+  | { id: number; ok: true; type: "hello"; fileRules: Rule[]; fileLinks: Link[]; shm: string }
+  | { id: number; ok: true; type: "applied"; version: number; rules: RuleStatus[]; links: LinkStatus[] }
   | { id: number; ok: true; type: "status"; status: Status }
   | { id: number; ok: true; type: "interfaces"; interfaces: InterfaceInfo[] }
   | { id: number; ok: true; type: "done" };

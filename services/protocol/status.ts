@@ -17,6 +17,8 @@ export interface Status {
   workers: { role: "ingress" | "egress"; index: number; pid: number; restarts: number }[];
   /** outputRows: each output's counter row (by its place in the rule's outputs; -1: none) */
   rules: { no: number; id: string; name?: string; ifname?: string; state: RuleState; reason?: string; outputRows?: number[] }[];
+  /** channels: the rule numbers (counter rows) of each direction, its own and each flow's, in order */
+  links?: LinkStatusEntry[];
   api: { pid: number; listen: string } | null;
   /** multicast memberships per input interface: held, and failed (retried) */
   joins: { ifname: string; joined: number; failed: number }[];
@@ -25,6 +27,22 @@ export interface Status {
   /** the rules file was reloaded and the API has not imported it yet */
   fileRulesPending?: boolean;
   updatedAt: string;
+}
+
+export interface LinkStatusEntry {
+  id: string;
+  name?: string;
+  a: string;
+  b: string;
+  state: RuleState;
+  reason?: string;
+  channels: { aToB: LinkChannels; bToA: LinkChannels };
+}
+
+export interface LinkChannels {
+  /** frames no flow matched */
+  no: number;
+  flows: { name: string; no: number }[];
 }
 
 /** Where a relay keeps its state unless told otherwise, and where tools look for it. */

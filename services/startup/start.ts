@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { loadConfigFile, ConfigError as RulesConfigError } from "../../rules/load.ts";
-import { configSchema, type Config } from "../../rules/schema.ts";
+import { configSchema, type Config } from "../../rules/config.ts";
 import { resolve } from "node:path";
 import { blockedAncestor } from "../supervisor/reachable.ts";
 import type { RelayOptions } from "../supervisor/relay.ts";

@@ -5,13 +5,13 @@ import { MAX_MESSAGE_BYTES, type EgressConfigMsg, type IngressConfigMsg } from "
 import { applyDelta, cut, delta, egressRules, ingressRules, type OutputFacts } from "./configure.ts";
 import { socketKey } from "./egress-sockets.ts";
 import { DesiredRules, type IdentifiedRule } from "./desired.ts";
-import type { Link } from "./links.ts";
+import type { Netdev } from "./netdevs.ts";
 import { RuleNumbers } from "./numbers.ts";
 import { makePlan } from "./plan.ts";
 
-const link = (ifindex: number, up = true, addr = "10.0.0.1", mac = "02:00:00:00:00:0" + ifindex): Link => ({ ifindex, up, addr, broadcast: (10 << 24) + 255, mtu: 1500, mac });
+const netdev = (ifindex: number, up = true, addr = "10.0.0.1", mac = "02:00:00:00:00:0" + ifindex): Netdev => ({ ifindex, up, addr, broadcast: (10 << 24) + 255, mtu: 1500, mac });
 const facts: OutputFacts = { socketKey, sourcePort: () => 40000, row: (no, i) => no * 2 + i };
-const links = (o: Record<string, Link>) => new Map(Object.entries(o));
+const netdevs = (o: Record<string, Netdev>) => new Map(Object.entries(o));
 const rule = (id: string, port: number, extra: Partial<IdentifiedRule> = {}): IdentifiedRule => ({
   id, input: { interface: "in0", group: "239.1.1.1", port }, outputs: [{ interface: "out0", group: "239.2.2.2", port: port + 1000, ttl: 16, dscp: 0 }],
   traceSampleRatio: 0, ...extra,
@@ -27,7 +27,7 @@ describe("plan", () => {
     const rules = [rule("ok", 1), rule("waits", 2, { outputs: [{ interface: "gone0", group: "239.2.2.2", port: 9, ttl: 1, dscp: 0 }] }),
       rule("in-down", 3, { input: { interface: "in1", group: "239.1.1.1", port: 3 } }),
       rule("out-down", 4, { outputs: [{ interface: "out1", group: "239.2.2.2", port: 9, ttl: 1, dscp: 0 }] })];
-    const p = makePlan(rules, numbered(rules), links({ in0: link(2), in1: link(3, false), out0: link(4), out1: link(5, false) }));
+    const p = makePlan(rules, numbered(rules), netdevs({ in0: netdev(2), in1: netdev(3, false), out0: netdev(4), out1: netdev(5, false) }));
     expect(p.rules.map((r) => [r.id, r.state, r.reason ?? ""])).toEqual([
       ["ok", "active", ""],
       ["waits", "waiting", "waiting for interface gone0"],
@@ -43,7 +43,7 @@ describe("plan", () => {
 
   test("an output that did not open is left out of egress's rule", () => {
     const rules = [rule("two", 1, { outputs: [{ interface: "out0", group: "239.2.2.2", port: 9, ttl: 1, dscp: 0 }, { interface: "out0", group: "239.2.2.3", port: 9, ttl: 1, dscp: "preserve" }] })];
-    const p = makePlan(rules, numbered(rules), links({ in0: link(2), out0: link(4) }));
+    const p = makePlan(rules, numbered(rules), netdevs({ in0: netdev(2), out0: netdev(4) }));
     const [e] = egressRules(p, (o) => o.addr !== ((239 << 24) + (2 << 16) + (2 << 8) + 3) >>> 0, facts);
     expect(e.outputs).toHaveLength(1);
     expect(e.cls).toBe(-1); // one output copies the input's DSCP: classes come from each packet
@@ -58,7 +58,7 @@ describe("plan", () => {
       { interface: "lo", group: "239.2.2.5", port: 9, ttl: 1, dscp: 0 },
     ];
     const rules = [rule("r", 1, { outputs })];
-    const p = makePlan(rules, numbered(rules), links({ in0: link(2), out0: { ...link(4), mtu: 1400 }, lo: link(1, true, "127.0.0.1", "") }));
+    const p = makePlan(rules, numbered(rules), netdevs({ in0: netdev(2), out0: { ...netdev(4), mtu: 1400 }, lo: netdev(1, true, "127.0.0.1", "") }));
     const [e] = egressRules(p, () => true, facts);
     expect(e.outputs.map((o) => [o.socket.startsWith("raw:") ? o.socket : "udp", !!o.raw, o.row, o.maxPayload])).toEqual([
       ["raw:out0#4", true, 0, 1372], ["raw:out0#4", true, 1, 1372], ["udp", false, 2, 1372], ["udp", false, 3, 1372],
@@ -107,7 +107,7 @@ describe("deltas", () => {
 });
 
 describe("desired rules", () => {
-  const ok = links({ in0: link(2), out0: link(4, true, "10.0.0.1") });
+  const ok = netdevs({ in0: netdev(2), out0: netdev(4, true, "10.0.0.1") });
 
   test("a change is checked whole: a clash, a broadcast output, too many rules — nothing is taken", () => {
     const d = new DesiredRules();

@@ -6,7 +6,7 @@ import { inputKey, ruleId } from "../../rules/load.ts";
 import { formatIpv4, parseIpv4 } from "../../rules/ipv4.ts";
 import { ruleSchema, type Rule } from "../../rules/schema.ts";
 import type { ControlIssue } from "../protocol/control.ts";
-import type { Link } from "./links.ts";
+import type { Netdev } from "./netdevs.ts";
 import type { RuleNumbers } from "./numbers.ts";
 
 export type IdentifiedRule = Rule & { id: string };
@@ -35,7 +35,7 @@ export class DesiredRules {
    * What would be wrong with the set after putting `put` (by id) and deleting `del`; nothing is
    * changed. Returns the rules as parsed, or the issues.
    */
-  check(put: unknown[], del: string[], numbers: RuleNumbers, links: Map<string, Link>): { rules: IdentifiedRule[] } | { issues: ControlIssue[] } {
+  check(put: unknown[], del: string[], numbers: RuleNumbers, netdevs: Map<string, Netdev>): { rules: IdentifiedRule[] } | { issues: ControlIssue[] } {
     const issues: ControlIssue[] = [];
     const parsed: IdentifiedRule[] = [];
     put.forEach((raw, i) => {
@@ -68,7 +68,7 @@ export class DesiredRules {
     if (added > numbers.available) {
       issues.push({ id: parsed[0]?.id ?? "", path: [], message: `the relay holds at most ${numbers.max} rules (--max-rules); ${numbers.available} can be added now` });
     }
-    for (const r of parsed) issues.push(...vet(r, links));
+    for (const r of parsed) issues.push(...vet(r, netdevs));
     return issues.length ? { issues } : { rules: parsed };
   }
 
@@ -82,10 +82,10 @@ export class DesiredRules {
 /** What only the host can tell is wrong with a rule: an output to its interface's subnet
  *  broadcast address (a connect() there fails with EACCES, and relaying to a whole subnet is not
  *  what a multicast relay is for). */
-export function vet(r: IdentifiedRule, links: Map<string, Link>): ControlIssue[] {
+export function vet(r: IdentifiedRule, netdevs: Map<string, Netdev>): ControlIssue[] {
   const issues: ControlIssue[] = [];
   r.outputs.forEach((o, i) => {
-    const l = links.get(o.interface);
+    const l = netdevs.get(o.interface);
     if (l && l.broadcast !== 0 && parseIpv4(o.group) === l.broadcast) {
       issues.push({ id: r.id, path: ["outputs", i, "group"], message: `${o.group} is the broadcast address of ${o.interface} (${l.addr}, broadcast ${formatIpv4(l.broadcast)}): not an output a relay can send to` });
     }

@@ -7,7 +7,10 @@
 import { closeFd, egressSocket, localPort } from "../../c/inet.ts";
 import { ErrnoError } from "../../c/lib.ts";
 import { packetTxOpen } from "../../c/packet_tx.ts";
+import { readTune } from "../tune.ts";
 import type { PlannedOutput } from "./plan.ts";
+
+const TUNE = readTune();
 
 /** The key of the socket a worker sends the output on. */
 export function socketKey(o: PlannedOutput): string {
@@ -25,7 +28,7 @@ export class EgressSockets {
   open(o: PlannedOutput): number {
     if (!o.raw) return this.udp(o);
     this.sourcePort(o);
-    return packetTxOpen(o.ifindex);
+    return packetTxOpen(o.ifindex, { qdiscBypass: TUNE.qdiscBypass });
   }
 
   /** The source port of a raw output, held from now on. */

@@ -5,7 +5,7 @@ import type { Impairment } from "../../rules/schema.ts";
 import { BEST_EFFORT, classOf } from "../../shm/classes.ts";
 import type { RuleState } from "../protocol/status.ts";
 import type { IdentifiedRule } from "./desired.ts";
-import type { Link } from "./links.ts";
+import type { Netdev } from "./netdevs.ts";
 
 export interface PlannedOutput {
   /** Identifies the egress socket; it includes the interface's address so a change rebinds. */
@@ -82,13 +82,13 @@ const plural = (n: number, w: string) => `${w}${n > 1 ? "s" : ""}`;
  * numberOf: each rule's number (every desired rule has one). notJoined: "ifname group/source" ->
  * why the membership failed; such a rule forwards whatever arrives but is reported down.
  */
-export function makePlan(rules: IdentifiedRule[], numberOf: (id: string) => number, links: Map<string, Link>,
+export function makePlan(rules: IdentifiedRule[], numberOf: (id: string) => number, netdevs: Map<string, Netdev>,
   notJoined: (ifname: string, group: number, source: number) => string | undefined = () => undefined): Plan {
   const inputs = new Map<string, number>();
   const planned = rules.map((r): PlannedRule => {
-    const input = links.get(r.input.interface);
+    const input = netdevs.get(r.input.interface);
     const all = r.outputs.map((o, index) => {
-      const l = links.get(o.interface);
+      const l = netdevs.get(o.interface);
       const preserve = o.dscp === "preserve";
       const addr = parseIpv4(o.group)!;
       // By default raw where it can be: a multicast group on an Ethernet link with an address.
@@ -105,8 +105,8 @@ export function makePlan(rules: IdentifiedRule[], numberOf: (id: string) => numb
       sample: r.traceSampleRatio, impairment: r.impairment, cls: ruleClass(all),
       outputs: all.filter((o) => o.up).map(({ up: _up, ...o }) => o), matched: false,
     };
-    const missing = [...new Set([r.input.interface, ...r.outputs.map((o) => o.interface)].filter((n) => !links.has(n)))];
-    const downOuts = [...new Set(all.filter((o) => !o.up && links.has(o.ifname)).map((o) => o.ifname))];
+    const missing = [...new Set([r.input.interface, ...r.outputs.map((o) => o.interface)].filter((n) => !netdevs.has(n)))];
+    const downOuts = [...new Set(all.filter((o) => !o.up && netdevs.has(o.ifname)).map((o) => o.ifname))];
     if (missing.length) {
       p.state = "waiting";
       p.reason = `waiting for ${plural(missing.length, "interface")} ${missing.join(", ")}`;

@@ -7,7 +7,9 @@ import { chownSync, fchownSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import pino from "pino";
 import { loadConfigFile, ruleId } from "../../rules/load.ts";
-import type { Config, Rule } from "../../rules/schema.ts";
+import type { Config } from "../../rules/config.ts";
+import type { Rule } from "../../rules/schema.ts";
+import type { Link } from "../../rules/link.ts";
 import { EGRESS_RULE_COUNTERS, INGRESS_RULE_COUNTERS, OUTPUT_COUNTERS, OUTPUT_ROWS_PER_RULE } from "../../shm/layout.ts";
 import { OutputRows } from "./output-rows.ts";
 import { createSegment, removeSegment, segmentName, type Segment } from "../../shm/segment.ts";
@@ -20,7 +22,7 @@ import { ANSWER_MS, DataPlane } from "./dataplane.ts";
 import { DesiredRules, type IdentifiedRule } from "./desired.ts";
 import { listInterfaces } from "./interfaces.ts";
 import { LinkWatch } from "./link-watch.ts";
-import { readLinks } from "./links.ts";
+import { readNetdevs } from "./netdevs.ts";
 import { RuleNumbers } from "./numbers.ts";
 import { Pair } from "./pairs.ts";
 import { makePlan, type Plan } from "./plan.ts";
@@ -71,6 +73,8 @@ export class Relay {
   private readonly dir: StateDir;
   /** the file's rules, handed to the API once to import into its store */
   private fileRules: Rule[] | null;
+  /** the rules file's links, for the API to import (null once it has) */
+  private fileLinks: Link[] | null;
   private user!: RelayUser;
   private control: ControlServer | null = null;
   private api: ApiProcess | null = null;
@@ -83,6 +87,7 @@ export class Relay {
     this.numbers = new RuleNumbers(opts.maxRules);
     this.rows = new OutputRows(opts.maxRules * OUTPUT_ROWS_PER_RULE);
     this.fileRules = opts.config.rules;
+    this.fileLinks = opts.config.links;
     this.links = new LinkWatch(() => this.reapply(), (o, m) => this.log.debug(o, m));
   }
 
@@ -114,7 +119,7 @@ export class Relay {
       }
     }, 50);
     for (const p of this.pairs) for (const w of p.workers()) await w.expect("ready", ANSWER_MS);
-    const initial = this.desired.check(this.opts.config.rules, [], this.numbers, readLinks());
+    const initial = this.desired.check(this.opts.config.rules, [], this.numbers, readNetdevs());
     if ("issues" in initial) throw new StartupConfigError(initial.issues.map((i) => `rule ${i.id} ${i.path.join(".")}: ${i.message}`).join("\n"));
     this.take(initial.rules, []);
     await this.queueApply();
@@ -169,7 +174,7 @@ export class Relay {
       case "hello":
         this.apiHello?.();
         this.apiHello = null;
-        return { ok: true, type: "hello", fileRules: this.fileRules ?? [], shm: this.seg.name };
+        return { ok: true, type: "hello", fileRules: this.fileRules ?? [], fileLinks: this.fileLinks ?? [], shm: this.seg.name };
       case "imported":
         this.fileRules = null; // imported once: later API restarts must not revert API edits
         this.changed();
@@ -200,7 +205,7 @@ export class Relay {
     let ok: IdentifiedRule[] = [];
     // Checked inside the queue: the numbers and names it sees are those of every change before it.
     await this.queue(async () => {
-      const c = this.desired.check(put, del.filter((id) => this.desired.has(id)), this.numbers, readLinks());
+      const c = this.desired.check(put, del.filter((id) => this.desired.has(id)), this.numbers, readNetdevs());
       if ("issues" in c) issues = c.issues;
       else {
         ok = c.rules;
@@ -222,7 +227,7 @@ export class Relay {
       const p = byId.get(r.id)!;
       return { id: r.id, state: p.state, ...(p.reason ? { reason: p.reason } : {}) };
     }) : [];
-    return { ok: true, type: "applied", version: this.version, rules };
+    return { ok: true, type: "applied", version: this.version, rules, links: [] };
   }
 
   /** Takes checked rules into the desired set; deleted rules give back their numbers (once
@@ -304,7 +309,7 @@ export class Relay {
   /** Plans from the desired rules and the interfaces now, and carries it out. */
   private async applyNow(): Promise<void> {
     if (this.stopping) return;
-    const plan = makePlan(this.desired.list(), (id) => this.numbers.get(id)!, readLinks());
+    const plan = makePlan(this.desired.list(), (id) => this.numbers.get(id)!, readNetdevs());
     const done = await this.dataplane.apply(plan);
     const before = this.plan;
     this.plan = done;

@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { parseIpv4 } from "../../rules/ipv4.ts";
 
-export interface Link {
+export interface Netdev {
   ifindex: number;
   /** administratively up, with carrier */
   up: boolean;
@@ -32,9 +32,9 @@ function broadcastOf(addr: string, netmask: string): number {
   return (a | ~m) >>> 0;
 }
 
-export function readLinks(): Map<string, Link> {
+export function readNetdevs(): Map<string, Netdev> {
   const addrs = networkInterfaces();
-  const links = new Map<string, Link>();
+  const links = new Map<string, Netdev>();
   for (const name of readdirSync("/sys/class/net")) {
     try {
       const read = (f: string) => readFileSync(`/sys/class/net/${name}/${f}`, "utf8").trim();

@@ -52,6 +52,7 @@ export function startWorker(role: "ingress" | "egress"): Started {
 export interface Gathered<R> {
   version: number;
   inputs: IngressInput[];
+  links: IngressLink[];
   sockets: { key: string; fd: number }[];
   put: R[];
   remove: number[];
@@ -63,10 +64,11 @@ export class ConfigParts<R> {
   private g: Gathered<R> | null = null;
 
   add(msg: IngressConfigMsg | EgressConfigMsg, fds: number[]): Gathered<R> | null {
-    const g = (this.g ??= { version: msg.version, inputs: [], sockets: [], put: [], remove: [], fds: [] });
+    const g = (this.g ??= { version: msg.version, inputs: [], links: [], sockets: [], put: [], remove: [], fds: [] });
     if (msg.version !== g.version) throw new Error(`config part of version ${msg.version} while gathering ${g.version}`);
     const base = g.fds.length;
     g.fds.push(...fds);
+    if ("links" in msg && msg.links) g.links = msg.links;
     if ("inputs" in msg && msg.inputs) g.inputs = msg.inputs.map((i) => (i.fd === undefined ? i : { ...i, fd: base + i.fd }));
     if ("sockets" in msg && msg.sockets) for (const s of msg.sockets) g.sockets.push({ key: s.key, fd: base + s.fd });
     if (msg.put) for (const r of msg.put) g.put.push(r as R);

@@ -49,7 +49,8 @@ export type Request =
 
 export type Response =
   | { id: number; ok: false; error: string; issues?: ControlIssue[] }
-  | { id: number; ok: true; type: "hello"; fileRules: Rule[]; shm: string }
+  /** the file's rules (every node's: the API stores them), and which node this supervisor is */
+  | { id: number; ok: true; type: "hello"; fileRules: Rule[]; shm: string; node: string; startedAt: string }
   | { id: number; ok: true; type: "applied"; version: number; rules: RuleStatus[] }
   | { id: number; ok: true; type: "status"; status: Status }
   | { id: number; ok: true; type: "interfaces"; interfaces: InterfaceInfo[] }

@@ -13,6 +13,9 @@ export interface Status {
   /** counts changes of this status (rules applied, states changed, workers replaced) */
   version: number;
   pid: number;
+  /** this relay's name in a fleet (--node) and when it started */
+  node?: string;
+  startedAt?: string;
   shm: string;
   workers: { role: "ingress" | "egress"; index: number; pid: number; restarts: number }[];
   rules: { no: number; id: string; name?: string; ifname?: string; state: RuleState; reason?: string }[];

@@ -5,9 +5,13 @@
 // node ("*") runs on both. Their APIs listen on Unix sockets in their state directories, and
 // the database on a Unix socket too: no packet leaves the namespaces this test creates.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
 import { Lab } from "../lab/netns.ts";
 import { startPostgres, type TestPostgres } from "./lib/postgres.ts";
-import { TestRelay, expectExactlyOnce, runGen, spawnGen, startSink } from "./lib/relay.ts";
+import { BUN, TestRelay, collect, expectExactlyOnce, runGen, spawnGen, startSink } from "./lib/relay.ts";
 import { settled } from "./lib/settled.ts";
 
 let lab: Lab;
@@ -115,6 +119,48 @@ describe("a fleet of two relays on one PostgreSQL", () => {
       expect(m).toContain(`mcrelay_rule_tx_packets_total{node="${n}",rule="everywhere",rule_id="${made.body.id}"} 1000`);
     }
   }, 30_000);
+
+  test("the dashboard shows the fleet: each node, its state and its rules", async () => {
+    // Headless Chromium in a namespace with only loopback, through a TCP -> Unix-socket forwarder
+    // to node a's API (as tests/dashboard.test.ts does).
+    const ui = lab.ns("ui");
+    const tmp = mkdtempSync(join(tmpdir(), "mcrelay-fleet-ui-"));
+    const fwd = lab.spawn(ui, [BUN, "-e", `
+      const s = Bun.serve({ hostname: "127.0.0.1", port: 0, async fetch(req) {
+        const u = new URL(req.url);
+        const res = await fetch("http://relay" + u.pathname + u.search, { method: req.method, headers: req.headers, body: req.body, unix: process.env.API_SOCKET, decompress: false });
+        const h = new Headers(res.headers);
+        for (const k of ["connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding"]) h.delete(k);
+        return new Response(res.body, { status: res.status, headers: h });
+      } });
+      console.log(s.port);`], { env: { API_SOCKET: relays.a.apiSocket } });
+    const out = collect(fwd.stdout);
+    const wrapper = join(tmp, "chromium-in-ns");
+    writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${ui} /usr/bin/chromium "$@"\n`);
+    chmodSync(wrapper, 0o755);
+    const ctx = await chromium.launchPersistentContext(join(tmp, "profile"), {
+      executablePath: wrapper, headless: true, args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    });
+    try {
+      const port = Number((await settled(() => out.text(), (t) => /^\d+\n/.test(t), 10_000)).trim());
+      const page = ctx.pages()[0] ?? (await ctx.newPage());
+      const errors: string[] = [];
+      page.on("pageerror", (e) => errors.push(e.message));
+      await page.goto(`http://127.0.0.1:${port}/`);
+      await page.locator("#token").fill(relays.a.token);
+      await page.locator("#connect").click();
+      for (const n of ["a", "b"]) await page.locator(`#nodes tr[data-node="${n}"][data-state="up"]`).waitFor({ timeout: 10_000 });
+      expect(await page.locator("#nodes-count").textContent()).toBe("2 of 2 up");
+      expect(await page.locator('#nodes tr[data-node="a"]').textContent()).toContain("this relay");
+      expect(await page.locator('#nodes tr[data-node="b"] td:nth-child(3)').textContent()).toBe("2 active"); // for-b, everywhere
+      expect(await page.locator('#nodes tr[data-node="a"] td:nth-child(3)').textContent()).toBe("1 active"); // everywhere
+      expect(errors).toEqual([]);
+    } finally {
+      await ctx.close().catch(() => {});
+      fwd.kill();
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   test("200 rules made through both APIs for both nodes converge: each runs exactly its own", async () => {
     const t0 = performance.now();

@@ -205,6 +205,8 @@ describe("a fleet of two relays on one PostgreSQL", () => {
         expect(w.body.error).toMatch(/rule store \(PostgreSQL mcrelay_test on \/tmp\/mcrelay-pg-\w+\) cannot be reached/);
         expect((await relays[via].api("GET", "/api/v1/nodes")).status).toBe(503);
       }
+      // An API that restarts meanwhile (killed here) waits for the store rather than giving up.
+      process.kill(relays.a.status().api!.pid, "SIGKILL");
       const got = await Promise.all(sinks.map((s) => s.result));
       await Promise.all(gens);
       expectExactlyOnce(got[0], 3000, relays.a);
@@ -212,6 +214,8 @@ describe("a fleet of two relays on one PostgreSQL", () => {
     } finally {
       pg.resume();
     }
+    await relays.a.apiReady();
+    expect(relays.a.logs()).toContain("mcrelay api: waiting for the PostgreSQL server (PostgreSQL mcrelay_test on /tmp/mcrelay-pg-");
     // Both nodes beat again (a beat newer than the outage), and the change made meanwhile was stored nowhere.
     const fresh = (x: any) => x?.state === "up" && x.lastSeenMs < 1500;
     const beating = await settled(() => nodes("a").catch(() => ({}) as any), (n) => fresh(n.a) && fresh(n.b), 10_000);

@@ -23,6 +23,7 @@ import { makeMetrics, type Snapshot } from "./metrics.ts";
 import { setupTracing } from "./otel.ts";
 import { PacketSpans, type RuleInfo } from "./packet-spans.ts";
 import { openStore, type RuleStore } from "./store/index.ts";
+import { describeServer, isUnreachable } from "./store/pg.ts";
 import { shared } from "./shared.ts";
 import { DataPlaneSync } from "./sync.ts";
 import { loadToken } from "./token.ts";
@@ -66,13 +67,24 @@ setDumpable(false);
 const tracing = await setupTracing();
 const token = loadToken(v["state-dir"]!, (line) => console.error(line));
 let store: RuleStore;
-try {
-  store = await openStore({ databaseUrl: env.DATABASE_URL, stateDir: v["state-dir"]! });
-} catch (e) {
-  // A PostgreSQL server that cannot be reached or refuses us is the configuration's fault.
-  if (env.DATABASE_URL) refuse(`DATABASE_URL: cannot use the PostgreSQL server: ${(e as Error).message}`);
-  console.error(`mcrelay api: cannot open the rule store: ${(e as Error).message}`);
-  process.exit(1);
+for (let said = false; ; ) {
+  try {
+    store = await openStore({ databaseUrl: env.DATABASE_URL, stateDir: v["state-dir"]! });
+    break;
+  } catch (e) {
+    // A server that is not there (yet, or for now: `start` checked it a moment ago, or this API
+    // was restarted during an outage) is waited for: forwarding goes on meanwhile, and exiting
+    // would leave this node without its API for good. One that refuses us is the configuration's fault.
+    if (env.DATABASE_URL && isUnreachable(e)) {
+      if (!said) console.error(`mcrelay api: waiting for the PostgreSQL server (${describeServer(env.DATABASE_URL)}): ${(e as Error).message}`);
+      said = true;
+      await Bun.sleep(1000);
+      continue;
+    }
+    if (env.DATABASE_URL) refuse(`DATABASE_URL: cannot use the PostgreSQL server: ${(e as Error).message}`);
+    console.error(`mcrelay api: cannot open the rule store: ${(e as Error).message}`);
+    process.exit(1);
+  }
 }
 const link = new SupervisorLink(v.control!, log);
 const sync = new DataPlaneSync(store, link, log);

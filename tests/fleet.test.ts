@@ -164,6 +164,23 @@ describe("a fleet of two relays on one PostgreSQL", () => {
     }
   }, 60_000);
 
+  test("a rule node b's data plane refuses is b's error, with why; it stays stored, and b runs the rest", async () => {
+    // 10.77.0.255 is the broadcast address of b's out0: b's supervisor refuses to send there.
+    const bad = await relays.a.api("POST", "/api/v1/rules", rule(5005, { id: "to-broadcast", node: "b", outputs: [{ interface: "out0", group: "10.77.0.255", port: 7005 }] }));
+    expect(bad.status).toBe(201);
+    expect(bad.body).toMatchObject({ state: "error", nodes: [{ node: "b", state: "error", revision: bad.body.revision, reason: expect.stringContaining("broadcast address of out0") }] });
+    expect(running("b")).not.toContain("to-broadcast");
+    expect(running("b")).toEqual(expect.arrayContaining(["for-b"]));
+    const counted = await settled(() => nodes("b"), (n) => n.b.rules.error === 1, 3000);
+    expect(counted.b.rules).toMatchObject({ error: 1, pending: 0 });
+    // Fixed through b's own API: now it runs.
+    const fixed = await relays.b.api("PATCH", "/api/v1/rules/to-broadcast", { outputs: [{ interface: "out0", group: "239.2.2.2", port: 7005 }] });
+    expect(fixed.status).toBe(200);
+    expect(fixed.body).toMatchObject({ state: "active", nodes: [{ node: "b", state: "active", revision: fixed.body.revision }] });
+    expect((await relays.a.api("DELETE", "/api/v1/rules/to-broadcast")).status).toBe(204);
+    expect(running("b")).not.toContain("to-broadcast");
+  }, 30_000);
+
   test("200 rules made through both APIs for both nodes converge: each runs exactly its own", async () => {
     const t0 = performance.now();
     const made = await Promise.all(Array.from({ length: 200 }, (_, i) => {
@@ -266,4 +283,29 @@ describe("a fleet of two relays on one PostgreSQL", () => {
     const viaA = await settled(async () => (await relays.a.api("GET", `/api/v1/rules/${made.body.id}`)).body, (r) => r.state === "active", 3000);
     expect(viaA.nodes).toEqual([expect.objectContaining({ node: "b", state: "active", revision: made.body.revision })]);
   }, 90_000);
+});
+
+describe("with SQLite: a fleet of one", () => {
+  test("GET /api/v1/nodes lists this relay; a rule for another node is refused, naming node; for it or every node, taken", async () => {
+    const solo = lab.ns("solo");
+    lab.veth({ ns: solo, ifname: "in0", addr: "192.168.60.1/24" }, { ns: solo, ifname: "in0p" });
+    const r = await TestRelay.start(lab, solo, { rules: [] }, { args: ["--node", "solo"] });
+    try {
+      await r.apiReady();
+      const n = (await r.api("GET", "/api/v1/nodes")).body.nodes;
+      expect(n).toEqual([expect.objectContaining({ name: "solo", state: "up", self: true, interfaces: expect.arrayContaining([expect.objectContaining({ name: "in0" })]) })]);
+      const other = await r.api("POST", "/api/v1/rules", { ...rule(5000, { node: "b" }), outputs: [{ interface: "in0p", group: "239.2.2.2", port: 6000 }] });
+      expect(other.status).toBe(422);
+      expect(other.body.issues).toEqual([{ path: ["node"], message: expect.stringContaining("SQLite") }]);
+      expect((await r.api("GET", "/api/v1/rules")).body.rules).toEqual([]);
+      for (const node of ["solo", "*"]) {
+        const ok = await r.api("POST", "/api/v1/rules", { ...rule(node === "*" ? 5001 : 5002, { node }), outputs: [{ interface: "in0p", group: "239.2.2.2", port: 6000 }] });
+        expect(ok.status).toBe(201);
+        expect(ok.body.state).toBe("active");
+        expect(ok.body.nodes).toBeUndefined();
+      }
+    } finally {
+      await r.stop();
+    }
+  }, 30_000);
 });

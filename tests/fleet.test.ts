@@ -304,6 +304,13 @@ describe("with SQLite: a fleet of one", () => {
         expect(ok.body.state).toBe("active");
         expect(ok.body.nodes).toBeUndefined();
       }
+      // A change the data plane refuses is undone: the rule stays as it was (an undo of a PUT or
+      // PATCH once failed on the server's own fields and left the refused change stored).
+      const before = (await r.api("GET", "/api/v1/rules")).body.rules[0];
+      const refused = await r.api("PATCH", `/api/v1/rules/${before.id}`, { outputs: [{ interface: "in0", group: "192.168.60.255", port: 7000 }] });
+      expect(refused.status).toBe(422);
+      expect(refused.body.issues[0].message).toContain("broadcast address of in0");
+      expect((await r.api("GET", `/api/v1/rules/${before.id}`)).body).toEqual(before);
     } finally {
       await r.stop();
     }

@@ -88,8 +88,10 @@ class MemoryStore implements RuleStore {
     this.writable();
     return this.rules.delete(id);
   }
-  async restore(r: StoredRule) {
+  async restore(r: StoredRule, over: number | null) {
+    if ((this.rules.get(r.id)?.revision ?? null) !== over) return false;
     this.rules.set(r.id, r);
+    return true;
   }
   async upsertMany(): Promise<never> {
     throw new Error("not used by the API routes");

@@ -64,6 +64,7 @@ export class DataPlaneSync {
   onApplied: () => void = () => {};
   private tail: Promise<unknown> = Promise.resolve();
   private queuedReconcile: Promise<void> | null = null;
+  private lastFailure = "";
 
   constructor(private readonly store: RuleStore, private readonly link: SupervisorLink, private readonly log: Log) {}
 
@@ -100,10 +101,15 @@ export class DataPlaneSync {
       this.applied.clear();
       for (const r of taken) this.applied.set(r.id, r.revision);
       this.synced = true;
+      this.lastFailure = "";
     } catch (e) {
       this.synced = false;
       const issues = e instanceof RefusedError ? e.reply.issues : undefined;
-      this.log.warn({ err: (e as Error).message, ...(issues ? { issues: issues.slice(0, 10) } : {}) }, "the supervisor did not take the stored rules; will try again");
+      const what = { err: (e as Error).message, ...(issues ? { issues: issues.slice(0, 10) } : {}) };
+      // Tried again on reconnect, and in a fleet every 5 s: said once until the reason changes.
+      const said = JSON.stringify(what);
+      if (said !== this.lastFailure) this.log.warn(what, "the supervisor did not take the stored rules; will try again");
+      this.lastFailure = said;
     } finally {
       this.onApplied();
     }

@@ -90,7 +90,7 @@ export function mountRules(app: OpenAPIHono, d: RulesDeps): void {
         checkNode(rule);
         const stored = await d.store.create(rule);
         tagRule(c, stored.id);
-        return { value: stored, put: [stored], delete: [], undo: () => d.store.delete(stored.id) };
+        return { value: stored, put: [stored], delete: [], undo: () => d.store.delete(stored.id, stored.revision) };
       }, 201));
       if (r.status === 201) c.header("Location", `/api/v1/rules/${encodeURIComponent((r.body as RuleView).id)}`);
       return send(c, r) as never;
@@ -113,7 +113,7 @@ export function mountRules(app: OpenAPIHono, d: RulesDeps): void {
       if (rule.id !== undefined && rule.id !== id) throw new InvalidMerge([{ path: ["id"], message: "id in the body differs from the id in the path" }]);
       checkNode(rule);
       const stored = (await d.store.replace(id, rule))!;
-      return { value: stored, put: [stored], delete: [], undo: () => d.store.restore(old) };
+      return { value: stored, put: [stored], delete: [], undo: () => d.store.restore(old, stored.revision) };
     }, 200);
 
   /** A rule for a node this store can never have (SQLite: a fleet of one) is refused, naming `node`. */
@@ -154,7 +154,7 @@ export function mountRules(app: OpenAPIHono, d: RulesDeps): void {
       const r = await write(c, async () => {
         const old = await d.store.get(id);
         if (!old || !(await d.store.delete(id))) return null;
-        return { value: null, put: [], delete: [old], undo: () => d.store.restore(old) };
+        return { value: null, put: [], delete: [old], undo: () => d.store.restore(old, null) };
       }, 204);
       return send(c, r) as never;
     });

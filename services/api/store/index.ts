@@ -38,10 +38,15 @@ export interface RuleStore {
   /** Full replacement keeping id and createdAt; null for an unknown id. ConflictError when rule.id
    *  differs from id, or the name or input belongs to another rule. */
   replace(id: string, rule: RuleInput): Promise<StoredRule | null>;
-  delete(id: string): Promise<boolean>;
+  /** With `revision`, only while the rule still has it: the undo of a create, which must not take
+   *  away what another node wrote since. */
+  delete(id: string, revision?: number): Promise<boolean>;
   /** Puts a rule back exactly as it was (timestamps and revision too): the undo of a write the data
-   *  plane refused. Its revision was the rule's before, so a node that saw the undone one applies it again. */
-  restore(rule: StoredRule): Promise<void>;
+   *  plane refused. Its revision was the rule's before, so a node that saw the undone one applies it
+   *  again. Only while the write undone is still the last (the rule has revision `over`, or with
+   *  null is absent) and nothing took its input or name since: in a fleet another node may have
+   *  written meanwhile, and that write stays. False when it did not put it back. */
+  restore(rule: StoredRule, over: number | null): Promise<boolean>;
   /** Rules from a --config file, in one transaction: each is inserted, or updates the stored rule
    *  with the same id, else the same name. `updated` counts only rules that changed. */
   upsertMany(rules: RuleInput[]): Promise<{ inserted: number; updated: number }>;
@@ -178,17 +183,29 @@ class Store implements RuleStore {
     });
   }
 
-  async delete(id: string): Promise<boolean> {
-    return this.write((q) => q.remove(id));
+  async delete(id: string, revision?: number): Promise<boolean> {
+    return this.write(async (q) => {
+      if (revision !== undefined && (await q.get(id))?.revision !== revision) return false;
+      return q.remove(id);
+    });
   }
 
-  async restore(r: StoredRule): Promise<void> {
+  async restore(r: StoredRule, over: number | null): Promise<boolean> {
     // Without the server's fields: the rule schema is strict, and would refuse createdAt.
     const w = want(withoutServerFields(r) as RuleInput);
     const stored = row(w, r.id, r.revision, r.createdAt, r.updatedAt);
-    await this.write(async (q) => {
-      if (await q.get(r.id)) await q.update(r.id, stored);
+    return this.write(async (q) => {
+      const now = await q.get(r.id);
+      if ((now?.revision ?? null) !== over) return false;
+      try {
+        await checkClashes(q, { ...w, id: r.id }, r.id, r.id);
+      } catch (e) {
+        if (e instanceof ConflictError) return false;
+        throw e;
+      }
+      if (now) await q.update(r.id, stored);
       else await q.insert(stored);
+      return true;
     });
   }
 

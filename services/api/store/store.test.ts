@@ -188,9 +188,13 @@ function suite(kind: "sqlite" | "postgres", backend: Backend) {
       expect([moved.id, moved.node, moved.revision > star.revision]).toEqual([a.id, "c", true]);
       expect(await s.revisions("c")).toEqual(new Map([[a.id, moved.revision], [star.id, star.revision]]));
       expect(await s.revisions("a")).toEqual(new Map([[star.id, star.revision]]));
-      // An undo puts the rule back exactly, its revision too.
-      await s.restore(a);
+      // An undo puts the rule back exactly, its revision too — unless another write came since.
+      expect(await s.restore(a, moved.revision - 1)).toBe(false);
+      expect(await s.get(a.id)).toEqual(moved);
+      expect(await s.restore(a, moved.revision)).toBe(true);
       expect(await s.get(a.id)).toEqual(a);
+      expect(await s.delete(a.id, a.revision + 1000)).toBe(false);
+      expect(await s.restore({ ...a, id: "gone" }, null)).toBe(false); // its input is a's: taken
       // Deleted and made again: a revision not used before.
       expect(await s.delete(b.id)).toBe(true);
       const again = await s.create(rule(1, { node: "b" }));

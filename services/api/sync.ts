@@ -78,6 +78,9 @@ export class DataPlaneSync {
   /** On every (re)connect: import the file's rules once, then send the whole desired state. */
   onConnect(): void {
     this.synced = false;
+    // A supervisor that (re)connects runs what it runs: nothing is known until the sync says.
+    this.applied.clear();
+    this.refused.clear();
     void this.importAndSync();
   }
 

@@ -26,7 +26,7 @@ export interface RulesDeps {
 }
 
 const notApplied = json(errorSchema, "the data plane could not be asked or did not answer in time, or the rule store (PostgreSQL) cannot be reached (the error names it); nothing was stored");
-const conflict = json(errorSchema, "same id, name or input as another rule");
+const conflict = json(errorSchema, "same id, name or input (on a node both run on) as another rule");
 const storeFull = json(errorSchema, "the store cannot be written (its disk is full, ENOSPC, or the database refuses writes); nothing was stored");
 
 export function mountRules(app: OpenAPIHono, d: RulesDeps): void {

@@ -1,6 +1,6 @@
 // What `apply` has to do to turn the server's rules into the file's, and in which order.
 // Pure: no I/O, so the ordering rules can be reasoned about (and tested) on their own.
-import { inputKey } from "../rules/load.ts";
+import { inputKey, sameInput } from "../rules/load.ts";
 import type { Rule, RuleInput } from "../rules/schema.ts";
 import { CliError } from "./errors.ts";
 import { fullRule } from "./format.ts";
@@ -80,8 +80,7 @@ function order(cur: Map<string, Identified>, writes: Change[], toDelete: Set<str
   const steps: Step[] = [];
   const pending = writes.map((c) => ({ id: c.id, rule: c.rule, recreate: c.op === "create" }));
   const blockers = (p: (typeof pending)[number]) => {
-    const key = inputKey(p.rule);
-    return [...state.values()].filter((r) => r.id !== p.id && (inputKey(r) === key || (p.rule.name !== undefined && r.name === p.rule.name)));
+    return [...state.values()].filter((r) => r.id !== p.id && (sameInput(r, p.rule) || (p.rule.name !== undefined && r.name === p.rule.name)));
   };
   const remove = (id: string) => {
     steps.push({ action: "delete", id });

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import type { z } from "zod";
 import { configSchema, type Config } from "./config.ts";
 import type { Link } from "./link.ts";
-import type { Rule } from "./schema.ts";
+import { EVERY_NODE, type Rule } from "./schema.ts";
 
 export class ConfigError extends Error {}
 
@@ -25,11 +25,14 @@ export function describeIssue(raw: unknown, issue: Issue): string {
   return `${where}: ${msg}`;
 }
 
-/** Stable id of a rule without one: derived from its input, so a restart keeps it. */
-export function ruleId(r: Pick<Rule, "id" | "input">): string {
+/** Stable id of a rule without one: derived from its input (and its node, when it names one:
+ *  two hosts may take the same input), so a restart keeps it. A rule for every node derives the
+ *  id it did before fleets existed. */
+export function ruleId(r: Pick<Rule, "id" | "input" | "node">): string {
   if (r.id) return r.id;
   const i = r.input;
-  const key = `${i.interface}|${i.group}|${i.port}|${i.source ?? ""}`;
+  const node = ruleNode(r);
+  const key = `${i.interface}|${i.group}|${i.port}|${i.source ?? ""}${node === EVERY_NODE ? "" : `|${node}`}`;
   return "r-" + createHash("sha256").update(key).digest("hex").slice(0, 12);
 }
 
@@ -64,13 +67,27 @@ export function inputKey(r: Pick<Rule, "input">): string {
   return `${i.interface} ${i.group}:${i.port}${i.source ? ` from ${i.source}` : ""}`;
 }
 
+/** The node a rule runs on: a name, or "*" (also when it names none). */
+export const ruleNode = (r: Pick<Rule, "node">): string => r.node ?? EVERY_NODE;
+
+/** Whether the node called `node` runs the rule. */
+export const runsOn = (r: Pick<Rule, "node">, node: string): boolean => ruleNode(r) === EVERY_NODE || ruleNode(r) === node;
+
+/** Two rules some node would both run. */
+export const shareNode = (a: Pick<Rule, "node">, b: Pick<Rule, "node">): boolean =>
+  ruleNode(a) === EVERY_NODE || ruleNode(b) === EVERY_NODE || ruleNode(a) === ruleNode(b);
+
+/** Two rules that would take the same packets on some node: the same input, on a node they share. */
+export const sameInput = (a: Pick<Rule, "input" | "node">, b: Pick<Rule, "input" | "node">): boolean => inputKey(a) === inputKey(b) && shareNode(a, b);
+
 export function parseConfig(raw: unknown): Config {
   const res = configSchema.safeParse(raw);
   if (!res.success) throw new ConfigError(res.error.issues.map((i) => describeIssue(raw, i)).join("\n"));
   const cfg = res.data;
   const ids = new Map<string, number>();
   const names = new Map<string, number>();
-  const inputs = new Map<string, number>();
+  /** the rules (by index) with each input: the same input on different nodes is no clash */
+  const inputs = new Map<string, number[]>();
   const problems: string[] = [];
   cfg.rules.forEach((r, i) => {
     const label = `rule ${i}${r.name ? ` "${r.name}"` : ""}`;
@@ -81,7 +98,10 @@ export function parseConfig(raw: unknown): Config {
     };
     clash(ids, id, "id");
     if (r.name) clash(names, r.name, "name");
-    clash(inputs, inputKey(r), "input");
+    const same = inputs.get(inputKey(r)) ?? [];
+    const other = same.find((j) => shareNode(cfg.rules[j]!, r));
+    if (other !== undefined) problems.push(`${label} field input: same input as rule ${other}${r.node !== undefined || cfg.rules[other]!.node !== undefined ? " on a node both run on" : ""}`);
+    inputs.set(inputKey(r), [...same, i]);
   });
   const linkIds = new Map<string, number>();
   const linkNames = new Map<string, number>();

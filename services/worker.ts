@@ -4,7 +4,7 @@ import { recvMessage, sendMessage } from "../c/unixmsg.ts";
 import { closeFd } from "../c/inet.ts";
 import { dropPrivileges, pinCpu, setDumpable } from "../c/sys.ts";
 import { mapSegment, type Segment } from "../shm/segment.ts";
-import { CONTROL_FD, type EgressConfigMsg, type FromWorker, type IngressConfigMsg, type IngressInput, type InitMsg, type ToWorker } from "./protocol/worker.ts";
+import { CONTROL_FD, type EgressConfigMsg, type FromWorker, type IngressConfigMsg, type IngressInput, type IngressLink, type InitMsg, type ToWorker } from "./protocol/worker.ts";
 import { pinnedCpu, readTune } from "./tune.ts";
 
 export function workerLogger(role: string, index: number) {

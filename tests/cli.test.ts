@@ -78,7 +78,7 @@ function editor(name: string, body: string): string {
 
 const stored = async () => (await r.api("GET", "/api/v1/rules")).body.rules as any[];
 /** A stored rule without the fields the API adds: the rule as the user wrote it, defaults filled in. */
-const plain = (x: any) => Object.fromEntries(Object.entries(x).filter(([k]) => !["createdAt", "updatedAt", "state", "reason"].includes(k)));
+const plain = (x: any) => Object.fromEntries(Object.entries(x).filter(([k]) => !["revision", "createdAt", "updatedAt", "state", "reason"].includes(k)));
 
 describe("rules", () => {
   test("add with flags, ls (also via --state-dir only), show, --json", async () => {
@@ -218,7 +218,7 @@ describe("export and apply", () => {
     input: { interface: "in0", group: "239.1.1.1", port: 5003, source: "10.99.1.2" },
     outputs: [{ interface: "out0", group: "239.2.2.3", port: 6003, ttl: 7, dscp: 46, send: "socket", udpChecksum: false },
       { interface: "out0", group: "10.77.0.2", port: 6004, ttl: 9, dscp: "preserve", send: "socket" }],
-    traceSampleRatio: 0.5,
+    traceSampleRatio: 0.5, node: "*",
     impairment: { loss: 0.01, duplicate: 0.02, delayMs: 1, jitterMs: 1, reorder: 0.01, ratePps: 100000, rateBps: 1e9, seed: 7, stages: ["drop-odd-size"] },
   };
 
@@ -232,7 +232,7 @@ describe("export and apply", () => {
     const doc = JSON.parse(exp.stdout);
     expect(doc.rules[0]).toEqual(everyField);
     // What export prints is what the API stores, field for field (the server's own fields aside).
-    const server = (await stored()).map((x) => Object.fromEntries(Object.entries(x).filter(([k]) => !["createdAt", "updatedAt", "state", "reason"].includes(k))));
+    const server = (await stored()).map((x) => Object.fromEntries(Object.entries(x).filter(([k]) => !["revision", "createdAt", "updatedAt", "state", "reason"].includes(k))));
     expect(doc.rules.map((x: unknown) => ruleSchema.parse(x))).toEqual(server);
     const dry = await cli(["apply", "-f", file("export.json", exp.stdout), "--dry-run"]);
     expect(dry).toMatchObject({ code: 0, stdout: "no changes (2 rules up to date)\n" });

@@ -91,6 +91,8 @@ describe("start-up with a bad flag or variable: exit 2 within a second, naming i
     ["a tuning variable that does not exist", [], { MCRELAY_TUNE_RINGS: "v2" }, "MCRELAY_TUNE_RINGS is not a tuning variable"],
     ["an unknown flag", ["--workerz", "2"], {}, "Unknown option '--workerz'"],
     ["--max-rules 0", ["--max-rules", "0"], {}, "--max-rules must be 1–65536"],
+    ["a node name that is not one (flag)", ["--node", "relay b"], {}, '--node "relay b" is not a node name'],
+    ["a node name that is not one (variable)", [], { MCRELAY_NODE: "-b" }, "MCRELAY_NODE must be a node name"],
   ];
   for (const [what, args, env, msg] of cases) {
     test(what, () => {

@@ -3,7 +3,7 @@
 // A configuration it cannot use (a flag, a variable, a store it cannot reach, a port it cannot
 // listen on) stops it at once with exit code 2 and one line saying which: the supervisor then
 // does not start it again.
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import pino from "pino";
@@ -16,11 +16,14 @@ import { statsBody } from "../protocol/stats.ts";
 import { ConfigError, readEnvironment } from "../startup/environment.ts";
 import { parseListen } from "../startup/listen.ts";
 import { buildApp } from "./app.ts";
+import { LocalFleet, type Fleet, type FleetDeps } from "./fleet/index.ts";
+import { PgFleet } from "./fleet/shared.ts";
 import { SupervisorLink } from "./link.ts";
 import { makeMetrics, type Snapshot } from "./metrics.ts";
 import { setupTracing } from "./otel.ts";
 import { PacketSpans, type RuleInfo } from "./packet-spans.ts";
 import { openStore, type RuleStore } from "./store/index.ts";
+import { describeServer, isUnreachable } from "./store/pg.ts";
 import { shared } from "./shared.ts";
 import { DataPlaneSync } from "./sync.ts";
 import { loadToken } from "./token.ts";
@@ -64,16 +67,33 @@ setDumpable(false);
 const tracing = await setupTracing();
 const token = loadToken(v["state-dir"]!, (line) => console.error(line));
 let store: RuleStore;
-try {
-  store = await openStore({ databaseUrl: env.DATABASE_URL, stateDir: v["state-dir"]! });
-} catch (e) {
-  // A PostgreSQL server that cannot be reached or refuses us is the configuration's fault.
-  if (env.DATABASE_URL) refuse(`DATABASE_URL: cannot use the PostgreSQL server: ${(e as Error).message}`);
-  console.error(`mcrelay api: cannot open the rule store: ${(e as Error).message}`);
-  process.exit(1);
+for (let said = false; ; ) {
+  try {
+    store = await openStore({ databaseUrl: env.DATABASE_URL, stateDir: v["state-dir"]! });
+    break;
+  } catch (e) {
+    // A server that is not there (yet, or for now: `start` checked it a moment ago, or this API
+    // was restarted during an outage) is waited for: forwarding goes on meanwhile, and exiting
+    // would leave this node without its API for good. One that refuses us is the configuration's fault.
+    if (env.DATABASE_URL && isUnreachable(e)) {
+      if (!said) console.error(`mcrelay api: waiting for the PostgreSQL server (${describeServer(env.DATABASE_URL)}): ${(e as Error).message}`);
+      said = true;
+      await Bun.sleep(1000);
+      continue;
+    }
+    if (env.DATABASE_URL) refuse(`DATABASE_URL: cannot use the PostgreSQL server: ${(e as Error).message}`);
+    console.error(`mcrelay api: cannot open the rule store: ${(e as Error).message}`);
+    process.exit(1);
+  }
 }
 const link = new SupervisorLink(v.control!, log);
 const sync = new DataPlaneSync(store, link, log);
+const version = (JSON.parse(readFileSync(join(import.meta.dir, "../../package.json"), "utf8")) as { version: string }).version;
+const fleetDeps: FleetDeps = { sync, status: () => status(), interfaces: () => interfaces(), version };
+// PostgreSQL may be shared by many relays: a fleet. SQLite is this host's alone.
+const fleet: Fleet = store.postgres ? new PgFleet(store.postgres, link, fleetDeps, log) : new LocalFleet(fleetDeps);
+sync.onHello = (h) => fleet.hello(h);
+sync.onApplied = () => fleet.changed();
 let seg: Segment | null = null;
 /** the supervisor whose segment is mapped: a restarted one makes a new segment under the same name */
 let segOwner = 0;
@@ -97,7 +117,16 @@ link.onConnect = () => sync.onConnect();
 // SIGHUP reloaded the rules file: import it once the status says so.
 link.onStatusChange = () => void status().then((st) => {
   if (st?.fileRulesPending) void sync.importAndSync();
+  fleet.changed();
 });
+
+async function interfaces() {
+  try {
+    return (await link.request<"interfaces">({ type: "interfaces" }, 2000)).interfaces;
+  } catch {
+    return null;
+  }
+}
 link.start();
 
 const spans = new PacketSpans(tracing.tracer, () => new Map<number, RuleInfo>((lastStatus?.rules ?? []).map((r) => [r.no, { id: r.id, name: r.name, ifname: r.ifname ?? "" }])));
@@ -126,7 +155,7 @@ const statsNow = shared(async () => {
 }, 100);
 
 const app = buildApp({
-  store, token, tracer: tracing.tracer, writes: sync,
+  store, token, tracer: tracing.tracer, writes: sync, fleet,
   synced: () => sync.synced && link.connected,
   metrics: metricsNow,
   logLevel: () => log.level,
@@ -135,13 +164,7 @@ const app = buildApp({
     log.level = level;
   },
   status,
-  interfaces: async () => {
-    try {
-      return (await link.request<"interfaces">({ type: "interfaces" }, 2000)).interfaces;
-    } catch {
-      return null;
-    }
-  },
+  interfaces,
   stats: async () => (await statsNow())?.body ?? null,
   statsJson: async () => (await statsNow())?.json ?? null,
 });
@@ -162,6 +185,7 @@ for (const sig of ["SIGTERM", "SIGINT"] as const) {
     sampler.stop();
     spans.stop();
     await tracing.shutdown();
+    await fleet.close();
     link.close();
     await store.close();
     process.exit(0);

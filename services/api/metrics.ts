@@ -1,6 +1,8 @@
 // Prometheus text at /metrics. The data plane's series are read from shared memory at each
 // scrape, so they equal the workers' own counters (the names of counters and drop reasons come
-// from shm/layout.ts); the API process's own metrics (prom-client) come after them.
+// from shm/layout.ts); the API process's own metrics (prom-client) come after them. Every
+// data-plane series carries the relay's `node` (its --node name), so a dashboard that scrapes a
+// fleet adds up or tells apart the nodes without relabelling.
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { SEND_ERRNOS } from "../../shm/layout.ts";
 import type { Rates } from "../../shm/rates.ts";
@@ -24,7 +26,7 @@ const RULE_COUNTERS = [
 
 /** The data plane's series. */
 export function dataPlaneMetrics(s: Snapshot, spans: { exported: number; lost: number }): string {
-  const x = new Exposition();
+  const x = new Exposition(s.status.node ? [["node", s.status.node]] : []);
   const rules = s.stats.rules.map((r) => ({ r, labels: labelText([["rule", r.name ?? r.id], ["rule_id", r.id]]) }));
   for (const [name, help, field] of RULE_COUNTERS) {
     x.family(name, "counter", help);

@@ -13,7 +13,9 @@ import type { StatsBody } from "../protocol/stats.ts";
 import type { Status } from "../protocol/status.ts";
 import { OpenApiValidator } from "../../tests/lib/openapi.ts";
 import { buildApp, type ApiDeps } from "./app.ts";
-import { ConflictError, StoreUnavailableError, type RuleStore, type StoredRule } from "./store/index.ts";
+import type { Fleet } from "./fleet/index.ts";
+import type { NodeView } from "../protocol/fleet.ts";
+import { ConflictError, StoreUnavailableError, StoreUnreachableError, type RuleStore, type StoredRule } from "./store/index.ts";
 import type { DataPlaneSync, StoreChange, WriteResult } from "./sync.ts";
 
 const TOKEN = "openapi-test-token-0123456789";
@@ -25,8 +27,16 @@ class MemoryStore implements RuleStore {
   private readonly rules = new Map<string, StoredRule>();
   /** a full disk: every write fails as the real store's does */
   full = false;
+  /** a database that cannot be reached: every read and write fails */
+  away = false;
+  private revision = 0;
+
+  private reachable(): void {
+    if (this.away) throw new StoreUnreachableError("the rule store (PostgreSQL mcrelay at db:5432) cannot be reached: connect ECONNREFUSED");
+  }
 
   private writable(): void {
+    this.reachable();
     if (this.full) throw new StoreUnavailableError("the rule store /test/mcrelay.db cannot be written: no space left on device (ENOSPC)");
   }
 
@@ -40,10 +50,18 @@ class MemoryStore implements RuleStore {
   }
 
   async list() {
+    this.reachable();
     return [...this.rules.values()];
   }
   async get(id: string) {
+    this.reachable();
     return this.rules.get(id) ?? null;
+  }
+  async getMany(ids: string[]) {
+    return ids.flatMap((id) => this.rules.get(id) ?? []);
+  }
+  async revisions() {
+    return new Map([...this.rules.values()].map((r) => [r.id, r.revision]));
   }
   async create(input: RuleInput) {
     this.writable();
@@ -51,7 +69,7 @@ class MemoryStore implements RuleStore {
     const id = ruleId(rule);
     this.clash(rule, id);
     const now = new Date().toISOString();
-    const stored = { ...rule, id, createdAt: now, updatedAt: now };
+    const stored = { ...rule, id, revision: ++this.revision, createdAt: now, updatedAt: now };
     this.rules.set(id, stored);
     return stored;
   }
@@ -62,7 +80,7 @@ class MemoryStore implements RuleStore {
     const rule = ruleSchema.parse(input);
     if (rule.id !== undefined && rule.id !== id) throw new ConflictError("id", rule.id, `the rule's id "${rule.id}" is not "${id}"`);
     this.clash(rule, id, id);
-    const stored = { ...rule, id, createdAt: old.createdAt, updatedAt: new Date().toISOString() };
+    const stored = { ...rule, id, revision: ++this.revision, createdAt: old.createdAt, updatedAt: new Date().toISOString() };
     this.rules.set(id, stored);
     return stored;
   }
@@ -70,8 +88,10 @@ class MemoryStore implements RuleStore {
     this.writable();
     return this.rules.delete(id);
   }
-  async restore(r: StoredRule) {
+  async restore(r: StoredRule, over: number | null) {
+    if ((this.rules.get(r.id)?.revision ?? null) !== over) return false;
     this.rules.set(r.id, r);
+    return true;
   }
   async upsertMany(): Promise<never> {
     throw new Error("not used by the API routes");
@@ -100,7 +120,7 @@ const writes = {
     if (world.dataPlane === "takes") return { ok: true, value: c.value, states: new Map(c.put.map((r) => [r.id!, { id: r.id!, state: "active" as const }])) };
     await c.undo();
     if (world.dataPlane === "refuses") {
-      const id = c.put[0]?.id ?? c.delete[0] ?? "";
+      const id = c.put[0]?.id ?? c.delete[0]?.id ?? "";
       return { ok: false, refused: [{ id, path: ["outputs", 0, "interface"], message: "no interface out9" }], message: "refused" };
     }
     return { ok: false, refused: null, message: "the supervisor is not connected" };
@@ -130,7 +150,36 @@ async function stats(): Promise<StatsBody | null> {
     drops: zeros(WORKER_DROP_REASONS), windowSeconds: 5 } as StatsBody;
 }
 
+/** The fleet: one other node besides this one, "b", which is down (so it can be forgotten once). */
+const fleetWorld = { bForgotten: false };
+const node = (name: string, state: NodeView["state"], self: boolean): NodeView => ({ name, state, self, version: "0.1.0", startedAt: "2026-01-01T00:00:00.000Z",
+  heartbeatAt: "2026-01-01T00:00:10.000Z", lastSeenMs: state === "up" ? 1000 : 60_000, interfaces: [{ name: "in0", state: "up", addresses: ["192.168.50.1/24"] }],
+  rules: { active: 1, waiting: 0, down: 0, error: 0, pending: state === "up" ? 0 : 1 } });
+const fleet: Fleet = {
+  shared: true,
+  hello() {},
+  changed() {},
+  refuseNode: (n) => (n === "nowhere" ? "no such node here" : null),
+  async states(rules) {
+    if (store.away) throw new StoreUnreachableError("the rule store (PostgreSQL mcrelay at db:5432) cannot be reached: connect ECONNREFUSED");
+    return new Map(rules.map((r) => [r.id, [{ node: "a", state: "active" as const, revision: r.revision, updatedAt: r.updatedAt }, { node: "b", state: "pending" as const, reason: "node b is down" }]]));
+  },
+  async settle() {},
+  async nodes() {
+    if (store.away) throw new StoreUnreachableError("the rule store (PostgreSQL mcrelay at db:5432) cannot be reached: connect ECONNREFUSED");
+    return [node("a", "up", true), ...(fleetWorld.bForgotten ? [] : [node("b", "down", false)])];
+  },
+  async forget(name) {
+    if (store.away) throw new StoreUnreachableError("the rule store (PostgreSQL mcrelay at db:5432) cannot be reached: connect ECONNREFUSED");
+    if (name === "a") return "not down";
+    if (name === "b" && !fleetWorld.bForgotten) return (fleetWorld.bForgotten = true), "forgotten";
+    return "unknown";
+  },
+  async close() {},
+};
+
 const deps: ApiDeps = {
+  fleet,
   token: TOKEN,
   tracer: trace.getTracer("openapi-test"),
   store,
@@ -289,6 +338,27 @@ describe("OpenAPI document", () => {
       await expectStatus(507, method, `/api/v1/rules/${a.id}`, { body: ok });
       store.full = false;
     }
+
+    // A rule's node: one this store can never run is refused, naming the field; in a fleet the
+    // rule shows its state on each node.
+    expect((await expectStatus(422, "POST", "/api/v1/rules", { body: rule(5003, { node: "nowhere" }) })).body.issues[0].path).toEqual(["node"]);
+    await expectStatus(422, "POST", "/api/v1/rules", { body: rule(5003, { node: "no spaces" }) });
+    expect((await expectStatus(200, "GET", `/api/v1/rules/${a.id}`)).body.nodes.map((n: any) => `${n.node}:${n.state}`)).toEqual(["a:active", "b:pending"]);
+
+    // The nodes.
+    expect((await expectStatus(200, "GET", "/api/v1/nodes")).body.nodes.map((n: any) => `${n.name}:${n.state}`)).toEqual(["a:up", "b:down"]);
+    await expectStatus(409, "DELETE", "/api/v1/nodes/a");
+    await expectStatus(204, "DELETE", "/api/v1/nodes/b");
+    await expectStatus(404, "DELETE", "/api/v1/nodes/b");
+
+    // PostgreSQL away: reads and writes say so (503, naming it), nothing is stored.
+    store.away = true;
+    for (const [method, path, body] of [["GET", "/api/v1/rules"], ["GET", `/api/v1/rules/${a.id}`], ["POST", "/api/v1/rules", rule(5004)], ["PUT", `/api/v1/rules/${a.id}`, rule(5004)],
+      ["PATCH", `/api/v1/rules/${a.id}`, { name: "x" }], ["DELETE", `/api/v1/rules/${a.id}`], ["GET", "/api/v1/nodes"], ["DELETE", "/api/v1/nodes/b"]] as const) {
+      expect((await expectStatus(503, method, path, { body })).body.error).toContain("PostgreSQL mcrelay at db:5432");
+    }
+    store.away = false;
+    expect((await store.list()).some((r) => r.input.port === 5004)).toBe(false);
 
     // The relay: interfaces, counters, metrics, events (with the supervisor and without).
     expect((await expectStatus(200, "GET", "/api/v1/interfaces")).body.interfaces).toHaveLength(2);

@@ -13,6 +13,9 @@ export interface Status {
   /** counts changes of this status (rules applied, states changed, workers replaced) */
   version: number;
   pid: number;
+  /** this relay's name in a fleet (--node) and when it started */
+  node?: string;
+  startedAt?: string;
   shm: string;
   workers: { role: "ingress" | "egress"; index: number; pid: number; restarts: number }[];
   /** outputRows: each output's counter row (by its place in the rule's outputs; -1: none) */

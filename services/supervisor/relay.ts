@@ -6,7 +6,7 @@
 import { chownSync, fchownSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import pino from "pino";
-import { loadConfigFile, ruleId } from "../../rules/load.ts";
+import { loadConfigFile, ruleId, runsOn } from "../../rules/load.ts";
 import type { Config } from "../../rules/config.ts";
 import type { Rule } from "../../rules/schema.ts";
 import type { Link } from "../../rules/link.ts";
@@ -43,6 +43,8 @@ export interface RelayOptions {
   externalApi?: boolean;
   /** the --config file, re-read on SIGHUP */
   configPath?: string;
+  /** this relay's name in a fleet (--node): of the file's rules it runs only those for it or for every node */
+  node: string;
 }
 
 /** A start-up failure that is the configuration's fault: exit code 2. */
@@ -80,6 +82,7 @@ export class Relay {
   private api: ApiProcess | null = null;
   private apiHello: (() => void) | null = null;
   private apiFailed: ((code: number) => void) | null = null;
+  private readonly startedAt = new Date().toISOString();
 
   constructor(private readonly opts: RelayOptions) {
     this.log = pino({ base: { component: "supervisor", pid: process.pid }, level: opts.logLevel });
@@ -119,7 +122,8 @@ export class Relay {
       }
     }, 50);
     for (const p of this.pairs) for (const w of p.workers()) await w.expect("ready", ANSWER_MS);
-    const initial = this.desired.check(this.opts.config.rules, [], this.numbers, readNetdevs());
+    // A rules file may hold a fleet's rules: this node runs its own (the API stores them all).
+    const initial = this.desired.check(this.opts.config.rules.filter((r) => runsOn(r, this.opts.node)), [], this.numbers, readNetdevs());
     if ("issues" in initial) throw new StartupConfigError(initial.issues.map((i) => `rule ${i.id} ${i.path.join(".")}: ${i.message}`).join("\n"));
     this.take(initial.rules, []);
     await this.queueApply();
@@ -174,7 +178,7 @@ export class Relay {
       case "hello":
         this.apiHello?.();
         this.apiHello = null;
-        return { ok: true, type: "hello", fileRules: this.fileRules ?? [], fileLinks: this.fileLinks ?? [], shm: this.seg.name };
+        return { ok: true, type: "hello", fileRules: this.fileRules ?? [], fileLinks: this.fileLinks ?? [], shm: this.seg.name, node: this.opts.node, startedAt: this.startedAt };
       case "imported":
         this.fileRules = null; // imported once: later API restarts must not revert API edits
         this.changed();
@@ -270,15 +274,15 @@ export class Relay {
     if (cfg.pool.slots !== this.opts.config.pool.slots || cfg.pool.jumboSlots !== this.opts.config.pool.jumboSlots) {
       this.log.warn({}, "SIGHUP: pool sizes change only at start; ignored");
     }
-    let put: Rule[] = cfg.rules;
+    let put: Rule[] = cfg.rules.filter((r) => runsOn(r, this.opts.node));
     let del: string[] = [];
     const current = this.desired.list();
     if (this.api || this.opts.externalApi) {
       // Matched by id, else by name: the stored rule keeps its id.
-      put = cfg.rules.map((r) => ({ ...r, id: r.id ?? current.find((x) => r.name !== undefined && x.name === r.name)?.id ?? ruleId(r) }));
+      put = put.map((r) => ({ ...r, id: r.id ?? current.find((x) => r.name !== undefined && x.name === r.name)?.id ?? ruleId(r) }));
       this.fileRules = cfg.rules; // the API picks them up when it sees the status change
     } else {
-      const keep = new Set(cfg.rules.map((r) => ruleId(r)));
+      const keep = new Set(put.map((r) => ruleId(r)));
       del = current.map((r) => r.id).filter((id) => !keep.has(id));
     }
     const unchanged = new Map(current.map((r) => [r.id, JSON.stringify(r)]));
@@ -361,7 +365,7 @@ export class Relay {
 
   private statusObject(): Status {
     return {
-      state: this.state, version: this.version, pid: process.pid, shm: this.seg?.name ?? "",
+      state: this.state, version: this.version, pid: process.pid, node: this.opts.node, startedAt: this.startedAt, shm: this.seg?.name ?? "",
       workers: this.pairs.flatMap((p) => p.workers().map((w) => ({ role: w.role, index: w.index, pid: w.pid, restarts: p.restarts }))),
       rules: this.plan.rules.map((r) => ({ no: r.no, id: r.id, name: r.name, ifname: r.ifname, state: r.state, reason: r.reason, outputRows: this.rows.of(r.no) })),
       api: this.api ? { pid: this.api.pid, listen: this.opts.apiListen! } : this.opts.externalApi ? { pid: 0, listen: "external" } : null,

@@ -6,6 +6,9 @@ export interface Row {
   id: string;
   name: string | null;
   inputKey: string;
+  /** a node's name, or "*" */
+  node: string;
+  revision: number;
   body: Rule & { id: string };
   createdAt: string;
   updatedAt: string;
@@ -15,8 +18,13 @@ export interface Queries {
   /** Ordered by createdAt, then id. */
   list(): Promise<Row[]>;
   get(id: string): Promise<Row | undefined>;
+  getMany(ids: string[]): Promise<Row[]>;
+  /** id → revision of the rules the node runs (its own and those for every node) */
+  revisions(node: string): Promise<Map<string, number>>;
+  /** Bumps the store's revision and returns it: the first thing every write transaction does. */
+  bump(): Promise<number>;
   byName(name: string): Promise<Row | undefined>;
-  /** Rows with this id, or this name (when given), or this input key. */
+  /** Rows with this id, or this name (when given), or this input key (on any node). */
   clashes(id: string, name: string | undefined, inputKey: string): Promise<Row[]>;
   insert(row: Row): Promise<void>;
   /** Overwrites the row that has id `id` (its id may change). */

@@ -1,12 +1,12 @@
 // The rule store: rules kept in embedded SQLite (default) or PostgreSQL (DATABASE_URL), through
 // drizzle-orm, with the same calling code for both. Migrations come from drizzle/ (npm run db:generate).
 import { join } from "node:path";
-import { inputKey, ruleId } from "../../../rules/load.ts";
+import { inputKey, ruleId, ruleNode, shareNode } from "../../../rules/load.ts";
 import { ruleSchema, type Rule, type RuleInput } from "../../../rules/schema.ts";
-import type { StoredRule } from "../../protocol/rules.ts";
+import { withoutServerFields, type StoredRule } from "../../protocol/rules.ts";
 import type { Backend, Queries, Row } from "./backend.ts";
-export { StoreUnavailableError } from "./errors.ts";
-import { openPostgres } from "./pg.ts";
+export { StoreUnavailableError, StoreUnreachableError } from "./errors.ts";
+import { openPostgres, type PgBackend } from "./pg.ts";
 import { openSqlite } from "./sqlite.ts";
 
 export type { StoredRule } from "../../protocol/rules.ts";
@@ -24,17 +24,29 @@ export class ConflictError extends Error {
 
 export interface RuleStore {
   readonly kind: "sqlite" | "postgres";
+  /** The PostgreSQL server, for the fleet's own tables (services/api/fleet/); none with SQLite. */
+  readonly postgres?: PgBackend;
   /** Ordered by createdAt, then id. */
   list(): Promise<StoredRule[]>;
   get(id: string): Promise<StoredRule | null>;
+  /** The rules with these ids that exist, in no particular order. */
+  getMany(ids: string[]): Promise<StoredRule[]>;
+  /** id → revision of every rule the node runs (its own and those for every node). */
+  revisions(node: string): Promise<Map<string, number>>;
   /** id = rule.id ?? ruleId(rule). ConflictError when the id, name or input is taken. */
   create(rule: RuleInput): Promise<StoredRule>;
   /** Full replacement keeping id and createdAt; null for an unknown id. ConflictError when rule.id
    *  differs from id, or the name or input belongs to another rule. */
   replace(id: string, rule: RuleInput): Promise<StoredRule | null>;
-  delete(id: string): Promise<boolean>;
-  /** Puts a rule back exactly as it was (timestamps too): the undo of a write the data plane refused. */
-  restore(rule: StoredRule): Promise<void>;
+  /** With `revision`, only while the rule still has it: the undo of a create, which must not take
+   *  away what another node wrote since. */
+  delete(id: string, revision?: number): Promise<boolean>;
+  /** Puts a rule back exactly as it was (timestamps and revision too): the undo of a write the data
+   *  plane refused. Its revision was the rule's before, so a node that saw the undone one applies it
+   *  again. Only while the write undone is still the last (the rule has revision `over`, or with
+   *  null is absent) and nothing took its input or name since: in a fleet another node may have
+   *  written meanwhile, and that write stays. False when it did not put it back. */
+  restore(rule: StoredRule, over: number | null): Promise<boolean>;
   /** Rules from a --config file, in one transaction: each is inserted, or updates the stored rule
    *  with the same id, else the same name. `updated` counts only rules that changed. */
   upsertMany(rules: RuleInput[]): Promise<{ inserted: number; updated: number }>;
@@ -59,17 +71,19 @@ interface Wanted {
 }
 
 /** Stored bodies are parsed again so fields added to the schema later get their defaults. */
-const toStored = (r: Row): StoredRule => ({ ...ruleSchema.parse(r.body), id: r.id, createdAt: r.createdAt, updatedAt: r.updatedAt });
+const toStored = (r: Row): StoredRule => ({ ...ruleSchema.parse(r.body), id: r.id, revision: r.revision, createdAt: r.createdAt, updatedAt: r.updatedAt });
 
 function want(input: RuleInput): Wanted {
   const rule = ruleSchema.parse(input);
   return { id: ruleId(rule), explicitId: rule.id !== undefined, rule };
 }
 
-function row(w: Wanted, id: string, createdAt: string, updatedAt: string): Row {
+function row(w: Wanted, id: string, revision: number, createdAt: string, updatedAt: string): Row {
   const { id: _, ...rest } = w.rule;
-  return { id, name: w.rule.name ?? null, inputKey: inputKey(w.rule), body: { id, ...rest }, createdAt, updatedAt };
+  return { id, name: w.rule.name ?? null, inputKey: inputKey(w.rule), node: ruleNode(w.rule), revision, body: { id, ...rest }, createdAt, updatedAt };
 }
+
+const where = (node: string) => (node === "*" ? "every node" : `node ${node}`);
 
 /** Throws ConflictError if a rule other than `self` has w's id, name or input. */
 async function checkClashes(q: Queries, w: Wanted, id: string, self?: string): Promise<void> {
@@ -77,10 +91,14 @@ async function checkClashes(q: Queries, w: Wanted, id: string, self?: string): P
   const others = (await q.clashes(id, w.rule.name, key)).filter((r) => r.id !== self);
   const idClash = others.find((r) => r.id === id);
   const nameClash = w.rule.name === undefined ? undefined : others.find((r) => r.name === w.rule.name);
-  const inputClash = others.find((r) => r.inputKey === key);
+  // The same input on two nodes is two hosts' business; on a node both run on, a clash.
+  const inputClash = others.find((r) => r.inputKey === key && shareNode(r, w.rule));
   if (idClash && w.explicitId) throw new ConflictError("id", idClash.id, `a rule with id "${id}" already exists`);
   if (nameClash) throw new ConflictError("name", nameClash.id, `name "${w.rule.name}" is already used by rule ${nameClash.id}`);
-  if (inputClash) throw new ConflictError("input", inputClash.id, `input ${key} is already used by rule ${inputClash.id}`);
+  if (inputClash) {
+    const nodes = inputClash.node === "*" && ruleNode(w.rule) === "*" ? "" : ` (it runs on ${where(inputClash.node)})`;
+    throw new ConflictError("input", inputClash.id, `input ${key} is already used by rule ${inputClash.id}${nodes}`);
+  }
   if (idClash) throw new ConflictError("id", idClash.id, `a rule with id "${id}" already exists`);
 }
 
@@ -90,25 +108,30 @@ class Store implements RuleStore {
    *  per request. The objects are shared: callers copy before they change one. */
   private readonly parsed = new Map<string, StoredRule>();
 
+  readonly postgres?: PgBackend;
   constructor(private readonly db: Backend) {
     this.kind = db.kind;
+    if (db.kind === "postgres") this.postgres = db as PgBackend;
   }
 
   private stored(r: Row): StoredRule {
     const hit = this.parsed.get(r.id);
-    if (hit && hit.updatedAt === r.updatedAt && hit.createdAt === r.createdAt) return hit;
+    if (hit && hit.revision === r.revision && hit.updatedAt === r.updatedAt && hit.createdAt === r.createdAt) return hit;
     const s = toStored(r);
     this.parsed.set(r.id, s);
     return s;
   }
 
-  /** One transaction. Every write checks for clashes first; a unique violation from the database
+  /** One transaction, which first bumps the store's revision (fn gets the new one): in PostgreSQL
+   *  that row's lock makes writers from every node take turns, so the clash checks, which a unique
+   *  constraint cannot make for a rule on every node, see every write before them. Every write checks
+   *  for clashes first; a unique violation from the database
    *  means a concurrent writer got there between the check and the write, so the transaction is
    *  run again, and its check then reports the clash as a ConflictError. */
-  private async write<T>(fn: (q: Queries) => Promise<T>): Promise<T> {
+  private async write<T>(fn: (q: Queries, revision: number) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.db.write(fn);
+        return await this.db.write(async (q) => fn(q, await q.bump()));
       } catch (e) {
         if (!this.db.isUniqueViolation(e)) throw e;
         if (attempt >= 5) throw new ConflictError("input", "", "the rule clashes with a concurrently changed rule; try again");
@@ -127,12 +150,21 @@ class Store implements RuleStore {
     return r ? this.stored(r) : null;
   }
 
+  async getMany(ids: string[]): Promise<StoredRule[]> {
+    if (!ids.length) return [];
+    return (await this.db.read((q) => q.getMany(ids))).map((r) => this.stored(r));
+  }
+
+  revisions(node: string): Promise<Map<string, number>> {
+    return this.db.read((q) => q.revisions(node));
+  }
+
   async create(rule: RuleInput): Promise<StoredRule> {
     const w = want(rule);
-    return this.write(async (q) => {
+    return this.write(async (q, revision) => {
       await checkClashes(q, w, w.id);
       const now = new Date().toISOString();
-      const r = row(w, w.id, now, now);
+      const r = row(w, w.id, revision, now, now);
       await q.insert(r);
       return toStored(r);
     });
@@ -141,32 +173,45 @@ class Store implements RuleStore {
   async replace(id: string, rule: RuleInput): Promise<StoredRule | null> {
     const w = want(rule);
     if (rule.id !== undefined && rule.id !== id) throw new ConflictError("id", rule.id, `the rule's id "${rule.id}" is not "${id}"`);
-    return this.write(async (q) => {
+    return this.write(async (q, revision) => {
       const old = await q.get(id);
       if (!old) return null;
       await checkClashes(q, { ...w, id }, id, id);
-      const r = row(w, id, old.createdAt, new Date().toISOString());
+      const r = row(w, id, revision, old.createdAt, new Date().toISOString());
       await q.update(id, r);
       return toStored(r);
     });
   }
 
-  async delete(id: string): Promise<boolean> {
-    return this.write((q) => q.remove(id));
+  async delete(id: string, revision?: number): Promise<boolean> {
+    return this.write(async (q) => {
+      if (revision !== undefined && (await q.get(id))?.revision !== revision) return false;
+      return q.remove(id);
+    });
   }
 
-  async restore(r: StoredRule): Promise<void> {
-    const w = want(r);
-    const stored = row(w, r.id, r.createdAt, r.updatedAt);
-    await this.write(async (q) => {
-      if (await q.get(r.id)) await q.update(r.id, stored);
+  async restore(r: StoredRule, over: number | null): Promise<boolean> {
+    // Without the server's fields: the rule schema is strict, and would refuse createdAt.
+    const w = want(withoutServerFields(r) as RuleInput);
+    const stored = row(w, r.id, r.revision, r.createdAt, r.updatedAt);
+    return this.write(async (q) => {
+      const now = await q.get(r.id);
+      if ((now?.revision ?? null) !== over) return false;
+      try {
+        await checkClashes(q, { ...w, id: r.id }, r.id, r.id);
+      } catch (e) {
+        if (e instanceof ConflictError) return false;
+        throw e;
+      }
+      if (now) await q.update(r.id, stored);
       else await q.insert(stored);
+      return true;
     });
   }
 
   async upsertMany(rules: RuleInput[]): Promise<{ inserted: number; updated: number }> {
     const wanted = rules.map(want);
-    return this.write(async (q) => {
+    return this.write(async (q, revision) => {
       let inserted = 0;
       let updated = 0;
       for (const w of wanted) {
@@ -174,14 +219,14 @@ class Store implements RuleStore {
         const old = (await q.get(w.id)) ?? (w.rule.name !== undefined ? await q.byName(w.rule.name) : undefined);
         if (!old) {
           await checkClashes(q, w, w.id);
-          await q.insert(row(w, w.id, now, now));
+          await q.insert(row(w, w.id, revision, now, now));
           inserted++;
           continue;
         }
         // Matched by name: the stored rule keeps its id unless the file gives one.
         const id = w.explicitId ? w.id : old.id;
         await checkClashes(q, w, id, old.id);
-        const r = row(w, id, old.createdAt, now);
+        const r = row(w, id, revision, old.createdAt, now);
         if (r.id === old.id && JSON.stringify(r.body) === JSON.stringify(old.body)) continue;
         await q.update(old.id, r);
         updated++;

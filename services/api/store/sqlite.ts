@@ -7,12 +7,15 @@
 import { Database } from "bun:sqlite";
 import { mkdirSync, realpathSync } from "node:fs";
 import { join } from "node:path";
-import { asc, eq, or, sql } from "drizzle-orm";
+import { asc, eq, inArray, or, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/bun-sqlite";
 import { migrate } from "drizzle-orm/bun-sqlite/migrator";
 import { findCause, type Backend, type Queries, type Row } from "./backend.ts";
 import { StoreUnavailableError } from "./errors.ts";
-import { rules } from "./schema.sqlite.ts";
+import { rules, storeRevision } from "./schema.sqlite.ts";
+
+/** Ids per query, under SQLite's limit on parameters. */
+const CHUNK = 5000;
 
 /** SQLite's "database or disk is full" and I/O errors, as an error that names the file and why. */
 function translate(e: unknown, file: string): unknown {
@@ -58,6 +61,17 @@ export function openSqlite(stateDir: string, migrationsFolder: string): Backend 
   const q: Queries = {
     list: async () => db.select().from(rules).orderBy(asc(rules.createdAt), asc(rules.id)).all(),
     get: async (id) => db.select().from(rules).where(eq(rules.id, id)).get(),
+    getMany: async (ids) => {
+      const out = [];
+      for (let i = 0; i < ids.length; i += CHUNK) out.push(...db.select().from(rules).where(inArray(rules.id, ids.slice(i, i + CHUNK))).all());
+      return out;
+    },
+    revisions: async (node) =>
+      new Map(db.select({ id: rules.id, revision: rules.revision }).from(rules).where(inArray(rules.node, ["*", node])).all().map((r) => [r.id, r.revision])),
+    bump: async () =>
+      db.insert(storeRevision).values({ id: 1, value: 1 })
+        .onConflictDoUpdate({ target: storeRevision.id, set: { value: sql`${storeRevision.value} + 1` } })
+        .returning({ value: storeRevision.value }).get()!.value,
     byName: async (name) => db.select().from(rules).where(eq(rules.name, name)).get(),
     clashes: async (id, name, inputKey) =>
       db

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 # iproute2: ip netns/veth for tests; util-linux: setpriv (workers start unprivileged);
 # liburing-dev: egress io_uring; libc6-dev: headers for c/.
-pkgs=(liburing-dev iproute2 util-linux libc6-dev postgresql chromium)
+pkgs=(liburing-dev iproute2 util-linux libc6-dev postgresql chromium iputils-ping)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -8,7 +8,8 @@ export const LINE = 64;
 export const HEADER_BYTES = 4096;
 
 export const STD_SLOT_BYTES = 2048;
-export const JUMBO_SLOT_BYTES = 10240;
+/** Big enough for a link's TSO/GSO super-frame (64 KiB and its virtio_net_hdr), or a jumbo datagram. */
+export const JUMBO_SLOT_BYTES = 65536 + 128;
 /**
  * Slot header (u32 words): rule number, payload length, sampled flag, outputs; then for sampled
  * packets only: source, destination, ports (src << 16 | dst); the input's TOS byte (word 7,

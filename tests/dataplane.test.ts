@@ -130,7 +130,8 @@ describe("data plane", () => {
   }, 60_000);
 
   test("malformed frames are counted by reason and dropped; every valid packet is delivered", async () => {
-    const r = await TestRelay.start(lab, relay, { rules: [rule("corpus", 5000, [{ interface: "out0", group: "239.2.2.2", port: 6000 }])] });
+    // No jumbo slots: the corpus's 8,972-byte datagram is then oversize.
+    const r = await TestRelay.start(lab, relay, { rules: [rule("corpus", 5000, [{ interface: "out0", group: "239.2.2.2", port: 6000 }])], pool: { jumboSlots: 0 } });
     try {
       const before = r.stats().drops;
       const sink = startSink(lab, dst, ["--group", "239.2.2.2", "--port", "6000", "--interface", "eth0", "--expect", "200"]);

@@ -143,14 +143,14 @@ let snap: Snapshot | null = null;
 // 100 ms old, exact as of then): 50 clients on /metrics cost what one does.
 const metricsNow = shared(async () => {
   const st = await status();
-  snap = seg && st ? { stats: collectStats(seg, st.rules), rates: sampler.rates, status: st } : null;
+  snap = seg && st ? { stats: collectStats(seg, st.rules, st.links ?? []), rates: sampler.rates, status: st } : null;
   // Encoded once: every request of the moment sends the same bytes.
   return { contentType: registry.contentType, body: new TextEncoder().encode(await registry.text()) };
 }, 100);
 const statsNow = shared(async () => {
   const st = await status();
   if (!seg || !st) return null;
-  const body = statsBody(collectStats(seg, st.rules), sampler.rates);
+  const body = statsBody(collectStats(seg, st.rules, st.links ?? []), sampler.rates);
   return { body, json: new TextEncoder().encode(JSON.stringify(body)) }; // encoded once for every request of the moment
 }, 100);
 

@@ -6,6 +6,7 @@
 import { closeFd } from "../../c/inet.ts";
 import { monotonicNs } from "../../c/sys.ts";
 import { E } from "../../c/lib.ts";
+import { VNET_HDR_BYTES } from "../../c/packet.ts";
 import { SETUP_DEFER_TASKRUN, SETUP_SINGLE_ISSUER, Uring, userData } from "../../c/uring.ts";
 import { readTune } from "../tune.ts";
 import { indexOf, snapshot } from "../../shm/counters.ts";
@@ -130,10 +131,10 @@ export class Egress {
       this.specs.set(r.no, r);
       this.ruleCls[r.no] = r.cls;
       this.outputs[r.no] = ruleOutputs(r, this.sockets, this.templates);
-      const spec = r.impairment ? JSON.stringify(r.impairment) : "";
+      const spec = r.impairment ? JSON.stringify({ link: r.link === true, ...r.impairment }) : "";
       const old = this.pipes[r.no];
       if (old && old.spec !== spec) this.dropHeld(r.no, old);
-      this.pipes[r.no] = !spec ? undefined : old && old.spec === spec ? old : this.pipeline(r.no, spec);
+      this.pipes[r.no] = !spec ? undefined : old && old.spec === spec ? old : this.pipeline(r.no, spec, r.link === true);
     }
     // Everything of a retiring rule that is still in the ring lies before the head as it is now:
     // ingress stopped matching the rule before this message was sent.
@@ -189,10 +190,12 @@ export class Egress {
     closeFd(fd);
   }
 
-  private pipeline(rule: number, spec: string): Pipeline {
+  /** link: the slots hold a virtio_net_hdr and a frame; the stages see the frame's length. */
+  private pipeline(rule: number, spec: string, link: boolean): Pipeline {
     const imp = JSON.parse(spec);
+    const skip = link ? VNET_HDR_BYTES : 0;
     const ctx = {
-      len: (slot: number) => this.slotU32[(this.slotOffset(slot) >> 2) + SH.len],
+      len: (slot: number) => this.slotU32[(this.slotOffset(slot) >> 2) + SH.len] - skip,
       random: seeded(imp.seed ?? (Math.random() * 2 ** 32) >>> 0),
       drop: (slot: number) => this.impairDrop(rule, slot),
       duplicate: (slot: number) => {
@@ -201,7 +204,7 @@ export class Egress {
       },
       now: () => performance.now(),
     };
-    return { spec, ...buildPipeline(imp, ctx, (slot) => this.enqueue(slot)) };
+    return { spec, ...buildPipeline(imp, ctx, (slot) => this.enqueue(slot), { shape: link }) };
   }
 
   /** Runs for a while; returns so the caller can read control messages. */

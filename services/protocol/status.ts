@@ -71,5 +71,5 @@ export function readStatus(stateDir: string): Status | null {
 export function readStats(stateDir: string): Stats {
   const st = readStatus(stateDir);
   if (!st) throw new Error(`no relay runs with state directory ${stateDir} (no status.json)`);
-  return collectStats(openSegment(st.shm), st.rules);
+  return collectStats(openSegment(st.shm), st.rules, st.links ?? []);
 }

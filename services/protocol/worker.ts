@@ -49,7 +49,9 @@ export interface IngressLink {
 /** A flow's match, compiled: -1 where a field is not matched on. */
 export interface IngressFlow {
   no: number;
-  /** address prefix: 4 or 16 bytes (v4 or v6), or empty; bits of it that must match */
+  /** 4 or 6: the address prefix's family; 0: no address match */
+  family: number;
+  /** the prefix's bytes (4 or 16); bits of it that must match */
   prefix: number[];
   bits: number;
   protocol: number;
@@ -121,6 +123,8 @@ export interface EgressOutput {
 
 export interface EgressRule {
   no: number;
+  /** a link's channel: each slot is a virtio_net_hdr and a whole frame (not a UDP payload) */
+  link?: boolean;
   outputs: EgressOutput[];
   impairment?: Impairment;
   /** traffic class (shm/classes.ts), or -1: from each packet's own DSCP */

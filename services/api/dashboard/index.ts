@@ -51,7 +51,7 @@ export async function dashboardEvent(d: DashboardDeps): Promise<DashboardEvent> 
       ...(def ? { input: def.input, outputs: def.outputs } : {}),
     };
   });
-  return { time: new Date().toISOString(), dataPlane: !!s, rules, workers: s?.workers ?? [], drops: s?.drops ?? zeroWorkerDrops(),
+  return { time: new Date().toISOString(), dataPlane: !!s, rules, links: s?.links ?? [], workers: s?.workers ?? [], drops: s?.drops ?? zeroWorkerDrops(),
     windowSeconds: s?.windowSeconds ?? 0, status, interfaces };
 }
 

@@ -3,8 +3,7 @@
 import { z } from "zod";
 import { isMulticast, isUsableUnicast, parseIpv4 } from "./ipv4.ts";
 
-/** Names of the stages in services/egress/stages/registry.ts (kept here so the schema needs no egress code). */
-export const STAGE_NAMES = ["drop-odd-size"] as const;
+import { stageSchema } from "./stages.ts";
 
 /** Linux accepts 1–15 bytes, not "." or "..", and no '/', ':' or white space (dev_valid_name). */
 export const interfaceName = z
@@ -52,8 +51,8 @@ export const impairmentSchema = z.strictObject({
   ratePps: z.number().positive("ratePps must be positive").optional(),
   rateBps: z.number().positive("rateBps must be positive").optional(),
   seed: z.number().int().min(0).max(4294967295, "seed must fit in 32 bits").optional(),
-  /** named stages (services/egress/stages/registry.ts), run before the others */
-  stages: z.array(z.enum(STAGE_NAMES)).optional(),
+  /** named stages with their parameters (rules/stages.ts), run before the others */
+  stages: z.array(stageSchema).max(16, "at most 16 stages").optional(),
 });
 
 /** The plain shapes (no cross-field checks) are what PATCH bodies are made of. */

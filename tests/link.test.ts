@@ -164,6 +164,23 @@ describe("links", () => {
     }
   }, 60_000);
 
+  test("a stage loaded by name on a link (drop-tcp-syn, a → b): nothing connects, ping still works", async () => {
+    const r = await TestRelay.start(lab, relay, link({ aToB: { stages: ["drop-tcp-syn"] } }));
+    try {
+      await active(r);
+      const server = lab.spawn(right, [BUN, "tests/tools/tcp-sink.ts", "--port", "7102"], { cwd: ROOT });
+      const err = collect(server.stderr);
+      while (!err.text().includes("ready")) await Bun.sleep(20);
+      const client = lab.spawn(left, [BUN, "tests/tools/tcp-source.ts", "--to", "10.50.0.2", "--port", "7102", "--bytes", "1000", "--connect-timeout", "2000"], { cwd: ROOT });
+      expect(await client.exited).toBe(3);
+      server.kill();
+      expect(ping(left, "10.50.0.2", ["-c", "10", "-i", "0.01", "-W", "1"]).received).toBe(10);
+      expect(r.stats().links![0]!.aToB.drops.impairment).toBeGreaterThanOrEqual(1); // the SYN and its retries
+    } finally {
+      await r.stop();
+    }
+  }, 60_000);
+
   test("the same seed and the same frames give the same drops twice", async () => {
     const run = async () => {
       // A flow of their own: ARP and anything else on the link leave its random numbers alone.

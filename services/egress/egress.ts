@@ -7,7 +7,7 @@ import { closeFd } from "../../c/inet.ts";
 import { monotonicNs } from "../../c/sys.ts";
 import { E } from "../../c/lib.ts";
 import { VNET_HDR_BYTES } from "../../c/packet.ts";
-import { SETUP_DEFER_TASKRUN, SETUP_SINGLE_ISSUER, Uring, userData } from "../../c/uring.ts";
+import { NO_SUM, SETUP_DEFER_TASKRUN, SETUP_SINGLE_ISSUER, Uring, userData } from "../../c/uring.ts";
 import { readTune } from "../tune.ts";
 import { indexOf, snapshot } from "../../shm/counters.ts";
 import { EGRESS_COUNTERS, EGRESS_RULE_COUNTERS, OUTPUT_COUNTERS, OUTPUT_ROWS_PER_RULE, PairSlots, SEND_ERRNOS, SH, SLOT_HEADER_BYTES } from "../../shm/layout.ts";
@@ -18,7 +18,7 @@ import type { EgressRule } from "../protocol/worker.ts";
 import type { Gathered } from "../worker.ts";
 import { seeded } from "./stages/random.ts";
 import { buildPipeline } from "./stages/registry.ts";
-import type { Stage } from "./stages/stage.ts";
+import type { Stage, StageContext } from "./stages/stage.ts";
 import { WEIGHTS, classOf } from "../../shm/classes.ts";
 import { ruleOutputs, Templates, type RuleOutputs } from "./outputs.ts";
 
@@ -63,6 +63,7 @@ export class Egress {
   private readonly desc: RingConsumer;
   private readonly free: RingProducer;
   private readonly slotU32: Uint32Array;
+  private readonly slotU8: Uint8Array;
   private readonly slotF64: Float64Array;
   private readonly trace: TraceWriter;
   private readonly refs: Uint16Array;
@@ -102,6 +103,7 @@ export class Egress {
     this.desc = new RingConsumer(seg.buf, pl.descRing, l.ringCapacity, ringHeadAddr(seg.addr, pl.descRing));
     this.free = new RingProducer(seg.buf, pl.freeRing, l.ringCapacity);
     this.slotU32 = new Uint32Array(seg.buf);
+    this.slotU8 = new Uint8Array(seg.buf);
     this.slotF64 = new Float64Array(seg.buf, 0, Math.floor(seg.buf.byteLength / 8));
     this.trace = new TraceWriter(seg.buf, pl.traceRing);
     this.refs = new Uint16Array(l.slots + l.jumboSlots);
@@ -194,8 +196,14 @@ export class Egress {
   private pipeline(rule: number, spec: string, link: boolean): Pipeline {
     const imp = JSON.parse(spec);
     const skip = link ? VNET_HDR_BYTES : 0;
-    const ctx = {
+    const ctx: StageContext = {
       len: (slot: number) => this.slotU32[(this.slotOffset(slot) >> 2) + SH.len] - skip,
+      bytes: this.slotU8,
+      start: (slot: number) => this.slotOffset(slot) + SLOT_HEADER_BYTES + skip,
+      frames: link,
+      modified: (slot: number) => {
+        this.slotU32[(this.slotOffset(slot) >> 2) + SH.csum] = NO_SUM; // egress sums the payload afresh
+      },
       random: seeded(imp.seed ?? (Math.random() * 2 ** 32) >>> 0),
       drop: (slot: number) => this.impairDrop(rule, slot),
       duplicate: (slot: number) => {

@@ -4,7 +4,8 @@ import { createHash } from "node:crypto";
 import { connect } from "node:net";
 import { parseArgs } from "node:util";
 
-const { values: v } = parseArgs({ options: { to: { type: "string" }, port: { type: "string" }, bytes: { type: "string" }, seed: { type: "string", default: "1" } } });
+const { values: v } = parseArgs({ options: { to: { type: "string" }, port: { type: "string" }, bytes: { type: "string" }, seed: { type: "string", default: "1" },
+  "connect-timeout": { type: "string", default: "30000" } } });
 const total = Number(v.bytes);
 const chunk = new Uint8Array(1 << 16);
 let x = Number(v.seed) >>> 0 || 1;
@@ -29,7 +30,15 @@ function pump(): void {
     console.log(JSON.stringify({ bytes: sent, sha256: hash.digest("hex"), seconds: (performance.now() - t0) / 1000 }));
   });
 }
-sock.on("connect", pump);
+// Not connected in time: exit 3 (a link that drops SYNs is tested this way).
+const timer = setTimeout(() => {
+  console.error("tcp-source: not connected in time");
+  process.exit(3);
+}, Number(v["connect-timeout"]));
+sock.on("connect", () => {
+  clearTimeout(timer);
+  pump();
+});
 sock.on("error", (e) => {
   console.error(`tcp-source: ${e.message}`);
   process.exit(1);

@@ -18,7 +18,8 @@ export const rules = pgTable("rules", {
   createdAt: at("created_at").notNull(),
   updatedAt: at("updated_at").notNull(),
   // One input per node; a rule for every node against the others is checked by the store.
-}, (t) => [unique("rules_node_input_key_unique").on(t.node, t.inputKey)]);
+  // The clash check looks rules up by input alone: the unique index leads with node, so it needs its own.
+}, (t) => [unique("rules_node_input_key_unique").on(t.node, t.inputKey), index("rules_input_key").on(t.inputKey)]);
 
 /** One row (id 1): bumped by every write transaction, first thing. So revisions never repeat, and
  *  the row lock makes the fleet's writes take turns: a clash check sees every write before it. */

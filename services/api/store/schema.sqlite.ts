@@ -1,5 +1,5 @@
 // The rules table for embedded SQLite (bun:sqlite). Keep the columns in step with schema.pg.ts.
-import { integer, sqliteTable, text, unique } from "drizzle-orm/sqlite-core";
+import { index, integer, sqliteTable, text, unique } from "drizzle-orm/sqlite-core";
 import type { Rule } from "../../../rules/schema.ts";
 
 export const rules = sqliteTable("rules", {
@@ -15,7 +15,8 @@ export const rules = sqliteTable("rules", {
   /** ISO 8601 (toISOString), so text order is time order. */
   createdAt: text("created_at").notNull(),
   updatedAt: text("updated_at").notNull(),
-}, (t) => [unique("rules_node_input_key_unique").on(t.node, t.inputKey)]);
+  // The clash check looks rules up by input alone: the unique index leads with node, so it needs its own.
+}, (t) => [unique("rules_node_input_key_unique").on(t.node, t.inputKey), index("rules_input_key").on(t.inputKey)]);
 
 /** One row (id 1), bumped by every write transaction: revisions never repeat. */
 export const storeRevision = sqliteTable("store_revision", {

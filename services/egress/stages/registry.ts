@@ -1,5 +1,8 @@
 // The stages a rule's impairment can use, and how a rule's pipeline is put together.
-import type { Impairment, STAGE_NAMES } from "../../../rules/schema.ts";
+import type { Impairment } from "../../../rules/schema.ts";
+import { stageOf, type StageName, type StageParams } from "../../../rules/stages.ts";
+import { corrupt } from "./corrupt.ts";
+import { dropTcpSyn } from "./drop-tcp-syn.ts";
 import { delay } from "./delay.ts";
 import { dropOddSize } from "./drop-odd-size.ts";
 import { duplicate } from "./duplicate.ts";
@@ -9,11 +12,13 @@ import { reorder } from "./reorder.ts";
 import { shape } from "./shape.ts";
 import type { Stage, StageContext, StageFactory } from "./stage.ts";
 
-/** Stages a rule may name in `impairment.stages` (filters, run first), by the names the schema
- *  accepts (STAGE_NAMES in rules/schema.ts, which cannot import egress code): the type makes a
- *  name without a stage, or a stage without a name, a compile error. */
-export const NAMED_STAGES: Record<(typeof STAGE_NAMES)[number], StageFactory> = {
+/** Stages an impairment may name in `stages` (run first), by the names and parameters
+ *  rules/stages.ts defines: the type makes a name without a stage, a stage without a name, or
+ *  parameters that differ a compile error. */
+export const NAMED_STAGES: { [N in StageName]: StageFactory<StageParams<N>> } = {
   "drop-odd-size": dropOddSize,
+  corrupt,
+  "drop-tcp-syn": dropTcpSyn,
 };
 
 /** Most packets one rule may hold (delay, reorder) at once; beyond that they are dropped. */
@@ -26,7 +31,10 @@ export const LINK_QUEUE_MS = 50;
  *  polices (drops what exceeds it); a link's shapes (queues, then drops), as a bottleneck link does. */
 export function buildPipeline(imp: Impairment, ctx: StageContext, sink: (slot: number) => void, o: { shape?: boolean } = {}): { head: (slot: number) => void; stages: Stage[] } {
   const plan: [StageFactory, unknown][] = [];
-  for (const name of imp.stages ?? []) plan.push([NAMED_STAGES[name], true]);
+  for (const s of imp.stages ?? []) {
+    const { name, params } = stageOf(s);
+    plan.push([NAMED_STAGES[name] as StageFactory, params]);
+  }
   if ((imp.ratePps || imp.rateBps) && o.shape) plan.push([shape, { pps: imp.ratePps, bps: imp.rateBps, queueMs: LINK_QUEUE_MS, limit: HOLD_LIMIT }]);
   else if (imp.ratePps || imp.rateBps) plan.push([rate, { pps: imp.ratePps, bps: imp.rateBps }]);
   if (imp.loss) plan.push([loss, imp.loss]);

@@ -1,12 +1,13 @@
 // The shaper on a clock of its own: what leaves, when, and what is dropped.
 import { describe, expect, test } from "bun:test";
 import { shape } from "./shape.ts";
+import { fakeContext } from "./testing.ts";
 
 function harness(p: { pps?: number; bps?: number; queueMs: number; limit: number }, len: (slot: number) => number) {
   let now = 0;
   const sent: [number, number][] = [];
   const dropped: number[] = [];
-  const s = shape(p, { len, random: Math.random, drop: (x) => dropped.push(x), duplicate: () => {}, now: () => now }, (x) => sent.push([x, now]));
+  const s = shape(p, { ...fakeContext(), len, drop: (x) => dropped.push(x), now: () => now }, (x) => sent.push([x, now]));
   return { s, sent, dropped, at: (t: number) => ((now = t), s.pull!(t)) };
 }
 

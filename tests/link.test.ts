@@ -4,7 +4,7 @@
 // ip_forward): whatever crosses, the link carried.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Lab } from "../lab/netns.ts";
-import { BUN, ROOT, TestRelay, collect, expectExactlyOnce, runGen, startSink } from "./lib/relay.ts";
+import { BUN, ROOT, TestRelay, collect, expectExactlyOnce, runGen, spawnGen, startSink } from "./lib/relay.ts";
 import { settled } from "./lib/settled.ts";
 import { metric, metricsText } from "./lib/metrics.ts";
 
@@ -176,6 +176,28 @@ describe("links", () => {
       server.kill();
       expect(ping(left, "10.50.0.2", ["-c", "10", "-i", "0.01", "-W", "1"]).received).toBe(10);
       expect(r.stats().links![0]!.aToB.drops.impairment).toBeGreaterThanOrEqual(1); // the SYN and its retries
+    } finally {
+      await r.stop();
+    }
+  }, 60_000);
+
+  test("flow top: the busiest 5-tuple now, with the flow entry it matched", async () => {
+    const r = await TestRelay.start(lab, relay, link({ flows: [{ name: "bulk", match: { protocol: "udp", ports: "7400" } }] }));
+    try {
+      await active(r);
+      const sink = startSink(lab, right, ["--group", "10.50.0.2", "--port", "7400", "--timeout", "4000"]); // else ICMP unreachable ends the sender
+      await sink.ready;
+      const g = spawnGen(lab, left, ["--group", "10.50.0.2", "--port", "7400", "--rate", "3000", "--size", "500"]);
+      await Bun.sleep(2500);
+      const top = await r.api("GET", "/api/v1/flows/top?limit=5");
+      await g.stop();
+      expect(top.status).toBe(200);
+      const [first] = top.body.flows;
+      expect(first).toMatchObject({ link: "lab", direction: "aToB", flow: "bulk", protocol: "udp", src: "10.50.0.1", dst: "10.50.0.2", dport: 7400 });
+      expect(first.pps).toBeGreaterThan(2000);
+      expect(first.pps).toBeLessThan(4000);
+      // 500 B of payload: 542-byte frames
+      expect(first.bps / first.pps).toBeCloseTo(542 * 8, -1);
     } finally {
       await r.stop();
     }

@@ -11,6 +11,7 @@ import { setDumpable } from "../../c/sys.ts";
 import { openSegment, type Segment } from "../../shm/segment.ts";
 import { collectStats } from "../../shm/stats.ts";
 import { RateSampler } from "../../shm/rates.ts";
+import { FlowTopSampler } from "../../shm/flowtop-sampler.ts";
 import { DEFAULT_STATE_DIR, type Status } from "../protocol/status.ts";
 import { statsBody } from "../protocol/stats.ts";
 import { ConfigError, readEnvironment } from "../startup/environment.ts";
@@ -133,6 +134,8 @@ const spans = new PacketSpans(tracing.tracer, () => new Map<number, RuleInfo>((l
 if (tracing.enabled) spans.start();
 const sampler = new RateSampler(() => seg, () => lastStatus?.rules ?? []);
 sampler.start();
+const flowTop = new FlowTopSampler(() => seg);
+flowTop.start();
 // Keeps the segment mapped and the rates fed even when nobody asks.
 setInterval(() => void status(), 1000);
 
@@ -167,6 +170,10 @@ const app = buildApp({
   interfaces,
   stats: async () => (await statsNow())?.body ?? null,
   statsJson: async () => (await statsNow())?.json ?? null,
+  flowTop: async (limit) => {
+    const st = await status();
+    return seg && st ? flowTop.top(st.links ?? [], limit) : null;
+  },
 });
 
 let server: ReturnType<typeof Bun.serve>;
@@ -183,6 +190,7 @@ for (const sig of ["SIGTERM", "SIGINT"] as const) {
   process.on(sig, async () => {
     server.stop();
     sampler.stop();
+    flowTop.stop();
     spans.stop();
     await tracing.shutdown();
     await fleet.close();

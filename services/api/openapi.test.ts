@@ -190,6 +190,9 @@ const deps: ApiDeps = {
   synced: () => world.synced,
   interfaces,
   stats,
+  flowTop: async (limit) => (world.supervisor ? { windowSeconds: 1, flows: [{ link: "lab", linkId: "l-1", direction: "aToB" as const, flow: "dns", protocol: "udp",
+    src: "10.0.0.1", dst: "10.0.0.2", sport: 40000, dport: 53, pps: 10, bps: 8000, frames: 100, bytes: 10000 },
+    { link: "lab", linkId: "l-1", direction: "bToA" as const, flow: null, protocol: "arp", src: "", dst: "", sport: null, dport: null, pps: 1, bps: 480, frames: 2, bytes: 120 }].slice(0, limit) } : null),
   metrics: async () => ({ contentType: "text/plain; version=0.0.4; charset=utf-8", body: "# HELP mcrelay_up 1 when the relay runs\n# TYPE mcrelay_up gauge\nmcrelay_up 1\n" }),
   logLevel: () => world.logLevel,
   setLogLevel: async (level) => {
@@ -365,11 +368,14 @@ describe("OpenAPI document", () => {
     // The relay: interfaces, counters, metrics, events (with the supervisor and without).
     expect((await expectStatus(200, "GET", "/api/v1/interfaces")).body.interfaces).toHaveLength(2);
     expect((await expectStatus(200, "GET", "/api/v1/stats")).body.rules).toHaveLength(2);
+    expect((await expectStatus(200, "GET", "/api/v1/flows/top?limit=1")).body.flows).toHaveLength(1);
+    expect((await expectStatus(422, "GET", "/api/v1/flows/top?limit=0")).body.issues[0].path).toEqual(["limit"]);
     expect((await expectStatus(200, "GET", "/metrics")).text).toContain("mcrelay_up 1");
     expect((await expectStatus(200, "GET", "/api/v1/events")).text).toContain("event: stats");
     world.supervisor = false;
     await expectStatus(503, "GET", "/api/v1/interfaces");
     await expectStatus(503, "GET", "/api/v1/stats");
+    await expectStatus(503, "GET", "/api/v1/flows/top");
     expect((await expectStatus(200, "GET", `/api/v1/events?token=${TOKEN}`, { auth: false })).text).toContain("event: stats");
     world.supervisor = true;
 

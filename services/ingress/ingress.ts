@@ -18,6 +18,7 @@ import { RingConsumer, RingProducer, ringHeadAddr } from "../../shm/ring.ts";
 import type { Segment } from "../../shm/segment.ts";
 import type { IngressInput, IngressLink, IngressRule } from "../protocol/worker.ts";
 import { LinkEnd } from "./link-end.ts";
+import { FlowTopWriter } from "../../shm/flowtop.ts";
 import { readTune } from "../tune.ts";
 import { MatchTable } from "./match.ts";
 import { F, PARSED_FIELDS, parseFrame, udpChecksumOk } from "./parse.ts";
@@ -55,6 +56,7 @@ export class Ingress {
   private readonly stacks: SlotStacks;
   private readonly slotU32: Uint32Array;
   private readonly slotU8: Uint8Array;
+  private readonly top: FlowTopWriter;
   private readonly parsed = new Uint32Array(PARSED_FIELDS);
   private readonly pool: PairSlots;
   private readonly slots: number;
@@ -92,6 +94,7 @@ export class Ingress {
     this.stacks = new SlotStacks(l.slots, l.jumboSlots);
     this.slotU32 = new Uint32Array(seg.buf);
     this.slotU8 = new Uint8Array(seg.buf);
+    this.top = new FlowTopWriter(seg.buf, l.pairs[pair].flowTop);
     this.down = new Uint8Array(l.maxRules);
     this.sample = new Float64Array(l.maxRules);
     this.cls = new Int8Array(l.maxRules);
@@ -369,6 +372,7 @@ export class Ingress {
       return;
     }
     const no = end.classify(ring.u8, off, snap);
+    this.top.count(no, end.family, end.protocol, ring.u8, end.src, end.dst, end.sport, end.dport, snap);
     const rc = this.st.rc;
     const rb = this.st.row(no);
     if (end.down) {

@@ -18,6 +18,14 @@ export class LinkEnd {
   readonly down: boolean;
   /** set by classify(): the frame's IP TOS (traffic class) byte, 0 for anything else */
   tos = 0;
+  /** set by classify(), for flow top: 4, 6 or 0 (not IP); the IP protocol (or the ethertype);
+   *  the addresses' offsets; the ports (-1 when it has none) */
+  family = 0;
+  protocol = 0;
+  src = 0;
+  dst = 0;
+  sport = -1;
+  dport = -1;
   private readonly n: number;
   /** 0: no address match; 4 or 6 */
   private readonly fam: Uint8Array;
@@ -60,11 +68,6 @@ export class LinkEnd {
       et = (b[l3 + 2] << 8) | b[l3 + 3];
       l3 += 4;
     }
-    if (this.n === 0) {
-      if (et === ETH_IPV4 && l3 + 2 <= end) this.tos = b[l3 + 1];
-      else if (et === ETH_IPV6 && l3 + 2 <= end) this.tos = ((b[l3] & 15) << 4) | (b[l3 + 1] >> 4);
-      return this.no;
-    }
     let fam = 0, proto = -1, src = -1, dst = -1, l4 = -1;
     if (et === ETH_IPV4 && l3 + 20 <= end) {
       fam = 4;
@@ -98,6 +101,12 @@ export class LinkEnd {
       sport = (b[l4] << 8) | b[l4 + 1];
       dport = (b[l4 + 2] << 8) | b[l4 + 3];
     }
+    this.family = fam;
+    this.protocol = fam === 0 ? et & 0xffff : proto;
+    this.src = src;
+    this.dst = dst;
+    this.sport = sport;
+    this.dport = dport;
     for (let i = 0; i < this.n; i++) {
       if (this.fam[i] !== 0 && (this.fam[i] !== fam || !(this.inPrefix(i, b, src) || this.inPrefix(i, b, dst)))) continue;
       if (this.proto[i] >= 0 && this.proto[i] !== proto) continue;

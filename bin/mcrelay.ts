@@ -18,6 +18,21 @@ commands:
   sink    verifying receiver
   demo    as root: a throw-away lab of namespaces, the relay, traffic and a verdict`;
 
+/**
+ * A signal sent to the process group (Ctrl-C, `kill -- -PGID`, a service manager) also reaches a
+ * wrapper in that group — `bun run`, make — which forwards it again: the same signal twice within
+ * a few milliseconds. That is one request, not a second "stop now" or a second reload; a person
+ * cannot send a signal twice within DUPLICATE_MS.
+ */
+const DUPLICATE_MS = 150;
+const lastSignal = new Map<string, number>();
+function duplicate(sig: string): boolean {
+  const now = performance.now();
+  const prev = lastSignal.get(sig);
+  lastSignal.set(sig, now);
+  return prev !== undefined && now - prev < DUPLICATE_MS;
+}
+
 async function start(argv: string[]): Promise<number> {
   const o = parseStart(argv);
   if (!o) {
@@ -31,6 +46,7 @@ async function start(argv: string[]): Promise<number> {
   for (const w of warnings) relay.log.warn({}, w);
   let signals = 0;
   const onSignal = (sig: string) => {
+    if (duplicate(sig)) return;
     if (++signals > 1) {
       relay.log.warn({ signal: sig }, "second signal: exiting at once");
       relay.cleanup();
@@ -41,7 +57,7 @@ async function start(argv: string[]): Promise<number> {
   };
   process.on("SIGTERM", () => onSignal("SIGTERM"));
   process.on("SIGINT", () => onSignal("SIGINT"));
-  process.on("SIGHUP", () => void relay.reload());
+  process.on("SIGHUP", () => duplicate("SIGHUP") || void relay.reload());
   try {
     await relay.start();
   } catch (e) {

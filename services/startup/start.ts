@@ -13,6 +13,7 @@ import { lookupUser } from "../supervisor/workers.ts";
 import { DEFAULT_STATE_DIR } from "../protocol/status.ts";
 import { ConfigError, LOG_LEVELS, readEnvironment, type Environment } from "./environment.ts";
 import { parseListen } from "./listen.ts";
+import { LOG_FORMATS, defaultLogFormat, type LogFormat } from "../logging.ts";
 
 export { ConfigError };
 
@@ -30,6 +31,8 @@ export const START_USAGE = `usage: mcrelay start [options]
   --user NAME         unprivileged user of the workers and the API (default ${DEFAULT_USER}, made by make setup)
   --max-rules N       most rules the relay holds, 1–65536 (default 16384)
   --log-level LEVEL   ${LOG_LEVELS.join("|")} (default info)
+  --log-format F      ${LOG_FORMATS.join("|")}: one coloured line per event, or JSON lines
+                      (default: pretty when stdout is a terminal, else json; or MCRELAY_LOG_FORMAT)
   A bad flag, variable or file stops start-up with exit code 2, naming it.`;
 
 /** What the relay is started with, and the environment it was checked against. */
@@ -54,7 +57,7 @@ export function parseStart(argv: string[]): StartOptions | null {
       options: {
         config: { type: "string" }, workers: { type: "string" }, "state-dir": { type: "string", default: DEFAULT_STATE_DIR },
         "api-listen": { type: "string", default: "127.0.0.1:8080" }, user: { type: "string" },
-        "log-level": { type: "string" }, "max-rules": { type: "string", default: "16384" },
+        "log-level": { type: "string" }, "log-format": { type: "string" }, "max-rules": { type: "string", default: "16384" },
         "no-api": { type: "boolean", default: false }, "external-api": { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -68,6 +71,8 @@ export function parseStart(argv: string[]): StartOptions | null {
   const maxRules = int("--max-rules", v["max-rules"]!, 1, 65536);
   const logLevel = v["log-level"] ?? env.MCRELAY_LOG_LEVEL ?? "info";
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got "${logLevel}"`);
+  const logFormat = v["log-format"] ?? env.MCRELAY_LOG_FORMAT ?? defaultLogFormat();
+  if (!(LOG_FORMATS as readonly string[]).includes(logFormat)) throw new ConfigError(`--log-format must be one of ${LOG_FORMATS.join(", ")}, got "${logFormat}"`);
   if (v["no-api"] && v["external-api"]) throw new ConfigError("--no-api and --external-api cannot be combined");
   const apiListen = v["no-api"] || v["external-api"] ? null : v["api-listen"]!;
   if (apiListen) parseListen("--api-listen", apiListen);
@@ -78,7 +83,8 @@ export function parseStart(argv: string[]): StartOptions | null {
     if (e instanceof RulesConfigError) throw new ConfigError(e.message);
     throw e;
   }
-  return { config, configPath: v.config, workers, stateDir: v["state-dir"]!, user: v.user ?? DEFAULT_USER, logLevel, maxRules, apiListen,
+  return { config, configPath: v.config, workers, stateDir: v["state-dir"]!, user: v.user ?? DEFAULT_USER, logLevel,
+    logFormat: logFormat as LogFormat, maxRules, apiListen,
     externalApi: v["external-api"]!, env };
 }
 

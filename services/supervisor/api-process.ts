@@ -22,7 +22,7 @@ export interface ApiOptions {
 }
 
 /** Variables the API may use; nothing else of the supervisor's environment is passed on. */
-const PASS_ENV = /^(MCRELAY_API_TOKEN|DATABASE_URL|OTEL_.*|TZ)$/;
+const PASS_ENV = /^(MCRELAY_API_TOKEN|MCRELAY_LOG_FORMAT|DATABASE_URL|OTEL_.*|TZ)$/;
 
 export class ApiProcess {
   private proc: Bun.Subprocess | null = null;

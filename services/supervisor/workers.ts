@@ -63,6 +63,7 @@ export class WorkerHandle {
       stdio: ["ignore", "inherit", "inherit", theirs],
       env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent", MCRELAY_LOG_LEVEL: logLevel,
         ...(process.env.MCRELAY_TRACING ? { MCRELAY_TRACING: process.env.MCRELAY_TRACING } : {}),
+        ...(process.env.MCRELAY_LOG_FORMAT ? { MCRELAY_LOG_FORMAT: process.env.MCRELAY_LOG_FORMAT } : {}),
         ...Object.fromEntries(Object.entries(process.env).filter(([k]) => TUNE_ENV.test(k))) },
     });
     closeFd(theirs);

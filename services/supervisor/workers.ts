@@ -30,9 +30,13 @@ export function lookupUser(name: string): RelayUser {
   return { name, uid, gid: Number(f[3]) };
 }
 
-/** argv run as user with no capabilities, no supplementary groups and no_new_privs. */
+/**
+ * argv run as user with no capabilities, no supplementary groups and no_new_privs, in a session
+ * of its own: a signal to the relay's process group (Ctrl-C, a closed terminal's SIGHUP,
+ * `kill -- -PGID`) is the supervisor's to act on; it used to kill the workers mid-stream.
+ */
 export function unprivileged(user: RelayUser, argv: string[]): string[] {
-  return ["setpriv", `--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "--inh-caps=-all",
+  return ["setsid", "setpriv", `--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "--inh-caps=-all",
     "--bounding-set=-all", "--no-new-privs", "--", ...argv];
 }
 

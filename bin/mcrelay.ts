@@ -7,7 +7,7 @@ const USAGE = `usage: mcrelay <command> [options]     (each command: --help)
 
 commands:
   start   run the relay in the foreground (supervisor, workers, REST API)
-  rules   add | ls | show | rm | edit         manage rules through the REST API
+  rules   add | set | ls | show | rm | edit   manage rules through the REST API
   apply   -f FILE [--dry-run] [--no-prune]   make a rules file the desired state (shows the diff)
   export                                     print every rule as a rules file
   stats   [--json]                           counters per rule and worker

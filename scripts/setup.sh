@@ -17,8 +17,8 @@ esac
 # (workers start unprivileged); iproute2 makes the demo's network namespaces.
 runtime=(liburing-dev libc6-dev util-linux iproute2)
 # Tests only: a real PostgreSQL server (initdb), headless Chromium (the dashboard test),
-# promtool (the alert rules) and systemd-analyze (the unit file).
-testing=(postgresql chromium prometheus systemd)
+# promtool (the alert rules), systemd-analyze and systemd-nspawn (the unit file, run by systemd).
+testing=(postgresql chromium prometheus systemd systemd-container)
 
 missing() {
   for p in "$@"; do

@@ -34,6 +34,7 @@ export function lookupUser(name: string): RelayUser {
  * argv run as user with no capabilities, no supplementary groups and no_new_privs, in a session
  * of its own: a signal to the relay's process group (Ctrl-C, a closed terminal's SIGHUP,
  * `kill -- -PGID`) is the supervisor's to act on; it used to kill the workers mid-stream.
+ * setsid execs in place (a spawned child is no group leader), so the pid is the worker's own.
  */
 export function unprivileged(user: RelayUser, argv: string[]): string[] {
   return ["setsid", "setpriv", `--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "--inh-caps=-all",

@@ -1,5 +1,7 @@
 #!/usr/bin/env bun
 // mcrelay command line: start, the API client commands (cli/), the lab tools (lab/).
+import { readFileSync } from "node:fs";
+import { basename } from "node:path";
 import { ConfigError as RulesConfigError } from "../rules/load.ts";
 import { ConfigError, DEFAULT_STATE_DIR, START_USAGE, parseStart, preflight } from "../services/startup/start.ts";
 
@@ -19,18 +21,27 @@ commands:
   demo    as root: a throw-away lab of namespaces, the relay, traffic and a verdict`;
 
 /**
- * A signal sent to the process group (Ctrl-C, `kill -- -PGID`, a service manager) also reaches a
- * wrapper in that group — `bun run`, make — which forwards it again: the same signal twice within
- * a few milliseconds. That is one request, not a second "stop now" or a second reload; a person
- * cannot send a signal twice within DUPLICATE_MS.
+ * A signal sent to the process group (Ctrl-C, `kill -- -PGID`) also reaches a wrapper in that
+ * group that forwards what it gets — `bun run`, make — so it arrives twice within a few
+ * milliseconds. Under such a parent that is one request, not a second "stop now" or a second
+ * reload. Started any other way (directly, by systemd, by a test), a second signal is a second.
  */
 const DUPLICATE_MS = 150;
+const PARENT_FORWARDS = (() => {
+  try {
+    const argv = readFileSync(`/proc/${process.ppid}/cmdline`, "utf8").split("\0");
+    const name = basename(argv[0]);
+    return name === "make" || name === "gmake" || (/^bun(\.exe)?$/.test(name) && argv[1] === "run");
+  } catch {
+    return false;
+  }
+})();
 const lastSignal = new Map<string, number>();
 function duplicate(sig: string): boolean {
   const now = performance.now();
   const prev = lastSignal.get(sig);
   lastSignal.set(sig, now);
-  return prev !== undefined && now - prev < DUPLICATE_MS;
+  return PARENT_FORWARDS && prev !== undefined && now - prev < DUPLICATE_MS;
 }
 
 async function start(argv: string[]): Promise<number> {

@@ -262,6 +262,9 @@ describe("export and apply", () => {
     const set = await cli(["rules", "set", "every-field", "outputs[0].ttl=4", "impairment.loss=0.1", "traceSampleRatio=0.25", "outputs[1].dscp=12", "impairment.seed="]);
     expect({ code: set.code, stderr: set.stderr }).toEqual({ code: 0, stderr: "" });
     expect(set.stdout).toContain("updated rule every-field: ");
+    const shown = (await cli(["rules", "show", "every-field"])).stdout;
+    expect(shown).toMatch(/^traced:\s+0\.25 of packets$/m);
+    expect(shown).toMatch(/^impairment:\s+loss 0\.1, duplicate 0\.02, .*stages drop-odd-size$/m);
     const after = (await r.api("GET", "/api/v1/rules/every-field")).body;
     expect(after.outputs.map((o: any) => [o.ttl, o.dscp])).toEqual([[4, 46], [9, 12]]);
     expect(after.traceSampleRatio).toBe(0.25);

@@ -3,15 +3,19 @@
 # Installs missing Debian packages, Bun and the npm dependencies, and builds c/.
 #   scripts/setup.sh          what running the relay needs (make start, make install)
 #   scripts/setup.sh --test   that, and what only the tests need (make test)
+#   --list                    print what would be ensured, change nothing
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 test_deps=0
-case "${1:-}" in
-  "") ;;
-  --test) test_deps=1 ;;
-  *) echo "setup: unknown option \"$1\" (usage: scripts/setup.sh [--test])" >&2; exit 2 ;;
-esac
+list=0
+for a in "$@"; do
+  case "$a" in
+    --test) test_deps=1 ;;
+    --list) list=1 ;;
+    *) echo "setup: unknown option \"$a\" (usage: scripts/setup.sh [--test] [--list])" >&2; exit 2 ;;
+  esac
+done
 
 # Running: liburing-dev and libc6-dev build c/ (egress's io_uring); util-linux has setpriv
 # (workers start unprivileged); iproute2 makes the demo's network namespaces.
@@ -19,6 +23,12 @@ runtime=(liburing-dev libc6-dev util-linux iproute2)
 # Tests only: a real PostgreSQL server (initdb), headless Chromium (the dashboard test),
 # promtool (the alert rules), systemd-analyze and systemd-nspawn (the unit file, run by systemd).
 testing=(postgresql chromium prometheus systemd systemd-container)
+
+if [ $list -eq 1 ]; then
+  echo "debian: ${runtime[*]}$([ $test_deps -eq 1 ] && echo " ${testing[*]}")"
+  echo "npm: $([ $test_deps -eq 1 ] && echo "all dependencies" || echo "runtime dependencies (--omit=dev)")"
+  exit 0
+fi
 
 missing() {
   for p in "$@"; do

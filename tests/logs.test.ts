@@ -25,7 +25,7 @@ afterAll(() => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
-/** Starts the relay (through a pty when tty), waits until the API has logged, stops it; its output. */
+/** Starts the relay (through a pty when tty), waits until it is up, stops it; its output. */
 async function run(name: string, opts: { tty: boolean; args?: string[] }): Promise<string> {
   const state = join(tmp, name);
   const start = [BUN, "bin/mcrelay.ts", "start", "--workers", "1", "--config", join(tmp, "rules.json"), "--state-dir", state,
@@ -36,7 +36,8 @@ async function run(name: string, opts: { tty: boolean; args?: string[] }): Promi
   const out = collect(p.stdout);
   const err = collect(p.stderr);
   const deadline = Date.now() + 30_000;
-  while (!/API listening/.test(out.text() + err.text())) {
+  // Up: the API has logged and the supervisor has said it is ready (in either order).
+  while (!/API listening/.test(out.text() + err.text()) || !/relay ready/.test(out.text() + err.text())) {
     if (p.exitCode !== null || Date.now() > deadline) throw new Error(`relay did not come up: ${out.text()}${err.text()}`);
     await Bun.sleep(50);
   }

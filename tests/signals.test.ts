@@ -45,7 +45,7 @@ let n = 0;
 /** Starts the relay in its own process group (as a shell's job is), the wrapper its leader. */
 async function start(way: keyof typeof WAYS): Promise<Started> {
   const state = join(tmp, `s${n++}`);
-  const args = ["--workers", "1", "--no-api", "--log-format", "json", "--config", join(tmp, "rules.json"), "--state-dir", state];
+  const args = ["--workers", "1", "--api-listen", `unix:${join(state, "api", "http.sock")}`, "--log-format", "json", "--config", join(tmp, "rules.json"), "--state-dir", state];
   const wrapper = spawn("ip", ["netns", "exec", ns, ...WAYS[way](args)], { cwd: ROOT, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   wrapper.stdout!.on("data", (d) => (out += d));
@@ -53,7 +53,7 @@ async function start(way: keyof typeof WAYS): Promise<Started> {
   const exited = new Promise<number | string>((res) => wrapper.on("exit", (code, sig) => res(code ?? sig!)));
   const deadline = Date.now() + 60_000; // make start runs the (quick, idempotent) set-up first
   let st = readStatus(state);
-  while (st?.state !== "ready") {
+  while (st?.state !== "ready" || !out.includes("API listening")) {
     if (wrapper.exitCode !== null || Date.now() > deadline) throw new Error(`relay did not start through ${way}: ${out}`);
     await Bun.sleep(50);
     st = readStatus(state);
@@ -64,14 +64,14 @@ async function start(way: keyof typeof WAYS): Promise<Started> {
 
 const count = (s: Started, msg: string) => s.events().filter((e) => e.msg === msg).length;
 
-/** The relay drained and stopped (exit 0) once; its workers were stopped by it, not by the signal. */
+/** The relay drained and stopped (exit 0) once; its workers and API were stopped by it, not by the signal. */
 async function expectStoppedOnce(s: Started, signal: string, wrapperExit: (number | string)[] = [0]) {
   const code = await Promise.race([s.exited, Bun.sleep(15_000).then(() => "still running")]);
   expect(wrapperExit).toContain(code);
   expect(s.events().filter((e) => e.msg === "stopping").map((e) => e.signal)).toEqual([signal]);
   expect(count(s, "second signal: exiting at once")).toBe(0);
   expect(s.events().filter((e) => e.msg === "relay stopped")).toMatchObject([{ exitCode: 0 }]);
-  expect(s.events().filter((e) => /worker died|did not stop cleanly/.test(e.msg))).toEqual([]);
+  expect(s.events().filter((e) => /worker died|did not stop cleanly|API exited/.test(e.msg))).toEqual([]);
   expect(["ingress stopped", "egress stopped"].map((m) => count(s, m))).toEqual([1, 1]);
   expect(existsSync(join(s.state, "status.json"))).toBe(false);
 }

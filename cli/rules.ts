@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { ApiError, CliError, UsageError, describeError } from "./errors.ts";
 import { describeInput, describeOutput, print, printJson, ruleDetails, table, type StoredRule } from "./format.ts";
 import { connect, parse } from "./options.ts";
+import { assign, isAssignment, parseAssignments } from "./assign.ts";
 import { withoutServerFields } from "../services/protocol/rules.ts";
 
 export async function ls(argv: string[]): Promise<number> {
@@ -63,26 +64,52 @@ export async function add(argv: string[]): Promise<number> {
     file: { type: "string", short: "f" }, in: { type: "string" }, out: { type: "string", multiple: true },
     ttl: { type: "string" }, dscp: { type: "string" }, name: { type: "string" }, id: { type: "string" },
   });
-  if (positionals.length) throw new UsageError(`rules add takes no arguments, got "${positionals[0]}"`);
+  const stray = positionals.find((p) => !isAssignment(p));
+  if (stray !== undefined) throw new UsageError(`rules add takes FIELD=VALUE arguments, got "${stray}"`);
+  const sets = parseAssignments(positionals);
   let body: Record<string, unknown>;
   if (v.file !== undefined) {
     const flags = ["in", "out", "ttl", "dscp", "name", "id"].filter((k) => v[k as keyof typeof v] !== undefined);
     if (flags.length) throw new UsageError(`-f and --${flags[0]} cannot be combined`);
     body = readRuleFile(v.file);
   } else {
-    if (!v.in || !v.out?.length) throw new UsageError("rules add needs -f FILE, or --in and at least one --out");
-    const extra = { ...(v.ttl !== undefined ? { ttl: int("--ttl", v.ttl) } : {}), ...(v.dscp !== undefined ? { dscp: int("--dscp", v.dscp) } : {}) };
+    const given = new Set(sets.map((s) => s.path[0]));
+    if ((!v.in && !given.has("input")) || (!v.out?.length && !given.has("outputs"))) {
+      throw new UsageError("rules add needs -f FILE, or an input (--in or input.*=) and an output (--out or outputs[0].*=)");
+    }
+    // --ttl and --dscp apply to every --out; outputs[N].ttl= sets one.
+    const extra = { ...(v.ttl !== undefined ? { ttl: int("--ttl", v.ttl) } : {}), ...(v.dscp !== undefined ? { dscp: v.dscp === "preserve" ? "preserve" : int("--dscp", v.dscp) } : {}) };
     body = {
       ...(v.id !== undefined ? { id: v.id } : {}),
       ...(v.name !== undefined ? { name: v.name } : {}),
-      input: parseEndpointArg("--in", v.in, true),
-      outputs: v.out.map((o) => ({ ...parseEndpointArg("--out", o, false), ...extra })),
+      ...(v.in ? { input: parseEndpointArg("--in", v.in, true) } : {}),
+      ...(v.out?.length ? { outputs: v.out.map((o) => ({ ...parseEndpointArg("--out", o, false), ...extra })) } : {}),
     };
   }
+  assign(body, sets);
   const r = await connect(v).request<StoredRule>("POST", "/api/v1/rules", body);
   if (v.json) return (await printJson(r), 0);
   await print(`created rule ${r.id}${r.name ? ` "${r.name}"` : ""}: ${r.state}${r.reason ? ` (${r.reason})` : ""}\n` +
     `  ${describeInput(r.input)} -> ${r.outputs.map(describeOutput).join(", ")}`);
+  return 0;
+}
+
+/** `rules set ID FIELD=VALUE...`: the stored rule with those fields changed, stored with PUT (so the
+ *  API checks the whole rule and names a wrong field). */
+export async function set(argv: string[]): Promise<number> {
+  const { values: v, positionals } = parse(argv, {});
+  const [id, ...rest] = positionals;
+  if (id === undefined || !rest.length) throw new UsageError("rules set takes a rule id and one or more FIELD=VALUE");
+  const stray = rest.find((p) => !isAssignment(p));
+  if (stray !== undefined) throw new UsageError(`rules set: "${stray}" is not FIELD=VALUE`);
+  const sets = parseAssignments(rest);
+  if (sets.some((s) => s.path[0] === "id")) throw new UsageError("rules set cannot change a rule's id (add a new rule and rm this one)");
+  const client = connect(v);
+  const path = `/api/v1/rules/${encodeURIComponent(id)}`;
+  const rule = withoutServerFields(await client.request<StoredRule>("GET", path).catch(context(id)));
+  const r = await client.request<StoredRule>("PUT", path, assign(rule, sets)).catch(context(id));
+  if (v.json) return (await printJson(r), 0);
+  await print(`updated rule ${r.id}: ${r.state}${r.reason ? ` (${r.reason})` : ""}\n  ${rest.join(" ")}`);
   return 0;
 }
 

@@ -6,7 +6,7 @@
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import pino from "pino";
+import { defaultLogFormat, makeLogger } from "../logging.ts";
 import { setDumpable } from "../../c/sys.ts";
 import { openSegment, type Segment } from "../../shm/segment.ts";
 import { collectStats } from "../../shm/stats.ts";
@@ -61,12 +61,12 @@ if (v.parent) {
   const parent = Number(v.parent);
   setInterval(() => process.ppid !== parent && process.exit(0), 500);
 }
-const log = pino({ base: { component: "api", pid: process.pid }, level: env.MCRELAY_LOG_LEVEL ?? "info" });
+const log = makeLogger({ component: "api", pid: process.pid }, env.MCRELAY_LOG_LEVEL ?? "info", env.MCRELAY_LOG_FORMAT ?? defaultLogFormat());
 // The workers run as the same user: none of them may ptrace this process or read its memory.
 setDumpable(false);
 
 const tracing = await setupTracing();
-const token = loadToken(v["state-dir"]!, (line) => console.error(line));
+const token = loadToken(v["state-dir"]!, (line) => log.info({}, line));
 let store: RuleStore;
 for (let said = false; ; ) {
   try {

@@ -17,6 +17,7 @@ import type { ControlIssue, LinkStatus, Reply, Request, RuleStatus } from "../pr
 import type { LinkStatusEntry } from "../protocol/status.ts";
 import type { Status } from "../protocol/status.ts";
 import { LOG_LEVELS } from "../startup/environment.ts";
+import { makeLogger, type LogFormat } from "../logging.ts";
 import { CONFIG_EXIT, ApiProcess } from "./api-process.ts";
 import { ControlServer } from "./control-socket.ts";
 import { ANSWER_MS, DataPlane } from "./dataplane.ts";
@@ -38,6 +39,8 @@ export interface RelayOptions {
   stateDir: string;
   user: string;
   logLevel: string;
+  /** pretty or json; the workers and the API get it as MCRELAY_LOG_FORMAT */
+  logFormat: LogFormat;
   maxRules: number;
   /** HOST:PORT for the REST API, or null to run without it */
   apiListen: string | null;
@@ -88,7 +91,9 @@ export class Relay {
   private readonly startedAt = new Date().toISOString();
 
   constructor(private readonly opts: RelayOptions) {
-    this.log = pino({ base: { component: "supervisor", pid: process.pid }, level: opts.logLevel });
+    this.log = makeLogger({ component: "supervisor", pid: process.pid }, opts.logLevel, opts.logFormat);
+    // Read by workers.ts and api-process.ts when they start their processes.
+    process.env.MCRELAY_LOG_FORMAT = opts.logFormat;
     this.dir = new StateDir(resolve(opts.stateDir), this.log);
     this.numbers = new RuleNumbers(opts.maxRules);
     this.rows = new OutputRows(opts.maxRules * OUTPUT_ROWS_PER_RULE);

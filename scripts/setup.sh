@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # iproute2: ip netns/veth for tests; util-linux: setpriv (workers start unprivileged);
-# liburing-dev: egress io_uring; libc6-dev: headers for c/.
-pkgs=(liburing-dev iproute2 util-linux libc6-dev postgresql chromium iputils-ping)
+# liburing-dev: egress io_uring; libc6-dev: headers for c/; nftables: `mcrelay shape`'s NAT
+# (a fresh Debian 12 has neither nft nor iptables); iptables: the test of shape's iptables path.
+pkgs=(liburing-dev iproute2 util-linux libc6-dev nftables postgresql chromium iputils-ping iptables)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,8 +1,8 @@
 // The namespace and its two veth pairs:
 //   [namespace: eth0 inside/30] ──veth── a [the relay's link] b ──veth── h host/30 [host: forwarding, NAT]
 // a and b carry no address and belong to the link; the host's kernel must leave what arrives on
-// them alone. Linux answers ARP for any of its addresses on any interface, so without arp_ignore
-// the namespace would learn a's MAC for the host side and reach the host straight through a,
+// them alone. Linux answers ARP for any of its addresses on any interface: without arp_ignore its
+// reply on a races the link's, and if it wins the namespace reaches the host straight through a,
 // around the link; rp_filter drops whatever else the kernel would take from them as its own.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

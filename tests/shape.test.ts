@@ -95,9 +95,12 @@ function leftovers(m: Made, forwardingBefore: string, hostNs?: string): string[]
   return left;
 }
 
-/** Waits until COMMAND's `sleep SECONDS` runs (a unique number of seconds names it). */
+/** Whether COMMAND's `sleep SECONDS` runs (a unique number of seconds names it; anchored, or
+ *  the `sh -c '…; sleep SECONDS'` around it would count). */
+const asleep = (seconds: string) => run(["pgrep", "-f", `^sleep ${seconds.replace(".", "\\.")}$`]).code === 0;
+
 async function sleeping(seconds: string): Promise<void> {
-  expect(await settled(() => run(["pgrep", "-f", `sleep ${seconds}`]).code, (c) => c === 0, 5000)).toBe(0);
+  expect(await settled(() => asleep(seconds), (x) => x, 5000)).toBe(true);
 }
 
 /** ping's replies' round-trip times, in order. */
@@ -177,7 +180,7 @@ describe("shape in this host's namespace", () => {
     s.proc.kill(sig);
     const r = await s.done;
     expect(leftovers(m, fwd)).toEqual([]);
-    expect(run(["pgrep", "-f", `sleep ${seconds}`]).code).toBe(1);
+    expect(asleep(seconds)).toBe(false);
     return { code: r.code, ms: Date.now() - t0 };
   }
 
@@ -195,7 +198,8 @@ describe("shape in this host's namespace", () => {
   }, 30_000);
 
   test("a bad flag or variable: exit 2 within a second, one line naming it, nothing made", async () => {
-    const before = { netns: readdirSync("/run/netns").filter((n) => n.startsWith("mcrelay-shape-")), journals: existsSync(JOURNALS) };
+    const shapeNetns = () => (existsSync("/run/netns") ? readdirSync("/run/netns") : []).filter((n) => n.startsWith("mcrelay-shape-"));
+    const before = { netns: shapeNetns(), journals: existsSync(JOURNALS) };
     const cases: [string[], Record<string, string>, string][] = [
       [["--delay", "abc"], {}, "--delay"],
       [["--loss", "2"], {}, "--loss 2: loss must be 0–1"],
@@ -222,7 +226,7 @@ describe("shape in this host's namespace", () => {
     const p = Bun.spawnSync(["setpriv", `--reuid=${u.uid}`, `--regid=${u.gid}`, "--clear-groups", BUN, join(ROOT, "bin", "mcrelay.ts"), "shape", "--", "true"], { cwd: ROOT, stderr: "pipe" });
     expect(p.exitCode).toBe(2);
     expect(p.stderr.toString()).toContain("shape needs root");
-    expect(readdirSync("/run/netns").filter((n) => n.startsWith("mcrelay-shape-"))).toEqual(before.netns);
+    expect(shapeNetns()).toEqual(before.netns);
     expect(existsSync(JOURNALS)).toBe(before.journals);
   }, 60_000);
 
@@ -255,7 +259,7 @@ describe("shape in this host's namespace", () => {
     expect(r.stderr).toContain("the relay exited (SIGKILL) before the link was up");
     expect(r.made).not.toBeNull();
     expect(leftovers({ ...r.made!, relayPid: relay! }, fwd)).toEqual([]);
-    expect(run(["pgrep", "-f", "sleep 86399.3"]).code).toBe(1);
+    expect(asleep("86399.3")).toBe(false);
   }, 30_000);
 
   test("the relay dying while COMMAND runs stops COMMAND: exit 1, nothing left", async () => {
@@ -267,7 +271,7 @@ describe("shape in this host's namespace", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("the relay exited (SIGKILL) while COMMAND ran");
     expect(leftovers(m, fwd)).toEqual([]);
-    expect(run(["pgrep", "-f", "sleep 86399.4"]).code).toBe(1);
+    expect(asleep("86399.4")).toBe(false);
   }, 30_000);
 
   test("a shape killed with SIGKILL: its relay and COMMAND stop, and the next run removes the rest", async () => {
@@ -277,7 +281,7 @@ describe("shape in this host's namespace", () => {
     s.proc.kill("SIGKILL");
     await s.done;
     // The parent-death signal stops both; what they leave is the next run's to remove.
-    expect(await settled(() => alive(m.relayPid!) || run(["pgrep", "-f", "sleep 86399.5"]).code === 0, (x) => !x, 8000)).toBe(false);
+    expect(await settled(() => alive(m.relayPid!) || asleep("86399.5"), (x) => !x, 8000)).toBe(false);
     expect(existsSync(`/run/netns/${m.ns}`)).toBe(true);
     const next = await shape(["--", "true"]);
     expect(next.code).toBe(0);

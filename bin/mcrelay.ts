@@ -18,7 +18,9 @@ commands:
            or --state-dir DIR of a local relay, default ${DEFAULT_STATE_DIR})
   gen     traffic generator
   sink    verifying receiver
-  demo    as root: a throw-away lab of namespaces, the relay, traffic and a verdict`;
+  demo    as root: a throw-away lab of namespaces, the relay, traffic and a verdict
+  shape   [--loss P] [--delay MS] [--jitter MS] [--rate BPS] [--link-config FILE] -- COMMAND…
+          as root: run COMMAND in a throw-away namespace behind an impaired link through mcrelay`;
 
 /**
  * A signal sent to the process group (Ctrl-C, `kill -- -PGID`) also reaches a wrapper in that
@@ -91,6 +93,7 @@ async function main(argv: string[]): Promise<number> {
       case "gen": return await (await import("../lab/gen.ts")).main(rest);
       case "sink": return await (await import("../lab/sink.ts")).main(rest);
       case "demo": return await (await import("../lab/demo.ts")).main(rest);
+      case "shape": return await (await import("../lab/shape/main.ts")).main(rest);
       case undefined:
         console.error(USAGE);
         return 2;

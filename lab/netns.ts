@@ -41,19 +41,21 @@ function hookExit(): void {
   }
 }
 
-function run(cmd: string[]): Run {
-  const r = Bun.spawnSync(cmd, { stdout: "pipe", stderr: "pipe" });
+/** Runs cmd to its end (stdin: what it reads, else nothing). */
+export function run(cmd: string[], stdin?: string): Run {
+  const r = Bun.spawnSync(cmd, { stdin: stdin === undefined ? "ignore" : Buffer.from(stdin), stdout: "pipe", stderr: "pipe" });
   return { code: r.exitCode ?? -1, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
 }
 
-function must(cmd: string[]): string {
-  const r = run(cmd);
+/** Runs cmd; throws, with its stderr, if it fails. */
+export function must(cmd: string[], stdin?: string): string {
+  const r = run(cmd, stdin);
   if (r.code !== 0) throw new Error(`\`${cmd.join(" ")}\` failed (${r.code}): ${r.stderr.trim()}`);
   return r.stdout;
 }
 
 // Bun reaps children only from its event loop, so a synchronous wait has to look at /proc.
-function alive(pid: number): boolean {
+export function alive(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
@@ -62,7 +64,8 @@ function alive(pid: number): boolean {
   }
 }
 
-function killPids(pids: number[], graceMs: number): void {
+/** SIGTERM, then SIGKILL for what is still there after graceMs (waits synchronously). */
+export function killPids(pids: number[], graceMs: number): void {
   const signal = (sig: NodeJS.Signals, pid: number) => {
     try {
       process.kill(pid, sig);

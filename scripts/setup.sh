@@ -18,12 +18,13 @@ for a in "$@"; do
 done
 
 # Running: liburing-dev and libc6-dev build c/ (egress's io_uring); util-linux has setpriv
-# (workers start unprivileged); iproute2 makes the demo's network namespaces.
-runtime=(liburing-dev libc6-dev util-linux iproute2)
+# (workers start unprivileged); iproute2 makes the demo's network namespaces; nftables: `mcrelay
+# shape`'s NAT (a fresh Debian 12 has neither nft nor iptables).
+runtime=(liburing-dev libc6-dev util-linux iproute2 nftables)
 # Tests only: a real PostgreSQL server (initdb), headless Chromium (the dashboard test),
 # promtool (the alert rules), systemd-analyze and systemd-nspawn (the unit file, run by systemd),
-# ping (what crosses a link).
-testing=(postgresql chromium prometheus systemd systemd-container iputils-ping)
+# ping (what crosses a link), iptables (shape's iptables path).
+testing=(postgresql chromium prometheus systemd systemd-container iputils-ping iptables)
 
 if [ $list -eq 1 ]; then
   echo "debian: ${runtime[*]}$([ $test_deps -eq 1 ] && echo " ${testing[*]}")"

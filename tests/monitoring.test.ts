@@ -100,7 +100,7 @@ describe("metric names", () => {
     const text = await res.text();
     const families = new Map([...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => [m[1], m[2]]));
     expect(families.get("mcrelay_rule_rx_packets_total")).toBe("counter");
-    expect(text).toMatch(/^mcrelay_rule_drops_total\{rule="feed",rule_id="feed",reason="impairment"\} [1-9]/m);
+    expect(text).toMatch(/^mcrelay_rule_drops_total\{(node="[^"]*",)?rule="feed",rule_id="feed",reason="impairment"\} [1-9]/m);
 
     const alertExprs = [...readFileSync(ALERTS, "utf8").matchAll(/expr: (\|\n(?:\s{10,}.*\n)+|.*)/g)].map((m) => m[1]);
     const dash = JSON.parse(readFileSync(DASHBOARD, "utf8"));

@@ -1,5 +1,6 @@
 // What `make start` and `make test` install (scripts/setup.sh): running needs the relay's own
-// packages; PostgreSQL, Chromium, promtool and systemd-nspawn come only with the tests.
+// packages (nftables for `mcrelay shape`'s NAT); PostgreSQL, Chromium, promtool, systemd-nspawn,
+// ping and iptables come only with the tests.
 import { describe, expect, test } from "bun:test";
 import { ROOT } from "./lib/relay.ts";
 
@@ -8,7 +9,7 @@ const run = (cmd: string[]) => {
   return { code: r.exitCode, out: r.stdout.toString() };
 };
 const packages = (out: string) => /^debian: (.*)$/m.exec(out)![1].split(" ");
-const TEST_ONLY = ["postgresql", "chromium", "prometheus", "systemd", "systemd-container"];
+const TEST_ONLY = ["postgresql", "chromium", "prometheus", "systemd", "systemd-container", "iputils-ping", "iptables"];
 
 describe("set-up", () => {
   test("make start sets up what running needs, make test adds what tests need", () => {
@@ -18,7 +19,7 @@ describe("set-up", () => {
 
     const runtime = run(["bash", "scripts/setup.sh", "--list"]);
     expect(runtime.code).toBe(0);
-    expect(packages(runtime.out)).toEqual(["liburing-dev", "libc6-dev", "util-linux", "iproute2"]);
+    expect(packages(runtime.out)).toEqual(["liburing-dev", "libc6-dev", "util-linux", "iproute2", "nftables"]);
     expect(runtime.out).toContain("npm: runtime dependencies (--omit=dev)");
 
     const testing = run(["bash", "scripts/setup.sh", "--test", "--list"]);

@@ -156,7 +156,8 @@ class Store implements RuleStore {
   }
 
   async restore(r: StoredRule): Promise<void> {
-    const w = want(r);
+    const { createdAt: _c, updatedAt: _u, ...rule } = r; // the timestamps are the store's, not rule fields
+    const w = want(rule);
     const stored = row(w, r.id, r.createdAt, r.updatedAt);
     await this.write(async (q) => {
       if (await q.get(r.id)) await q.update(r.id, stored);

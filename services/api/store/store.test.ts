@@ -165,6 +165,18 @@ function suite(kind: "sqlite" | "postgres", backend: Backend) {
       expect(await s.list()).toEqual(all);
     });
 
+    test("restore puts a replaced or deleted rule back exactly as it was (the undo of a refused write)", async () => {
+      await fresh();
+      const a = await s.create(rule(1, { id: "a", name: "alpha" }));
+      await Bun.sleep(5);
+      await s.replace("a", rule(2, { name: "beta" }));
+      await s.restore(a);
+      expect(await s.get("a")).toEqual(a);
+      expect(await s.delete("a")).toBe(true);
+      await s.restore(a);
+      expect(await s.list()).toEqual([a]);
+    });
+
     test("rules persist across close and reopen", async () => {
       await fresh();
       const a = await s.create(rule(1, { name: "kept" }));

@@ -5,79 +5,18 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { createConfig, lintFromString, type NormalizedProblem } from "@redocly/openapi-core";
 import { trace } from "@opentelemetry/api";
-import { inputKey, ruleId } from "../../rules/load.ts";
-import { ruleSchema, type Rule, type RuleInput } from "../../rules/schema.ts";
 import { EGRESS_COUNTERS, INGRESS_COUNTERS, RULE_DROP_REASONS, WORKER_DROP_REASONS } from "../../shm/layout.ts";
 import type { InterfaceInfo } from "../protocol/control.ts";
 import type { StatsBody } from "../protocol/stats.ts";
 import type { Status } from "../protocol/status.ts";
 import { OpenApiValidator } from "../../tests/lib/openapi.ts";
 import { buildApp, type ApiDeps } from "./app.ts";
-import { ConflictError, StoreUnavailableError, type RuleStore, type StoredRule } from "./store/index.ts";
+import { storeOn } from "./store/index.ts";
+import { memoryBackend } from "./store/memory.ts";
 import type { DataPlaneSync, StoreChange, WriteResult } from "./sync.ts";
 
 const TOKEN = "openapi-test-token-0123456789";
 const DOC_REF = "openapi.json";
-
-/** The store, in memory: the same ids, defaults and clashes (id, name, input) as the real one. */
-class MemoryStore implements RuleStore {
-  readonly kind = "sqlite" as const;
-  private readonly rules = new Map<string, StoredRule>();
-  /** a full disk: every write fails as the real store's does */
-  full = false;
-
-  private writable(): void {
-    if (this.full) throw new StoreUnavailableError("the rule store /test/mcrelay.db cannot be written: no space left on device (ENOSPC)");
-  }
-
-  private clash(rule: Rule, id: string, self?: string): void {
-    for (const r of this.rules.values()) {
-      if (r.id === self) continue;
-      if (r.id === id) throw new ConflictError("id", r.id, `a rule with id "${id}" already exists`);
-      if (rule.name !== undefined && r.name === rule.name) throw new ConflictError("name", r.id, `name "${rule.name}" is already used by rule ${r.id}`);
-      if (inputKey(r) === inputKey(rule)) throw new ConflictError("input", r.id, `input ${inputKey(rule)} is already used by rule ${r.id}`);
-    }
-  }
-
-  async list() {
-    return [...this.rules.values()];
-  }
-  async get(id: string) {
-    return this.rules.get(id) ?? null;
-  }
-  async create(input: RuleInput) {
-    this.writable();
-    const rule = ruleSchema.parse(input);
-    const id = ruleId(rule);
-    this.clash(rule, id);
-    const now = new Date().toISOString();
-    const stored = { ...rule, id, createdAt: now, updatedAt: now };
-    this.rules.set(id, stored);
-    return stored;
-  }
-  async replace(id: string, input: RuleInput) {
-    const old = this.rules.get(id);
-    if (!old) return null;
-    this.writable();
-    const rule = ruleSchema.parse(input);
-    if (rule.id !== undefined && rule.id !== id) throw new ConflictError("id", rule.id, `the rule's id "${rule.id}" is not "${id}"`);
-    this.clash(rule, id, id);
-    const stored = { ...rule, id, createdAt: old.createdAt, updatedAt: new Date().toISOString() };
-    this.rules.set(id, stored);
-    return stored;
-  }
-  async delete(id: string) {
-    this.writable();
-    return this.rules.delete(id);
-  }
-  async restore(r: StoredRule) {
-    this.rules.set(r.id, r);
-  }
-  async upsertMany(): Promise<never> {
-    throw new Error("not used by the API routes");
-  }
-  async close() {}
-}
 
 /** What the stubs answer; each case sets what it needs. */
 const world = {
@@ -90,7 +29,9 @@ const world = {
   setLogLevelFails: false,
 };
 
-const store = new MemoryStore();
+/** The store's own logic over rows in memory, so ids, defaults and clashes are the real ones. */
+const memory = memoryBackend();
+const store = storeOn(memory);
 const zeros = (names: readonly string[]) => Object.fromEntries(names.map((n) => [n, 0]));
 
 const writes = {
@@ -258,9 +199,9 @@ describe("OpenAPI document", () => {
     world.dataPlane = "unreachable";
     await expectStatus(503, "POST", "/api/v1/rules", { body: rule(5002) });
     world.dataPlane = "takes";
-    store.full = true;
+    memory.full = true;
     expect((await expectStatus(507, "POST", "/api/v1/rules", { body: rule(5002) })).body.error).toContain("ENOSPC");
-    store.full = false;
+    memory.full = false;
 
     // Rules: read (the state comes from the supervisor's status; unknown without it).
     expect((await expectStatus(200, "GET", "/api/v1/rules")).body.rules.map((r: any) => [r.id, r.state])).toEqual([[a.id, "waiting"], ["b", "waiting"]]);
@@ -285,9 +226,9 @@ describe("OpenAPI document", () => {
       world.dataPlane = "unreachable";
       await expectStatus(503, method, `/api/v1/rules/${a.id}`, { body: ok });
       world.dataPlane = "takes";
-      store.full = true;
+      memory.full = true;
       await expectStatus(507, method, `/api/v1/rules/${a.id}`, { body: ok });
-      store.full = false;
+      memory.full = false;
     }
 
     // The relay: interfaces, counters, metrics, events (with the supervisor and without).
@@ -314,9 +255,9 @@ describe("OpenAPI document", () => {
     world.dataPlane = "unreachable";
     await expectStatus(503, "DELETE", "/api/v1/rules/b");
     world.dataPlane = "takes";
-    store.full = true;
+    memory.full = true;
     await expectStatus(507, "DELETE", "/api/v1/rules/b");
-    store.full = false;
+    memory.full = false;
     expect((await expectStatus(204, "DELETE", "/api/v1/rules/b")).text).toBe("");
     await expectStatus(404, "DELETE", "/api/v1/rules/b");
 

@@ -1,33 +1,62 @@
-// What index.ts needs from a database: a few queries, and a way to run them in one transaction.
+// What the stores need from a database: a few queries per table, and a way to run them in one
+// transaction.
+import type { Link } from "../../../rules/link.ts";
 import type { Rule } from "../../../rules/schema.ts";
 
-/** One row of the rules table, dates as ISO strings. */
-export interface Row {
+/** What every table's row has: its id, its name if it has one, the validated body, ISO dates. */
+export interface BaseRow<B> {
   id: string;
   name: string | null;
-  inputKey: string;
-  body: Rule & { id: string };
+  body: B & { id: string };
   createdAt: string;
   updatedAt: string;
 }
 
-export interface Queries {
+/** One row of the rules table. */
+export interface Row extends BaseRow<Rule> {
+  inputKey: string;
+}
+
+/** One row of the links table. */
+export interface LinkRow extends BaseRow<Link> {
+  a: string;
+  b: string;
+}
+
+/** The queries every table answers. */
+export interface TableQueries<R> {
   /** Ordered by createdAt, then id. */
-  list(): Promise<Row[]>;
-  get(id: string): Promise<Row | undefined>;
-  byName(name: string): Promise<Row | undefined>;
+  list(): Promise<R[]>;
+  get(id: string): Promise<R | undefined>;
+  byName(name: string): Promise<R | undefined>;
+  insert(row: R): Promise<void>;
+  /** Overwrites the row that has id `id` (its id may change). */
+  update(id: string, row: R): Promise<void>;
+  remove(id: string): Promise<boolean>;
+}
+
+export interface RuleQueries extends TableQueries<Row> {
   /** Rows with this id, or this name (when given), or this input key. */
   clashes(id: string, name: string | undefined, inputKey: string): Promise<Row[]>;
-  insert(row: Row): Promise<void>;
-  /** Overwrites the row that has id `id` (its id may change). */
-  update(id: string, row: Row): Promise<void>;
-  remove(id: string): Promise<boolean>;
+  /** Rules whose input is on one of these interfaces. */
+  inputsOn(ifnames: string[]): Promise<Row[]>;
+}
+
+export interface LinkQueries extends TableQueries<LinkRow> {
+  /** Links with this id or this name (each when given), or with an end on one of these interfaces. */
+  clashes(c: { id?: string; name?: string; ifnames: string[] }): Promise<LinkRow[]>;
+}
+
+export interface Queries {
+  rules: RuleQueries;
+  links: LinkQueries;
 }
 
 export interface Backend {
   readonly kind: "sqlite" | "postgres";
   read<T>(fn: (q: Queries) => Promise<T>): Promise<T>;
-  /** Runs fn in one transaction: committed if fn resolves, rolled back if it throws. */
+  /** Runs fn in one transaction: committed if fn resolves, rolled back if it throws. Writers run
+   *  one at a time (a check that reads two tables must see what it checks stay so). */
   write<T>(fn: (q: Queries) => Promise<T>): Promise<T>;
   /** A unique or primary-key violation reported by the database. */
   isUniqueViolation(e: unknown): boolean;
@@ -39,3 +68,7 @@ export function findCause(e: unknown, test: (e: any) => boolean): boolean {
   for (let c: any = e, depth = 0; c && depth < 8; c = c.cause, depth++) if (test(c)) return true;
   return false;
 }
+
+/** What inputKey (rules/load.ts) begins with for a rule whose input is on `ifname`: the name and a
+ *  space (an interface name holds none), so a prefix compare finds exactly that interface's rules. */
+export const inputKeyPrefix = (ifname: string) => `${ifname} `;

@@ -7,12 +7,12 @@
 import { Database } from "bun:sqlite";
 import { mkdirSync, realpathSync } from "node:fs";
 import { join } from "node:path";
-import { asc, eq, or, sql } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/bun-sqlite";
+import { asc, eq, inArray, or, sql } from "drizzle-orm";
+import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { migrate } from "drizzle-orm/bun-sqlite/migrator";
-import { findCause, type Backend, type Queries, type Row } from "./backend.ts";
+import { findCause, inputKeyPrefix, type Backend, type Queries, type TableQueries } from "./backend.ts";
 import { StoreUnavailableError } from "./errors.ts";
-import { rules } from "./schema.sqlite.ts";
+import { links, rules } from "./schema.sqlite.ts";
 
 /** SQLite's "database or disk is full" and I/O errors, as an error that names the file and why. */
 function translate(e: unknown, file: string): unknown {
@@ -21,6 +21,21 @@ function translate(e: unknown, file: string): unknown {
   if (code === "SQLITE_FULL") return new StoreUnavailableError(`the rule store ${file} cannot be written: no space left on device (ENOSPC)`);
   if (code?.startsWith("SQLITE_IOERR") || code === "SQLITE_READONLY") return new StoreUnavailableError(`the rule store ${file} cannot be written: ${code}`);
   return e;
+}
+
+/** The queries both tables answer alike. */
+function table<T extends typeof rules | typeof links>(db: BunSQLiteDatabase, t: T): TableQueries<T["$inferSelect"]> {
+  // drizzle's builders do not take a union of tables; every member has these columns.
+  const x = t as typeof rules;
+  type R = T["$inferSelect"];
+  return {
+    list: async () => db.select().from(x).orderBy(asc(x.createdAt), asc(x.id)).all() as R[],
+    get: async (id) => db.select().from(x).where(eq(x.id, id)).get() as R | undefined,
+    byName: async (name) => db.select().from(x).where(eq(x.name, name)).get() as R | undefined,
+    insert: async (row) => void db.insert(x).values(row as typeof rules.$inferInsert).run(),
+    update: async (id, row) => void db.update(x).set(row as typeof rules.$inferInsert).where(eq(x.id, id)).run(),
+    remove: async (id) => db.delete(x).where(eq(x.id, id)).returning({ id: x.id }).all().length > 0,
+  };
 }
 
 class Lock {
@@ -56,18 +71,19 @@ export function openSqlite(stateDir: string, migrationsFolder: string): Backend 
   }
 
   const q: Queries = {
-    list: async () => db.select().from(rules).orderBy(asc(rules.createdAt), asc(rules.id)).all(),
-    get: async (id) => db.select().from(rules).where(eq(rules.id, id)).get(),
-    byName: async (name) => db.select().from(rules).where(eq(rules.name, name)).get(),
-    clashes: async (id, name, inputKey) =>
-      db
-        .select()
-        .from(rules)
-        .where(or(eq(rules.id, id), name === undefined ? undefined : eq(rules.name, name), eq(rules.inputKey, inputKey)))
-        .all(),
-    insert: async (row) => void db.insert(rules).values(row).run(),
-    update: async (id, row) => void db.update(rules).set(row).where(eq(rules.id, id)).run(),
-    remove: async (id) => db.delete(rules).where(eq(rules.id, id)).returning({ id: rules.id }).all().length > 0,
+    rules: {
+      ...table(db, rules),
+      clashes: async (id, name, inputKey) =>
+        db.select().from(rules).where(or(eq(rules.id, id), name === undefined ? undefined : eq(rules.name, name), eq(rules.inputKey, inputKey))).all(),
+      inputsOn: async (ifnames) =>
+        db.select().from(rules).where(or(...ifnames.map((n) => sql`substr(${rules.inputKey}, 1, ${inputKeyPrefix(n).length}) = ${inputKeyPrefix(n)}`))).all(),
+    },
+    links: {
+      ...table(db, links),
+      clashes: async (c) =>
+        db.select().from(links).where(or(c.id === undefined ? undefined : eq(links.id, c.id), c.name === undefined ? undefined : eq(links.name, c.name),
+          inArray(links.a, c.ifnames), inArray(links.b, c.ifnames))).all(),
+    },
   };
 
   let lock = locks.get(file);

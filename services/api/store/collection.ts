@@ -1,0 +1,164 @@
+// One kind of stored thing (rules, links) over its table: create, replace, delete, restore and a
+// file's upsert, each checked for clashes in the same transaction as its write. What differs
+// between the kinds (schema, id, columns, what may not be shared) is a Kind (kinds.ts).
+import type { Backend, BaseRow, Queries, TableQueries } from "./backend.ts";
+import { ConflictError } from "./errors.ts";
+
+export interface Stored {
+  id: string;
+  name?: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** What the stores answer for each kind. */
+export interface CollectionApi<In, S extends Stored> {
+  /** Ordered by createdAt, then id. */
+  list(): Promise<S[]>;
+  get(id: string): Promise<S | null>;
+  /** id = the given one, else derived. ConflictError when the id, name or what it takes is taken. */
+  create(input: In): Promise<S>;
+  /** Full replacement keeping id and createdAt; null for an unknown id. ConflictError when the
+   *  body's id differs from id, or its name or what it takes belongs to another. */
+  replace(id: string, input: In): Promise<S | null>;
+  delete(id: string): Promise<boolean>;
+  /** Puts one back exactly as it was (timestamps too): the undo of a write the data plane refused. */
+  restore(s: S): Promise<void>;
+}
+
+export type Noun = "rule" | "link";
+
+export interface Kind<In, Body extends { id?: string; name?: string }, R extends BaseRow<Body>> {
+  noun: Noun;
+  table(q: Queries): TableQueries<R>;
+  /** The body as stored (throws on an invalid one: callers validated it already). */
+  parse(input: In | Body): Body;
+  /** The id it is stored under: the given one, else derived from what it takes. */
+  id(body: Body): string;
+  row(body: Body, id: string, createdAt: string, updatedAt: string): R;
+  /** Throws ConflictError when another of its kind than `self` has its id, name or what it takes.
+   *  explicitId: the id was given, so a clash on it is reported before the others. */
+  clashes(q: Queries, body: Body, id: string, explicitId: boolean, self?: string): Promise<void>;
+  /** Throws ConflictError when it takes what one of the other kind has (an interface). */
+  crossClashes(q: Queries, body: Body, id: string): Promise<void>;
+}
+
+/** A write in one transaction; run again when a concurrent writer won a unique index (store.ts). */
+export type Write = <T>(fn: (q: Queries) => Promise<T>, noun: Noun) => Promise<T>;
+
+export class Collection<In, Body extends { id?: string; name?: string }, S extends Stored, R extends BaseRow<Body>> implements CollectionApi<In, S> {
+  /** Parsed rows by id, while their updatedAt is the same: listing 5,000 rules parsed 5,000 bodies
+   *  per request. The objects are shared: callers copy before they change one. */
+  private readonly parsed = new Map<string, S>();
+
+  constructor(private readonly db: Backend, private readonly kind: Kind<In, Body, R>, private readonly write: Write) {}
+
+  /** Stored bodies are parsed again so fields added to the schema later get their defaults. */
+  private toStored(r: R): S {
+    return { ...this.kind.parse(r.body), id: r.id, createdAt: r.createdAt, updatedAt: r.updatedAt } as unknown as S;
+  }
+
+  private stored(r: R): S {
+    const hit = this.parsed.get(r.id);
+    if (hit && hit.updatedAt === r.updatedAt && hit.createdAt === r.createdAt) return hit;
+    const s = this.toStored(r);
+    this.parsed.set(r.id, s);
+    return s;
+  }
+
+  private run<T>(fn: (t: TableQueries<R>, q: Queries) => Promise<T>): Promise<T> {
+    return this.write((q) => fn(this.kind.table(q), q), this.kind.noun);
+  }
+
+  async list(): Promise<S[]> {
+    const rows = await this.db.read((q) => this.kind.table(q).list());
+    if (this.parsed.size > rows.length * 2) this.parsed.clear(); // deleted ones go now and then
+    return rows.map((r) => this.stored(r));
+  }
+
+  async get(id: string): Promise<S | null> {
+    const r = await this.db.read((q) => this.kind.table(q).get(id));
+    return r ? this.stored(r) : null;
+  }
+
+  async create(input: In): Promise<S> {
+    const body = this.kind.parse(input);
+    const id = this.kind.id(body);
+    return this.run(async (t, q) => {
+      await this.kind.clashes(q, body, id, body.id !== undefined);
+      await this.kind.crossClashes(q, body, id);
+      const now = new Date().toISOString();
+      const r = this.kind.row(body, id, now, now);
+      await t.insert(r);
+      return this.toStored(r);
+    });
+  }
+
+  async replace(id: string, input: In): Promise<S | null> {
+    const body = this.kind.parse(input);
+    const noun = this.kind.noun;
+    if (body.id !== undefined && body.id !== id) throw new ConflictError("id", body.id, `the ${noun}'s id "${body.id}" is not "${id}"`);
+    return this.run(async (t, q) => {
+      const old = await t.get(id);
+      if (!old) return null;
+      await this.kind.clashes(q, body, id, body.id !== undefined, id);
+      await this.kind.crossClashes(q, body, id);
+      const r = this.kind.row(body, id, old.createdAt, new Date().toISOString());
+      await t.update(id, r);
+      return this.toStored(r);
+    });
+  }
+
+  delete(id: string): Promise<boolean> {
+    return this.run((t) => t.remove(id));
+  }
+
+  async restore(s: S): Promise<void> {
+    const { createdAt, updatedAt, ...body } = s; // the timestamps are the store's, not fields of the body
+    const r = this.kind.row(this.kind.parse(body as unknown as Body), s.id, createdAt, updatedAt);
+    await this.run(async (t) => {
+      if (await t.get(s.id)) await t.update(s.id, r);
+      else await t.insert(r);
+    });
+  }
+
+  /**
+   * Part of a file's import, inside its transaction: each is inserted, or updates the stored one
+   * with the same id, else the same name. `updated` counts only those that changed. The clashes
+   * with the other kind are left to checkCrossClashes(), once everything is written: a file may
+   * move an interface from a link to a rule, or back, in either order.
+   */
+  async upsert(q: Queries, inputs: In[]): Promise<{ inserted: number; updated: number; written: { body: Body; id: string }[] }> {
+    const t = this.kind.table(q);
+    let inserted = 0;
+    let updated = 0;
+    const written: { body: Body; id: string }[] = [];
+    for (const body of inputs.map((x) => this.kind.parse(x))) {
+      const explicit = body.id !== undefined;
+      const derived = this.kind.id(body);
+      const now = new Date().toISOString();
+      const old = (await t.get(derived)) ?? (body.name !== undefined ? await t.byName(body.name) : undefined);
+      if (!old) {
+        await this.kind.clashes(q, body, derived, explicit);
+        await t.insert(this.kind.row(body, derived, now, now));
+        written.push({ body, id: derived });
+        inserted++;
+        continue;
+      }
+      // Matched by name: the stored one keeps its id unless the file gives one.
+      const id = explicit ? derived : old.id;
+      await this.kind.clashes(q, body, id, explicit, old.id);
+      const r = this.kind.row(body, id, old.createdAt, now);
+      if (r.id === old.id && JSON.stringify(r.body) === JSON.stringify(old.body)) continue;
+      await t.update(old.id, r);
+      written.push({ body, id });
+      updated++;
+    }
+    return { inserted, updated, written };
+  }
+
+  /** The clashes with the other kind of what upsert() wrote. */
+  async checkCrossClashes(q: Queries, written: { body: Body; id: string }[]): Promise<void> {
+    for (const w of written) await this.kind.crossClashes(q, w.body, w.id);
+  }
+}

@@ -1,0 +1,72 @@
+// Rules and links as the store keeps them: their schema, id, columns, and what two of them may
+// not share. An interface is a link's (one link's, as a or b) or rules' input, never both: the
+// link would take the rules' frames.
+import { linkSchema, type Link } from "../../../rules/link.ts";
+import { inputKey, linkId, ruleId } from "../../../rules/load.ts";
+import { ruleSchema, type Rule, type RuleInput } from "../../../rules/schema.ts";
+import type { z } from "zod";
+import type { LinkRow, Queries, Row } from "./backend.ts";
+import type { Kind } from "./collection.ts";
+import { ConflictError } from "./errors.ts";
+
+export type LinkInput = z.input<typeof linkSchema>;
+
+const NOT_BOTH = "an interface is a link's or rules' input, not both";
+
+export const RULES: Kind<RuleInput, Rule, Row> = {
+  noun: "rule",
+  table: (q) => q.rules,
+  parse: (input) => ruleSchema.parse(input),
+  id: ruleId,
+  row: (rule, id, createdAt, updatedAt) => {
+    const { id: _, ...rest } = rule;
+    return { id, name: rule.name ?? null, inputKey: inputKey(rule), body: { id, ...rest }, createdAt, updatedAt };
+  },
+  async clashes(q, rule, id, explicitId, self) {
+    const key = inputKey(rule);
+    const others = (await q.rules.clashes(id, rule.name, key)).filter((r) => r.id !== self);
+    const idClash = others.find((r) => r.id === id);
+    const nameClash = rule.name === undefined ? undefined : others.find((r) => r.name === rule.name);
+    const inputClash = others.find((r) => r.inputKey === key);
+    if (idClash && explicitId) throw new ConflictError("id", idClash.id, `a rule with id "${id}" already exists`);
+    if (nameClash) throw new ConflictError("name", nameClash.id, `name "${rule.name}" is already used by rule ${nameClash.id}`);
+    if (inputClash) throw new ConflictError("input", inputClash.id, `input ${key} is already used by rule ${inputClash.id}`);
+    if (idClash) throw new ConflictError("id", idClash.id, `a rule with id "${id}" already exists`);
+  },
+  async crossClashes(q, rule) {
+    const ifname = rule.input.interface;
+    const [link] = await q.links.clashes({ ifnames: [ifname] });
+    if (link) throw new ConflictError("input", link.id, `interface ${ifname} belongs to link ${link.id}: ${NOT_BOTH}`, ["input", "interface"]);
+  },
+};
+
+export const LINKS: Kind<LinkInput, Link, LinkRow> = {
+  noun: "link",
+  table: (q) => q.links,
+  parse: (input) => linkSchema.parse(input),
+  id: linkId,
+  row: (link, id, createdAt, updatedAt) => {
+    const { id: _, ...rest } = link;
+    return { id, name: link.name ?? null, a: link.a, b: link.b, body: { id, ...rest }, createdAt, updatedAt };
+  },
+  async clashes(q, link, id, explicitId, self) {
+    const others = (await q.links.clashes({ id, name: link.name, ifnames: [link.a, link.b] })).filter((l) => l.id !== self);
+    const idClash = others.find((l) => l.id === id);
+    const nameClash = link.name === undefined ? undefined : others.find((l) => l.name === link.name);
+    if (idClash && explicitId) throw new ConflictError("id", idClash.id, `a link with id "${id}" already exists`);
+    if (nameClash) throw new ConflictError("name", nameClash.id, `name "${link.name}" is already used by link ${nameClash.id}`);
+    for (const field of ["a", "b"] as const) {
+      const ifname = link[field];
+      const other = others.find((l) => l.a === ifname || l.b === ifname);
+      if (other) throw new ConflictError(field, other.id, `interface ${ifname} already belongs to link ${other.id}`);
+    }
+    if (idClash) throw new ConflictError("id", idClash.id, `a link with id "${id}" already exists`);
+  },
+  async crossClashes(q, link) {
+    const inputs = await q.rules.inputsOn([link.a, link.b]);
+    for (const field of ["a", "b"] as const) {
+      const rule = inputs.find((r) => r.body.input.interface === link[field]);
+      if (rule) throw new ConflictError(field, rule.id, `interface ${link[field]} is the input of rule ${rule.id}: ${NOT_BOTH}`);
+    }
+  },
+};

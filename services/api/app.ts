@@ -9,6 +9,7 @@ import { docsAsset, docsPage } from "./docs.ts";
 import { error, fieldIssues } from "./errors.ts";
 import { bearer } from "./http/bearer.ts";
 import { requestSpans } from "./http/spans.ts";
+import { mountLinks } from "./routes/links.ts";
 import { mountRelay, type RelayDeps } from "./routes/relay.ts";
 import { mountRules, type RulesDeps } from "./routes/rules.ts";
 import { StoreUnavailableError } from "./store/index.ts";
@@ -20,7 +21,7 @@ export interface ApiDeps extends RulesDeps, RelayDeps {
 
 export const API_INFO = {
   title: "mcrelay API", version: "1",
-  description: "Rules, interfaces and counters of an mcrelay multicast relay.",
+  description: "Rules, links, interfaces and counters of an mcrelay multicast relay.",
   license: { name: "Proprietary", identifier: "LicenseRef-mcrelay" },
 };
 
@@ -48,6 +49,7 @@ export function buildApp(d: ApiDeps) {
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
 
   mountRules(app, d);
+  mountLinks(app, d);
   mountRelay(app, d);
 
   // The server is "/": the relay that serves this document, wherever it is reached from (a host

@@ -5,6 +5,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { createConfig, lintFromString, type NormalizedProblem } from "@redocly/openapi-core";
 import { trace } from "@opentelemetry/api";
+import { linkId } from "../../rules/load.ts";
 import { EGRESS_COUNTERS, INGRESS_COUNTERS, RULE_DROP_REASONS, WORKER_DROP_REASONS } from "../../shm/layout.ts";
 import type { InterfaceInfo } from "../protocol/control.ts";
 import type { StatsBody } from "../protocol/stats.ts";
@@ -38,8 +39,13 @@ const writes = {
   async write<T>(change: () => Promise<StoreChange<T> | null>): Promise<WriteResult<T> | null> {
     const c = await change();
     if (!c) return null;
-    if (world.dataPlane === "takes") return { ok: true, value: c.value, states: new Map(c.put.map((r) => [r.id!, { id: r.id!, state: "active" as const }])) };
+    const active = (xs: { id?: string }[]) => new Map(xs.map((x) => [x.id!, { id: x.id!, state: "active" as const }]));
+    if (world.dataPlane === "takes") return { ok: true, value: c.value, states: { rules: active(c.put), links: active(c.links?.put ?? []) } };
     await c.undo();
+    if (world.dataPlane === "refuses" && c.links) {
+      const id = c.links.put[0]?.id ?? c.links.delete[0] ?? "";
+      return { ok: false, refused: [{ kind: "link", id, path: ["b"], message: "no interface lb9" }], message: "refused" };
+    }
     if (world.dataPlane === "refuses") {
       const id = c.put[0]?.id ?? c.delete[0] ?? "";
       return { ok: false, refused: [{ id, path: ["outputs", 0, "interface"], message: "no interface out9" }], message: "refused" };
@@ -52,7 +58,9 @@ async function status(): Promise<Status | null> {
   if (!world.supervisor) return null;
   const rules = (await store.list()).map((r, no) => ({ no, id: r.id, ...(r.name !== undefined ? { name: r.name } : {}), state: "waiting" as const, reason: "interface in0 is missing" }));
   return { state: "ready", version: 1, pid: 1, shm: "/mcrelay-test", workers: [{ role: "ingress", index: 0, pid: 2, restarts: 0 }, { role: "egress", index: 0, pid: 3, restarts: 0 }],
-    rules, api: { pid: 4, listen: "unix:/tmp/test.sock" }, joins: [], updatedAt: new Date().toISOString() };
+    rules, links: (await store.links.list()).map((l, i) => ({ id: l.id, ...(l.name !== undefined ? { name: l.name } : {}), a: l.a, b: l.b,
+      state: "waiting" as const, reason: `interface ${l.b} is missing`, channels: { aToB: { no: 100 + 2 * i, flows: [] }, bToA: { no: 101 + 2 * i, flows: [] } } })),
+    api: { pid: 4, listen: "unix:/tmp/test.sock" }, joins: [], updatedAt: new Date().toISOString() };
 }
 
 async function interfaces(): Promise<InterfaceInfo[] | null> {
@@ -134,11 +142,46 @@ async function expectStatus(status: number, method: string, path: string, req?: 
   return r;
 }
 
+/** PUT and PATCH of one stored thing: every answer they have (ok: a body that is taken; clash:
+ *  one that is a 409; invalid: one that is a 422), the data plane and the store made to fail. */
+async function replaceAndPatch(path: string, cases: readonly (readonly ["PUT" | "PATCH", object, object, object])[]) {
+  const missing = path.replace(/[^/]+$/, "nope");
+  for (const [method, ok, clash, invalid] of cases) {
+    await expectStatus(200, method, path, { body: ok });
+    await expectStatus(404, method, missing, { body: ok });
+    await expectStatus(409, method, path, { body: clash });
+    await expectStatus(422, method, path, { body: invalid });
+    await expectStatus(400, method, path, { raw: "{" });
+    world.dataPlane = "refuses";
+    await expectStatus(422, method, path, { body: ok });
+    world.dataPlane = "unreachable";
+    await expectStatus(503, method, path, { body: ok });
+    world.dataPlane = "takes";
+    memory.full = true;
+    await expectStatus(507, method, path, { body: ok });
+    memory.full = false;
+  }
+}
+
+/** DELETE of one stored thing: not taken by the data plane, a full store, deleted, gone. */
+async function deleteAnswers(path: string) {
+  world.dataPlane = "unreachable";
+  await expectStatus(503, "DELETE", path);
+  world.dataPlane = "takes";
+  memory.full = true;
+  await expectStatus(507, "DELETE", path);
+  memory.full = false;
+  expect((await expectStatus(204, "DELETE", path)).text).toBe("");
+  await expectStatus(404, "DELETE", path);
+}
+
 const rule = (port: number, extra: object = {}) => ({
   input: { interface: "in0", group: "239.1.1.1", port },
   outputs: [{ interface: "out0", group: "239.2.2.2", port: port + 1000 }],
   ...extra,
 });
+
+const link = (extra: object = {}) => ({ a: "la0", b: "lb0", ...extra });
 
 const formatProblem = (p: NormalizedProblem) => `${p.severity} ${p.ruleId}: ${p.message} at ${p.location.map((l) => l.pointer).join(", ")}`;
 
@@ -212,24 +255,10 @@ describe("OpenAPI document", () => {
     await expectStatus(404, "GET", "/api/v1/rules/nope");
 
     // Rules: replace and patch.
-    for (const [method, ok, clash, invalid] of [
+    await replaceAndPatch(`/api/v1/rules/${a.id}`, [
       ["PUT", rule(5000, { name: "a2", outputs: [{ interface: "out0", group: "239.2.2.3", port: 7000, ttl: 4, dscp: "preserve" }] }), rule(5000, { name: "b" }), rule(5000, { id: "other" })],
       ["PATCH", { name: "a3", traceSampleRatio: 0.5 }, { name: "b" }, { input: { vlan: 3 } }],
-    ] as const) {
-      await expectStatus(200, method, `/api/v1/rules/${a.id}`, { body: ok });
-      await expectStatus(404, method, "/api/v1/rules/nope", { body: ok });
-      await expectStatus(409, method, `/api/v1/rules/${a.id}`, { body: clash });
-      await expectStatus(422, method, `/api/v1/rules/${a.id}`, { body: invalid });
-      await expectStatus(400, method, `/api/v1/rules/${a.id}`, { raw: "{" });
-      world.dataPlane = "refuses";
-      await expectStatus(422, method, `/api/v1/rules/${a.id}`, { body: ok });
-      world.dataPlane = "unreachable";
-      await expectStatus(503, method, `/api/v1/rules/${a.id}`, { body: ok });
-      world.dataPlane = "takes";
-      memory.full = true;
-      await expectStatus(507, method, `/api/v1/rules/${a.id}`, { body: ok });
-      memory.full = false;
-    }
+    ]);
 
     // The relay: interfaces, counters, metrics, events (with the supervisor and without).
     expect((await expectStatus(200, "GET", "/api/v1/interfaces")).body.interfaces).toHaveLength(2);
@@ -252,16 +281,64 @@ describe("OpenAPI document", () => {
     world.setLogLevelFails = false;
 
     // Rules: delete.
+    await deleteAnswers("/api/v1/rules/b");
+  });
+
+  test("every link route's answers validate; links and rules' inputs do not share an interface", async () => {
+    Object.assign(world, { supervisor: true, synced: true, dataPlane: "takes" });
+    const feed = (await expectStatus(201, "POST", "/api/v1/rules", { body: rule(5100, { id: "feed" }) })).body;
+
+    // Create.
+    expect((await expectStatus(200, "GET", "/api/v1/links")).body).toEqual({ links: [] });
+    const lab = (await expectStatus(201, "POST", "/api/v1/links", { body: link({ id: "lab", name: "lab", aToB: { delayMs: 20 } }) })).body;
+    expect(lab).toEqual({ id: "lab", name: "lab", a: "la0", b: "lb0", aToB: { delayMs: 20 }, state: "active", createdAt: lab.createdAt, updatedAt: lab.createdAt });
+    const flows = [{ name: "web", match: { address: "10.0.0.0/8", protocol: "tcp", ports: "80-443" }, bToA: { loss: 0.1 } }, { name: "any", match: {} }];
+    const wan = (await expectStatus(201, "POST", "/api/v1/links", { body: link({ a: "wa0", b: "wb0", flows }) })).body;
+    expect(wan).toMatchObject({ id: linkId({ a: "wa0", b: "wb0" }), flows, state: "active" });
+    for (const [body, path] of [[link({ a: "la0", b: "x0" }), ["a"]], [link({ a: "x0", b: "wa0" }), ["b"]], [link({ a: feed.input.interface, b: "x0" }), ["a"]], [link({ name: "lab", a: "x0", b: "y0" }), ["name"]]] as const) {
+      expect((await expectStatus(409, "POST", "/api/v1/links", { body })).body.issues.map((i: any) => i.path)).toEqual([path]);
+    }
+    // and the other way: a rule whose input is a link's interface.
+    const onLink = rule(5101, { input: { interface: "lb0", group: "239.1.1.1", port: 5101 } });
+    expect((await expectStatus(409, "POST", "/api/v1/rules", { body: onLink })).body.issues).toEqual([{ path: ["input", "interface"], message: expect.stringContaining("belongs to link lab") }]);
+    for (const [body, path] of [[link({ colour: "red" }), ["colour"]], [link({ b: "la0" }), ["b"]], [link({ flows: [{ name: "f", match: { ports: "99999" } }] }), ["flows", 0, "match", "ports"]],
+      [link({ flows: [{ name: "f", match: { protocol: "sctp" } }] }), ["flows", 0, "match", "protocol"]]] as const) {
+      expect((await expectStatus(422, "POST", "/api/v1/links", { body })).body.issues.map((i: any) => i.path)).toEqual([path]);
+    }
+    await expectStatus(400, "POST", "/api/v1/links", { raw: '{"a": ' });
+    world.dataPlane = "refuses";
+    expect((await expectStatus(422, "POST", "/api/v1/links", { body: link({ a: "n0", b: "n1" }) })).body.issues).toEqual([{ path: ["b"], message: "no interface lb9" }]);
     world.dataPlane = "unreachable";
-    await expectStatus(503, "DELETE", "/api/v1/rules/b");
+    await expectStatus(503, "POST", "/api/v1/links", { body: link({ a: "n0", b: "n1" }) });
     world.dataPlane = "takes";
     memory.full = true;
-    await expectStatus(507, "DELETE", "/api/v1/rules/b");
+    expect((await expectStatus(507, "POST", "/api/v1/links", { body: link({ a: "n0", b: "n1" }) })).body.error).toContain("ENOSPC");
     memory.full = false;
-    expect((await expectStatus(204, "DELETE", "/api/v1/rules/b")).text).toBe("");
-    await expectStatus(404, "DELETE", "/api/v1/rules/b");
+    // Nothing of those was stored.
+    expect((await expectStatus(200, "GET", "/api/v1/links")).body.links.map((l: any) => l.id)).toEqual(["lab", wan.id]);
 
-    // Every operation was called, and every answer the document promises was seen.
+    // Read: the state from the supervisor's status, unknown without it.
+    expect((await expectStatus(200, "GET", "/api/v1/links/lab")).body).toMatchObject({ id: "lab", state: "waiting", reason: "interface lb0 is missing" });
+    world.supervisor = false;
+    expect((await expectStatus(200, "GET", "/api/v1/links")).body.links.map((l: any) => l.state)).toEqual(["unknown", "unknown"]);
+    world.supervisor = true;
+    await expectStatus(404, "GET", "/api/v1/links/nope");
+
+    // Replace and patch.
+    await replaceAndPatch("/api/v1/links/lab", [
+      ["PUT", link({ name: "lab", bToA: { loss: 0.5 } }), link({ a: "wa0" }), link({ id: "other" })],
+      ["PATCH", { flows: [{ name: "only", match: { ports: "53" } }] }, { b: "wb0" }, { flows: [{ name: "x", match: { ports: "1-0" } }] }],
+    ]);
+    // PATCH replaced the flows and kept what it did not name (PUT had set bToA).
+    expect((await expectStatus(200, "GET", "/api/v1/links/lab")).body).toMatchObject({ name: "lab", bToA: { loss: 0.5 }, flows: [{ name: "only", match: { ports: "53" } }] });
+
+    // Delete.
+    await deleteAnswers("/api/v1/links/lab");
+    // Its interfaces are free for rules again.
+    await expectStatus(201, "POST", "/api/v1/rules", { body: onLink });
+  });
+
+  test("every operation was called, and every answer the document promises was seen", () => {
     expect(v.unexercised()).toEqual([]);
     expect(v.responses().filter((r) => !v.seen.has(r))).toEqual([]);
   });

@@ -25,7 +25,8 @@ export type RuleView = z.infer<typeof ruleViewSchema>;
 /** The fields the API adds to a rule: what a rule taken from a response loses to be a rule again. */
 export const SERVER_FIELDS: readonly string[] = Object.keys(ruleViewSchema.shape).filter((k) => !(k in ruleObject.shape));
 
-/** A rule taken from a response or the store, without the fields the API adds. */
-export function withoutServerFields<T extends Record<string, unknown>>(r: T): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(r).filter(([k]) => !SERVER_FIELDS.includes(k)));
+/** A rule taken from a response or the store, without the fields the API adds (a link's, with
+ *  LINK_SERVER_FIELDS from links.ts). */
+export function withoutServerFields<T extends Record<string, unknown>>(r: T, fields: readonly string[] = SERVER_FIELDS): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(r).filter(([k]) => !fields.includes(k)));
 }

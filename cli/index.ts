@@ -1,9 +1,10 @@
-// The API client commands: rules, apply, export, stats (dispatched here from bin/mcrelay.ts).
+// The API client commands: rules, links, apply, export, stats (dispatched here from bin/mcrelay.ts).
 import { apply, exportRules } from "./apply.ts";
 import { edit } from "./edit.ts";
 import { CliError, UsageError, describeError } from "./errors.ts";
 import { print } from "./format.ts";
 import { COMMON_USAGE } from "./options.ts";
+import * as links from "./links.ts";
 import { add, ls, rm, show } from "./rules.ts";
 import { stats } from "./stats.ts";
 import { TOP_USAGE, top } from "./top.ts";
@@ -13,6 +14,7 @@ const USAGE = {
        mcrelay rules add -f FILE|-
        mcrelay rules add --in IF:GROUP:PORT[@SOURCE] --out IF:GROUP:PORT [--out ...] [--ttl N] [--dscp N] [--name N] [--id ID]
   edit opens the rule in $VISUAL or $EDITOR (default vi) and stores it when the editor exits.`,
+  links: links.LINKS_USAGE,
   apply: `usage: mcrelay apply -f FILE|- [--dry-run] [--prune | --no-prune]
   The file ({"rules": [...]}, as for start --config and as export prints) becomes the desired state:
   rules are matched by id (derived from the input when absent); the diff is printed, then carried
@@ -25,9 +27,13 @@ const USAGE = {
   the relay running with --state-dir DIR.`,
 };
 
-const RULES: Record<string, (argv: string[]) => Promise<number>> = { ls, list: ls, show, get: show, add, rm, delete: rm, edit };
+type Sub = Record<string, (argv: string[]) => Promise<number>>;
+const SUBCOMMANDS: Record<"rules" | "links", Sub> = {
+  rules: { ls, list: ls, show, get: show, add, rm, delete: rm, edit },
+  links: { ls: links.ls, list: links.ls, show: links.show, get: links.show, add: links.add, rm: links.rm, delete: links.rm, set: links.set },
+};
 
-export async function main(cmd: "rules" | "apply" | "export" | "stats" | "top", argv: string[]): Promise<number> {
+export async function main(cmd: "rules" | "links" | "apply" | "export" | "stats" | "top", argv: string[]): Promise<number> {
   const usage = `${USAGE[cmd]}\n${COMMON_USAGE}`;
   if (argv.includes("--help") || argv.includes("-h")) {
     await print(usage);
@@ -35,9 +41,9 @@ export async function main(cmd: "rules" | "apply" | "export" | "stats" | "top", 
   }
   try {
     switch (cmd) {
-      case "rules": {
+      case "rules": case "links": {
         const [sub, ...rest] = argv;
-        const fn = sub === undefined ? undefined : RULES[sub];
+        const fn = sub === undefined ? undefined : SUBCOMMANDS[cmd][sub];
         if (!fn) throw new UsageError(sub === undefined ? "a subcommand is needed" : `unknown subcommand "${sub}"`);
         return await fn(rest);
       }

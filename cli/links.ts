@@ -72,6 +72,7 @@ export async function set(argv: string[]): Promise<number> {
   const { values: v, positionals } = parse(argv, {});
   const [id, ...pairs] = positionals;
   if (id === undefined || !pairs.length) throw new UsageError("links set takes a link id and one or more KEY=VALUE");
+  FIELDS.assign({}, pairs); // a pair that is no KEY=VALUE is a usage error, before the API is asked
   const client = connect(v);
   const path = `/api/v1/links/${encodeURIComponent(id)}`;
   const cur = withoutServerFields(await client.request<LinkView>("GET", path).catch(context("link", id)), LINK_SERVER_FIELDS);

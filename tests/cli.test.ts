@@ -9,7 +9,8 @@ import { plan, type Identified } from "../cli/plan.ts";
 import { leafPaths, valuePaths } from "../rules/forms.ts";
 import { ruleSchema } from "../rules/schema.ts";
 import { Lab } from "../lab/netns.ts";
-import { BUN, ROOT, TestRelay, runGen } from "./lib/relay.ts";
+import { runCli } from "./lib/cli.ts";
+import { TestRelay, runGen } from "./lib/relay.ts";
 
 let lab: Lab;
 let src: string, rly: string;
@@ -40,21 +41,8 @@ beforeEach(async () => {
   for (const x of (await r.api("GET", "/api/v1/rules")).body.rules) await r.api("DELETE", `/api/v1/rules/${x.id}`);
 });
 
-type Conn = "flags" | "state-dir" | "none";
-
 /** Runs the CLI; conn says how it finds the API (flags: --api unix:… --token …). */
-async function cli(args: string[], o: { conn?: Conn; env?: Record<string, string>; stdin?: string } = {}) {
-  const conn = o.conn ?? "flags";
-  const how = conn === "flags" ? ["--api", `unix:${r.apiSocket}`, "--token", r.token] : conn === "state-dir" ? ["--state-dir", r.stateDir] : [];
-  const env: Record<string, string | undefined> = { ...process.env };
-  for (const k of ["MCRELAY_API", "MCRELAY_API_TOKEN", "VISUAL", "EDITOR"]) delete env[k];
-  Object.assign(env, o.env);
-  const p = Bun.spawn([BUN, "bin/mcrelay.ts", ...args, ...how], {
-    cwd: ROOT, env, stdin: o.stdin === undefined ? "ignore" : new Blob([o.stdin]), stdout: "pipe", stderr: "pipe",
-  });
-  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-  return { code, stdout, stderr };
-}
+const cli = (args: string[], o: Parameters<typeof runCli>[2] = {}) => runCli(r, args, o);
 
 const rule = (id: string, port: number, extra: object = {}) => ({
   id,

@@ -37,6 +37,7 @@ storeSuite("rule store", ({ kind, fresh: freshStore, open, close }) => {
     expect(a.name).toBe("a");
     expect(a.createdAt).toBe(a.updatedAt);
     expect(new Date(a.createdAt).toISOString()).toBe(a.createdAt);
+    await Bun.sleep(2); // listed by createdAt, then id: in the same millisecond "bee" would come first
     const b = await s.create(rule(2, { id: "bee" }));
     expect(b.id).toBe("bee");
     expect(b.name).toBeUndefined();

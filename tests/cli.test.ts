@@ -337,18 +337,18 @@ describe("apply's plan (no relay)", () => {
     outputs: [{ interface: "out0", group: "239.2.2.2", port: 9000, ttl: 16, dscp: 0 }] });
 
   test("writes before deletions, unless a write needs what a deletion frees", () => {
-    const p = plan([R("a", 1), R("n", 3)], [R("a", 1), R("old", 2), R("gone", 4)], true);
+    const p = plan({ rules: [R("a", 1), R("n", 3)] }, { rules: [R("a", 1), R("old", 2), R("gone", 4)] }, true);
     expect(p.steps.map((s) => `${s.action} ${s.id}`)).toEqual(["create n", "delete old", "delete gone"]);
-    const q = plan([R("n", 2)], [R("old", 2)], true);
+    const q = plan({ rules: [R("n", 2)] }, { rules: [R("old", 2)] }, true);
     expect(q.steps.map((s) => `${s.action} ${s.id}`)).toEqual(["delete old", "create n"]);
-    const byName = plan([R("n", 5, "feed")], [R("old", 2, "feed")], true);
+    const byName = plan({ rules: [R("n", 5, "feed")] }, { rules: [R("old", 2, "feed")] }, true);
     expect(byName.steps.map((s) => `${s.action} ${s.id}`)).toEqual(["delete old", "create n"]);
   });
 
   test("a chain of updates in the right order; a swap is broken by delete and create", () => {
-    const chain = plan([R("a", 2), R("b", 3)], [R("a", 1), R("b", 2)], true);
+    const chain = plan({ rules: [R("a", 2), R("b", 3)] }, { rules: [R("a", 1), R("b", 2)] }, true);
     expect(chain.steps.map((s) => `${s.action} ${s.id}`)).toEqual(["put b", "put a"]);
-    const swap = plan([R("a", 2), R("b", 1)], [R("a", 1), R("b", 2)], true);
+    const swap = plan({ rules: [R("a", 2), R("b", 1)] }, { rules: [R("a", 1), R("b", 2)] }, true);
     expect(swap.steps.map((s) => `${s.action} ${s.id}`)).toEqual(["delete b", "put a", "create b"]);
     expect(swap.changes.map((c) => c.op)).toEqual(["update", "update"]);
   });

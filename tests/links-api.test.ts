@@ -7,6 +7,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Lab } from "../lab/netns.ts";
+import { leafPaths, valuePaths } from "../rules/forms.ts";
+import { linkSchema } from "../rules/link.ts";
 import { linkId } from "../rules/load.ts";
 import { runCli } from "./lib/cli.ts";
 import { TestRelay } from "./lib/relay.ts";
@@ -232,9 +234,9 @@ describe("links in the rules file", () => {
   }, 90_000);
 });
 
-describe("mcrelay links", () => {
-  const cli = (args: string[], o: Parameters<typeof runCli>[2] = {}) => runCli(r, args, o);
+const cli = (args: string[], o: Parameters<typeof runCli>[2] = {}) => runCli(r, args, o);
 
+describe("mcrelay links", () => {
   test("add with flags, ls, show, set, rm; --json", async () => {
     const add = await cli(["links", "add", "--a", "la0", "--b", "lb0", "--name", "lab", "--aToB.delayMs", "20", "--bToA.loss", "0.5", "--bToA.stages", "drop-odd-size",
       "--flow", "name=web,match.protocol=tcp,match.ports=80-443", "--flow", "name=dns,match.protocol=17,aToB.jitterMs=1"]);
@@ -308,5 +310,49 @@ describe("mcrelay links", () => {
       expect(u.stderr).toContain("usage: mcrelay links");
     }
     expect(await cli(["links", "--help"])).toMatchObject({ code: 0, stdout: expect.stringContaining("--flow KEY=V,...") });
+  }, 60_000);
+});
+
+describe("export and apply carry links", () => {
+  // A link that sets every field the schema has (checked below), away from defaults.
+  const every = { stages: ["drop-odd-size"], loss: 0.01, duplicate: 0.02, delayMs: 1, jitterMs: 1, reorder: 0.01, ratePps: 100000, rateBps: 1e9, seed: 7 };
+  const everyField = { id: "every-field", name: "Every field", a: "la0", b: "lb0", aToB: every, bToA: { ...every, seed: 8 },
+    flows: [{ name: "web", match: { address: "10.0.0.0/8", protocol: "tcp", ports: "80-443" }, aToB: every, bToA: every }] };
+
+  test("every link field survives export -> apply -> export; apply of an export changes nothing", async () => {
+    expect(leafPaths(linkSchema).filter((p) => !valuePaths(everyField).includes(p))).toEqual([]);
+    expect((await r.api("POST", "/api/v1/links", everyField)).status).toBe(201);
+    expect((await r.api("POST", "/api/v1/rules", rule("in0"))).status).toBe(201);
+    const exp = await cli(["export"]);
+    expect(exp.code).toBe(0);
+    const doc = JSON.parse(exp.stdout);
+    expect(doc.links).toEqual([everyField]);
+    expect(doc.rules).toHaveLength(1);
+    const f = join(tmp, "export.json");
+    writeFileSync(f, exp.stdout);
+    expect(await cli(["apply", "-f", f, "--dry-run"])).toMatchObject({ code: 0, stdout: "no changes (1 rule and 1 link up to date)\n" });
+    expect(await cli(["apply", "-f", f])).toMatchObject({ code: 0, stdout: "no changes (1 rule and 1 link up to date)\n" });
+    expect(JSON.parse((await cli(["export"])).stdout)).toEqual(doc);
+  }, 60_000);
+
+  test("apply moves an interface from a link to a rule and back, freeing it first", async () => {
+    expect((await r.api("POST", "/api/v1/links", link({ id: "lab" }))).status).toBe(201);
+    const toRule = join(tmp, "to-rule.json");
+    writeFileSync(toRule, JSON.stringify({ rules: [rule("la0", 5000, { id: "feed" })] }));
+    const dry = await cli(["apply", "-f", toRule, "--dry-run"]);
+    expect(dry.stdout).toBe("+ create feed: la0 239.1.1.1:5000 -> out0 239.2.2.2:6000 ttl 16 dscp 0\n- delete link lab: la0 <-> lb0\n1 to create, 0 to update, 1 to delete, 0 unchanged\n");
+    expect(await cli(["apply", "-f", toRule])).toMatchObject({ code: 0, stdout: expect.stringContaining("applied: 1 created, 0 updated, 1 deleted") });
+    expect([(await r.api("GET", "/api/v1/rules")).body.rules.map((x: any) => x.id), await listed()]).toEqual([["feed"], []]);
+
+    const toLink = join(tmp, "to-link.json");
+    writeFileSync(toLink, JSON.stringify({ links: [link({ id: "lab", name: "lab" })] }));
+    expect((await cli(["apply", "-f", toLink, "--no-prune"])).stderr).toContain("link lab in the file has the same interface la0 as rule feed on the server");
+    expect((await cli(["apply", "-f", toLink])).code).toBe(0);
+    expect([(await r.api("GET", "/api/v1/rules")).body.rules, (await listed()).map(plain)]).toEqual([[], [{ id: "lab", name: "lab", a: "la0", b: "lb0" }]]);
+    // A bad link in a file is refused before the API is asked, naming link and field.
+    const bad = join(tmp, "bad.json");
+    writeFileSync(bad, JSON.stringify({ links: [link({ id: "lab", flows: [{ name: "f", match: { ports: "x" } }] })] }));
+    const res = await cli(["apply", "-f", bad]);
+    expect([res.code, res.stderr]).toEqual([1, expect.stringContaining("link 0 (id lab) field flows[0].match.ports: ports must be")]);
   }, 60_000);
 });

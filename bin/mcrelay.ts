@@ -10,7 +10,7 @@ commands:
   rules   add | ls | show | rm | edit         manage rules through the REST API
   links   add | ls | show | rm | set          manage links (synthetic networks) through the REST API
   apply   -f FILE [--dry-run] [--no-prune]   make a rules file the desired state (shows the diff)
-  export                                     print every rule as a rules file
+  export                                     print every rule and link as a rules file
   stats   [--json]                           counters per rule and worker
   top     [--once]                           live rules, rates, drops and workers (every second)
           (API address and token: --api ADDR --token T, or MCRELAY_API / MCRELAY_API_TOKEN,

@@ -16,11 +16,12 @@ const USAGE = {
   edit opens the rule in $VISUAL or $EDITOR (default vi) and stores it when the editor exits.`,
   links: links.LINKS_USAGE,
   apply: `usage: mcrelay apply -f FILE|- [--dry-run] [--prune | --no-prune]
-  The file ({"rules": [...]}, as for start --config and as export prints) becomes the desired state:
-  rules are matched by id (derived from the input when absent); the diff is printed, then carried
-  out unless --dry-run. Rules on the server but not in the file are deleted unless --no-prune.`,
+  The file ({"rules": [...], "links": [...]}, as for start --config and as export prints) becomes
+  the desired state: rules and links are matched by id (derived from a rule's input or a link's
+  interfaces when absent); the diff is printed, then carried out unless --dry-run. Rules and links
+  on the server but not in the file are deleted unless --no-prune.`,
   export: `usage: mcrelay export
-  Prints every rule as a rules file that apply -f accepts.`,
+  Prints every rule and link as a rules file that apply -f accepts.`,
   top: TOP_USAGE,
   stats: `usage: mcrelay stats
   Counters and rates per rule and worker; without a reachable API, read from the shared memory of

@@ -39,11 +39,12 @@ export interface Kind<In, Body extends { id?: string; name?: string }, R extends
   /** Throws ConflictError when another of its kind than `self` has its id, name or what it takes.
    *  explicitId: the id was given, so a clash on it is reported before the others. */
   clashes(q: Queries, body: Body, id: string, explicitId: boolean, self?: string): Promise<void>;
-  /** Throws ConflictError when it takes what one of the other kind has (an interface). */
-  crossClashes(q: Queries, body: Body, id: string): Promise<void>;
+  /** Throws ConflictError when one of these takes what one of the other kind has (an interface):
+   *  a list, so a file's thousands of rules are checked in one query. */
+  crossClashes(q: Queries, bodies: Body[]): Promise<void>;
 }
 
-/** A write in one transaction; run again when a concurrent writer won a unique index (store.ts). */
+/** A write in one transaction; run again when a concurrent writer won a unique index (index.ts). */
 export type Write = <T>(fn: (q: Queries) => Promise<T>, noun: Noun) => Promise<T>;
 
 export class Collection<In, Body extends { id?: string; name?: string }, S extends Stored, R extends BaseRow<Body>> implements CollectionApi<In, S> {
@@ -86,7 +87,7 @@ export class Collection<In, Body extends { id?: string; name?: string }, S exten
     const id = this.kind.id(body);
     return this.run(async (t, q) => {
       await this.kind.clashes(q, body, id, body.id !== undefined);
-      await this.kind.crossClashes(q, body, id);
+      await this.kind.crossClashes(q, [body]);
       const now = new Date().toISOString();
       const r = this.kind.row(body, id, now, now);
       await t.insert(r);
@@ -102,7 +103,7 @@ export class Collection<In, Body extends { id?: string; name?: string }, S exten
       const old = await t.get(id);
       if (!old) return null;
       await this.kind.clashes(q, body, id, body.id !== undefined, id);
-      await this.kind.crossClashes(q, body, id);
+      await this.kind.crossClashes(q, [body]);
       const r = this.kind.row(body, id, old.createdAt, new Date().toISOString());
       await t.update(id, r);
       return this.toStored(r);
@@ -128,11 +129,11 @@ export class Collection<In, Body extends { id?: string; name?: string }, S exten
    * with the other kind are left to checkCrossClashes(), once everything is written: a file may
    * move an interface from a link to a rule, or back, in either order.
    */
-  async upsert(q: Queries, inputs: In[]): Promise<{ inserted: number; updated: number; written: { body: Body; id: string }[] }> {
+  async upsert(q: Queries, inputs: In[]): Promise<{ inserted: number; updated: number; written: Body[] }> {
     const t = this.kind.table(q);
     let inserted = 0;
     let updated = 0;
-    const written: { body: Body; id: string }[] = [];
+    const written: Body[] = [];
     for (const body of inputs.map((x) => this.kind.parse(x))) {
       const explicit = body.id !== undefined;
       const derived = this.kind.id(body);
@@ -141,7 +142,7 @@ export class Collection<In, Body extends { id?: string; name?: string }, S exten
       if (!old) {
         await this.kind.clashes(q, body, derived, explicit);
         await t.insert(this.kind.row(body, derived, now, now));
-        written.push({ body, id: derived });
+        written.push(body);
         inserted++;
         continue;
       }
@@ -151,14 +152,14 @@ export class Collection<In, Body extends { id?: string; name?: string }, S exten
       const r = this.kind.row(body, id, old.createdAt, now);
       if (r.id === old.id && JSON.stringify(r.body) === JSON.stringify(old.body)) continue;
       await t.update(old.id, r);
-      written.push({ body, id });
+      written.push(body);
       updated++;
     }
     return { inserted, updated, written };
   }
 
   /** The clashes with the other kind of what upsert() wrote. */
-  async checkCrossClashes(q: Queries, written: { body: Body; id: string }[]): Promise<void> {
-    for (const w of written) await this.kind.crossClashes(q, w.body, w.id);
+  checkCrossClashes(q: Queries, written: Body[]): Promise<void> {
+    return this.kind.crossClashes(q, written);
   }
 }

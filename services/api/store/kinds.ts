@@ -33,10 +33,13 @@ export const RULES: Kind<RuleInput, Rule, Row> = {
     if (inputClash) throw new ConflictError("input", inputClash.id, `input ${key} is already used by rule ${inputClash.id}`);
     if (idClash) throw new ConflictError("id", idClash.id, `a rule with id "${id}" already exists`);
   },
-  async crossClashes(q, rule) {
-    const ifname = rule.input.interface;
-    const [link] = await q.links.clashes({ ifnames: [ifname] });
-    if (link) throw new ConflictError("input", link.id, `interface ${ifname} belongs to link ${link.id}: ${NOT_BOTH}`, ["input", "interface"]);
+  async crossClashes(q, rules) {
+    if (!rules.length) return;
+    const links = await q.links.clashes({ ifnames: [...new Set(rules.map((r) => r.input.interface))] });
+    for (const { input: { interface: ifname } } of rules) {
+      const link = links.find((l) => l.a === ifname || l.b === ifname);
+      if (link) throw new ConflictError("input", link.id, `interface ${ifname} belongs to link ${link.id}: ${NOT_BOTH}`, ["input", "interface"]);
+    }
   },
 };
 
@@ -62,11 +65,14 @@ export const LINKS: Kind<LinkInput, Link, LinkRow> = {
     }
     if (idClash) throw new ConflictError("id", idClash.id, `a link with id "${id}" already exists`);
   },
-  async crossClashes(q, link) {
-    const inputs = await q.rules.inputsOn([link.a, link.b]);
-    for (const field of ["a", "b"] as const) {
-      const rule = inputs.find((r) => r.body.input.interface === link[field]);
-      if (rule) throw new ConflictError(field, rule.id, `interface ${link[field]} is the input of rule ${rule.id}: ${NOT_BOTH}`);
+  async crossClashes(q, links) {
+    if (!links.length) return;
+    const inputs = await q.rules.inputsOn(links.flatMap((l) => [l.a, l.b]));
+    for (const link of links) {
+      for (const field of ["a", "b"] as const) {
+        const rule = inputs.find((r) => r.body.input.interface === link[field]);
+        if (rule) throw new ConflictError(field, rule.id, `interface ${link[field]} is the input of rule ${rule.id}: ${NOT_BOTH}`);
+      }
     }
   },
 };

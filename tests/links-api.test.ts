@@ -11,6 +11,7 @@ import { leafPaths, valuePaths } from "../rules/forms.ts";
 import { linkSchema } from "../rules/link.ts";
 import { linkId } from "../rules/load.ts";
 import { runCli } from "./lib/cli.ts";
+import { startPostgres } from "./lib/postgres.ts";
 import { TestRelay } from "./lib/relay.ts";
 import { settled } from "./lib/settled.ts";
 import { relayTopology } from "./lib/topology.ts";
@@ -190,29 +191,37 @@ describe("links through the REST API", () => {
 });
 
 describe("links in the rules file", () => {
-  test("are imported into the store; API links stay across a restart; the file's are updated from it", async () => {
-    const fileLink = { id: "from-file", a: "la0", b: "lb0", aToB: { delayMs: 10 } };
-    const first = await TestRelay.start(lab, rly, { links: [fileLink] });
-    try {
-      await first.apiReady();
-      expect((await first.api("GET", "/api/v1/links")).body.links.map(plain)).toEqual([fileLink]);
-      expect((await first.api("POST", "/api/v1/links", { id: "from-api", a: "nowhere1", b: "nowhere2" })).status).toBe(201);
-      expect((await first.api("PATCH", "/api/v1/links/from-file", { name: "renamed" })).status).toBe(200);
-      // The file's link is in the store like any other: its interface is taken for rules.
-      expect((await first.api("POST", "/api/v1/rules", rule("la0"))).status).toBe(409);
-    } finally {
-      await first.stop({ keep: true });
-    }
-    const again = await TestRelay.restart(first, lab, rly, { links: [fileLink] });
-    try {
-      await again.apiReady();
-      const links = await settled(async () => (await again.api("GET", "/api/v1/links")).body.links as any[], (ls) => ls.length === 2);
-      expect(links.map((l) => l.id).sort()).toEqual(["from-api", "from-file"]);
-      expect(plain(links.find((l) => l.id === "from-file"))).toEqual(fileLink); // the file's own again, by id
-    } finally {
-      await again.stop();
-    }
-  }, 90_000);
+  for (const db of ["sqlite", "postgres"] as const) {
+    test(`are imported into the store (${db}); API links stay across a restart; the file's are updated from it`, async () => {
+      const pg = db === "postgres" ? await startPostgres() : null;
+      const env = pg ? { DATABASE_URL: pg.url } : undefined;
+      try {
+        const fileLink = { id: "from-file", a: "la0", b: "lb0", aToB: { delayMs: 10 } };
+        const first = await TestRelay.start(lab, rly, { links: [fileLink] }, { env });
+        try {
+          await first.apiReady();
+          expect((await first.api("GET", "/api/v1/links")).body.links.map(plain)).toEqual([fileLink]);
+          expect((await first.api("POST", "/api/v1/links", { id: "from-api", a: "nowhere1", b: "nowhere2" })).status).toBe(201);
+          expect((await first.api("PATCH", "/api/v1/links/from-file", { name: "renamed" })).status).toBe(200);
+          // The file's link is in the store like any other: its interface is taken for rules.
+          expect((await first.api("POST", "/api/v1/rules", rule("la0"))).status).toBe(409);
+        } finally {
+          await first.stop({ keep: true });
+        }
+        const again = await TestRelay.restart(first, lab, rly, { links: [fileLink] }, { env });
+        try {
+          await again.apiReady();
+          const links = await settled(async () => (await again.api("GET", "/api/v1/links")).body.links as any[], (ls) => ls.length === 2);
+          expect(links.map((l) => l.id).sort()).toEqual(["from-api", "from-file"]);
+          expect(plain(links.find((l) => l.id === "from-file"))).toEqual(fileLink); // the file's own again, by id
+        } finally {
+          await again.stop();
+        }
+      } finally {
+        await pg?.stop();
+      }
+    }, 90_000);
+  }
 
   // Needs the supervisor: it runs the links the API syncs, and says so in status.json.
   test("the synced links are in force after a restart", async () => {

@@ -26,6 +26,9 @@ static const int layout[] = {
 	offsetof(struct tpacket3_hdr, tp_status),
 	offsetof(struct tpacket3_hdr, tp_mac),
 	SLL_AFTER(tpacket3_hdr) + offsetof(struct sockaddr_ll, sll_pkttype),
+	// a V3 frame's VLAN tag, which the kernel took off the frame (TP_STATUS_VLAN_VALID)
+	offsetof(struct tpacket3_hdr, hv1) + offsetof(struct tpacket_hdr_variant1, tp_vlan_tci),
+	offsetof(struct tpacket3_hdr, hv1) + offsetof(struct tpacket_hdr_variant1, tp_vlan_tpid),
 	// struct tpacket2_hdr (a V2 frame)
 	offsetof(struct tpacket2_hdr, tp_status),
 	offsetof(struct tpacket2_hdr, tp_len),
@@ -38,6 +41,7 @@ static const int layout[] = {
 	TP_STATUS_CSUMNOTREADY,
 	TP_STATUS_VLAN_VALID,
 	TP_STATUS_CSUM_VALID,
+	TP_STATUS_VLAN_TPID_VALID,
 	PACKET_HOST,
 	PACKET_BROADCAST,
 	PACKET_MULTICAST,

@@ -44,10 +44,14 @@ export function ruleDetails(r: StoredRule): string {
     ["state", r.state + (r.reason ? ` (${r.reason})` : "")],
     ["input", describeInput(r.input)],
     ...r.outputs.map((o, i) => [i === 0 ? "outputs" : "", describeOutput(o)] as [string, string]),
+    ...(r.traceSampleRatio ? [["traced", `${r.traceSampleRatio} of packets`] as [string, string]] : []),
+    // Every impairment field set, by its own name (the schema's, so a new one shows too).
+    ...(r.impairment && Object.keys(r.impairment).length
+      ? [["impairment", Object.entries(r.impairment).map(([k, v]) => `${k} ${Array.isArray(v) ? v.join(",") : v}`).join(", ")] as [string, string]] : []),
     ["created", r.createdAt],
     ["updated", r.updatedAt],
   ];
-  return rows.map(([k, v]) => `${(k ? k + ":" : "").padEnd(9)}${v}`).join("\n");
+  return rows.map(([k, v]) => `${(k ? k + ":" : "").padEnd(12)}${v}`).join("\n");
 }
 
 /** Output is written and flushed before the process exits (the caller exits right after). */

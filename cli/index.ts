@@ -5,14 +5,21 @@ import { CliError, UsageError, describeError } from "./errors.ts";
 import { print } from "./format.ts";
 import { COMMON_USAGE } from "./options.ts";
 import * as links from "./links.ts";
-import { add, ls, rm, show } from "./rules.ts";
+import { add, ls, rm, set, show } from "./rules.ts";
 import { stats } from "./stats.ts";
 import { TOP_USAGE, top } from "./top.ts";
 
 const USAGE = {
   rules: `usage: mcrelay rules ls | show ID | rm ID... | edit ID
-       mcrelay rules add -f FILE|-
-       mcrelay rules add --in IF:GROUP:PORT[@SOURCE] --out IF:GROUP:PORT [--out ...] [--ttl N] [--dscp N] [--name N] [--id ID]
+       mcrelay rules add -f FILE|- [FIELD=VALUE...]
+       mcrelay rules add --in IF:GROUP:PORT[@SOURCE] --out IF:GROUP:PORT [--out ...] [--ttl N] [--dscp N|preserve]
+                         [--name N] [--id ID] [FIELD=VALUE...]
+       mcrelay rules set ID FIELD=VALUE...
+  FIELD is any field of a rule by its path, VALUE as the field takes it (a list: a,b; an object: JSON;
+  empty: remove the field), e.g. outputs[0].ttl=4 outputs[1].dscp=preserve impairment.loss=0.1
+  impairment.delayMs=20 impairment.stages=drop-odd-size traceSampleRatio=0.5 input.source=10.0.0.1.
+  add: --ttl/--dscp apply to every --out; outputs[N].FIELD= sets one (outputs[N] one past the last adds it).
+  set: the stored rule with those fields changed; the API checks the whole rule and names a wrong field.
   edit opens the rule in $VISUAL or $EDITOR (default vi) and stores it when the editor exits.`,
   links: links.LINKS_USAGE,
   apply: `usage: mcrelay apply -f FILE|- [--dry-run] [--prune | --no-prune]
@@ -30,7 +37,7 @@ const USAGE = {
 
 type Sub = Record<string, (argv: string[]) => Promise<number>>;
 const SUBCOMMANDS: Record<"rules" | "links", Sub> = {
-  rules: { ls, list: ls, show, get: show, add, rm, delete: rm, edit },
+  rules: { ls, list: ls, show, get: show, add, set, rm, delete: rm, edit },
   links: { ls: links.ls, list: links.ls, show: links.show, get: links.show, add: links.add, rm: links.rm, delete: links.rm, set: links.set },
 };
 

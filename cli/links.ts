@@ -1,5 +1,6 @@
 // `links ls | show | add | rm | set`: thin wrappers over /api/v1/links. The flags of `add` and the
-// keys of `set` are the schema's fields (fields.ts), so a field added to rules/link.ts is here too.
+// FIELDs of `set` are the schema's fields (fields.ts, assign.ts, as for rules), so a field added to
+// rules/link.ts is here too.
 import { linkObject } from "../rules/link.ts";
 import { LINK_SERVER_FIELDS, type LinkView } from "../services/protocol/links.ts";
 import { withoutServerFields } from "../services/protocol/rules.ts";
@@ -7,18 +8,19 @@ import { UsageError } from "./errors.ts";
 import { Fields } from "./fields.ts";
 import { print, printJson, table } from "./format.ts";
 import { connect, parse } from "./options.ts";
-import { context, readOne, rmCommand, showCommand } from "./stored.ts";
+import { readOne, rmCommand, setCommand, showCommand } from "./stored.ts";
 
-export const FIELDS = Fields.of(linkObject);
+export const FIELDS = new Fields(linkObject, "link");
 
-export const LINKS_USAGE = `usage: mcrelay links ls | show ID | rm ID... | set ID KEY=VALUE...
+export const LINKS_USAGE = `usage: mcrelay links ls | show ID | rm ID... | set ID FIELD=VALUE...
        mcrelay links add -f FILE|-
        mcrelay links add FLAGS, one per field:
          ${FIELDS.usage().join("\n         ")}
   A link: every frame received on a leaves on b and back, through each direction's impairment, or
-  the first flow's whose match it meets. set changes the fields named, KEY as errors name a field
-  (aToB.loss, flows[0].match.ports); an empty VALUE removes the field, an object or a list takes
-  JSON (flows=[]). A list of values is comma-separated (aToB.stages=a,b).`;
+  the first flow's whose match it meets. set changes the fields named, FIELD as errors name a field
+  (aToB.loss, flows[0].match.ports; flows[N] one past the last adds one); an empty VALUE removes
+  the field, an object or a list of objects takes JSON (flows=[]). A list of values is
+  comma-separated (aToB.stages=a,b). node: the relay of a fleet whose interfaces a and b are.`;
 
 /** A value as one line: a scalar as is, a list comma-joined, an object as its "key value" pairs. */
 function inline(v: unknown): string {
@@ -66,19 +68,7 @@ export async function add(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** `set ID KEY=VALUE...`: the stored link with those fields changed, put back whole (so a field
- *  can be removed, which a PATCH cannot say). */
-export async function set(argv: string[]): Promise<number> {
-  const { values: v, positionals } = parse(argv, {});
-  const [id, ...pairs] = positionals;
-  if (id === undefined || !pairs.length) throw new UsageError("links set takes a link id and one or more KEY=VALUE");
-  FIELDS.assign({}, pairs); // a pair that is no KEY=VALUE is a usage error, before the API is asked
-  const client = connect(v);
-  const path = `/api/v1/links/${encodeURIComponent(id)}`;
-  const cur = withoutServerFields(await client.request<LinkView>("GET", path).catch(context("link", id)), LINK_SERVER_FIELDS);
-  const l = await client.request<LinkView>("PUT", path, FIELDS.assign(cur, pairs)).catch(context("link", id));
-  await (v.json ? printJson(l) : print(said("updated", l)));
-  return 0;
-}
+/** `links set ID FIELD=VALUE...` (stored.ts). */
+export const set = setCommand<LinkView>("link", linkObject, LINK_SERVER_FIELDS, (l) => said("updated", l));
 
 export const rm = rmCommand("link");

@@ -1,6 +1,6 @@
 // What `apply` has to do to turn the server's rules and links into the file's, and in which order.
 // Pure: no I/O, so the ordering rules can be reasoned about (and tested) on their own.
-import { inputKey } from "../rules/load.ts";
+import { inputKey, sameInput, shareNode } from "../rules/load.ts";
 import type { RuleInput } from "../rules/schema.ts";
 import type { LinkInput } from "../services/api/store/index.ts";
 import { CliError } from "./errors.ts";
@@ -66,12 +66,12 @@ const key = (x: { kind: Kind; id: string }) => `${x.kind} ${x.id}`;
 const ends = (l: IdentifiedLink) => [l.a, l.b];
 
 /** What two of them may not both have, or null: a rule's input or name, a link's interface or
- *  name, an interface that is a link's and a rule's input. */
+ *  name, an interface that is a link's and a rule's input (inputs and interfaces on a node both run on). */
 function shared(x: Item, y: Item): string | null {
   if (x.kind === "link" && y.kind === "rule") return shared(y, x);
-  if (x.kind === "rule" && y.kind === "rule" && inputKey(x.rule) === inputKey(y.rule)) return `input ${inputKey(x.rule)}`;
-  if (x.kind === "rule" && y.kind === "link") return ends(y.link).includes(x.rule.input.interface) ? `interface ${x.rule.input.interface}` : null;
-  if (x.kind === "link" && y.kind === "link") {
+  if (x.kind === "rule" && y.kind === "rule" && sameInput(x.rule, y.rule)) return `input ${inputKey(x.rule)}`;
+  if (x.kind === "rule" && y.kind === "link") return shareNode(x.rule, y.link) && ends(y.link).includes(x.rule.input.interface) ? `interface ${x.rule.input.interface}` : null;
+  if (x.kind === "link" && y.kind === "link" && shareNode(x.link, y.link)) {
     const i = ends(x.link).find((e) => ends(y.link).includes(e));
     if (i !== undefined) return `interface ${i}`;
   }

@@ -1,9 +1,11 @@
-// `rules ls | show | add | rm`: thin wrappers over /api/v1/rules.
+// `rules ls | show | add | set | rm`: thin wrappers over /api/v1/rules.
+import { ruleObject } from "../rules/schema.ts";
 import { SERVER_FIELDS } from "../services/protocol/rules.ts";
 import { UsageError } from "./errors.ts";
 import { describeInput, describeOutput, print, printJson, ruleDetails, table, type StoredRule } from "./format.ts";
 import { connect, parse } from "./options.ts";
-import { readOne, rmCommand, showCommand } from "./stored.ts";
+import { assign, isAssignment, parseAssignments } from "./assign.ts";
+import { readOne, rmCommand, setCommand, showCommand } from "./stored.ts";
 
 export async function ls(argv: string[]): Promise<number> {
   const { values: v, positionals } = parse(argv, {});
@@ -37,27 +39,37 @@ export async function add(argv: string[]): Promise<number> {
     file: { type: "string", short: "f" }, in: { type: "string" }, out: { type: "string", multiple: true },
     ttl: { type: "string" }, dscp: { type: "string" }, name: { type: "string" }, id: { type: "string" },
   });
-  if (positionals.length) throw new UsageError(`rules add takes no arguments, got "${positionals[0]}"`);
+  const stray = positionals.find((p) => !isAssignment(p));
+  if (stray !== undefined) throw new UsageError(`rules add takes FIELD=VALUE arguments, got "${stray}"`);
+  const sets = parseAssignments(positionals);
   let body: Record<string, unknown>;
   if (v.file !== undefined) {
     const flags = ["in", "out", "ttl", "dscp", "name", "id"].filter((k) => v[k as keyof typeof v] !== undefined);
     if (flags.length) throw new UsageError(`-f and --${flags[0]} cannot be combined`);
     body = readOne(v.file, "rule", SERVER_FIELDS);
   } else {
-    if (!v.in || !v.out?.length) throw new UsageError("rules add needs -f FILE, or --in and at least one --out");
-    const extra = { ...(v.ttl !== undefined ? { ttl: int("--ttl", v.ttl) } : {}), ...(v.dscp !== undefined ? { dscp: int("--dscp", v.dscp) } : {}) };
+    const given = new Set(sets.map((s) => s.path[0]));
+    if ((!v.in && !given.has("input")) || (!v.out?.length && !given.has("outputs"))) {
+      throw new UsageError("rules add needs -f FILE, or an input (--in or input.*=) and an output (--out or outputs[0].*=)");
+    }
+    // --ttl and --dscp apply to every --out; outputs[N].ttl= sets one.
+    const extra = { ...(v.ttl !== undefined ? { ttl: int("--ttl", v.ttl) } : {}), ...(v.dscp !== undefined ? { dscp: v.dscp === "preserve" ? "preserve" : int("--dscp", v.dscp) } : {}) };
     body = {
       ...(v.id !== undefined ? { id: v.id } : {}),
       ...(v.name !== undefined ? { name: v.name } : {}),
-      input: parseEndpointArg("--in", v.in, true),
-      outputs: v.out.map((o) => ({ ...parseEndpointArg("--out", o, false), ...extra })),
+      ...(v.in ? { input: parseEndpointArg("--in", v.in, true) } : {}),
+      ...(v.out?.length ? { outputs: v.out.map((o) => ({ ...parseEndpointArg("--out", o, false), ...extra })) } : {}),
     };
   }
+  assign(body, sets);
   const r = await connect(v).request<StoredRule>("POST", "/api/v1/rules", body);
   if (v.json) return (await printJson(r), 0);
   await print(`created rule ${r.id}${r.name ? ` "${r.name}"` : ""}: ${r.state}${r.reason ? ` (${r.reason})` : ""}\n` +
     `  ${describeInput(r.input)} -> ${r.outputs.map(describeOutput).join(", ")}`);
   return 0;
 }
+
+/** `rules set ID FIELD=VALUE...` (stored.ts). */
+export const set = setCommand<StoredRule>("rule", ruleObject, SERVER_FIELDS, (r) => `updated rule ${r.id}: ${r.state}${r.reason ? ` (${r.reason})` : ""}`);
 
 export const rm = rmCommand("rule");

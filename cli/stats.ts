@@ -23,7 +23,7 @@ async function fromShm(stateDir: string): Promise<StatsBody> {
   sampler.sample();
   await Bun.sleep(SHM_WINDOW_MS);
   sampler.sample();
-  return statsBody(collectStats(seg, st.rules), sampler.rates);
+  return statsBody(collectStats(seg, st.rules, st.links ?? []), sampler.rates);
 }
 
 const nonZero = (d: Drops) => Object.entries(d).filter(([, n]) => n > 0);

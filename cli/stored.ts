@@ -1,7 +1,9 @@
-// What the rules and links commands share: one of them read from a file (or stdin), `show`, `rm`,
-// and an error that names which one it was about.
+// What the rules and links commands share: one of them read from a file (or stdin), `show`, `set`,
+// `rm`, and an error that names which one it was about.
 import { readFileSync } from "node:fs";
+import type { z } from "zod";
 import { withoutServerFields } from "../services/protocol/rules.ts";
+import { assign, isAssignment, parseAssignments } from "./assign.ts";
 import { ApiError, CliError, UsageError, describeError } from "./errors.ts";
 import { print, printJson } from "./format.ts";
 import { connect, parse } from "./options.ts";
@@ -68,5 +70,25 @@ export function rmCommand(noun: Noun) {
     }
     if (v.json) await printJson({ deleted });
     return failed ? 1 : 0;
+  };
+}
+
+/** `set ID FIELD=VALUE...`: the stored one with those fields changed, stored with PUT (so the API
+ *  checks it whole and names a wrong field, and a field can be removed, which a PATCH cannot say). */
+export function setCommand<T extends { id: string }>(noun: Noun, schema: z.ZodType, serverFields: readonly string[], said: (x: T) => string) {
+  return async (argv: string[]): Promise<number> => {
+    const { values: v, positionals } = parse(argv, {});
+    const [id, ...rest] = positionals;
+    if (id === undefined || !rest.length) throw new UsageError(`${noun}s set takes a ${noun} id and one or more FIELD=VALUE`);
+    const stray = rest.find((p) => !isAssignment(p));
+    if (stray !== undefined) throw new UsageError(`${noun}s set: "${stray}" is not FIELD=VALUE`);
+    const sets = parseAssignments(rest, schema, noun);
+    if (sets.some((s) => s.path[0] === "id")) throw new UsageError(`${noun}s set cannot change a ${noun}'s id (add a new ${noun} and rm this one)`);
+    const client = connect(v);
+    const path = `/api/v1/${noun}s/${encodeURIComponent(id)}`;
+    const cur = withoutServerFields(await client.request<Record<string, unknown>>("GET", path).catch(context(noun, id)), serverFields);
+    const x = await client.request<T>("PUT", path, assign(cur, sets)).catch(context(noun, id));
+    await (v.json ? printJson(x) : print(`${said(x)}\n  ${rest.join(" ")}`));
+    return 0;
   };
 }

@@ -137,7 +137,7 @@ async function* shmEvents(stateDir: string, stop: AbortSignal): AsyncGenerator<D
     if (next.shm !== st.shm) seg = openSegment(next.shm);
     st = next;
     sampler.sample();
-    const body = statsBody(collectStats(seg, st.rules), sampler.rates);
+    const body = statsBody(collectStats(seg, st.rules, st.links ?? []), sampler.rates);
     const meta = new Map(st.rules.map((x) => [x.id, x]));
     yield {
       ...body, time: new Date().toISOString(), dataPlane: true, status: st, interfaces: null,

@@ -6,8 +6,8 @@
 //   MCRELAY_STATE_DIR        the supervisor's state directory (default /run/mcrelay)
 //   MCRELAY_API_STATE_DIR    SQLite database and generated token (default /var/lib/mcrelay-api)
 //   DATABASE_URL             postgres://… : use PostgreSQL instead of SQLite
-//   MCRELAY_COMPOSE_PROFILES compose's COMPOSE_PROFILES: with "postgres" and no DATABASE_URL, the
-//                            compose "postgres" service (MCRELAY_PG_PASSWORD, db and user mcrelay)
+//   MCRELAY_COMPOSE_PROFILES compose's COMPOSE_PROFILES: with "postgres" or "fleet" and no DATABASE_URL,
+//                            the compose "postgres" service (MCRELAY_PG_PASSWORD, db and user mcrelay)
 import { join } from "node:path";
 
 const env = process.env;
@@ -20,7 +20,7 @@ for (const k of Object.keys(env)) if (/^(OTEL_.*|TZ|MCRELAY_API_TOKEN)$/.test(k)
 
 let url = env.DATABASE_URL || "";
 const profiles = (env.MCRELAY_COMPOSE_PROFILES ?? "").split(",").map((p) => p.trim());
-if (!url && profiles.includes("postgres")) {
+if (!url && (profiles.includes("postgres") || profiles.includes("fleet"))) {
   const password = env.MCRELAY_PG_PASSWORD || "mcrelay";
   url = `postgresql://mcrelay:${encodeURIComponent(password)}@postgres:5432/mcrelay`;
 }

@@ -1,6 +1,7 @@
 // Throw-away network namespaces for tests and benches. Every name carries a random id so
 // parallel runs never collide, and everything is torn down on exit, signals or destroy().
 import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 
 export interface Run {
   code: number;
@@ -149,6 +150,12 @@ export class Lab {
 
   sysctl(ns: string, key: string, value: string): void {
     must(["ip", "netns", "exec", ns, "sysctl", "-qw", `${key}=${value}`]);
+  }
+
+  /** Turns an interface's offload on or off (lab/offload.ts, inside the namespace). tx off: the
+   *  kernel computes the checksums of what its sockets send, so a capture can check them. */
+  offload(ns: string, ifname: string, feature: "tx" | "tso" | "gso" | "gro" | "sg", on: boolean): void {
+    must(["ip", "netns", "exec", ns, process.execPath, join(import.meta.dir, "offload.ts"), "--interface", ifname, "--feature", feature, ...(on ? [] : ["--off"])]);
   }
 
   destroy(): void {

@@ -6,14 +6,15 @@ import { ruleSchema } from "./schema.ts";
 export const poolSchema = z.strictObject({
   /** 2 KiB slots per worker pair (payloads up to 1,984 bytes). */
   slots: z.number().int().min(64).max(1 << 20).default(8192),
-  /** 10 KiB slots per worker pair for jumbo payloads; 0 drops them as oversize. */
-  jumboSlots: z.number().int().min(0).max(1 << 16).default(0),
+  /** 64 KiB slots per worker pair, for jumbo payloads and links' super-frames (touched only when
+   *  used); 0 drops them as oversize. */
+  jumboSlots: z.number().int().min(0).max(1 << 14).default(256),
 });
 
 export const configSchema = z.strictObject({
   rules: z.array(ruleSchema).default([]),
   links: z.array(linkSchema).default([]),
-  pool: poolSchema.default({ slots: 8192, jumboSlots: 0 }),
+  pool: poolSchema.default({ slots: 8192, jumboSlots: 256 }),
 });
 
 export type Config = z.infer<typeof configSchema>;

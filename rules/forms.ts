@@ -1,10 +1,10 @@
 // What follows from a zod schema alone, so that no caller lists a shape's fields by hand (a
 // hand-kept copy of the rule's fields once dropped `impairment` from `apply` and `export`): every
 // leaf field a schema can hold, and the fields a value sets, so a test can check that a fixture
-// covers the whole schema; and what JSON a leaf takes, so text from a command line can become it.
+// covers the whole schema.
 import type { z } from "zod";
 
-type Def = { type: string; innerType?: z.ZodType; defaultValue?: unknown; shape?: Record<string, z.ZodType>; element?: z.ZodType; in?: z.ZodType; options?: z.ZodType[]; values?: unknown[] };
+type Def = { type: string; innerType?: z.ZodType; defaultValue?: unknown; shape?: Record<string, z.ZodType>; element?: z.ZodType; in?: z.ZodType; options?: z.ZodType[] };
 const def = (s: z.ZodType): Def => (s as unknown as { _zod: { def: Def } })._zod.def;
 
 /** The schema under defaults, optionals, nullables and pipes. */
@@ -19,8 +19,12 @@ function core(s: z.ZodType): z.ZodType {
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** Every leaf field of the schema as a path: "input.port", "outputs[].ttl", "impairment.stages". */
-export function leafPaths(schema: z.ZodType): string[] {
-  return [...leafKinds(schema).keys()];
+export function leafPaths(schema: z.ZodType, prefix = ""): string[] {
+  const c = core(schema);
+  const d = def(c);
+  if (d.type === "object" && d.shape) return Object.entries(d.shape).flatMap(([k, v]) => leafPaths(v, prefix ? `${prefix}.${k}` : k));
+  if (d.type === "array" && d.element && def(core(d.element)).type === "object") return leafPaths(d.element, `${prefix}[]`);
+  return [prefix];
 }
 
 /** The leaf paths a value sets (same notation as leafPaths). */
@@ -30,39 +34,42 @@ export function valuePaths(value: unknown, prefix = ""): string[] {
   return [prefix];
 }
 
-/** The JSON types a leaf takes, and whether it is a list of them. */
-export interface LeafKind {
-  types: Set<"string" | "number" | "boolean">;
-  list: boolean;
+/** One step of a field path: a key, or an index into an array. */
+export type PathStep = string | number;
+
+/** The schema (under defaults and optionals) of the field at path, or null if the schema has none. */
+export function schemaAt(schema: z.ZodType, path: readonly PathStep[]): z.ZodType | null {
+  let s = core(schema);
+  for (const step of path) {
+    const d = def(s);
+    if (typeof step === "number") {
+      if (d.type !== "array" || !d.element) return null;
+      s = core(d.element);
+    } else {
+      if (d.type !== "object" || !d.shape || !(step in d.shape)) return null;
+      s = core(d.shape[step]);
+    }
+  }
+  return s;
 }
 
-function scalarTypes(schema: z.ZodType): LeafKind["types"] {
-  const c = core(schema);
-  const d = def(c);
-  if (d.type === "union" && d.options) return new Set(d.options.flatMap((o) => [...scalarTypes(o)]));
-  if (d.type === "string" || d.type === "enum") return new Set(["string"]);
-  if (d.type === "number" || d.type === "int") return new Set(["number"]);
-  if (d.type === "boolean") return new Set(["boolean"]);
-  if (d.type === "literal") return new Set((d.values ?? []).map((v) => typeof v).filter((t): t is "string" | "number" | "boolean" => t === "string" || t === "number" || t === "boolean"));
-  return new Set();
-}
-
-/** Every leaf of the schema, by its path (leafPaths), and what it takes. */
-export function leafKinds(schema: z.ZodType, prefix = ""): Map<string, LeafKind> {
+/** What kind of value a schema takes, as far as turning typed text into it goes. */
+export function valueKinds(schema: z.ZodType): Set<"number" | "string" | "boolean" | "array" | "object" | "literal"> {
   const d = def(core(schema));
-  if (d.type === "object" && d.shape) return new Map(Object.entries(d.shape).flatMap(([k, v]) => [...leafKinds(v, prefix ? `${prefix}.${k}` : k)]));
-  if (d.type === "array" && d.element && def(core(d.element)).type === "object") return leafKinds(d.element, `${prefix}[]`);
-  if (d.type === "array" && d.element) return new Map([[prefix, { types: scalarTypes(d.element), list: true }]]);
-  return new Map([[prefix, { types: scalarTypes(schema), list: false }]]);
+  switch (d.type) {
+    case "number": return new Set(["number"]);
+    case "string": case "enum": return new Set(["string"]);
+    case "boolean": return new Set(["boolean"]);
+    case "array": return new Set(["array"]);
+    case "object": return new Set(["object"]);
+    case "literal": return new Set(["literal"]);
+    case "union": return new Set((d.options ?? []).flatMap((o) => [...valueKinds(o)]));
+    default: return new Set(["string"]);
+  }
 }
 
-/** Text as the JSON a leaf takes: a number or a boolean where the leaf takes one and the text is
- *  one, else the text (the schema then judges it, naming the field); a list from commas. */
-export function fromText(kind: LeafKind | undefined, text: string): unknown {
-  const one = (t: string): unknown => {
-    if (kind?.types.has("number") && /^-?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(t)) return Number(t);
-    if (kind?.types.has("boolean") && (t === "true" || t === "false")) return t === "true";
-    return t;
-  };
-  return kind?.list ? text.split(",").map(one) : one(text);
+/** The element schema of an array schema. */
+export function elementOf(schema: z.ZodType): z.ZodType | null {
+  const d = def(core(schema));
+  return d.type === "array" && d.element ? d.element : null;
 }

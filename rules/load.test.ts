@@ -44,6 +44,8 @@ describe("rules file", () => {
     ["bad udpChecksum", (c) => (c.rules[0].outputs[0].udpChecksum = "no"), /field outputs\[0\]\.udpChecksum: udpChecksum must be true or false/],
     ["unknown top-level key", (c) => (c.extra = 1), /unknown key "extra"/],
     ["duplicate input", (c) => c.rules.push({ ...c.rules[0], name: "feed-b" }), /rule 1 "feed-b" field input: same input as rule 0/],
+    ["bad node name", (c) => (c.rules[0].node = "no spaces"), /rule 0 "feed-a" field node: node must be "\*" \(every node\) or a node name/],
+    ["same input on a node and on every node", (c) => c.rules.push({ ...c.rules[0], name: "feed-b", node: "a" }), /rule 1 "feed-b" field input: same input as rule 0 on a node both run on/],
   ];
   for (const [what, mutate, re] of bad) {
     test(`rejects ${what}, naming the rule and field`, () => {
@@ -52,6 +54,17 @@ describe("rules file", () => {
       expect(errorOf(c)).toMatch(re);
     });
   }
+
+  test("the same input on two nodes is no clash, and their ids differ", () => {
+    const c = good();
+    c.rules.push({ ...c.rules[0], name: "feed-b" });
+    Object.assign(c.rules[0], { node: "a" });
+    Object.assign(c.rules[1], { node: "b" });
+    const [a, b] = parseConfig(c).rules;
+    expect(ruleId(a)).not.toBe(ruleId(b));
+    // A rule for every node, said or not, keeps the id it had before nodes existed.
+    expect(ruleId({ ...a, node: "*" })).toBe(ruleId(parseConfig(good()).rules[0]));
+  });
 
   test("ids are stable without being given", () => {
     const c = parseConfig(good());

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import type { z } from "zod";
 import { configSchema, type Config } from "./config.ts";
 import type { Link } from "./link.ts";
-import type { Rule } from "./schema.ts";
+import { EVERY_NODE, type Rule } from "./schema.ts";
 
 export class ConfigError extends Error {}
 
@@ -25,35 +25,42 @@ export function describeIssue(raw: unknown, issue: Issue): string {
   return `${where}: ${msg}`;
 }
 
-/** Stable id of a rule without one: derived from its input, so a restart keeps it. */
-export function ruleId(r: Pick<Rule, "id" | "input">): string {
+/** Stable id of a rule without one: derived from its input (and its node, when it names one:
+ *  two hosts may take the same input), so a restart keeps it. A rule for every node derives the
+ *  id it did before fleets existed. */
+export function ruleId(r: Pick<Rule, "id" | "input" | "node">): string {
   if (r.id) return r.id;
   const i = r.input;
-  const key = `${i.interface}|${i.group}|${i.port}|${i.source ?? ""}`;
+  const node = ruleNode(r);
+  const key = `${i.interface}|${i.group}|${i.port}|${i.source ?? ""}${node === EVERY_NODE ? "" : `|${node}`}`;
   return "r-" + createHash("sha256").update(key).digest("hex").slice(0, 12);
 }
 
-/** Stable id of a link without one: derived from its interfaces, in order. */
-export function linkId(l: Pick<Link, "id" | "a" | "b">): string {
+/** Stable id of a link without one: derived from its interfaces, in order (and its node, when it
+ *  names one, as a rule's). */
+export function linkId(l: Pick<Link, "id" | "a" | "b" | "node">): string {
   if (l.id) return l.id;
-  return "l-" + createHash("sha256").update(`${l.a}|${l.b}`).digest("hex").slice(0, 12);
+  const node = ruleNode(l);
+  return "l-" + createHash("sha256").update(`${l.a}|${l.b}${node === EVERY_NODE ? "" : `|${node}`}`).digest("hex").slice(0, 12);
 }
 
 /** Interfaces a rule or link takes for itself: a link's ends, a rule's input. Any one of them may
- *  serve one link or be rule inputs, never both (the link would take the rule's frames). */
-export function interfaceClashes(rules: Pick<Rule, "input" | "name" | "id">[], links: Pick<Link, "a" | "b" | "name" | "id">[]):
+ *  serve one link or be rule inputs, never both (the link would take the rule's frames) — on a
+ *  node both run on: two hosts' interfaces of one name are two interfaces. */
+export function interfaceClashes(rules: Pick<Rule, "input" | "name" | "id" | "node">[], links: Pick<Link, "a" | "b" | "name" | "id" | "node">[]):
   { link: number; field: "a" | "b"; message: string }[] {
   const out: { link: number; field: "a" | "b"; message: string }[] = [];
-  const inputs = new Map<string, string>();
-  for (const r of rules) if (!inputs.has(r.input.interface)) inputs.set(r.input.interface, r.name ?? ruleId(r as Rule));
-  const taken = new Map<string, string>();
+  const inputs = new Map<string, Pick<Rule, "input" | "name" | "id" | "node">[]>();
+  for (const r of rules) inputs.set(r.input.interface, [...(inputs.get(r.input.interface) ?? []), r]);
+  const taken = new Map<string, { label: string; node?: string }[]>();
   links.forEach((l, i) => {
     for (const field of ["a", "b"] as const) {
       const ifname = l[field];
-      const label = l.name ?? linkId(l);
-      if (taken.has(ifname)) out.push({ link: i, field, message: `${ifname} already belongs to link ${taken.get(ifname)}` });
-      else if (inputs.has(ifname)) out.push({ link: i, field, message: `${ifname} is the input of rule ${inputs.get(ifname)}: an interface is a link's or rules' input, not both` });
-      else taken.set(ifname, label);
+      const other = taken.get(ifname)?.find((t) => shareNode(t, l));
+      const rule = inputs.get(ifname)?.find((r) => shareNode(r, l));
+      if (other) out.push({ link: i, field, message: `${ifname} already belongs to link ${other.label}` });
+      else if (rule) out.push({ link: i, field, message: `${ifname} is the input of rule ${rule.name ?? ruleId(rule as Rule)}: an interface is a link's or rules' input, not both` });
+      else taken.set(ifname, [...(taken.get(ifname) ?? []), { label: l.name ?? linkId(l), node: l.node }]);
     }
   });
   return out;
@@ -64,13 +71,27 @@ export function inputKey(r: Pick<Rule, "input">): string {
   return `${i.interface} ${i.group}:${i.port}${i.source ? ` from ${i.source}` : ""}`;
 }
 
+/** The node a rule (or a link: anything with a `node`) runs on: a name, or "*" (also when it names none). */
+export const ruleNode = (r: Pick<Rule, "node">): string => r.node ?? EVERY_NODE;
+
+/** Whether the node called `node` runs the rule (or link). */
+export const runsOn = (r: Pick<Rule, "node">, node: string): boolean => ruleNode(r) === EVERY_NODE || ruleNode(r) === node;
+
+/** Two rules (or links, or one of each) some node would both run. */
+export const shareNode = (a: Pick<Rule, "node">, b: Pick<Rule, "node">): boolean =>
+  ruleNode(a) === EVERY_NODE || ruleNode(b) === EVERY_NODE || ruleNode(a) === ruleNode(b);
+
+/** Two rules that would take the same packets on some node: the same input, on a node they share. */
+export const sameInput = (a: Pick<Rule, "input" | "node">, b: Pick<Rule, "input" | "node">): boolean => inputKey(a) === inputKey(b) && shareNode(a, b);
+
 export function parseConfig(raw: unknown): Config {
   const res = configSchema.safeParse(raw);
   if (!res.success) throw new ConfigError(res.error.issues.map((i) => describeIssue(raw, i)).join("\n"));
   const cfg = res.data;
   const ids = new Map<string, number>();
   const names = new Map<string, number>();
-  const inputs = new Map<string, number>();
+  /** the rules (by index) with each input: the same input on different nodes is no clash */
+  const inputs = new Map<string, number[]>();
   const problems: string[] = [];
   cfg.rules.forEach((r, i) => {
     const label = `rule ${i}${r.name ? ` "${r.name}"` : ""}`;
@@ -81,7 +102,10 @@ export function parseConfig(raw: unknown): Config {
     };
     clash(ids, id, "id");
     if (r.name) clash(names, r.name, "name");
-    clash(inputs, inputKey(r), "input");
+    const same = inputs.get(inputKey(r)) ?? [];
+    const other = same.find((j) => shareNode(cfg.rules[j]!, r));
+    if (other !== undefined) problems.push(`${label} field input: same input as rule ${other}${r.node !== undefined || cfg.rules[other]!.node !== undefined ? " on a node both run on" : ""}`);
+    inputs.set(inputKey(r), [...same, i]);
   });
   const linkIds = new Map<string, number>();
   const linkNames = new Map<string, number>();

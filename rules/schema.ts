@@ -3,8 +3,7 @@
 import { z } from "zod";
 import { isMulticast, isUsableUnicast, parseIpv4 } from "./ipv4.ts";
 
-/** Names of the stages in services/egress/stages/registry.ts (kept here so the schema needs no egress code). */
-export const STAGE_NAMES = ["drop-odd-size"] as const;
+import { stageSchema } from "./stages.ts";
 
 /** Linux accepts 1–15 bytes, not "." or "..", and no '/', ':' or white space (dev_valid_name). */
 export const interfaceName = z
@@ -52,8 +51,8 @@ export const impairmentSchema = z.strictObject({
   ratePps: z.number().positive("ratePps must be positive").optional(),
   rateBps: z.number().positive("rateBps must be positive").optional(),
   seed: z.number().int().min(0).max(4294967295, "seed must fit in 32 bits").optional(),
-  /** named stages (services/egress/stages/registry.ts), run before the others */
-  stages: z.array(z.enum(STAGE_NAMES)).optional(),
+  /** named stages with their parameters (rules/stages.ts), run before the others */
+  stages: z.array(stageSchema).max(16, "at most 16 stages").optional(),
 });
 
 /** The plain shapes (no cross-field checks) are what PATCH bodies are made of. */
@@ -71,6 +70,20 @@ export const inputSchema = inputObject
   });
 
 export const ruleId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "id must be 1–64 of A–Z a–z 0–9 . _ -");
+
+/** A relay's name in a fleet (`mcrelay start --node`, default the host name): host-name-like, so
+ *  that the default fits. */
+export const nodeName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "a node name is 1–64 of A–Z a–z 0–9 . _ -, starting with a letter or digit");
+
+/** The `node` of a rule that runs on every node; a rule without `node` does too. */
+export const EVERY_NODE = "*";
+
+/** Which relay of a fleet runs a rule or a link. Absent means every node, as "*" does: those written
+ *  before fleets existed, and everything of a one-host relay, keep running wherever they are. */
+export const nodeField = (what: "rule" | "link") =>
+  z.string().refine((s) => s === EVERY_NODE || nodeName.safeParse(s).success, { message: 'node must be "*" (every node) or a node name: 1–64 of A–Z a–z 0–9 . _ -, starting with a letter or digit' })
+    .optional()
+    .describe(`the node (relay) that runs the ${what}, or "*" (the default) for every node`);
 
 /** Text people name things with: well-formed Unicode (no lone surrogates, which SQLite and JSON
  *  tools mangle into each other) and no control characters (NUL ends a C string; others break logs). */
@@ -95,6 +108,7 @@ export const ruleObject = z.strictObject({
   outputs,
   traceSampleRatio: traceSampleRatio.default(0),
   impairment: impairmentSchema.optional(),
+  node: nodeField("rule"),
 });
 
 /** A rule as written in a rules file or a request body, with the checks across its fields. */

@@ -1,14 +1,14 @@
 // What both workers share: the control channel on fd 3, the segment, the logger, the init handshake.
-import pino from "pino";
+import { inheritedLogFormat, makeLogger } from "./logging.ts";
 import { recvMessage, sendMessage } from "../c/unixmsg.ts";
 import { closeFd } from "../c/inet.ts";
 import { dropPrivileges, pinCpu, setDumpable } from "../c/sys.ts";
 import { mapSegment, type Segment } from "../shm/segment.ts";
-import { CONTROL_FD, type EgressConfigMsg, type FromWorker, type IngressConfigMsg, type IngressInput, type InitMsg, type ToWorker } from "./protocol/worker.ts";
+import { CONTROL_FD, type EgressConfigMsg, type FromWorker, type IngressConfigMsg, type IngressInput, type IngressLink, type InitMsg, type ToWorker } from "./protocol/worker.ts";
 import { pinnedCpu, readTune } from "./tune.ts";
 
 export function workerLogger(role: string, index: number) {
-  return pino({ base: { component: role, worker: index, pid: process.pid }, level: process.env.MCRELAY_LOG_LEVEL ?? "info" });
+  return makeLogger({ component: role, worker: index, pid: process.pid }, process.env.MCRELAY_LOG_LEVEL ?? "info", inheritedLogFormat());
 }
 
 export function send(msg: FromWorker): void {
@@ -52,6 +52,7 @@ export function startWorker(role: "ingress" | "egress"): Started {
 export interface Gathered<R> {
   version: number;
   inputs: IngressInput[];
+  links: IngressLink[];
   sockets: { key: string; fd: number }[];
   put: R[];
   remove: number[];
@@ -63,10 +64,11 @@ export class ConfigParts<R> {
   private g: Gathered<R> | null = null;
 
   add(msg: IngressConfigMsg | EgressConfigMsg, fds: number[]): Gathered<R> | null {
-    const g = (this.g ??= { version: msg.version, inputs: [], sockets: [], put: [], remove: [], fds: [] });
+    const g = (this.g ??= { version: msg.version, inputs: [], links: [], sockets: [], put: [], remove: [], fds: [] });
     if (msg.version !== g.version) throw new Error(`config part of version ${msg.version} while gathering ${g.version}`);
     const base = g.fds.length;
     g.fds.push(...fds);
+    if ("links" in msg && msg.links) g.links = msg.links;
     if ("inputs" in msg && msg.inputs) g.inputs = msg.inputs.map((i) => (i.fd === undefined ? i : { ...i, fd: base + i.fd }));
     if ("sockets" in msg && msg.sockets) for (const s of msg.sockets) g.sockets.push({ key: s.key, fd: base + s.fd });
     if (msg.put) for (const r of msg.put) g.put.push(r as R);

@@ -3,12 +3,16 @@
 // segment: it is handed raw addresses, so no second copy of this layout exists.
 
 export const SHM_MAGIC = 0x4c52434d; // "MCRL" in little-endian bytes
-export const LAYOUT_VERSION = 3;
+export const LAYOUT_VERSION = 4;
 export const LINE = 64;
+/** Link frames by 5-tuple, per pair (shm/flowtop.ts): entries of one cache line each. */
+export const FLOW_TOP_ENTRIES = 4096;
+export const FLOW_TOP_ENTRY_BYTES = 64;
 export const HEADER_BYTES = 4096;
 
 export const STD_SLOT_BYTES = 2048;
-export const JUMBO_SLOT_BYTES = 10240;
+/** Big enough for a link's TSO/GSO super-frame (64 KiB and its virtio_net_hdr), or a jumbo datagram. */
+export const JUMBO_SLOT_BYTES = 65536 + 128;
 /**
  * Slot header (u32 words): rule number, payload length, sampled flag, outputs; then for sampled
  * packets only: source, destination, ports (src << 16 | dst); the input's TOS byte (word 7,
@@ -133,6 +137,8 @@ export interface LayoutParams {
 }
 
 export interface PairLayout {
+  /** ingress's table of the 5-tuples its links carry (shm/flowtop.ts) */
+  flowTop: number;
   descRing: number;
   freeRing: number;
   ingressCounters: number;
@@ -183,6 +189,7 @@ export function computeLayout(p: LayoutParams): Layout {
       egressOutputs: take(8 * OUTPUT_COUNTERS.length * OUTPUT_ROWS_PER_RULE * p.maxRules),
       ingressProgress: take(8 * PROGRESS_WORDS * MAX_INPUTS),
       traceRing: take(LINE + TRACE_RECORD_BYTES * TRACE_RECORDS),
+      flowTop: take(FLOW_TOP_ENTRY_BYTES * FLOW_TOP_ENTRIES, LINE),
       pool: take(STD_SLOT_BYTES * p.slots, 4096),
       jumboPool: take(JUMBO_SLOT_BYTES * p.jumboSlots, 4096),
     });

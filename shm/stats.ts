@@ -43,7 +43,21 @@ export interface Stats {
   /** every reason, summed over workers */
   drops: Record<DropReason, number>;
   rules: RuleStats[];
+  links: LinkStats[];
 }
+
+/** One way of a link: its channel's counters (frames no flow took) and each flow's. */
+export type LinkWayStats = Omit<RuleStats, "no" | "id" | "name" | "state" | "outputStats"> & { flows: (Omit<RuleStats, "no" | "id" | "name" | "state" | "outputStats"> & { name: string })[] };
+
+export interface LinkStats {
+  id: string;
+  name?: string;
+  state: string;
+  aToB: LinkWayStats;
+  bToA: LinkWayStats;
+}
+
+export type LinkMeta = { id: string; name?: string; state: string; channels: Record<"aToB" | "bToA", { no: number; flows: { name: string; no: number }[] }> };
 
 export type RuleMeta = { no: number; id: string; name?: string; state: string; outputRows?: number[] };
 
@@ -72,8 +86,9 @@ function emptyOutput(index: number): OutputStats {
   return o;
 }
 
-/** Counters of every worker and of the given rules (their numbers come from the supervisor). */
-export function collectStats(seg: Segment, ruleMeta: RuleMeta[]): Stats {
+/** Counters of every worker, of the given rules and of the given links' channels (their numbers
+ *  come from the supervisor). */
+export function collectStats(seg: Segment, ruleMeta: RuleMeta[], linkMeta: LinkMeta[] = []): Stats {
   const l = seg.layout;
   const workers = l.pairs.map((pl, index) => ({
     index,
@@ -102,5 +117,16 @@ export function collectStats(seg: Segment, ruleMeta: RuleMeta[]): Stats {
     });
     return s;
   });
-  return { workers, drops, rules };
+  const channel = (no: number) => {
+    const s = emptyRule({ no, id: "", state: "" });
+    for (const pl of l.pairs) {
+      addRow(s, INGRESS_RULE_COUNTERS, new Float64Array(seg.buf, pl.ingressRules + 8 * ni * no, ni));
+      addRow(s, EGRESS_RULE_COUNTERS, new Float64Array(seg.buf, pl.egressRules + 8 * ne * no, ne));
+    }
+    const { no: _n, id: _i, state: _s, outputStats: _o, ...counts } = s;
+    return counts;
+  };
+  const way = (c: LinkMeta["channels"]["aToB"]): LinkWayStats => ({ ...channel(c.no), flows: c.flows.map((f) => ({ name: f.name, ...channel(f.no) })) });
+  const links = linkMeta.map((m) => ({ id: m.id, ...(m.name !== undefined ? { name: m.name } : {}), state: m.state, aToB: way(m.channels.aToB), bToA: way(m.channels.bToA) }));
+  return { workers, drops, rules, links };
 }

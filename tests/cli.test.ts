@@ -66,7 +66,7 @@ function editor(name: string, body: string): string {
 
 const stored = async () => (await r.api("GET", "/api/v1/rules")).body.rules as any[];
 /** A stored rule without the fields the API adds: the rule as the user wrote it, defaults filled in. */
-const plain = (x: any) => Object.fromEntries(Object.entries(x).filter(([k]) => !["createdAt", "updatedAt", "state", "reason"].includes(k)));
+const plain = (x: any) => Object.fromEntries(Object.entries(x).filter(([k]) => !["revision", "createdAt", "updatedAt", "state", "reason"].includes(k)));
 
 describe("rules", () => {
   test("add with flags, ls (also via --state-dir only), show, --json", async () => {
@@ -206,7 +206,7 @@ describe("export and apply", () => {
     input: { interface: "in0", group: "239.1.1.1", port: 5003, source: "10.99.1.2" },
     outputs: [{ interface: "out0", group: "239.2.2.3", port: 6003, ttl: 7, dscp: 46, send: "socket", udpChecksum: false },
       { interface: "out0", group: "10.77.0.2", port: 6004, ttl: 9, dscp: "preserve", send: "socket" }],
-    traceSampleRatio: 0.5,
+    traceSampleRatio: 0.5, node: "*",
     impairment: { loss: 0.01, duplicate: 0.02, delayMs: 1, jitterMs: 1, reorder: 0.01, ratePps: 100000, rateBps: 1e9, seed: 7, stages: ["drop-odd-size"] },
   };
 
@@ -220,13 +220,60 @@ describe("export and apply", () => {
     const doc = JSON.parse(exp.stdout);
     expect(doc.rules[0]).toEqual(everyField);
     // What export prints is what the API stores, field for field (the server's own fields aside).
-    const server = (await stored()).map((x) => Object.fromEntries(Object.entries(x).filter(([k]) => !["createdAt", "updatedAt", "state", "reason"].includes(k))));
+    const server = (await stored()).map((x) => Object.fromEntries(Object.entries(x).filter(([k]) => !["revision", "createdAt", "updatedAt", "state", "reason"].includes(k))));
     expect(doc.rules.map((x: unknown) => ruleSchema.parse(x))).toEqual(server);
     const dry = await cli(["apply", "-f", file("export.json", exp.stdout), "--dry-run"]);
     expect(dry).toMatchObject({ code: 0, stdout: "no changes (2 rules up to date)\n" });
     const real = await cli(["apply", "-f", "-"], { stdin: exp.stdout });
     expect(real).toMatchObject({ code: 0, stdout: "no changes (2 rules up to date)\n" });
     expect(JSON.parse((await cli(["export"])).stdout)).toEqual(doc);
+  }, 60_000);
+
+  /** A rule as FIELD=VALUE arguments: every leaf it sets, by path (lists as a,b). */
+  const assignments = (v: unknown, prefix = ""): string[] =>
+    Array.isArray(v) && v.every((x) => typeof x === "object") ? v.flatMap((x, i) => assignments(x, `${prefix}[${i}]`))
+      : typeof v === "object" && v !== null && !Array.isArray(v) ? Object.entries(v).flatMap(([k, x]) => assignments(x, prefix ? `${prefix}.${k}` : k))
+        : [`${prefix}=${Array.isArray(v) ? v.join(",") : v}`];
+
+  test("rules add FIELD=VALUE reaches every schema field; rules set changes fields one by one", async () => {
+    const add = await cli(["rules", "add", ...assignments(everyField)]);
+    expect({ code: add.code, stderr: add.stderr }).toEqual({ code: 0, stderr: "" });
+    const body = (await r.api("GET", "/api/v1/rules/every-field")).body;
+    expect(<unknown>ruleSchema.parse(plain(body))).toEqual(everyField);
+
+    // The flags with per-output fields, impairment and ratio alongside.
+    const mixed = await cli(["rules", "add", "--id", "mixed", "--in", "in0:239.1.1.1:5004", "--out", "out0:239.2.2.4:6005", "--out", "out0:239.2.2.5:6006",
+      "--dscp", "preserve", "outputs[1].ttl=3", "impairment.loss=0.25", "traceSampleRatio=0.1"]);
+    expect(mixed.code).toBe(0);
+    expect((await r.api("GET", "/api/v1/rules/mixed")).body).toMatchObject({ traceSampleRatio: 0.1, impairment: { loss: 0.25 },
+      outputs: [{ ttl: 16, dscp: "preserve" }, { ttl: 3, dscp: "preserve" }] });
+
+    const set = await cli(["rules", "set", "every-field", "outputs[0].ttl=4", "impairment.loss=0.1", "traceSampleRatio=0.25", "outputs[1].dscp=12", "impairment.seed="]);
+    expect({ code: set.code, stderr: set.stderr }).toEqual({ code: 0, stderr: "" });
+    expect(set.stdout).toContain("updated rule every-field: ");
+    const shown = (await cli(["rules", "show", "every-field"])).stdout;
+    expect(shown).toMatch(/^traced:\s+0\.25 of packets$/m);
+    expect(shown).toMatch(/^impairment:\s+loss 0\.1, duplicate 0\.02, .*stages drop-odd-size$/m);
+    const after = (await r.api("GET", "/api/v1/rules/every-field")).body;
+    expect(after.outputs.map((o: any) => [o.ttl, o.dscp])).toEqual([[4, 46], [9, 12]]);
+    expect(after.traceSampleRatio).toBe(0.25);
+    expect(after.impairment.loss).toBe(0.1);
+    expect(after.impairment.seed).toBeUndefined();
+    expect(after.name).toBe("Every field"); // what was not named stays
+
+    // A value the API refuses: its field message, exit 1, nothing changed.
+    const bad = await cli(["rules", "set", "every-field", "outputs[0].ttl=300"]);
+    expect({ code: bad.code, stderr: bad.stderr }).toEqual({ code: 1, stderr: "error: invalid request\n  outputs[0].ttl: ttl must be 1–255\n" });
+    expect((await r.api("GET", "/api/v1/rules/every-field")).body.outputs[0].ttl).toBe(4);
+    // Paths the schema does not have, and values of the wrong kind: usage errors naming the field.
+    for (const [args, msg] of [[["impairment.lossy=1"], "impairment.lossy: a rule has no such field"], [["outputs[0].ttl=high"], 'outputs[0].ttl: "high" is not a number'],
+      [["outputs[5].ttl=3"], "outputs[5]: no such entry (there are 2; [2] adds one)"], [["id=other"], "cannot change a rule's id"]] as const) {
+      const u = await cli(["rules", "set", "every-field", ...args]);
+      expect({ args, code: u.code }).toEqual({ args, code: 2 });
+      expect(u.stderr).toContain(msg);
+    }
+    const missing = await cli(["rules", "set", "nope", "traceSampleRatio=1"]);
+    expect({ code: missing.code, stderr: missing.stderr }).toEqual({ code: 1, stderr: "error: rule nope: no such rule\n" });
   }, 60_000);
 
   test("a file that changes only a rule's impairment is an update, and apply stores it", async () => {

@@ -130,7 +130,8 @@ describe("data plane", () => {
   }, 60_000);
 
   test("malformed frames are counted by reason and dropped; every valid packet is delivered", async () => {
-    const r = await TestRelay.start(lab, relay, { rules: [rule("corpus", 5000, [{ interface: "out0", group: "239.2.2.2", port: 6000 }])] });
+    // No jumbo slots: the corpus's 8,972-byte datagram is then oversize.
+    const r = await TestRelay.start(lab, relay, { rules: [rule("corpus", 5000, [{ interface: "out0", group: "239.2.2.2", port: 6000 }])], pool: { jumboSlots: 0 } });
     try {
       const before = r.stats().drops;
       const sink = startSink(lab, dst, ["--group", "239.2.2.2", "--port", "6000", "--interface", "eth0", "--expect", "200"]);
@@ -229,7 +230,7 @@ describe("data plane", () => {
   }, 60_000);
 
   test("backpressure: a stalled egress exhausts the pool, drops are counted per rule, and it recovers", async () => {
-    const r = await TestRelay.start(lab, relay, { pool: { slots: 64 }, rules: [rule("bp", 5000, [{ interface: "out0", group: "239.2.2.2", port: 6000 }])] });
+    const r = await TestRelay.start(lab, relay, { pool: { slots: 64, jumboSlots: 0 }, rules: [rule("bp", 5000, [{ interface: "out0", group: "239.2.2.2", port: 6000 }])] });
     const egress = r.status().workers.find((w) => w.role === "egress")!.pid;
     try {
       process.kill(egress, "SIGSTOP");

@@ -9,7 +9,7 @@ let lab: Lab;
 let src: string, relay: string, dst: string;
 
 beforeAll(() => {
-  ({ lab, src, relay, dst } = relayTopology("imp"));
+  ({ lab, src, relay, dst } = relayTopology("imp", { outputChecksums: true }));
 });
 afterAll(() => lab?.destroy());
 
@@ -33,7 +33,7 @@ describe("priority", () => {
   test("under egress congestion EF loses a smaller share than best effort", async () => {
     // 1:8 fan-out of two floods: egress has far more to send than it can.
     const fan = (dscp: number, base: number) => Array.from({ length: 8 }, (_, i) => ({ interface: "out0", group: "239.2.2.9", port: base + i, dscp }));
-    const r = await TestRelay.start(lab, relay, { pool: { slots: 1024 }, rules: [rule("ef", 5070, undefined, fan(46, 7000)), rule("be", 5071, undefined, fan(0, 7100))] });
+    const r = await TestRelay.start(lab, relay, { pool: { slots: 1024, jumboSlots: 0 }, rules: [rule("ef", 5070, undefined, fan(46, 7000)), rule("be", 5071, undefined, fan(0, 7100))] });
     try {
       const flood = (port: number) => runGen(lab, src, ["--group", "239.1.1.1", "--port", String(port), "--interface", "eth0", "--rate", "0", "--size", "200", "--count", "150000"]);
       await Promise.all([flood(5070), flood(5071)]);
@@ -138,6 +138,26 @@ describe("impairment", () => {
       const got = await s.result;
       expect(got.unique).toBe(100); // the 500-byte ones
       expect(r.stats().rules[0].drops.impairment).toBe(100);
+    } finally {
+      await r.stop();
+    }
+  }, 60_000);
+
+  test("a stage with parameters ({name: corrupt, every: 10}) corrupts exactly every 10th datagram, read from the wire", async () => {
+    const outputs = [{ interface: "out0", group: "239.2.2.2", port: 6055, send: "raw" }, { interface: "out0", group: "239.2.2.3", port: 6056, send: "socket" }];
+    const r = await TestRelay.start(lab, relay, { rules: [rule("bytes", 5055, { stages: [{ name: "corrupt", every: 10 }] }, outputs)] });
+    try {
+      const cap = lab.spawn(dst, [BUN, "tests/tools/capture.ts", "--interface", "eth0", "--ms", "3000"], { cwd: ROOT });
+      const out = collect(cap.stdout);
+      const err = collect(cap.stderr);
+      while (!err.text().includes("ready")) await Bun.sleep(10);
+      await gen(5055, 2000, 1000, 300);
+      await cap.exited;
+      await out.done;
+      const wire = JSON.parse(out.text());
+      // Both send paths: 1,000 datagrams, 100 of them with a flipped byte (the payload check fails),
+      // every checksum valid (computed after the change).
+      for (const k of ["239.2.2.2:6055", "239.2.2.3:6056"]) expect({ k, ...wire[k] }).toMatchObject({ k, packets: 1000, unique: 900, badPayload: 100, badUdpSum: 0, badIpSum: 0 });
     } finally {
       await r.stop();
     }

@@ -36,7 +36,8 @@ function receiver(port: number) {
 
 describe("observability", () => {
   test("N packets: /metrics and /api/v1/stats count exactly N; drops by reason match a malformed corpus", async () => {
-    const r = await TestRelay.start(lab, relay, { rules: [rule("counted", 5000)] });
+    // No jumbo slots: the corpus's 8,972-byte datagram is then oversize.
+    const r = await TestRelay.start(lab, relay, { rules: [rule("counted", 5000)], pool: { jumboSlots: 0 } });
     try {
       await r.apiReady();
       const s = startSink(lab, dst, ["--group", "239.2.2.2", "--port", "6000", "--interface", "eth0", "--expect", "3000"]);

@@ -69,7 +69,7 @@ describe("resilience", () => {
   }, 60_000);
 
   test("100 worker kills under traffic: no duplicates, every slot comes back", async () => {
-    const r = await TestRelay.start(lab, relay, { pool: { slots: 256 }, rules: [rule("kills", 5100)] }, { workers: 2 });
+    const r = await TestRelay.start(lab, relay, { pool: { slots: 256, jumboSlots: 0 }, rules: [rule("kills", 5100)] }, { workers: 2 });
     const traffic = spawnGen(lab, src, ["--group", "239.1.1.1", "--port", "5100", "--interface", "eth0", "--rate", "2000", "--size", "300", "--flows", "4"]);
     try {
       const s = sink(6100, ["--idle", "3000", "--flows", "4"]);

@@ -11,17 +11,18 @@ import { bearer } from "./http/bearer.ts";
 import { requestSpans } from "./http/spans.ts";
 import { mountLinks } from "./routes/links.ts";
 import { mountRelay, type RelayDeps } from "./routes/relay.ts";
+import { mountNodes, type NodesDeps } from "./routes/nodes.ts";
 import { mountRules, type RulesDeps } from "./routes/rules.ts";
-import { StoreUnavailableError } from "./store/index.ts";
+import { StoreUnavailableError, StoreUnreachableError } from "./store/index.ts";
 
-export interface ApiDeps extends RulesDeps, RelayDeps {
+export interface ApiDeps extends RulesDeps, RelayDeps, NodesDeps {
   token: string;
   tracer: Tracer;
 }
 
 export const API_INFO = {
   title: "mcrelay API", version: "1",
-  description: "Rules, links, interfaces and counters of an mcrelay multicast relay.",
+  description: "Rules, links, interfaces and counters of an mcrelay multicast relay, and the nodes of its fleet.",
   license: { name: "Proprietary", identifier: "LicenseRef-mcrelay" },
 };
 
@@ -38,6 +39,8 @@ export function buildApp(d: ApiDeps) {
     if (e instanceof HTTPException) return c.json(error(e.message), e.status);
     // The disk under the store is full, or the database refuses writes: not the request's fault.
     if (e instanceof StoreUnavailableError) return c.json(error(e.message), 507);
+    // The database cannot be reached at all: the store is away, not full. Forwarding goes on.
+    if (e instanceof StoreUnreachableError) return c.json(error(e.message), 503);
     return c.json(error(`internal error: ${(e as Error).message}`), 500);
   });
 
@@ -50,6 +53,7 @@ export function buildApp(d: ApiDeps) {
 
   mountRules(app, d);
   mountLinks(app, d);
+  mountNodes(app, d);
   mountRelay(app, d);
 
   // The server is "/": the relay that serves this document, wherever it is reached from (a host

@@ -17,6 +17,12 @@ export function labelText(labels: readonly (readonly [string, string])[]): strin
 
 export class Exposition {
   private readonly parts: string[] = [];
+  private readonly common: string;
+
+  /** common: labels every sample carries (a fleet's `node`), rendered once. */
+  constructor(common: readonly (readonly [string, string])[] = []) {
+    this.common = labelText(common);
+  }
 
   /** Starts a metric family: its HELP and TYPE lines. */
   family(name: string, type: "counter" | "gauge", help: string): this {
@@ -31,7 +37,8 @@ export class Exposition {
 
   /** One sample with labels already rendered by labelText (a rule's, used for all its series). */
   sampleWith(name: string, labels: string, value: number): this {
-    this.parts.push(`${name}${labels ? `{${labels}}` : ""} ${Number.isFinite(value) ? value : value > 0 ? "+Inf" : value < 0 ? "-Inf" : "NaN"}\n`);
+    const all = this.common && labels ? `${this.common},${labels}` : this.common || labels;
+    this.parts.push(`${name}${all ? `{${all}}` : ""} ${Number.isFinite(value) ? value : value > 0 ? "+Inf" : value < 0 ? "-Inf" : "NaN"}\n`);
     return this;
   }
 

@@ -1,6 +1,8 @@
 // Prometheus text at /metrics. The data plane's series are read from shared memory at each
 // scrape, so they equal the workers' own counters (the names of counters and drop reasons come
-// from shm/layout.ts); the API process's own metrics (prom-client) come after them.
+// from shm/layout.ts); the API process's own metrics (prom-client) come after them. Every
+// data-plane series carries the relay's `node` (its --node name), so a dashboard that scrapes a
+// fleet adds up or tells apart the nodes without relabelling.
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { SEND_ERRNOS } from "../../shm/layout.ts";
 import type { Rates } from "../../shm/rates.ts";
@@ -22,9 +24,16 @@ const RULE_COUNTERS = [
   ["mcrelay_rule_tx_bytes_total", "Payload bytes sent by the rule", "txBytes"],
 ] as const;
 
+const LINK_COUNTERS = [
+  ["mcrelay_link_rx_frames_total", "Frames received on the way's input end", "rxPackets"],
+  ["mcrelay_link_rx_bytes_total", "Their bytes", "rxBytes"],
+  ["mcrelay_link_tx_frames_total", "Frames sent on the way's far end", "txPackets"],
+  ["mcrelay_link_tx_bytes_total", "Their bytes", "txBytes"],
+] as const;
+
 /** The data plane's series. */
 export function dataPlaneMetrics(s: Snapshot, spans: { exported: number; lost: number }): string {
-  const x = new Exposition();
+  const x = new Exposition(s.status.node ? [["node", s.status.node]] : []);
   const rules = s.stats.rules.map((r) => ({ r, labels: labelText([["rule", r.name ?? r.id], ["rule_id", r.id]]) }));
   for (const [name, help, field] of RULE_COUNTERS) {
     x.family(name, "counter", help);
@@ -49,6 +58,19 @@ export function dataPlaneMetrics(s: Snapshot, spans: { exported: number; lost: n
   }
   x.family("mcrelay_rule_up", "gauge", "1 when the rule forwards, 0 when it waits for an interface or is down");
   for (const { r, labels } of rules) x.sampleWith("mcrelay_rule_up", `${labels},state="${r.state}"`, r.state === "active" ? 1 : 0);
+  // Links: per way (direction) and flow; flow="" is the way's own frames (no flow matched).
+  const ways = s.stats.links.flatMap((l) => (["aToB", "bToA"] as const).flatMap((dir) => [
+    { l, c: l[dir] as Omit<typeof l.aToB, "flows">, labels: labelText([["link", l.name ?? l.id], ["link_id", l.id], ["direction", dir], ["flow", ""]]) },
+    ...l[dir].flows.map((f) => ({ l, c: f as Omit<typeof l.aToB, "flows">, labels: labelText([["link", l.name ?? l.id], ["link_id", l.id], ["direction", dir], ["flow", f.name]]) })),
+  ]));
+  for (const [name, help, field] of LINK_COUNTERS) {
+    x.family(name, "counter", help);
+    for (const { c, labels } of ways) x.sampleWith(name, labels, c[field]);
+  }
+  x.family("mcrelay_link_drops_total", "counter", "Frames of the link lost, by reason (a series appears when its reason first counts)");
+  for (const { c, labels } of ways) for (const [reason, n] of Object.entries(c.drops)) if (n !== 0) x.sampleWith("mcrelay_link_drops_total", `${labels},reason="${reason}"`, n);
+  x.family("mcrelay_link_up", "gauge", "1 when the link carries frames, 0 when it waits for an interface or one is down");
+  for (const l of s.stats.links) x.sample("mcrelay_link_up", [["link", l.name ?? l.id], ["link_id", l.id], ["state", l.state]], l.state === "active" ? 1 : 0);
   x.family("mcrelay_drops_total", "counter", "Frames and packets lost by ingress or egress, by reason (all workers)");
   for (const [reason, n] of Object.entries(s.stats.drops)) x.sample("mcrelay_drops_total", [["reason", reason]], n);
   const workers = s.stats.workers.map((w) => ({ w, labels: [["worker", String(w.index)]] as Labels }));

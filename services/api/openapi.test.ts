@@ -12,7 +12,9 @@ import type { StatsBody } from "../protocol/stats.ts";
 import type { Status } from "../protocol/status.ts";
 import { OpenApiValidator } from "../../tests/lib/openapi.ts";
 import { buildApp, type ApiDeps } from "./app.ts";
-import { storeOn } from "./store/index.ts";
+import type { Fleet } from "./fleet/index.ts";
+import type { NodeView } from "../protocol/fleet.ts";
+import { StoreUnreachableError, storeOn } from "./store/index.ts";
 import { memoryBackend } from "./store/memory.ts";
 import type { DataPlaneSync, StoreChange, WriteResult } from "./sync.ts";
 
@@ -36,18 +38,20 @@ const store = storeOn(memory);
 const zeros = (names: readonly string[]) => Object.fromEntries(names.map((n) => [n, 0]));
 
 const writes = {
+  node: null,
+  refused: { rule: new Map(), link: new Map() },
   async write<T>(change: () => Promise<StoreChange<T> | null>): Promise<WriteResult<T> | null> {
     const c = await change();
     if (!c) return null;
     const active = (xs: { id?: string }[]) => new Map(xs.map((x) => [x.id!, { id: x.id!, state: "active" as const }]));
-    if (world.dataPlane === "takes") return { ok: true, value: c.value, states: { rules: active(c.put), links: active(c.links?.put ?? []) } };
+    if (world.dataPlane === "takes") return { ok: true, value: c.value, states: { rules: active(c.noun === "rule" ? c.put : []), links: active(c.noun === "link" ? c.put : []) } };
     await c.undo();
-    if (world.dataPlane === "refuses" && c.links) {
-      const id = c.links.put[0]?.id ?? c.links.delete[0] ?? "";
+    if (world.dataPlane === "refuses" && c.noun === "link") {
+      const id = c.put[0]?.id ?? c.delete[0]?.id ?? "";
       return { ok: false, refused: [{ kind: "link", id, path: ["b"], message: "no interface lb9" }], message: "refused" };
     }
     if (world.dataPlane === "refuses") {
-      const id = c.put[0]?.id ?? c.delete[0] ?? "";
+      const id = c.put[0]?.id ?? c.delete[0]?.id ?? "";
       return { ok: false, refused: [{ id, path: ["outputs", 0, "interface"], message: "no interface out9" }], message: "refused" };
     }
     return { ok: false, refused: null, message: "the supervisor is not connected" };
@@ -75,11 +79,42 @@ async function stats(): Promise<StatsBody | null> {
   const rules = (await store.list()).map((r, no) => ({ no, id: r.id, ...(r.name !== undefined ? { name: r.name } : {}), state: "active" as const,
     rxPackets: 10, rxBytes: 2000, txPackets: 10, txBytes: 2000, duplicated: 0, drops: zeros(RULE_DROP_REASONS),
     outputStats: [{ index: 0, txPackets: 10, txBytes: 2000, drops: { mtu_exceeded: 0, send_error: 0 } }], rxPps: 1, txPps: 1, rxBps: 1600, txBps: 1600 }));
-  return { rules, workers: [{ index: 0, ingress: zeros(INGRESS_COUNTERS), egress: zeros(EGRESS_COUNTERS), rxPps: 1, txPps: 1, ingressUtilisation: 0.1, egressUtilisation: 0.1 }],
-    drops: zeros(WORKER_DROP_REASONS), windowSeconds: 5 } as StatsBody;
+  const way = { rxPackets: 3, rxBytes: 300, txPackets: 3, txBytes: 300, duplicated: 0, drops: zeros(RULE_DROP_REASONS) };
+  const links = [{ id: "l-1", name: "lab", state: "active" as const, aToB: { ...way, flows: [{ name: "dns", ...way }] }, bToA: { ...way, flows: [] } }];
+  return { rules, links, workers: [{ index: 0, ingress: zeros(INGRESS_COUNTERS), egress: zeros(EGRESS_COUNTERS), rxPps: 1, txPps: 1, ingressUtilisation: 0.1, egressUtilisation: 0.1 }],
+    drops: zeros(WORKER_DROP_REASONS), windowSeconds: 5 } as unknown as StatsBody;
 }
 
+/** The fleet: one other node besides this one, "b", which is down (so it can be forgotten once). */
+const fleetWorld = { bForgotten: false };
+const node = (name: string, state: NodeView["state"], self: boolean): NodeView => ({ name, state, self, version: "0.1.0", startedAt: "2026-01-01T00:00:00.000Z",
+  heartbeatAt: "2026-01-01T00:00:10.000Z", lastSeenMs: state === "up" ? 1000 : 60_000, interfaces: [{ name: "in0", state: "up", addresses: ["192.168.50.1/24"] }],
+  rules: { active: 1, waiting: 0, down: 0, error: 0, pending: state === "up" ? 0 : 1 }, links: { active: 0, waiting: 1, down: 0, error: 0, pending: 0 } });
+const fleet: Fleet = {
+  shared: true,
+  hello() {},
+  changed() {},
+  refuseNode: (n) => (n === "nowhere" ? "no such node here" : null),
+  async states(_noun, rules) {
+    if (memory.away) throw new StoreUnreachableError("the rule store (PostgreSQL mcrelay at db:5432) cannot be reached: connect ECONNREFUSED");
+    return new Map(rules.map((r) => [r.id, [{ node: "a", state: "active" as const, revision: r.revision, updatedAt: r.updatedAt }, { node: "b", state: "pending" as const, reason: "node b is down" }]]));
+  },
+  async settle() {},
+  async nodes() {
+    if (memory.away) throw new StoreUnreachableError("the rule store (PostgreSQL mcrelay at db:5432) cannot be reached: connect ECONNREFUSED");
+    return [node("a", "up", true), ...(fleetWorld.bForgotten ? [] : [node("b", "down", false)])];
+  },
+  async forget(name) {
+    if (memory.away) throw new StoreUnreachableError("the rule store (PostgreSQL mcrelay at db:5432) cannot be reached: connect ECONNREFUSED");
+    if (name === "a") return "not down";
+    if (name === "b" && !fleetWorld.bForgotten) return (fleetWorld.bForgotten = true), "forgotten";
+    return "unknown";
+  },
+  async close() {},
+};
+
 const deps: ApiDeps = {
+  fleet,
   token: TOKEN,
   tracer: trace.getTracer("openapi-test"),
   store,
@@ -88,6 +123,9 @@ const deps: ApiDeps = {
   synced: () => world.synced,
   interfaces,
   stats,
+  flowTop: async (limit) => (world.supervisor ? { windowSeconds: 1, flows: [{ link: "lab", linkId: "l-1", direction: "aToB" as const, flow: "dns", protocol: "udp",
+    src: "10.0.0.1", dst: "10.0.0.2", sport: 40000, dport: 53, pps: 10, bps: 8000, frames: 100, bytes: 10000 },
+    { link: "lab", linkId: "l-1", direction: "bToA" as const, flow: null, protocol: "arp", src: "", dst: "", sport: null, dport: null, pps: 1, bps: 480, frames: 2, bytes: 120 }].slice(0, limit) } : null),
   metrics: async () => ({ contentType: "text/plain; version=0.0.4; charset=utf-8", body: "# HELP mcrelay_up 1 when the relay runs\n# TYPE mcrelay_up gauge\nmcrelay_up 1\n" }),
   logLevel: () => world.logLevel,
   setLogLevel: async (level) => {
@@ -260,14 +298,38 @@ describe("OpenAPI document", () => {
       ["PATCH", { name: "a3", traceSampleRatio: 0.5 }, { name: "b" }, { input: { vlan: 3 } }],
     ]);
 
+    // A rule's node: one this store can never run is refused, naming the field; in a fleet the
+    // rule shows its state on each node.
+    expect((await expectStatus(422, "POST", "/api/v1/rules", { body: rule(5003, { node: "nowhere" }) })).body.issues[0].path).toEqual(["node"]);
+    await expectStatus(422, "POST", "/api/v1/rules", { body: rule(5003, { node: "no spaces" }) });
+    expect((await expectStatus(200, "GET", `/api/v1/rules/${a.id}`)).body.nodes.map((n: any) => `${n.node}:${n.state}`)).toEqual(["a:active", "b:pending"]);
+
+    // The nodes.
+    expect((await expectStatus(200, "GET", "/api/v1/nodes")).body.nodes.map((n: any) => `${n.name}:${n.state}`)).toEqual(["a:up", "b:down"]);
+    await expectStatus(409, "DELETE", "/api/v1/nodes/a");
+    await expectStatus(204, "DELETE", "/api/v1/nodes/b");
+    await expectStatus(404, "DELETE", "/api/v1/nodes/b");
+
+    // PostgreSQL away: reads and writes say so (503, naming it), nothing is stored.
+    memory.away = true;
+    for (const [method, path, body] of [["GET", "/api/v1/rules"], ["GET", `/api/v1/rules/${a.id}`], ["POST", "/api/v1/rules", rule(5004)], ["PUT", `/api/v1/rules/${a.id}`, rule(5004)],
+      ["PATCH", `/api/v1/rules/${a.id}`, { name: "x" }], ["DELETE", `/api/v1/rules/${a.id}`], ["GET", "/api/v1/nodes"], ["DELETE", "/api/v1/nodes/b"]] as const) {
+      expect((await expectStatus(503, method, path, { body })).body.error).toContain("PostgreSQL mcrelay at db:5432");
+    }
+    memory.away = false;
+    expect((await store.list()).some((r) => r.input.port === 5004)).toBe(false);
+
     // The relay: interfaces, counters, metrics, events (with the supervisor and without).
     expect((await expectStatus(200, "GET", "/api/v1/interfaces")).body.interfaces).toHaveLength(2);
     expect((await expectStatus(200, "GET", "/api/v1/stats")).body.rules).toHaveLength(2);
+    expect((await expectStatus(200, "GET", "/api/v1/flows/top?limit=1")).body.flows).toHaveLength(1);
+    expect((await expectStatus(422, "GET", "/api/v1/flows/top?limit=0")).body.issues[0].path).toEqual(["limit"]);
     expect((await expectStatus(200, "GET", "/metrics")).text).toContain("mcrelay_up 1");
     expect((await expectStatus(200, "GET", "/api/v1/events")).text).toContain("event: stats");
     world.supervisor = false;
     await expectStatus(503, "GET", "/api/v1/interfaces");
     await expectStatus(503, "GET", "/api/v1/stats");
+    await expectStatus(503, "GET", "/api/v1/flows/top");
     expect((await expectStatus(200, "GET", `/api/v1/events?token=${TOKEN}`, { auth: false })).text).toContain("event: stats");
     world.supervisor = true;
 
@@ -291,7 +353,8 @@ describe("OpenAPI document", () => {
     // Create.
     expect((await expectStatus(200, "GET", "/api/v1/links")).body).toEqual({ links: [] });
     const lab = (await expectStatus(201, "POST", "/api/v1/links", { body: link({ id: "lab", name: "lab", aToB: { delayMs: 20 } }) })).body;
-    expect(lab).toEqual({ id: "lab", name: "lab", a: "la0", b: "lb0", aToB: { delayMs: 20 }, state: "active", createdAt: lab.createdAt, updatedAt: lab.createdAt });
+    expect(lab).toEqual({ id: "lab", name: "lab", a: "la0", b: "lb0", aToB: { delayMs: 20 }, state: "active", revision: lab.revision, createdAt: lab.createdAt, updatedAt: lab.createdAt,
+      nodes: [{ node: "a", state: "active", revision: lab.revision, updatedAt: lab.createdAt }, { node: "b", state: "pending", reason: "node b is down" }] });
     const flows = [{ name: "web", match: { address: "10.0.0.0/8", protocol: "tcp", ports: "80-443" }, bToA: { loss: 0.1 } }, { name: "any", match: {} }];
     const wan = (await expectStatus(201, "POST", "/api/v1/links", { body: link({ a: "wa0", b: "wb0", flows }) })).body;
     expect(wan).toMatchObject({ id: linkId({ a: "wa0", b: "wb0" }), flows, state: "active" });
@@ -331,6 +394,18 @@ describe("OpenAPI document", () => {
     ]);
     // PATCH replaced the flows and kept what it did not name (PUT had set bToA).
     expect((await expectStatus(200, "GET", "/api/v1/links/lab")).body).toMatchObject({ name: "lab", bToA: { loss: 0.5 }, flows: [{ name: "only", match: { ports: "53" } }] });
+
+    // A link's node, as a rule's: one this store can never run is refused, naming the field; in a
+    // fleet the link shows its state on each node; a store that cannot be reached is a 503.
+    expect((await expectStatus(422, "POST", "/api/v1/links", { body: link({ a: "n0", b: "n1", node: "nowhere" }) })).body.issues[0].path).toEqual(["node"]);
+    await expectStatus(422, "POST", "/api/v1/links", { body: link({ a: "n0", b: "n1", node: "no spaces" }) });
+    expect((await expectStatus(200, "GET", "/api/v1/links/lab")).body.nodes.map((n: any) => `${n.node}:${n.state}`)).toEqual(["a:active", "b:pending"]);
+    memory.away = true;
+    for (const [method, path, body] of [["GET", "/api/v1/links"], ["GET", "/api/v1/links/lab"], ["POST", "/api/v1/links", link({ a: "n0", b: "n1" })],
+      ["PUT", "/api/v1/links/lab", link({ name: "lab" })], ["PATCH", "/api/v1/links/lab", { name: "x" }], ["DELETE", "/api/v1/links/lab"]] as const) {
+      expect((await expectStatus(503, method, path, { body })).body.error).toContain("PostgreSQL mcrelay at db:5432");
+    }
+    memory.away = false;
 
     // Delete.
     await deleteAnswers("/api/v1/links/lab");

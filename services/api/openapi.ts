@@ -16,6 +16,9 @@ export const bodyErrors = {
   422: json(errorSchema, "a field is invalid; `issues` names each one. Nothing was stored"),
 };
 
+/** A route that reads the store: PostgreSQL may be unreachable (the data plane forwards on meanwhile). */
+export const storeUnreachable = json(errorSchema, "the rule store (PostgreSQL) cannot be reached; the error names it");
+
 export const secured = { security: [{ bearer: [] }] };
 export const open = { security: [] };
 

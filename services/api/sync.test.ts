@@ -21,14 +21,14 @@ function setUp(file: { rules?: Rule[]; links?: Link[] } = {}) {
     invalidate() {},
     async request(body: RequestBody) {
       sent.push(body);
-      if (body.type === "hello") return { type: "hello", ok: true, fileRules: file.rules ?? [], fileLinks: file.links ?? [], shm: "/x" };
+      if (body.type === "hello") return { type: "hello", ok: true, fileRules: file.rules ?? [], fileLinks: file.links ?? [], shm: "/x", node: "n1", startedAt: "2026-01-01T00:00:00.000Z" };
       if (body.type === "imported") return { type: "done", ok: true };
       if (refuse) throw refuse;
       const links = body.type === "change" ? (body.links?.put ?? []).map((l) => ({ id: linkId(l), state: "active" })) : [];
       return { type: "applied", ok: true, version: 1, rules: [], links };
     },
   } as unknown as SupervisorLink;
-  const log = { warn() {}, info() {}, error() {} };
+  const log = { warn() {}, info() {}, error() {}, debug() {} };
   const store = storeOn(memoryBackend());
   return { sent, store, sync: new DataPlaneSync(store, control, log), refuseWith: (e: RefusedError | null) => void (refuse = e) };
 }
@@ -71,7 +71,7 @@ describe("DataPlaneSync and links", () => {
     const { sent, store, sync, refuseWith } = setUp();
     const made = await sync.write(async () => {
       const l = await store.links.create(link("la", "lb"));
-      return { value: l, put: [], delete: [], links: { put: [toLink(l)], delete: [] }, undo: () => store.links.delete(l.id) };
+      return { value: l, noun: "link" as const, put: [l], delete: [], undo: () => store.links.delete(l.id, l.revision) };
     });
     expect(sent.at(-1)).toEqual({ type: "change", put: [], delete: [], links: { put: [{ id: linkId({ a: "la", b: "lb" }), a: "la", b: "lb" }], delete: [] } });
     expect(made).toMatchObject({ ok: true });
@@ -80,7 +80,7 @@ describe("DataPlaneSync and links", () => {
     refuseWith(new RefusedError({ ok: false, error: "refused", issues: [{ kind: "link", id: "x", path: ["b"], message: "no interface lb9" }] }));
     const refused = await sync.write(async () => {
       const l = await store.links.create(link("x0", "lb9", { id: "x" }));
-      return { value: l, put: [], delete: [], links: { put: [toLink(l)], delete: [] }, undo: () => store.links.delete(l.id) };
+      return { value: l, noun: "link" as const, put: [l], delete: [], undo: () => store.links.delete(l.id, l.revision) };
     });
     expect(refused).toEqual({ ok: false, refused: [{ kind: "link", id: "x", path: ["b"], message: "no interface lb9" }], message: "refused" });
     expect((await store.links.list()).map((l) => l.id)).toEqual([linkId({ a: "la", b: "lb" })]);
@@ -90,8 +90,8 @@ describe("DataPlaneSync and links", () => {
     const { sent, store, sync } = setUp();
     await sync.write(async () => {
       const r = await store.create(rule("in0"));
-      return { value: r, put: [rule("in0")], delete: [], undo: () => store.delete(r.id) };
+      return { value: r, noun: "rule" as const, put: [r], delete: [], undo: () => store.delete(r.id, r.revision) };
     });
-    expect(sent.at(-1)).toEqual({ type: "change", put: [rule("in0")], delete: [] });
+    expect(sent.at(-1)).toEqual({ type: "change", put: [{ id: ruleId(rule("in0")), ...rule("in0") }], delete: [] });
   });
 });

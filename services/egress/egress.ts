@@ -6,7 +6,8 @@
 import { closeFd } from "../../c/inet.ts";
 import { monotonicNs } from "../../c/sys.ts";
 import { E } from "../../c/lib.ts";
-import { SETUP_DEFER_TASKRUN, SETUP_SINGLE_ISSUER, Uring, userData } from "../../c/uring.ts";
+import { VNET_HDR_BYTES } from "../../c/packet.ts";
+import { NO_SUM, SETUP_DEFER_TASKRUN, SETUP_SINGLE_ISSUER, Uring, userData } from "../../c/uring.ts";
 import { readTune } from "../tune.ts";
 import { indexOf, snapshot } from "../../shm/counters.ts";
 import { EGRESS_COUNTERS, EGRESS_RULE_COUNTERS, OUTPUT_COUNTERS, OUTPUT_ROWS_PER_RULE, PairSlots, SEND_ERRNOS, SH, SLOT_HEADER_BYTES } from "../../shm/layout.ts";
@@ -17,7 +18,7 @@ import type { EgressRule } from "../protocol/worker.ts";
 import type { Gathered } from "../worker.ts";
 import { seeded } from "./stages/random.ts";
 import { buildPipeline } from "./stages/registry.ts";
-import type { Stage } from "./stages/stage.ts";
+import type { Stage, StageContext } from "./stages/stage.ts";
 import { WEIGHTS, classOf } from "../../shm/classes.ts";
 import { ruleOutputs, Templates, type RuleOutputs } from "./outputs.ts";
 
@@ -62,6 +63,7 @@ export class Egress {
   private readonly desc: RingConsumer;
   private readonly free: RingProducer;
   private readonly slotU32: Uint32Array;
+  private readonly slotU8: Uint8Array;
   private readonly slotF64: Float64Array;
   private readonly trace: TraceWriter;
   private readonly refs: Uint16Array;
@@ -101,6 +103,7 @@ export class Egress {
     this.desc = new RingConsumer(seg.buf, pl.descRing, l.ringCapacity, ringHeadAddr(seg.addr, pl.descRing));
     this.free = new RingProducer(seg.buf, pl.freeRing, l.ringCapacity);
     this.slotU32 = new Uint32Array(seg.buf);
+    this.slotU8 = new Uint8Array(seg.buf);
     this.slotF64 = new Float64Array(seg.buf, 0, Math.floor(seg.buf.byteLength / 8));
     this.trace = new TraceWriter(seg.buf, pl.traceRing);
     this.refs = new Uint16Array(l.slots + l.jumboSlots);
@@ -130,10 +133,10 @@ export class Egress {
       this.specs.set(r.no, r);
       this.ruleCls[r.no] = r.cls;
       this.outputs[r.no] = ruleOutputs(r, this.sockets, this.templates);
-      const spec = r.impairment ? JSON.stringify(r.impairment) : "";
+      const spec = r.impairment ? JSON.stringify({ link: r.link === true, ...r.impairment }) : "";
       const old = this.pipes[r.no];
       if (old && old.spec !== spec) this.dropHeld(r.no, old);
-      this.pipes[r.no] = !spec ? undefined : old && old.spec === spec ? old : this.pipeline(r.no, spec);
+      this.pipes[r.no] = !spec ? undefined : old && old.spec === spec ? old : this.pipeline(r.no, spec, r.link === true);
     }
     // Everything of a retiring rule that is still in the ring lies before the head as it is now:
     // ingress stopped matching the rule before this message was sent.
@@ -189,10 +192,18 @@ export class Egress {
     closeFd(fd);
   }
 
-  private pipeline(rule: number, spec: string): Pipeline {
+  /** link: the slots hold a virtio_net_hdr and a frame; the stages see the frame's length. */
+  private pipeline(rule: number, spec: string, link: boolean): Pipeline {
     const imp = JSON.parse(spec);
-    const ctx = {
-      len: (slot: number) => this.slotU32[(this.slotOffset(slot) >> 2) + SH.len],
+    const skip = link ? VNET_HDR_BYTES : 0;
+    const ctx: StageContext = {
+      len: (slot: number) => this.slotU32[(this.slotOffset(slot) >> 2) + SH.len] - skip,
+      bytes: this.slotU8,
+      start: (slot: number) => this.slotOffset(slot) + SLOT_HEADER_BYTES + skip,
+      frames: link,
+      modified: (slot: number) => {
+        this.slotU32[(this.slotOffset(slot) >> 2) + SH.csum] = NO_SUM; // egress sums the payload afresh
+      },
       random: seeded(imp.seed ?? (Math.random() * 2 ** 32) >>> 0),
       drop: (slot: number) => this.impairDrop(rule, slot),
       duplicate: (slot: number) => {
@@ -201,7 +212,7 @@ export class Egress {
       },
       now: () => performance.now(),
     };
-    return { spec, ...buildPipeline(imp, ctx, (slot) => this.enqueue(slot)) };
+    return { spec, ...buildPipeline(imp, ctx, (slot) => this.enqueue(slot), { shape: link }) };
   }
 
   /** Runs for a while; returns so the caller can read control messages. */

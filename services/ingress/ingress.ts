@@ -4,7 +4,7 @@
 // atomic publish, hand the batch back to the kernel. No allocation, no Promise, no system call
 // per frame; poll() only when idle.
 import { K } from "../../c/kernel.ts";
-import { packetStats } from "../../c/packet.ts";
+import { packetStats, VNET_HDR_BYTES } from "../../c/packet.ts";
 import { NO_SUM } from "../../c/uring.ts";
 import { PollSet, copy, copySum, monotonicNs } from "../../c/sys.ts";
 import { indexOf, snapshot } from "../../shm/counters.ts";
@@ -16,7 +16,9 @@ import { SlotStacks } from "../../shm/pool.ts";
 import { BEST_EFFORT, RESERVE, classOf } from "../../shm/classes.ts";
 import { RingConsumer, RingProducer, ringHeadAddr } from "../../shm/ring.ts";
 import type { Segment } from "../../shm/segment.ts";
-import type { IngressInput, IngressRule } from "../protocol/worker.ts";
+import type { IngressInput, IngressLink, IngressRule } from "../protocol/worker.ts";
+import { LinkEnd } from "./link-end.ts";
+import { FlowTopWriter } from "../../shm/flowtop.ts";
 import { readTune } from "../tune.ts";
 import { MatchTable } from "./match.ts";
 import { F, PARSED_FIELDS, parseFrame, udpChecksumOk } from "./parse.ts";
@@ -31,6 +33,8 @@ const DROP0 = C[`drop_${PARSE_DROPS[0]}`];
 /** The UDP checksum needs checking unless the kernel says it is fine or not computed yet (a frame
  *  from this host, CHECKSUM_PARTIAL: the stack fills it in on the way out). */
 const CSUM_KNOWN = K.TP_STATUS_CSUM_VALID | K.TP_STATUS_CSUMNOTREADY;
+/** virtio_net_hdr.flags: the checksum is partial (csum_start, csum_offset say where). */
+const VNET_NEEDS_CSUM = 1;
 
 /** MCRELAY_TRACING=off leaves the sampling out of the per-packet path (for measuring its cost):
  *  a constant, so the JIT drops the branch. */
@@ -51,12 +55,16 @@ export class Ingress {
   private readonly free: RingConsumer;
   private readonly stacks: SlotStacks;
   private readonly slotU32: Uint32Array;
+  private readonly slotU8: Uint8Array;
+  private readonly top: FlowTopWriter;
   private readonly parsed = new Uint32Array(PARSED_FIELDS);
   private readonly pool: PairSlots;
   private readonly slots: number;
   private readonly jumbo: number;
   private readonly progress: Float64Array;
   private inputs: RxRing[] = [];
+  /** per input: the link way it is the end of, or null (a rules input) */
+  private ends: (LinkEnd | null)[] = [];
   private match = new MatchTable([]);
   /** the rules this worker matches, by number */
   private rules = new Map<number, IngressRule>();
@@ -85,6 +93,8 @@ export class Ingress {
     this.free = new RingConsumer(seg.buf, pl.freeRing, l.ringCapacity);
     this.stacks = new SlotStacks(l.slots, l.jumboSlots);
     this.slotU32 = new Uint32Array(seg.buf);
+    this.slotU8 = new Uint8Array(seg.buf);
+    this.top = new FlowTopWriter(seg.buf, l.pairs[pair].flowTop);
     this.down = new Uint8Array(l.maxRules);
     this.sample = new Float64Array(l.maxRules);
     this.cls = new Int8Array(l.maxRules);
@@ -128,7 +138,7 @@ export class Ingress {
    * Applies a configuration between batches: the inputs (complete), rules added or changed, rules
    * removed. An input that comes without a socket keeps its ring; one with a socket replaces it.
    */
-  configure(inputs: IngressInput[], put: IngressRule[], remove: number[], fds: number[]): void {
+  configure(inputs: IngressInput[], links: IngressLink[], put: IngressRule[], remove: number[], fds: number[]): void {
     const keep: RxRing[] = [];
     for (const spec of inputs) {
       const old = this.inputs.find((i) => i.ifname === spec.ifname);
@@ -160,6 +170,8 @@ export class Ingress {
     const idx = new Map(keep.map((inp, i) => [inp.ifname, i]));
     this.match = new MatchTable([...this.rules.values()].filter((r) => idx.has(r.ifname)).map((r) => ({ ...r, input: idx.get(r.ifname)! })));
     this.poll = new PollSet([this.controlFd, ...keep.map((i) => i.fd)]);
+    const ends = new Map(links.map((l) => [l.ifname, new LinkEnd(l)]));
+    this.ends = keep.map((i) => ends.get(i.ifname) ?? null);
   }
 
   /** Runs until a control message may be waiting; the caller reads it, then calls run() again. */
@@ -215,7 +227,9 @@ export class Ingress {
       for (let k = 0; k < n; k++) {
         const f = ring.next();
         const type = ring.pkttype(f);
-        if (type === K.PACKET_OUTGOING) {
+        const end = this.ends[input];
+        if (end !== null && type !== K.PACKET_OUTGOING) this.linkFrame(ring, end, f, ring.mac(f), ring.snap(f), ring.wireLen(f), ring.status(f));
+        else if (type === K.PACKET_OUTGOING) {
           this.st.c[C.frames]++;
           this.st.c[C.drop_outgoing]++; // our own sends, on kernels that cannot filter them in a fanout group
         } else if (type === K.PACKET_OTHERHOST) {
@@ -260,41 +274,8 @@ export class Ingress {
       return;
     }
     const len = P[F.payloadLen];
-    let slot: number;
-    if (len <= STD_PAYLOAD_MAX) {
-      slot = this.stacks.takeStd();
-      if (slot < 0 && this.stacks.refill(this.free) > 0) slot = this.stacks.takeStd();
-    } else if (len <= JUMBO_PAYLOAD_MAX && this.jumbo > 0) {
-      slot = this.stacks.takeJumbo();
-      if (slot < 0 && this.stacks.refill(this.free) > 0) slot = this.stacks.takeJumbo();
-    } else {
-      c[C.drop_oversize]++;
-      rc[rb + RF.drop_oversize]++;
-      return;
-    }
-    // Under pressure a lower class leaves the last slots to the classes above it. Best effort's
-    // reserve is the largest, so above it no class is held back and nothing more is computed.
-    if (slot >= 0 && this.stacks.free < this.reserve[BEST_EFFORT]) {
-      const k = this.cls[rule] >= 0 ? this.cls[rule] : classOf(P[F.tos] >> 2);
-      if (this.stacks.free < this.reserve[k]) {
-        this.stacks.refill(this.free); // what egress has returned may lift us above the line
-        if (this.stacks.free < this.reserve[k]) {
-          this.stacks.give(slot);
-          slot = -1;
-        }
-      }
-    }
-    if (slot < 0) {
-      c[C.drop_pool_exhausted]++;
-      rc[rb + RF.drop_pool_exhausted]++;
-      return;
-    }
-    if (this.desc.space() === 0) {
-      this.stacks.give(slot);
-      c[C.drop_ring_full]++;
-      rc[rb + RF.drop_ring_full]++;
-      return;
-    }
+    const slot = this.takeSlot(len, rule, rb, P[F.tos]);
+    if (slot < 0) return;
     const so = this.pool.offset(slot);
     const h = so >> 2;
     const dst = this.seg.addr + so + SLOT_HEADER_BYTES;
@@ -328,6 +309,115 @@ export class Ingress {
       this.slotF64[(so >> 3) + SH.rxNsF64] = monotonicNs();
       c[C.sampled]++;
     } else this.slotU32[h + SH.sampled] = 0;
+    this.desc.push(slot);
+    c[C.matched]++;
+    c[C.bytes] += len;
+    rc[rb + RF.rxPackets]++;
+    rc[rb + RF.rxBytes] += len;
+  }
+
+  /** A slot for len bytes of the rule's (its drops counted when there is none, or no room in
+   *  the descriptor ring); -1 then. */
+  private takeSlot(len: number, rule: number, rb: number, tos: number): number {
+    const c = this.st.c;
+    const rc = this.st.rc;
+    let slot: number;
+    if (len <= STD_PAYLOAD_MAX) {
+      slot = this.stacks.takeStd();
+      if (slot < 0 && this.stacks.refill(this.free) > 0) slot = this.stacks.takeStd();
+    } else if (len <= JUMBO_PAYLOAD_MAX && this.jumbo > 0) {
+      slot = this.stacks.takeJumbo();
+      if (slot < 0 && this.stacks.refill(this.free) > 0) slot = this.stacks.takeJumbo();
+    } else {
+      c[C.drop_oversize]++;
+      rc[rb + RF.drop_oversize]++;
+      return -1;
+    }
+    // Under pressure a lower class leaves the last slots to the classes above it. Best effort's
+    // reserve is the largest, so above it no class is held back and nothing more is computed.
+    if (slot >= 0 && this.stacks.free < this.reserve[BEST_EFFORT]) {
+      const k = this.cls[rule] >= 0 ? this.cls[rule] : classOf(tos >> 2);
+      if (this.stacks.free < this.reserve[k]) {
+        this.stacks.refill(this.free); // what egress has returned may lift us above the line
+        if (this.stacks.free < this.reserve[k]) {
+          this.stacks.give(slot);
+          slot = -1;
+        }
+      }
+    }
+    if (slot < 0) {
+      c[C.drop_pool_exhausted]++;
+      rc[rb + RF.drop_pool_exhausted]++;
+      return -1;
+    }
+    if (this.desc.space() === 0) {
+      this.stacks.give(slot);
+      c[C.drop_ring_full]++;
+      rc[rb + RF.drop_ring_full]++;
+      return -1;
+    }
+    return slot;
+  }
+
+  /**
+   * A frame on a link's end: whole, after its virtio_net_hdr (the ring has it just before the
+   * frame), to the channel its flow decides. A VLAN tag the kernel took off goes back in, and a
+   * partial checksum's start moves with it.
+   */
+  private linkFrame(ring: RxRing, end: LinkEnd, f: number, off: number, snap: number, wireLen: number, status: number): void {
+    const c = this.st.c;
+    c[C.frames]++;
+    if (snap < wireLen) {
+      c[C.drop_oversize]++; // clamped by the ring: bigger than a block
+      return;
+    }
+    const no = end.classify(ring.u8, off, snap);
+    this.top.count(no, end.family, end.protocol, ring.u8, end.src, end.dst, end.sport, end.dport, snap);
+    const rc = this.st.rc;
+    const rb = this.st.row(no);
+    if (end.down) {
+      c[C.drop_rule_down]++;
+      rc[rb + RF.drop_rule_down]++;
+      return;
+    }
+    const tag = (status & K.TP_STATUS_VLAN_VALID) !== 0 ? 4 : 0;
+    const len = VNET_HDR_BYTES + tag + snap;
+    const slot = this.takeSlot(len, no, rb, end.tos);
+    if (slot < 0) return;
+    const so = this.pool.offset(slot);
+    const h = so >> 2;
+    const at = so + SLOT_HEADER_BYTES;
+    const dst = this.seg.addr + at;
+    const src = ring.map.addr + off;
+    copy(dst, src - VNET_HDR_BYTES, VNET_HDR_BYTES);
+    if (tag === 0) copy(dst + VNET_HDR_BYTES, src, snap);
+    else {
+      const u8 = this.slotU8;
+      const v = ring.vlan(f);
+      copy(dst + VNET_HDR_BYTES, src, 12);
+      const t = at + VNET_HDR_BYTES + 12;
+      u8[t] = v >>> 24;
+      u8[t + 1] = (v >>> 16) & 0xff;
+      u8[t + 2] = (v >>> 8) & 0xff;
+      u8[t + 3] = v & 0xff;
+      copy(dst + VNET_HDR_BYTES + 16, src + 12, snap - 12);
+      if ((u8[at] & VNET_NEEDS_CSUM) !== 0) {
+        // csum_start (le16 at 6) and hdr_len (le16 at 2) count from the MAC header
+        const cs = (u8[at + 6] | (u8[at + 7] << 8)) + 4;
+        u8[at + 6] = cs & 0xff;
+        u8[at + 7] = cs >> 8;
+      }
+      const hl = u8[at + 2] | (u8[at + 3] << 8);
+      if (hl !== 0) {
+        u8[at + 2] = (hl + 4) & 0xff;
+        u8[at + 3] = (hl + 4) >> 8;
+      }
+    }
+    this.slotU32[h + SH.csum] = NO_SUM;
+    this.slotU32[h + SH.rule] = no;
+    this.slotU32[h + SH.len] = len;
+    this.slotU32[h + SH.tos] = end.tos;
+    this.slotU32[h + SH.sampled] = 0;
     this.desc.push(slot);
     c[C.matched]++;
     c[C.bytes] += len;

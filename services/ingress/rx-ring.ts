@@ -55,6 +55,8 @@ export abstract class RxRing {
   /** Offset of the frame's Ethernet header in the ring. */
   abstract mac(f: number): number;
   abstract pkttype(f: number): number;
+  /** The VLAN tag the kernel took off the frame (when status has TP_STATUS_VLAN_VALID): TPID << 16 | TCI. */
+  abstract vlan(f: number): number;
 
   /** Before publishing a batch: this batch, and the descriptor ring's head once it is out. */
   record(head: number): void {
@@ -145,6 +147,12 @@ export class BlockRing extends RxRing {
   pkttype(f: number): number {
     return this.u8[f + K.TP3_PKTTYPE];
   }
+  vlan(f: number): number {
+    const tci = this.u8[f + K.TP3_VLAN_TCI] | (this.u8[f + K.TP3_VLAN_TCI + 1] << 8);
+    const tpid = (this.i32[(f + K.TP3_STATUS) >> 2] & K.TP_STATUS_VLAN_TPID_VALID) !== 0
+      ? this.u8[f + K.TP3_VLAN_TPID] | (this.u8[f + K.TP3_VLAN_TPID + 1] << 8) : 0x8100;
+    return ((tpid << 16) | tci) >>> 0;
+  }
 
   protected recordBatch(prog: Float64Array, base: number): void {
     prog[base + PROGRESS.seq] = this.seq(this.cur);
@@ -233,6 +241,10 @@ export class FrameRing extends RxRing {
   }
   pkttype(f: number): number {
     return this.u8[f + K.TP2_PKTTYPE];
+  }
+  /** Links read V3 rings only (their frames vary up to 64 KiB); rules never need the tag. */
+  vlan(_f: number): number {
+    return 0;
   }
 
   protected recordBatch(prog: Float64Array, base: number): void {

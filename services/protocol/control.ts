@@ -59,7 +59,8 @@ export type Request =
 
 export type Response =
   | { id: number; ok: false; error: string; issues?: ControlIssue[] }
-  | { id: number; ok: true; type: "hello"; fileRules: Rule[]; fileLinks: Link[]; shm: string }
+  /** the file's rules (every node's: the API stores them) and links, and which node this supervisor is */
+  | { id: number; ok: true; type: "hello"; fileRules: Rule[]; fileLinks: Link[]; shm: string; node: string; startedAt: string }
   | { id: number; ok: true; type: "applied"; version: number; rules: RuleStatus[]; links: LinkStatus[] }
   | { id: number; ok: true; type: "status"; status: Status }
   | { id: number; ok: true; type: "interfaces"; interfaces: InterfaceInfo[] }

@@ -1,22 +1,15 @@
 // A rule as the REST API stores and presents it: the rule schema extended, never restated, so a
 // field added to rules/schema.ts is in the store, the responses, the OpenAPI document and the CLI.
-import { z } from "zod";
+import type { z } from "zod";
 import { ruleObject } from "../../rules/schema.ts";
-import { RULE_STATES } from "./status.ts";
+import { storedFields, viewFields } from "./stored.ts";
 
-/** In the store: every field of a rule, its id always set, and when it was written. */
-export const storedRuleSchema = ruleObject.extend({
-  id: z.string(),
-  createdAt: z.string().describe("ISO 8601"),
-  updatedAt: z.string().describe("ISO 8601"),
-});
+/** In the store: every field of a rule, its id always set, its revision, and when it was written. */
+export const storedRuleSchema = ruleObject.extend(storedFields("rule"));
 
 /** In responses: the stored rule and what the data plane makes of it. */
 export const ruleViewSchema = storedRuleSchema
-  .extend({
-    state: z.enum([...RULE_STATES, "unknown"]).describe("active: forwarding; waiting: an interface is missing; down: its input or every output is down; unknown: the supervisor cannot be asked"),
-    reason: z.string().optional().describe("why it waits, is down, or forwards on fewer outputs"),
-  })
+  .extend(viewFields("rule", "active: forwarding; waiting: an interface is missing; down: its input or every output is down"))
   .meta({ id: "StoredRule" });
 
 export type StoredRule = z.infer<typeof storedRuleSchema>;

@@ -42,6 +42,28 @@ export const ruleStatsSchema = z.strictObject({
   ...ratesSchema.shape,
 }).meta({ id: "RuleStats" });
 
+const channelCounts = {
+  rxPackets: z.number().describe("frames received on the way's input end"),
+  rxBytes: z.number().describe("their bytes (with a 10-byte virtio_net_hdr each)"),
+  txPackets: z.number().describe("frames sent on the far end"),
+  txBytes: z.number(),
+  duplicated: z.number().describe("extra copies sent by a duplicate stage"),
+  drops: counters(RULE_DROP_REASONS, why).describe("frames lost, by reason (impairment: dropped by the settings)"),
+};
+
+export const linkWayStatsSchema = z.strictObject({
+  ...channelCounts,
+  flows: z.array(z.strictObject({ name: z.string(), ...channelCounts })).describe("each flow's frames (not in the way's own counters above)"),
+}).meta({ id: "LinkWayStats" });
+
+export const linkStatsSchema = z.strictObject({
+  id: z.string(),
+  name: z.string().optional(),
+  state: z.enum(RULE_STATES),
+  aToB: linkWayStatsSchema.describe("frames received on a, sent on b"),
+  bToA: linkWayStatsSchema.describe("frames received on b, sent on a"),
+}).meta({ id: "LinkStats" });
+
 export const workerStatsSchema = z.strictObject({
   index: z.number().int(),
   ingress: counters(INGRESS_COUNTERS).describe("the ingress process's counters (drop_<reason>: losses of that reason)"),
@@ -54,6 +76,7 @@ export const workerStatsSchema = z.strictObject({
 
 export const statsSchema = z.strictObject({
   rules: z.array(ruleStatsSchema),
+  links: z.array(linkStatsSchema),
   workers: z.array(workerStatsSchema),
   drops: counters(WORKER_DROP_REASONS, why).describe("every loss of every worker, by reason"),
   windowSeconds: z.number().describe("the window the rates are computed over"),
@@ -70,6 +93,7 @@ export const ZERO_WORKER_RATES = { rxPps: 0, txPps: 0, ingressUtilisation: 0, eg
 export function statsBody(s: Stats, rates: Rates): StatsBody {
   return {
     rules: s.rules.map((r) => ({ ...r, state: r.state as RuleStatsBody["state"], ...(rates.rules[r.id] ?? ZERO_RATES) })),
+    links: s.links.map((l) => ({ ...l, state: l.state as RuleStatsBody["state"] })),
     workers: s.workers.map((w) => {
       const r = rates.workers.find((x) => x.index === w.index);
       return { ...w, ...(r ? { rxPps: r.rxPps, txPps: r.txPps, ingressUtilisation: r.ingressUtilisation, egressUtilisation: r.egressUtilisation } : ZERO_WORKER_RATES) };

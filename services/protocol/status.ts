@@ -13,6 +13,9 @@ export interface Status {
   /** counts changes of this status (rules applied, states changed, workers replaced) */
   version: number;
   pid: number;
+  /** this relay's name in a fleet (--node) and when it started */
+  node?: string;
+  startedAt?: string;
   shm: string;
   workers: { role: "ingress" | "egress"; index: number; pid: number; restarts: number }[];
   /** outputRows: each output's counter row (by its place in the rule's outputs; -1: none) */
@@ -68,5 +71,5 @@ export function readStatus(stateDir: string): Status | null {
 export function readStats(stateDir: string): Stats {
   const st = readStatus(stateDir);
   if (!st) throw new Error(`no relay runs with state directory ${stateDir} (no status.json)`);
-  return collectStats(openSegment(st.shm), st.rules);
+  return collectStats(openSegment(st.shm), st.rules, st.links ?? []);
 }

@@ -30,6 +30,33 @@ export interface IngressInput {
   fd?: number;
   /** The socket was read by an ingress that died: take up its ring where its progress record says. */
   resume?: boolean;
+  /** A link's end: every frame (a virtio_net_hdr before each) goes whole to the link's channels. */
+  link?: boolean;
+}
+
+/** One way of a link, as ingress classifies the frames arriving on its input end. */
+export interface IngressLink {
+  /** the end frames arrive on */
+  ifname: string;
+  /** the channel (rule number) of frames no flow matches */
+  no: number;
+  /** the link is down (an end is): frames are counted as rule_down */
+  down: boolean;
+  /** in order, first match wins */
+  flows: IngressFlow[];
+}
+
+/** A flow's match, compiled: -1 where a field is not matched on. */
+export interface IngressFlow {
+  no: number;
+  /** 4 or 6: the address prefix's family; 0: no address match */
+  family: number;
+  /** the prefix's bytes (4 or 16); bits of it that must match */
+  prefix: number[];
+  bits: number;
+  protocol: number;
+  portLo: number;
+  portHi: number;
 }
 
 export interface IngressRule {
@@ -54,6 +81,8 @@ export interface IngressConfigMsg {
   version: number;
   last: boolean;
   inputs?: IngressInput[];
+  /** every link direction (complete), with the last part */
+  links?: IngressLink[];
   /** rules added or changed, by number */
   put?: IngressRule[];
   /** rule numbers no longer matched */
@@ -94,6 +123,8 @@ export interface EgressOutput {
 
 export interface EgressRule {
   no: number;
+  /** a link's channel: each slot is a virtio_net_hdr and a whole frame (not a UDP payload) */
+  link?: boolean;
   outputs: EgressOutput[];
   impairment?: Impairment;
   /** traffic class (shm/classes.ts), or -1: from each packet's own DSCP */

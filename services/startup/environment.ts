@@ -3,6 +3,8 @@
 // runs on its own. Unset and empty mean the same (compose passes unset variables as "").
 import { parse as parsePg } from "pg-connection-string";
 import { z } from "zod";
+import { nodeName } from "../../rules/schema.ts";
+import { LOG_FORMATS } from "../logging.ts";
 import { readTune } from "../tune.ts";
 
 export class ConfigError extends Error {}
@@ -35,7 +37,9 @@ export const ENVIRONMENT = {
   OTEL_EXPORTER_OTLP_PROTOCOL: z.enum(["http/protobuf", "http/json"], { error: "OTEL_EXPORTER_OTLP_PROTOCOL must be http/protobuf or http/json (grpc is not supported)" }),
   OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: z.enum(["http/protobuf", "http/json"], { error: "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL must be http/protobuf or http/json" }),
   OTEL_TRACES_EXPORTER: z.enum(["otlp", "none"], { error: "OTEL_TRACES_EXPORTER must be otlp or none" }),
+  MCRELAY_NODE: z.string().refine((s) => nodeName.safeParse(s).success, { message: "MCRELAY_NODE must be a node name: 1–64 of A–Z a–z 0–9 . _ -, starting with a letter or digit" }),
   MCRELAY_LOG_LEVEL: z.enum(LOG_LEVELS, { error: `MCRELAY_LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}` }),
+  MCRELAY_LOG_FORMAT: z.enum(LOG_FORMATS, { error: `MCRELAY_LOG_FORMAT must be one of ${LOG_FORMATS.join(", ")}` }),
   MCRELAY_TRACING: z.enum(["on", "off"], { error: "MCRELAY_TRACING must be on or off (off leaves sampling out of the packet path)" }),
 } as const;
 

@@ -2,10 +2,11 @@
 // bad flag, variable, file, user, port or database stops start-up at once (exit 2) with one line
 // naming it — instead of a relay that says "ready" while its API fails again and again.
 import { readFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
+import { availableParallelism, hostname } from "node:os";
 import { parseArgs } from "node:util";
 import { loadConfigFile, ConfigError as RulesConfigError } from "../../rules/load.ts";
 import { configSchema, type Config } from "../../rules/config.ts";
+import { nodeName } from "../../rules/schema.ts";
 import { resolve } from "node:path";
 import { blockedAncestor } from "../supervisor/reachable.ts";
 import type { RelayOptions } from "../supervisor/relay.ts";
@@ -13,6 +14,7 @@ import { lookupUser } from "../supervisor/workers.ts";
 import { DEFAULT_STATE_DIR } from "../protocol/status.ts";
 import { ConfigError, LOG_LEVELS, readEnvironment, type Environment } from "./environment.ts";
 import { parseListen } from "./listen.ts";
+import { LOG_FORMATS, defaultLogFormat, type LogFormat } from "../logging.ts";
 
 export { ConfigError };
 
@@ -28,8 +30,11 @@ export const START_USAGE = `usage: mcrelay start [options]
   --no-api            run without the REST API (rules from --config only)
   --external-api      the API runs on its own (e.g. its own container) and owns the rules
   --user NAME         unprivileged user of the workers and the API (default ${DEFAULT_USER}, made by make setup)
+  --node NAME         this relay's name in a fleet sharing one PostgreSQL store (default MCRELAY_NODE, else the host name)
   --max-rules N       most rules the relay holds, 1–65536 (default 16384)
   --log-level LEVEL   ${LOG_LEVELS.join("|")} (default info)
+  --log-format F      ${LOG_FORMATS.join("|")}: one coloured line per event, or JSON lines
+                      (default: pretty when stdout is a terminal, else json; or MCRELAY_LOG_FORMAT)
   A bad flag, variable or file stops start-up with exit code 2, naming it.`;
 
 /** What the relay is started with, and the environment it was checked against. */
@@ -54,7 +59,7 @@ export function parseStart(argv: string[]): StartOptions | null {
       options: {
         config: { type: "string" }, workers: { type: "string" }, "state-dir": { type: "string", default: DEFAULT_STATE_DIR },
         "api-listen": { type: "string", default: "127.0.0.1:8080" }, user: { type: "string" },
-        "log-level": { type: "string" }, "max-rules": { type: "string", default: "16384" },
+        "log-level": { type: "string" }, "log-format": { type: "string" }, "max-rules": { type: "string", default: "16384" }, node: { type: "string" },
         "no-api": { type: "boolean", default: false }, "external-api": { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -68,6 +73,13 @@ export function parseStart(argv: string[]): StartOptions | null {
   const maxRules = int("--max-rules", v["max-rules"]!, 1, 65536);
   const logLevel = v["log-level"] ?? env.MCRELAY_LOG_LEVEL ?? "info";
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got "${logLevel}"`);
+  const node = v.node ?? env.MCRELAY_NODE ?? hostname();
+  if (!nodeName.safeParse(node).success) {
+    const from = v.node !== undefined ? "--node" : env.MCRELAY_NODE !== undefined ? "MCRELAY_NODE" : `the host name (the default of --node)`;
+    throw new ConfigError(`${from} "${node}" is not a node name: 1–64 of A–Z a–z 0–9 . _ -, starting with a letter or digit${v.node === undefined && env.MCRELAY_NODE === undefined ? "; give one with --node" : ""}`);
+  }
+  const logFormat = v["log-format"] ?? env.MCRELAY_LOG_FORMAT ?? defaultLogFormat();
+  if (!(LOG_FORMATS as readonly string[]).includes(logFormat)) throw new ConfigError(`--log-format must be one of ${LOG_FORMATS.join(", ")}, got "${logFormat}"`);
   if (v["no-api"] && v["external-api"]) throw new ConfigError("--no-api and --external-api cannot be combined");
   const apiListen = v["no-api"] || v["external-api"] ? null : v["api-listen"]!;
   if (apiListen) parseListen("--api-listen", apiListen);
@@ -78,8 +90,8 @@ export function parseStart(argv: string[]): StartOptions | null {
     if (e instanceof RulesConfigError) throw new ConfigError(e.message);
     throw e;
   }
-  return { config, configPath: v.config, workers, stateDir: v["state-dir"]!, user: v.user ?? DEFAULT_USER, logLevel, maxRules, apiListen,
-    externalApi: v["external-api"]!, env };
+  return { config, configPath: v.config, workers, stateDir: v["state-dir"]!, user: v.user ?? DEFAULT_USER, logLevel,
+    logFormat: logFormat as LogFormat, maxRules, apiListen, externalApi: v["external-api"]!, node, env };
 }
 
 /** The checks that need the system: who runs, the user, the API's port and database. */

@@ -2,7 +2,9 @@
 // "config applied as computed actions"). Pure: the tables a worker should hold, the difference
 // to what it holds, and that difference cut into messages no bigger than the channel takes.
 import { parseIpv4 } from "../../rules/ipv4.ts";
-import { MAX_MESSAGE_BYTES, type EgressOutput, type EgressRule, type IngressRule } from "../protocol/worker.ts";
+import { JUMBO_PAYLOAD_MAX } from "../../shm/layout.ts";
+import { MAX_MESSAGE_BYTES, type EgressOutput, type EgressRule, type IngressLink, type IngressRule } from "../protocol/worker.ts";
+import type { PlannedWay } from "./link-plan.ts";
 import type { Plan, PlannedOutput } from "./plan.ts";
 
 /** What ingress matches: every rule whose input is open. */
@@ -31,10 +33,35 @@ export function egressOutput(no: number, o: PlannedOutput, f: OutputFacts): Egre
     preserve: o.preserve, checksum: o.checksum } };
 }
 
-/** What egress sends for: every matched rule with an output up, on the outputs that opened. */
-export function egressRules(plan: Plan, opened: (o: PlannedOutput) => boolean, f: OutputFacts): EgressRule[] {
-  return plan.rules.filter((r) => r.matched && r.outputs.length > 0).map((r) => ({
+/** What egress sends for: every matched rule with an output up, on the outputs that opened; and
+ *  every channel of a link way that is up, to the way's far end. */
+export function egressRules(plan: Plan, opened: (o: PlannedOutput) => boolean, f: OutputFacts, frameOpened: (key: string) => boolean = () => true): EgressRule[] {
+  const rules = plan.rules.filter((r) => r.matched && r.outputs.length > 0).map((r) => ({
     no: r.no, outputs: r.outputs.filter(opened).map((o) => egressOutput(r.no, o, f)), cls: r.cls, ...(r.impairment ? { impairment: r.impairment } : {}),
+  }));
+  const channels = linkWays(plan).filter((w) => !w.down).flatMap((w) => {
+    const key = frameSocketKey(w.to, w.toIfindex);
+    const outputs: EgressOutput[] = frameOpened(key) ? [{ socket: key, row: -1, maxPayload: JUMBO_PAYLOAD_MAX, preserve: false }] : [];
+    return w.channels.map((c) => ({ no: c.no, link: true, outputs, cls: -1, ...(c.impairment ? { impairment: c.impairment } : {}) }));
+  });
+  return [...rules, ...channels];
+}
+
+/** The ways of the links whose ends are open. */
+export function linkWays(plan: Plan): PlannedWay[] {
+  return plan.links.filter((l) => l.open).flatMap((l) => l.ways);
+}
+
+/** The packet socket egress sends a link's frames out of `ifname` on (a virtio_net_hdr first). */
+export function frameSocketKey(ifname: string, ifindex: number): string {
+  return `frame:${ifname}#${ifindex}`;
+}
+
+/** How ingress sorts the frames of each link way: by the end they arrive on. */
+export function ingressLinks(plan: Plan): IngressLink[] {
+  return linkWays(plan).map((w) => ({
+    ifname: w.from, no: w.channels[0]!.no, down: w.down,
+    flows: w.channels.slice(1).map((c) => ({ no: c.no, ...c.match! })),
   }));
 }
 

@@ -6,10 +6,11 @@ import { formatIpv4, isMulticast } from "../../rules/ipv4.ts";
 import { ErrnoError } from "../../c/lib.ts";
 import { MAX_FDS_PER_MESSAGE } from "../../c/unixmsg.ts";
 import type { EgressConfigMsg, IngressConfigMsg, IngressInput } from "../protocol/worker.ts";
-import { cut, delta, egressRules, ingressRules, type OutputFacts, type Part } from "./configure.ts";
+import { packetTxOpen } from "../../c/packet_tx.ts";
+import { cut, delta, egressRules, frameSocketKey, ingressLinks, ingressRules, linkWays, type OutputFacts, type Part } from "./configure.ts";
 import { EgressSockets, socketKey } from "./egress-sockets.ts";
 import type { OutputRows } from "./output-rows.ts";
-import { GEOMETRY } from "./geometry.ts";
+import { GEOMETRY, LINK_GEOMETRY } from "./geometry.ts";
 import { InputSlots, InputSockets, type Logger } from "./inputs.ts";
 import type { Plan, PlannedOutput } from "./plan.ts";
 import type { Pair } from "./pairs.ts";
@@ -65,7 +66,8 @@ export class DataPlane {
     this.openInputs(next);
     const plan = this.markProblems(next);
     const opened = (o: PlannedOutput) => !this.failedOutputs.has(o.key);
-    const egressWant = () => egressRules(plan, opened, this.facts);
+    const frameOpened = (k: string) => !this.failedOutputs.has(k);
+    const egressWant = () => egressRules(plan, opened, this.facts, frameOpened);
 
     // 1: egress learns new and changed rules, with their new sockets; it keeps every rule it has.
     await this.each((p) => {
@@ -88,7 +90,7 @@ export class DataPlane {
       const d = delta(p.ingressRules, ingressWant);
       for (const no of d.remove) p.ingressRules.delete(no);
       for (const r of d.put) p.ingressRules.set(r.no, r);
-      return this.sendParts(p.ingress, cut<IngressConfigMsg>(version, { put: d.put, remove: d.remove }, MAX_FDS_PER_MESSAGE, { inputs }, fds), false);
+      return this.sendParts(p.ingress, cut<IngressConfigMsg>(version, { put: d.put, remove: d.remove }, MAX_FDS_PER_MESSAGE, { inputs, links: ingressLinks(plan) }, fds), false);
     });
     // 3: egress retires what is gone.
     const want = egressWant();
@@ -114,7 +116,7 @@ export class DataPlane {
     if (role === "egress") {
       for (const [no, waiting] of this.retiring) if (waiting.has(p.index)) this.retired(p.index, [no]); // the dead egress's are gone
       const sockets = this.openSockets(p, plan);
-      const want = egressRules(plan, (o) => !this.failedOutputs.has(o.key), this.facts);
+      const want = egressRules(plan, (o) => !this.failedOutputs.has(o.key), this.facts, (k) => !this.failedOutputs.has(k));
       for (const r of want) p.egressRules.set(r.no, r);
       for (const s of sockets) p.egressSockets.add(s.key);
       await this.sendParts(p.egress, cut<EgressConfigMsg>(version, { sockets, put: want, remove: [] }, MAX_FDS_PER_MESSAGE), true);
@@ -122,7 +124,7 @@ export class DataPlane {
       const { inputs, fds } = this.inputSpecs(p, plan);
       const want = ingressRules(plan);
       for (const r of want) p.ingressRules.set(r.no, r);
-      await this.sendParts(p.ingress, cut<IngressConfigMsg>(version, { put: want, remove: [] }, MAX_FDS_PER_MESSAGE, { inputs }, fds), false);
+      await this.sendParts(p.ingress, cut<IngressConfigMsg>(version, { put: want, remove: [] }, MAX_FDS_PER_MESSAGE, { inputs, links: ingressLinks(plan) }, fds), false);
     }
   }
 
@@ -135,15 +137,24 @@ export class DataPlane {
     await w.expect("applied", ANSWER_MS);
   }
 
+  /** The interfaces ingress reads: rules' inputs, and the ends of open links. */
+  private allInputs(plan: Plan): Map<string, { ifindex: number; link: boolean }> {
+    const m = new Map<string, { ifindex: number; link: boolean }>();
+    for (const [ifname, ifindex] of plan.inputs) m.set(ifname, { ifindex, link: false });
+    for (const w of linkWays(plan)) m.set(w.from, { ifindex: w.fromIfindex, link: true });
+    return m;
+  }
+
   /** Opens (or closes) input sockets as the plan's inputs say, and joins their groups. */
   private openInputs(plan: Plan): void {
-    for (const [ifname, ifindex] of plan.inputs) {
+    const want = this.allInputs(plan);
+    for (const [ifname, { ifindex, link }] of want) {
       const cur = this.inputs.get(ifname);
-      if (cur && cur.ifindex === ifindex) continue;
+      if (cur && cur.ifindex === ifindex && cur.link === link) continue;
       if (cur) this.closeInput(cur);
-      this.inputs.set(ifname, new InputSockets(ifname, ifindex, this.slots.take(), GEOMETRY, this.log));
+      this.inputs.set(ifname, new InputSockets(ifname, ifindex, this.slots.take(), link ? LINK_GEOMETRY : GEOMETRY, this.log, link));
     }
-    for (const s of this.inputs.values()) if (!plan.inputs.has(s.ifname)) this.closeInput(s);
+    for (const s of this.inputs.values()) if (!want.has(s.ifname)) this.closeInput(s);
     for (const s of this.inputs.values()) {
       s.joins.update(plan.rules.filter((r) => r.matched && r.ifname === s.ifname && isMulticast(r.group)).map((r) => ({ group: r.group, source: r.source })));
     }
@@ -161,9 +172,10 @@ export class DataPlane {
   private inputSpecs(p: Pair, plan: Plan): { inputs: IngressInput[]; fds: number[] } {
     const fds: number[] = [];
     const inputs: IngressInput[] = [];
-    for (const ifname of plan.inputs.keys()) {
+    const want = this.allInputs(plan);
+    for (const ifname of want.keys()) {
       const s = this.inputs.get(ifname)!;
-      const spec: IngressInput = { ifname, ifindex: s.ifindex, slot: s.slot, geometry: GEOMETRY };
+      const spec: IngressInput = { ifname, ifindex: s.ifindex, slot: s.slot, geometry: s.geometry, ...(s.link ? { link: true } : {}) };
       if (!p.ingressInputs.has(ifname)) {
         const { fd, fresh } = s.socketFor(p.index);
         spec.fd = fds.length;
@@ -173,7 +185,7 @@ export class DataPlane {
       }
       inputs.push(spec);
     }
-    for (const ifname of p.ingressInputs) if (!plan.inputs.has(ifname)) p.ingressInputs.delete(ifname);
+    for (const ifname of p.ingressInputs) if (!want.has(ifname)) p.ingressInputs.delete(ifname);
     return { inputs, fds };
   }
 
@@ -203,6 +215,18 @@ export class DataPlane {
         }
       }
     }
+    for (const w of linkWays(plan)) {
+      const key = frameSocketKey(w.to, w.toIfindex);
+      if (p.egressSockets.has(key) || opening.has(key)) continue;
+      try {
+        out.push({ key, fd: packetTxOpen(w.toIfindex, { vnetHdr: true }) });
+        opening.add(key);
+        this.failedOutputs.delete(key);
+      } catch (e) {
+        if (!this.failedOutputs.has(key)) this.log.warn({ interface: w.to, err: (e as Error).message }, "link end could not be opened for sending");
+        this.failedOutputs.set(key, e instanceof ErrnoError ? e.code : (e as Error).message);
+      }
+    }
     return out;
   }
 
@@ -212,6 +236,11 @@ export class DataPlane {
   private markProblems(plan: Plan): Plan {
     return {
       inputs: plan.inputs,
+      links: plan.links.map((l) => {
+        const bad = l.open ? l.ways.map((w) => frameSocketKey(w.to, w.toIfindex)).filter((k) => this.failedOutputs.has(k)) : [];
+        if (!bad.length) return l;
+        return { ...l, state: "down" as const, reason: [l.reason, ...bad.map((k) => `${k.slice(6, k.indexOf("#"))} could not be opened for sending: ${this.failedOutputs.get(k)}`)].filter(Boolean).join("; ") };
+      }),
       rules: plan.rules.map((r) => {
         if (!r.matched) return r;
         const problems: string[] = [];

@@ -15,3 +15,7 @@ const tune = readTune(); // a bad MCRELAY_TUNE_* value stops start-up before thi
 export const GEOMETRY: RingGeometry = {
   version: tune.ring === "v2" ? 2 : 3, blockSize: tune.blockKiB << 10, blockCount: tune.blocks, frameSize: 2048, retireMs: 1,
 };
+
+/** A link's ends: always V3 (its frames vary up to a 64 KiB super-frame, which a block of at
+ *  least 128 KiB holds whole); otherwise the same ring. */
+export const LINK_GEOMETRY: RingGeometry = { ...GEOMETRY, version: 3, blockSize: Math.max(GEOMETRY.blockSize, 128 << 10) };

@@ -5,7 +5,7 @@
 import { closeFd } from "../../c/inet.ts";
 import { ErrnoError } from "../../c/lib.ts";
 import { setOffload } from "../../c/ethtool.ts";
-import { packetFanoutId, packetOpen, type RingGeometry } from "../../c/packet.ts";
+import { LINK_END, packetFanoutId, packetOpen, type RingGeometry } from "../../c/packet.ts";
 import { MAX_INPUTS } from "../../shm/layout.ts";
 import { Memberships } from "./joins.ts";
 
@@ -20,7 +20,8 @@ export class InputSockets {
   private readonly sockets = new Map<number, number>();
   readonly joins: Memberships;
 
-  constructor(readonly ifname: string, readonly ifindex: number, readonly slot: number, private readonly geometry: RingGeometry, log: Logger) {
+  /** link: the interface is a link's end (every frame, promiscuously, each after a virtio_net_hdr) */
+  constructor(readonly ifname: string, readonly ifindex: number, readonly slot: number, readonly geometry: RingGeometry, log: Logger, readonly link = false) {
     // AF_PACKET sees frames before GRO only if GRO is off (seed D31); veth has it off already.
     try {
       setOffload(ifname, "gro", false);
@@ -34,7 +35,7 @@ export class InputSockets {
   socketFor(pair: number): { fd: number; fresh: boolean } {
     const have = this.sockets.get(pair);
     if (have !== undefined) return { fd: have, fresh: false };
-    const fd = packetOpen(this.ifindex, this.geometry, this.fanoutId);
+    const fd = packetOpen(this.ifindex, this.geometry, this.fanoutId, this.link ? LINK_END : {});
     if (this.fanoutId < 0) this.fanoutId = packetFanoutId(fd);
     this.sockets.set(pair, fd);
     return { fd, fresh: true };

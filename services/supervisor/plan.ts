@@ -5,6 +5,8 @@ import type { Impairment } from "../../rules/schema.ts";
 import { BEST_EFFORT, classOf } from "../../shm/classes.ts";
 import type { RuleState } from "../protocol/status.ts";
 import type { IdentifiedRule } from "./desired.ts";
+import type { IdentifiedLink } from "./desired-links.ts";
+import { planLinks, type PlannedLink } from "./link-plan.ts";
 import type { Netdev } from "./netdevs.ts";
 
 export interface PlannedOutput {
@@ -58,6 +60,7 @@ export interface PlannedRule {
 
 export interface Plan {
   rules: PlannedRule[];
+  links: PlannedLink[];
   /** input interface -> ifindex: inputs that are up and used by a rule that is not waiting */
   inputs: Map<string, number>;
 }
@@ -83,7 +86,7 @@ const plural = (n: number, w: string) => `${w}${n > 1 ? "s" : ""}`;
  * why the membership failed; such a rule forwards whatever arrives but is reported down.
  */
 export function makePlan(rules: IdentifiedRule[], numberOf: (id: string) => number, netdevs: Map<string, Netdev>,
-  notJoined: (ifname: string, group: number, source: number) => string | undefined = () => undefined): Plan {
+  notJoined: (ifname: string, group: number, source: number) => string | undefined = () => undefined, links: IdentifiedLink[] = []): Plan {
   const inputs = new Map<string, number>();
   const planned = rules.map((r): PlannedRule => {
     const input = netdevs.get(r.input.interface);
@@ -131,5 +134,5 @@ export function makePlan(rules: IdentifiedRule[], numberOf: (id: string) => numb
     }
     return p;
   });
-  return { rules: planned, inputs };
+  return { rules: planned, inputs, links: planLinks(links, numberOf, netdevs) };
 }

@@ -6,16 +6,18 @@
 import { chownSync, fchownSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import pino from "pino";
-import { loadConfigFile, ruleId } from "../../rules/load.ts";
+import { linkId, loadConfigFile, ruleId, runsOn } from "../../rules/load.ts";
 import type { Config } from "../../rules/config.ts";
 import type { Rule } from "../../rules/schema.ts";
 import type { Link } from "../../rules/link.ts";
 import { EGRESS_RULE_COUNTERS, INGRESS_RULE_COUNTERS, OUTPUT_COUNTERS, OUTPUT_ROWS_PER_RULE } from "../../shm/layout.ts";
 import { OutputRows } from "./output-rows.ts";
 import { createSegment, removeSegment, segmentName, type Segment } from "../../shm/segment.ts";
-import type { ControlIssue, Reply, Request, RuleStatus } from "../protocol/control.ts";
+import type { ControlIssue, LinkStatus, Reply, Request, RuleStatus } from "../protocol/control.ts";
+import type { LinkStatusEntry } from "../protocol/status.ts";
 import type { Status } from "../protocol/status.ts";
 import { LOG_LEVELS } from "../startup/environment.ts";
+import { makeLogger, type LogFormat } from "../logging.ts";
 import { CONFIG_EXIT, ApiProcess } from "./api-process.ts";
 import { ControlServer } from "./control-socket.ts";
 import { ANSWER_MS, DataPlane } from "./dataplane.ts";
@@ -26,6 +28,7 @@ import { readNetdevs } from "./netdevs.ts";
 import { RuleNumbers } from "./numbers.ts";
 import { Pair } from "./pairs.ts";
 import { makePlan, type Plan } from "./plan.ts";
+import { channelKeys, DesiredLinks, type IdentifiedLink } from "./desired-links.ts";
 import { Recovery } from "./recovery.ts";
 import { StateDir } from "./state-dir.ts";
 import { lookupUser, type RelayUser } from "./workers.ts";
@@ -36,6 +39,8 @@ export interface RelayOptions {
   stateDir: string;
   user: string;
   logLevel: string;
+  /** pretty or json; the workers and the API get it as MCRELAY_LOG_FORMAT */
+  logFormat: LogFormat;
   maxRules: number;
   /** HOST:PORT for the REST API, or null to run without it */
   apiListen: string | null;
@@ -43,6 +48,8 @@ export interface RelayOptions {
   externalApi?: boolean;
   /** the --config file, re-read on SIGHUP */
   configPath?: string;
+  /** this relay's name in a fleet (--node): of the file's rules it runs only those for it or for every node */
+  node: string;
 }
 
 /** A start-up failure that is the configuration's fault: exit code 2. */
@@ -62,7 +69,8 @@ export class Relay {
   private readonly desired = new DesiredRules();
   /** numbers of deleted rules, until every egress retired them */
   private readonly held = new Set<number>();
-  private plan: Plan = { rules: [], inputs: new Map() };
+  private readonly desiredLinks = new DesiredLinks();
+  private plan: Plan = { rules: [], inputs: new Map(), links: [] };
   private version = 0;
   private state: Status["state"] = "starting";
   private stopping: Promise<number> | null = null;
@@ -80,9 +88,12 @@ export class Relay {
   private api: ApiProcess | null = null;
   private apiHello: (() => void) | null = null;
   private apiFailed: ((code: number) => void) | null = null;
+  private readonly startedAt = new Date().toISOString();
 
   constructor(private readonly opts: RelayOptions) {
-    this.log = pino({ base: { component: "supervisor", pid: process.pid }, level: opts.logLevel });
+    this.log = makeLogger({ component: "supervisor", pid: process.pid }, opts.logLevel, opts.logFormat);
+    // Read by workers.ts and api-process.ts when they start their processes.
+    process.env.MCRELAY_LOG_FORMAT = opts.logFormat;
     this.dir = new StateDir(resolve(opts.stateDir), this.log);
     this.numbers = new RuleNumbers(opts.maxRules);
     this.rows = new OutputRows(opts.maxRules * OUTPUT_ROWS_PER_RULE);
@@ -119,9 +130,10 @@ export class Relay {
       }
     }, 50);
     for (const p of this.pairs) for (const w of p.workers()) await w.expect("ready", ANSWER_MS);
-    const initial = this.desired.check(this.opts.config.rules, [], this.numbers, readNetdevs());
-    if ("issues" in initial) throw new StartupConfigError(initial.issues.map((i) => `rule ${i.id} ${i.path.join(".")}: ${i.message}`).join("\n"));
-    this.take(initial.rules, []);
+    // A rules file may hold a fleet's rules and links: this node runs its own (the API stores them all).
+    const initial = this.check(this.opts.config.rules.filter((r) => runsOn(r, this.opts.node)), [], this.opts.config.links.filter((l) => runsOn(l, this.opts.node)), []);
+    if ("issues" in initial) throw new StartupConfigError(initial.issues.map((i) => `${i.kind ?? "rule"} ${i.id} ${i.path.join(".")}: ${i.message}`).join("\n"));
+    this.take(initial.rules, [], initial.links, []);
     await this.queueApply();
     await this.startApi();
     this.state = "ready";
@@ -174,17 +186,20 @@ export class Relay {
       case "hello":
         this.apiHello?.();
         this.apiHello = null;
-        return { ok: true, type: "hello", fileRules: this.fileRules ?? [], fileLinks: this.fileLinks ?? [], shm: this.seg.name };
+        return { ok: true, type: "hello", fileRules: this.fileRules ?? [], fileLinks: this.fileLinks ?? [], shm: this.seg.name, node: this.opts.node, startedAt: this.startedAt };
       case "imported":
         this.fileRules = null; // imported once: later API restarts must not revert API edits
+        this.fileLinks = null;
         this.changed();
         return { ok: true, type: "done" };
       case "sync": {
         const keep = new Set(req.rules.map((r) => ruleId(r)));
-        return this.change(req.rules, this.desired.list().map((r) => r.id).filter((id) => !keep.has(id)), false);
+        const keepLinks = new Set((req.links ?? []).map((l) => linkId(l)));
+        const links = req.links ? { put: req.links, delete: this.desiredLinks.list().map((l) => l.id).filter((id) => !keepLinks.has(id)) } : undefined;
+        return this.change(req.rules, this.desired.list().map((r) => r.id).filter((id) => !keep.has(id)), false, links);
       }
       case "change":
-        return this.change(req.put, req.delete, true);
+        return this.change(req.put, req.delete, true, req.links);
       case "status":
         return { ok: true, type: "status", status: this.statusObject() };
       case "interfaces":
@@ -199,17 +214,36 @@ export class Relay {
     }
   }
 
+  /** Checks rules and links of one change together (a rule may not take a link's interface, nor
+   *  a link a rule's input; numbers are shared). Changes nothing. */
+  private check(put: unknown[], del: string[], linkPut: unknown[], linkDel: string[]):
+    { rules: IdentifiedRule[]; links: IdentifiedLink[] } | { issues: ControlIssue[] } {
+    const netdevs = readNetdevs();
+    const c = this.desired.check(put, del.filter((id) => this.desired.has(id)), this.numbers, netdevs);
+    if ("issues" in c) return c;
+    const after = new Map(this.desired.list().map((r) => [r.id, r]));
+    for (const id of del) after.delete(id);
+    for (const r of c.rules) after.set(r.id, r);
+    const newRules = c.rules.filter((r) => this.numbers.get(r.id) === undefined).length;
+    const l = this.desiredLinks.check(linkPut, linkDel.filter((id) => this.desiredLinks.has(id)), [...after.values()], this.numbers,
+      this.numbers.available - newRules, new Set(c.rules.map((r) => r.id)));
+    if ("issues" in l) return l;
+    return { rules: c.rules, links: l.links };
+  }
+
   /** All of a change, or none of it: checked, then taken and applied. */
-  private async change(put: Rule[], del: string[], report: boolean): Promise<Reply> {
+  private async change(put: Rule[], del: string[], report: boolean, links?: { put: Link[]; delete: string[] }): Promise<Reply> {
     let issues: ControlIssue[] = [];
     let ok: IdentifiedRule[] = [];
+    let okLinks: IdentifiedLink[] = [];
     // Checked inside the queue: the numbers and names it sees are those of every change before it.
     await this.queue(async () => {
-      const c = this.desired.check(put, del.filter((id) => this.desired.has(id)), this.numbers, readNetdevs());
+      const c = this.check(put, del, links?.put ?? [], links?.delete ?? []);
       if ("issues" in c) issues = c.issues;
       else {
         ok = c.rules;
-        const undo = this.take(ok, del);
+        okLinks = c.links;
+        const undo = this.take(ok, del, okLinks, links?.delete ?? []);
         try {
           await this.applyNow();
         } catch (e) {
@@ -227,30 +261,47 @@ export class Relay {
       const p = byId.get(r.id)!;
       return { id: r.id, state: p.state, ...(p.reason ? { reason: p.reason } : {}) };
     }) : [];
-    return { ok: true, type: "applied", version: this.version, rules, links: [] };
+    const linkById = new Map(this.plan.links.map((l) => [l.id, l]));
+    const linkStates: LinkStatus[] = report ? okLinks.map((l) => {
+      const p = linkById.get(l.id)!;
+      return { id: l.id, state: p.state, ...(p.reason ? { reason: p.reason } : {}) };
+    }) : [];
+    return { ok: true, type: "applied", version: this.version, rules, links: linkStates };
   }
 
-  /** Takes checked rules into the desired set; deleted rules give back their numbers (once
-   *  drained). Returns how to put the set back as it was. */
-  private take(put: IdentifiedRule[], del: string[]): () => void {
+  /** Takes checked rules and links into the desired sets; what is gone gives back its numbers
+   *  (once drained): a deleted rule's, a deleted link's channels, a changed link's lost flows'.
+   *  Returns how to put the sets back as they were. */
+  private take(put: IdentifiedRule[], del: string[], linkPut: IdentifiedLink[] = [], linkDel: string[] = []): () => void {
     const before = new Map<string, IdentifiedRule | undefined>();
     for (const id of [...del, ...put.map((r) => r.id)]) if (!before.has(id)) before.set(id, this.desired.get(id));
-    const release = (ids: string[]) => {
-      for (const id of ids) {
-        if (!this.desired.has(id)) continue;
-        const no = this.numbers.release(id);
+    const linksBefore = new Map<string, IdentifiedLink | undefined>();
+    for (const id of [...linkDel, ...linkPut.map((l) => l.id)]) if (!linksBefore.has(id)) linksBefore.set(id, this.desiredLinks.get(id));
+    const release = (keys: string[]) => {
+      for (const k of keys) {
+        const no = this.numbers.release(k);
         if (no !== undefined) this.held.add(no);
       }
     };
-    release(del);
-    this.desired.apply(put, del);
-    for (const r of put) this.numbers.take(r.id); // check() made sure there is one
+    const keysOf = (ls: (IdentifiedLink | undefined)[]) => ls.flatMap((l) => (l ? channelKeys(l).map((c) => c.key) : []));
+    /** Sets the desired state to `rs`/`ls` for the ids given, releasing numbers no longer used. */
+    const setTo = (rs: IdentifiedRule[], rdel: string[], ls: IdentifiedLink[], ldel: string[]) => {
+      release(rdel.filter((id) => this.desired.has(id)));
+      const oldKeys = keysOf([...ldel, ...ls.map((l) => l.id)].map((id) => this.desiredLinks.get(id)));
+      this.desired.apply(rs, rdel);
+      this.desiredLinks.apply(ls, ldel);
+      const newKeys = new Set(keysOf(ls));
+      release(oldKeys.filter((k) => !newKeys.has(k)));
+      for (const r of rs) if (this.numbers.take(r.id) === null) this.log.error({ rule: r.id }, "no rule number left for a rule");
+      for (const k of newKeys) if (this.numbers.take(k) === null) this.log.error({ key: k }, "no rule number left for a link channel");
+    };
+    setTo(put, del, linkPut, linkDel);
     return () => {
       const back = [...before.values()].filter((r): r is IdentifiedRule => r !== undefined);
       const added = [...before].filter(([, r]) => r === undefined).map(([id]) => id);
-      release(added);
-      this.desired.apply(back, added);
-      for (const r of back) if (this.numbers.take(r.id) === null) this.log.error({ rule: r.id }, "no rule number left to put a rule back");
+      const linksBack = [...linksBefore.values()].filter((l): l is IdentifiedLink => l !== undefined);
+      const linksAdded = [...linksBefore].filter(([, l]) => l === undefined).map(([id]) => id);
+      setTo(back, added, linksBack, linksAdded);
     };
   }
 
@@ -270,20 +321,33 @@ export class Relay {
     if (cfg.pool.slots !== this.opts.config.pool.slots || cfg.pool.jumboSlots !== this.opts.config.pool.jumboSlots) {
       this.log.warn({}, "SIGHUP: pool sizes change only at start; ignored");
     }
-    let put: Rule[] = cfg.rules;
+    let put: Rule[] = cfg.rules.filter((r) => runsOn(r, this.opts.node));
     let del: string[] = [];
     const current = this.desired.list();
     if (this.api || this.opts.externalApi) {
       // Matched by id, else by name: the stored rule keeps its id.
-      put = cfg.rules.map((r) => ({ ...r, id: r.id ?? current.find((x) => r.name !== undefined && x.name === r.name)?.id ?? ruleId(r) }));
+      put = put.map((r) => ({ ...r, id: r.id ?? current.find((x) => r.name !== undefined && x.name === r.name)?.id ?? ruleId(r) }));
       this.fileRules = cfg.rules; // the API picks them up when it sees the status change
     } else {
-      const keep = new Set(cfg.rules.map((r) => ruleId(r)));
+      const keep = new Set(put.map((r) => ruleId(r)));
       del = current.map((r) => r.id).filter((id) => !keep.has(id));
     }
     const unchanged = new Map(current.map((r) => [r.id, JSON.stringify(r)]));
     put = put.filter((r) => unchanged.get(ruleId(r)) !== JSON.stringify({ ...r, id: ruleId(r) }));
-    const r = await this.change(put, del, false);
+    // Links the same way: upserted for the API to import, or (without one) the file's are all there is.
+    const curLinks = this.desiredLinks.list();
+    let linkPut: Link[] = cfg.links.filter((l) => runsOn(l, this.opts.node));
+    let linkDel: string[] = [];
+    if (this.api || this.opts.externalApi) {
+      linkPut = linkPut.map((l) => ({ ...l, id: l.id ?? curLinks.find((x) => l.name !== undefined && x.name === l.name)?.id ?? linkId(l) }));
+      this.fileLinks = cfg.links;
+    } else {
+      const keep = new Set(linkPut.map((l) => linkId(l)));
+      linkDel = curLinks.map((l) => l.id).filter((id) => !keep.has(id));
+    }
+    const sameLink = new Map(curLinks.map((l) => [l.id, JSON.stringify(l)]));
+    linkPut = linkPut.filter((l) => sameLink.get(linkId(l)) !== JSON.stringify({ ...l, id: linkId(l) }));
+    const r = await this.change(put, del, false, { put: linkPut, delete: linkDel });
     if (!r.ok) return this.log.error({ issues: r.issues }, "SIGHUP: the rules file does not fit this host; keeping the rules in force");
     this.log.info({ rules: cfg.rules.length, changed: put.length, deleted: del.length }, "SIGHUP: rules file reloaded");
   }
@@ -309,7 +373,7 @@ export class Relay {
   /** Plans from the desired rules and the interfaces now, and carries it out. */
   private async applyNow(): Promise<void> {
     if (this.stopping) return;
-    const plan = makePlan(this.desired.list(), (id) => this.numbers.get(id)!, readNetdevs());
+    const plan = makePlan(this.desired.list(), (id) => this.numbers.get(id)!, readNetdevs(), undefined, this.desiredLinks.list());
     const done = await this.dataplane.apply(plan);
     const before = this.plan;
     this.plan = done;
@@ -361,13 +425,17 @@ export class Relay {
 
   private statusObject(): Status {
     return {
-      state: this.state, version: this.version, pid: process.pid, shm: this.seg?.name ?? "",
+      state: this.state, version: this.version, pid: process.pid, node: this.opts.node, startedAt: this.startedAt, shm: this.seg?.name ?? "",
       workers: this.pairs.flatMap((p) => p.workers().map((w) => ({ role: w.role, index: w.index, pid: w.pid, restarts: p.restarts }))),
       rules: this.plan.rules.map((r) => ({ no: r.no, id: r.id, name: r.name, ifname: r.ifname, state: r.state, reason: r.reason, outputRows: this.rows.of(r.no) })),
+      links: this.plan.links.map((l) => ({
+        id: l.id, ...(l.name !== undefined ? { name: l.name } : {}), a: l.a, b: l.b, state: l.state, ...(l.reason ? { reason: l.reason } : {}),
+        channels: Object.fromEntries(l.ways.map((w) => [w.dir, { no: w.channels[0]!.no, flows: w.channels.slice(1).map((c) => ({ name: c.name!, no: c.no })) }])) as LinkStatusEntry["channels"],
+      })),
       api: this.api ? { pid: this.api.pid, listen: this.opts.apiListen! } : this.opts.externalApi ? { pid: 0, listen: "external" } : null,
       joins: this.dataplane?.joins() ?? [],
       maxRules: this.opts.maxRules,
-      fileRulesPending: (this.api !== null || this.opts.externalApi === true) && this.fileRules !== null && this.fileRules.length > 0,
+      fileRulesPending: (this.api !== null || this.opts.externalApi === true) && ((this.fileRules?.length ?? 0) > 0 || (this.fileLinks?.length ?? 0) > 0),
       updatedAt: new Date().toISOString(),
     };
   }

@@ -10,6 +10,10 @@ export interface TestPostgres {
   url: string;
   /** Creates another empty database on the same server and returns its URL. */
   createDatabase(name: string): Promise<string>;
+  /** Stops the server as an outage would (its clients are cut off), keeping its data. */
+  pause(): void;
+  /** Starts it again after pause(), on the same socket and data. */
+  resume(): void;
   /** Stops the server and removes its directory. */
   stop(): Promise<void>;
 }
@@ -86,8 +90,11 @@ export async function startPostgres(): Promise<TestPostgres> {
   try {
     run("initdb", ["-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"]);
     const opts = `-c listen_addresses='' -k ${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
-    started = true;
-    run("pg_ctl", ["start", "-D", data, "-l", log, "-w", "-t", "60", "-o", opts]);
+    const start = () => {
+      started = true;
+      run("pg_ctl", ["start", "-D", data, "-l", log, "-w", "-t", "60", "-o", opts]);
+    };
+    start();
     const createDatabase = async (name: string) => {
       if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`bad database name "${name}"`);
       run("createdb", ["-h", dir, "-U", "postgres", name]);
@@ -97,6 +104,12 @@ export async function startPostgres(): Promise<TestPostgres> {
     return {
       url,
       createDatabase,
+      pause: () => {
+        // fast: sessions are terminated (as a crash or a restart cuts them), the data stays.
+        run("pg_ctl", ["stop", "-D", data, "-m", "fast", "-w"]);
+        started = false;
+      },
+      resume: start,
       stop: async () => {
         unhook();
         stopNow();

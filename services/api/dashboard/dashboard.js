@@ -255,6 +255,9 @@
         el("td", { class: "num tx-bps", "data-value": r.txBps }, bits(r.txBps)),
         el("td", { class: `num drops${drops > 0 ? " warn" : ""}`, "data-value": drops, title: nonZero(r.drops).map(([k, n]) => `${k} ${n}`).join(", ") || "no drops" }, int(drops)),
         el("td", {}, canvas),
+        el("td", { class: "row-actions" },
+          el("button", { type: "button", class: "small", "data-action": "edit", "data-kind": "rule", "data-id": r.id }, "Edit"),
+          el("button", { type: "button", class: "small danger", "data-action": "delete", "data-kind": "rule", "data-id": r.id, "data-label": r.name || r.id }, "Delete")),
       );
       queueMicrotask(() => draw(canvas, s, { width: 150, height: 32 }));
       return row;
@@ -332,6 +335,10 @@
   }
 
   window.addEventListener("resize", () => { const t = series.get("__total"); if (t) draw($("total-chart"), t, { height: 90, axis: true }); });
+
+  // Rules are added, edited and deleted through the REST API with the same token; the event
+  // stream shows the result within a second.
+  window.mcrelayEditor.mount({ token: () => token, unauthorized: (msg) => showLogin(msg), changed: () => {} });
 
   if (token) connect();
   else showLogin("");

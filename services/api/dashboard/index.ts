@@ -51,7 +51,7 @@ export async function dashboardEvent(d: DashboardDeps): Promise<DashboardEvent> 
       ...(def ? { input: def.input, outputs: def.outputs } : {}),
     };
   });
-  return { time: new Date().toISOString(), dataPlane: !!s, rules, workers: s?.workers ?? [], drops: s?.drops ?? zeroWorkerDrops(),
+  return { time: new Date().toISOString(), dataPlane: !!s, rules, links: s?.links ?? [], workers: s?.workers ?? [], drops: s?.drops ?? zeroWorkerDrops(),
     windowSeconds: s?.windowSeconds ?? 0, status, interfaces };
 }
 
@@ -61,7 +61,8 @@ function bearer(c: Context, token: string): boolean {
   return given !== undefined && given !== "" && tokenMatches(given, token);
 }
 
-const ASSETS: Record<string, string> = { "dashboard.js": "text/javascript; charset=utf-8", "dashboard.css": "text/css; charset=utf-8" };
+const ASSETS: Record<string, string> = { "dashboard.js": "text/javascript; charset=utf-8", "editor.js": "text/javascript; charset=utf-8",
+  "nodes.js": "text/javascript; charset=utf-8", "links.js": "text/javascript; charset=utf-8", "dashboard.css": "text/css; charset=utf-8" };
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 export interface DashboardOpts {

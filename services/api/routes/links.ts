@@ -18,15 +18,13 @@ export function mountLinks(app: OpenAPIHono, d: LinksDeps): void {
     viewSchema: linkViewSchema,
     store: d.store.links,
     plain: toLink,
-    // A link's change puts and deletes no rule.
-    change: (put, del) => ({ put: [], delete: [], links: { put, delete: del } }),
     // The given fields replace the stored ones, flows and each direction whole.
     merge: (cur, patch) => ({ ...cur, ...patch }),
     applied: (a) => a.links,
     inStatus: (st) => st.links ?? [],
     conflict: {
-      create: "same id or name as another link, or an interface that another link has or that is a rule's input",
-      change: "clashes with another link or a rule",
+      create: "same id or name as another link, or an interface that another link has or that is a rule's input (on a node both run on)",
+      change: "clashes with another link or a rule (on a node both run on)",
     },
   };
   mountCrud(app, d, links);

@@ -3,6 +3,7 @@ import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { InterfaceInfo } from "../../protocol/control.ts";
 import type { Status } from "../../protocol/status.ts";
 import { statsSchema, type StatsBody } from "../../protocol/stats.ts";
+import { flowTopSchema, type FlowTopBody } from "../../protocol/flowtop.ts";
 import { error, errorSchema } from "../errors.ts";
 import { authErrors, bodyErrors, json, open, secured } from "../openapi.ts";
 
@@ -15,6 +16,8 @@ export interface RelayDeps {
   /** the same, as JSON bytes (when the caller has them encoded already) */
   statsJson?(): Promise<Uint8Array<ArrayBuffer> | null>;
   metrics(): Promise<{ contentType: string; body: string | Uint8Array<ArrayBuffer> }>;
+  /** the busiest 5-tuples on the links now */
+  flowTop?(limit: number): Promise<FlowTopBody | null>;
   logLevel(): string;
   setLogLevel(level: string): Promise<void>;
 }
@@ -51,6 +54,14 @@ export function mountRelay(app: OpenAPIHono, d: RelayDeps): void {
       }
       const s = await d.stats();
       return s ? c.json(s, 200) : c.json(error("no data plane to read yet"), 503);
+    });
+
+  app.openapi(createRoute({ method: "get", path: "/api/v1/flows/top", operationId: "flowTop", summary: "The busiest 5-tuples the links carry now, and the flow entry each matched", ...secured,
+    request: { query: z.object({ limit: z.coerce.number().int().min(1).max(1000).default(20).describe("how many (busiest first)") }) },
+    responses: { 200: json(flowTopSchema, "busiest first, over the last second"), ...authErrors, 422: bodyErrors[422], 503: json(errorSchema, "no data plane yet") } }),
+    async (c) => {
+      const top = d.flowTop ? await d.flowTop(c.req.valid("query").limit) : null;
+      return top ? c.json(top, 200) : c.json(error("no data plane to read yet"), 503);
     });
 
   app.openapi(createRoute({ method: "get", path: "/metrics", operationId: "metrics", summary: "Prometheus metrics", ...secured,

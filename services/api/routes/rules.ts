@@ -16,14 +16,16 @@ export function mountRules(app: OpenAPIHono, d: RulesDeps): void {
     schema: ruleSchema,
     patchSchema: rulePatchSchema,
     viewSchema: ruleViewSchema,
-    store: d.store,
+    store: d.store.rules,
     plain: toRule,
-    change: (put, del) => ({ put, delete: del }),
     // The input field by field, everything else whole.
     merge: (cur, patch) => ({ ...cur, ...patch, input: { ...cur.input, ...(patch.input as object | undefined) } }),
     applied: (a) => a.rules,
     inStatus: (st) => st.rules,
-    conflict: { create: "same id, name or input as another rule, or an input on a link's interface", change: "clashes with another rule or a link" },
+    conflict: {
+      create: "same id, name or input as another rule, or an input on a link's interface (on a node both run on)",
+      change: "clashes with another rule or a link (on a node both run on)",
+    },
   };
   mountCrud(app, d, rules);
 }

@@ -1,7 +1,7 @@
 // The link store, and what links and rules may not share, against embedded SQLite and a real
 // PostgreSQL server (tests/lib/stores.ts).
 import { Database } from "bun:sqlite";
-import { expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cpSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,6 +10,9 @@ import { ruleSchema, type RuleInput } from "../../../rules/schema.ts";
 import { storeSuite } from "../../../tests/lib/stores.ts";
 import { ConflictError, storeOn, type LinkInput, type RuleStore } from "./index.ts";
 import { RULES } from "./kinds.ts";
+import pg from "pg";
+import { startPostgres, type TestPostgres } from "../../../tests/lib/postgres.ts";
+import { openPostgres } from "./pg.ts";
 import { openSqlite } from "./sqlite.ts";
 
 const link = (a: string, b: string, extra: Partial<LinkInput> = {}): LinkInput => ({ a, b, ...extra });
@@ -37,7 +40,7 @@ storeSuite("link store", ({ kind, fresh, open, close }) => {
       { name: "dns", match: { protocol: 17 }, bToA: { loss: 0.5, seed: 3 } }];
     const a = await s.links.create(link("veth-a", "veth-b", { name: "wan", aToB: { loss: 0.01, jitterMs: 2 }, flows }));
     expect(a).toEqual({ id: linkId({ a: "veth-a", b: "veth-b" }), name: "wan", a: "veth-a", b: "veth-b", aToB: { loss: 0.01, jitterMs: 2 }, flows,
-      createdAt: a.createdAt, updatedAt: a.createdAt });
+      revision: a.revision, createdAt: a.createdAt, updatedAt: a.createdAt });
     expect(new Date(a.createdAt).toISOString()).toBe(a.createdAt);
     const b = await s.links.create(link("c0", "d0", { id: "cd" }));
     expect(b.id).toBe("cd");
@@ -169,7 +172,7 @@ storeSuite("link store", ({ kind, fresh, open, close }) => {
     expect(await s.links.list()).toEqual([a]);
     await conflict(s.links.create(link("b0", "c0")));
     expect(await s.links.delete(a.id)).toBe(true);
-    await s.links.restore(a);
+    expect(await s.links.restore(a, null)).toBe(true);
     expect(await s.links.get(a.id)).toEqual(a);
   });
 
@@ -194,31 +197,96 @@ storeSuite("link store", ({ kind, fresh, open, close }) => {
   });
 });
 
-test("a store made before links keeps its rules and gains the links table (sqlite)", async () => {
+/** A copy of one dialect's migrations up to and including `last` (those a database made before
+ *  links has applied), for a store to be made as that release made it. */
+async function migrationsUpTo(dir: string, dialect: "sqlite" | "pg", last: string): Promise<string> {
+  const all = join(import.meta.dir, "../../../drizzle", dialect);
+  const old = join(dir, `migrations-${dialect}`);
+  mkdirSync(join(old, "meta"), { recursive: true });
+  const journal = await Bun.file(join(all, "meta/_journal.json")).json();
+  const upTo = journal.entries.findIndex((e: { tag: string }) => e.tag === last);
+  expect(upTo).toBeGreaterThanOrEqual(0);
+  const entries = journal.entries.slice(0, upTo + 1);
+  for (const e of entries) cpSync(join(all, `${e.tag}.sql`), join(old, `${e.tag}.sql`));
+  await Bun.write(join(old, "meta/_journal.json"), JSON.stringify({ ...journal, entries }));
+  return old;
+}
+
+/** A rule as the store before links wrote it (that store's code is gone: its columns, by hand). */
+const oldRule = (id: string, ifname: string, node: string, revision: number) => {
+  const r = RULES.row(ruleSchema.parse(rule(ifname, 5000, node === "*" ? {} : { node })), id, revision, "2026-01-01T00:00:00.000Z", "2026-01-01T00:00:00.000Z");
+  return [r.id, r.name, r.inputKey, JSON.stringify(r.body), r.createdAt, r.updatedAt, r.node, r.revision] as const;
+};
+
+/** What a store upgraded from the release before links must do: keep its rules and revision, and
+ *  take links with every check, on each node. */
+async function expectUpgraded(after: RuleStore): Promise<void> {
+  expect((await after.list()).map((r) => [r.id, r.input.interface, r.node ?? "*", r.revision])).toEqual([["old-b", "in1", "b", 8], ["old-rule", "in0", "*", 7]]); // one createdAt: by id
+  expect(what(await conflict(after.links.create(link("in0", "x0"))))).toEqual({ field: "a", path: ["a"], otherId: "old-rule" });
+  // in1 is node b's rule input: node c's link may have its own in1.
+  expect(what(await conflict(after.links.create(link("in1", "x1", { node: "b" }))))).toEqual({ field: "a", path: ["a"], otherId: "old-b" });
+  const l = await after.links.create(link("in1", "x1", { node: "c" }));
+  expect([l.a, l.node, l.revision]).toEqual(["in1", "c", 9]); // the store's revision goes on
+  expect((await after.links.revisions("c"))).toEqual(new Map([[l.id, 9]]));
+}
+
+test("a SQLite store made before links (migrations 0000–0002) keeps its rules and gains links", async () => {
   const dir = mkdtempSync(join(tmpdir(), "mcrelay-store-"));
   try {
-    const old = join(dir, "migrations");
-    mkdirSync(join(old, "meta"), { recursive: true });
-    const all = join(import.meta.dir, "../../../drizzle/sqlite");
-    cpSync(join(all, "0000_init.sql"), join(old, "0000_init.sql"));
-    const journal = await Bun.file(join(all, "meta/_journal.json")).json();
-    await Bun.write(join(old, "meta/_journal.json"), JSON.stringify({ ...journal, entries: journal.entries.slice(0, 1) }));
+    const old = await migrationsUpTo(dir, "sqlite", "0002_input_key_index");
     await openSqlite(join(dir, "state"), old).close();
-    // A rule as the store before links wrote it (it cannot be asked to: it would look for links).
-    const ruleRow = RULES.row(ruleSchema.parse(rule("in0")), "old-rule", "2026-01-01T00:00:00.000Z", "2026-01-01T00:00:00.000Z");
     const db = new Database(join(dir, "state", "mcrelay.db"));
-    db.run("INSERT INTO rules VALUES (?, ?, ?, ?, ?, ?)", [ruleRow.id, null, ruleRow.inputKey, JSON.stringify(ruleRow.body), ruleRow.createdAt, ruleRow.updatedAt]);
+    for (const r of [oldRule("old-rule", "in0", "*", 7), oldRule("old-b", "in1", "b", 8)]) {
+      db.run("INSERT INTO rules (id, name, input_key, body, created_at, updated_at, node, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [...r]);
+    }
+    db.run("INSERT INTO store_revision (id, value) VALUES (1, 8)");
     db.close();
 
-    const after = storeOn(openSqlite(join(dir, "state"), all));
+    const after = storeOn(openSqlite(join(dir, "state"), join(import.meta.dir, "../../../drizzle/sqlite")));
     try {
-      expect((await after.list()).map((r) => [r.id, r.input.interface])).toEqual([["old-rule", "in0"]]);
-      expect(what(await conflict(after.links.create(link("in0", "x0"))))).toEqual({ field: "a", path: ["a"], otherId: "old-rule" });
-      expect((await after.links.create(link("x0", "y0"))).a).toBe("x0");
+      await expectUpgraded(after);
     } finally {
       await after.close();
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+describe("a PostgreSQL store made before links", () => {
+  let server: TestPostgres | undefined;
+  beforeAll(async () => {
+    server = await startPostgres();
+  }, 60_000);
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  test("(migrations 0000–0003) keeps its rules, revision and reports, and gains links", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mcrelay-store-"));
+    const url = await server!.createDatabase("upgrade");
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      await (await openPostgres(url, await migrationsUpTo(dir, "pg", "0003_input_key_index"))).close();
+      for (const r of [oldRule("old-rule", "in0", "*", 7), oldRule("old-b", "in1", "b", 8)]) {
+        await client.query("INSERT INTO rules (id, name, input_key, body, created_at, updated_at, node, revision) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", [...r]);
+      }
+      await client.query("INSERT INTO store_revision (id, value) VALUES (1, 8)");
+      await client.query("INSERT INTO rule_status (rule_id, node, revision, state, reason, updated_at) VALUES ('old-b', 'b', 8, 'active', NULL, now())");
+
+      const after = storeOn(await openPostgres(url, join(import.meta.dir, "../../../drizzle/pg")));
+      try {
+        await expectUpgraded(after);
+        // The reports there were are a rule's; a link's are told apart by kind, and announced as rules are.
+        expect((await client.query("SELECT kind, rule_id, node, revision FROM rule_status")).rows).toEqual([{ kind: "rule", rule_id: "old-b", node: "b", revision: "8" }]);
+        expect((await client.query("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal ORDER BY tgname")).rows.map((r) => r.tgname)).toEqual(["links_notify", "rules_notify"]);
+      } finally {
+        await after.close();
+      }
+    } finally {
+      await client.end();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -2,7 +2,7 @@
 // clashes: collection.ts, kinds.ts) without a database, and a disk that can be made full.
 import type { Backend, BaseRow, Queries, TableQueries } from "./backend.ts";
 import { inputKeyPrefix } from "./backend.ts";
-import { StoreUnavailableError } from "./errors.ts";
+import { StoreUnavailableError, StoreUnreachableError } from "./errors.ts";
 
 const byTime = (x: BaseRow<unknown>, y: BaseRow<unknown>) =>
   x.createdAt < y.createdAt ? -1 : x.createdAt > y.createdAt ? 1 : x.id < y.id ? -1 : x.id > y.id ? 1 : 0;
@@ -11,6 +11,8 @@ function table<R extends BaseRow<unknown>>(rows: Map<string, R>): TableQueries<R
   return {
     list: async () => [...rows.values()].sort(byTime),
     get: async (id) => rows.get(id),
+    getMany: async (ids) => ids.flatMap((id) => (rows.has(id) ? [rows.get(id)!] : [])),
+    revisions: async (node) => new Map([...rows.values()].filter((r) => r.node === "*" || r.node === node).map((r) => [r.id, r.revision])),
     byName: async (name) => [...rows.values()].find((r) => r.name === name),
     insert: async (row) => void rows.set(row.id, row),
     update: async (id, row) => {
@@ -24,11 +26,16 @@ function table<R extends BaseRow<unknown>>(rows: Map<string, R>): TableQueries<R
 export interface MemoryBackend extends Backend {
   /** a full disk: every write fails as the SQLite store's does */
   full: boolean;
+  /** a database that cannot be reached: every read and write fails as the PostgreSQL store's does */
+  away: boolean;
 }
+
+const AWAY = "the rule store (PostgreSQL mcrelay at db:5432) cannot be reached: connect ECONNREFUSED";
 
 export function memoryBackend(): MemoryBackend {
   let rules = new Map<string, Parameters<Queries["rules"]["insert"]>[0]>();
   let links = new Map<string, Parameters<Queries["links"]["insert"]>[0]>();
+  let revision = 0;
   const queries = (): Queries => ({
     rules: {
       ...table(rules),
@@ -39,20 +46,26 @@ export function memoryBackend(): MemoryBackend {
       ...table(links),
       clashes: async (c) => [...links.values()].filter((l) => l.id === c.id || (c.name !== undefined && l.name === c.name) || c.ifnames.includes(l.a) || c.ifnames.includes(l.b)),
     },
+    bump: async () => ++revision,
   });
   let tail: Promise<unknown> = Promise.resolve();
   const b: MemoryBackend = {
     kind: "sqlite",
     full: false,
-    read: (fn) => fn(queries()),
+    away: false,
+    read: async (fn) => {
+      if (b.away) throw new StoreUnreachableError(AWAY);
+      return fn(queries());
+    },
     write: (fn) => {
       const run = tail.then(async () => {
+        if (b.away) throw new StoreUnreachableError(AWAY);
         if (b.full) throw new StoreUnavailableError("the rule store /memory/mcrelay.db cannot be written: no space left on device (ENOSPC)");
-        const before = [new Map(rules), new Map(links)] as const;
+        const before = [new Map(rules), new Map(links), revision] as const;
         try {
           return await fn(queries());
         } catch (e) {
-          [rules, links] = before; // rolled back
+          [rules, links, revision] = before; // rolled back
           throw e;
         }
       });

@@ -10,9 +10,9 @@ import { join } from "node:path";
 import { asc, eq, inArray, or, sql } from "drizzle-orm";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { migrate } from "drizzle-orm/bun-sqlite/migrator";
-import { findCause, inputKeyPrefix, type Backend, type Queries, type TableQueries } from "./backend.ts";
+import { CHUNK, findCause, inputKeyPrefix, type Backend, type Queries, type TableQueries } from "./backend.ts";
 import { StoreUnavailableError } from "./errors.ts";
-import { links, rules } from "./schema.sqlite.ts";
+import { links, rules, storeRevision } from "./schema.sqlite.ts";
 
 /** SQLite's "database or disk is full" and I/O errors, as an error that names the file and why. */
 function translate(e: unknown, file: string): unknown {
@@ -31,6 +31,13 @@ function table<T extends typeof rules | typeof links>(db: BunSQLiteDatabase, t: 
   return {
     list: async () => db.select().from(x).orderBy(asc(x.createdAt), asc(x.id)).all() as R[],
     get: async (id) => db.select().from(x).where(eq(x.id, id)).get() as R | undefined,
+    getMany: async (ids) => {
+      const out: R[] = [];
+      for (let i = 0; i < ids.length; i += CHUNK) out.push(...(db.select().from(x).where(inArray(x.id, ids.slice(i, i + CHUNK))).all() as R[]));
+      return out;
+    },
+    revisions: async (node) =>
+      new Map(db.select({ id: x.id, revision: x.revision }).from(x).where(inArray(x.node, ["*", node])).all().map((r) => [r.id, r.revision])),
     byName: async (name) => db.select().from(x).where(eq(x.name, name)).get() as R | undefined,
     insert: async (row) => void db.insert(x).values(row as typeof rules.$inferInsert).run(),
     update: async (id, row) => void db.update(x).set(row as typeof rules.$inferInsert).where(eq(x.id, id)).run(),
@@ -84,6 +91,10 @@ export function openSqlite(stateDir: string, migrationsFolder: string): Backend 
         db.select().from(links).where(or(c.id === undefined ? undefined : eq(links.id, c.id), c.name === undefined ? undefined : eq(links.name, c.name),
           inArray(links.a, c.ifnames), inArray(links.b, c.ifnames))).all(),
     },
+    bump: async () =>
+      db.insert(storeRevision).values({ id: 1, value: 1 })
+        .onConflictDoUpdate({ target: storeRevision.id, set: { value: sql`${storeRevision.value} + 1` } })
+        .returning({ value: storeRevision.value }).get()!.value,
   };
 
   let lock = locks.get(file);

@@ -145,12 +145,49 @@ storeSuite("rule store", ({ kind, fresh: freshStore, open, close }) => {
     await fresh();
     const a = await s.create(rule(1, { id: "a", name: "alpha" }));
     await Bun.sleep(5);
-    await s.replace("a", rule(2, { name: "beta" }));
-    await s.restore(a);
+    const beta = (await s.replace("a", rule(2, { name: "beta" })))!;
+    expect(await s.restore(a, beta.revision)).toBe(true);
     expect(await s.get("a")).toEqual(a);
     expect(await s.delete("a")).toBe(true);
-    await s.restore(a);
+    expect(await s.restore(a, null)).toBe(true);
     expect(await s.list()).toEqual([a]);
+  });
+
+  test("nodes: one input on two nodes; a rule for every node clashes with both; revisions never repeat", async () => {
+    await fresh();
+    const a = await s.create(rule(1, { node: "a" }));
+    const b = await s.create(rule(1, { node: "b" }));
+    // Derived from the input and the node; a rule for every node keeps the id it always had.
+    expect([a.id, b.id]).toEqual([ruleId(rule(1, { node: "a" })), ruleId(rule(1, { node: "b" }))]);
+    expect(a.id).not.toBe(b.id);
+    expect(ruleId(rule(1, { node: "*" }))).toBe(ruleId(rule(1)));
+    let e = await conflict(s.create(rule(1)));
+    expect([e.field, e.otherId]).toEqual(["input", a.id]);
+    expect(e.message).toContain("node a");
+    e = await conflict(s.create(rule(1, { id: "again-a", node: "a" })));
+    expect([e.field, e.otherId]).toEqual(["input", a.id]);
+    const star = await s.create(rule(2, { node: "*" }));
+    e = await conflict(s.create(rule(2, { node: "c" })));
+    expect([e.field, e.otherId]).toEqual(["input", star.id]);
+    // Every write takes a new revision.
+    expect(b.revision).toBeGreaterThan(a.revision);
+    expect(star.revision).toBeGreaterThan(b.revision);
+    const moved = (await s.replace(a.id, rule(1, { node: "c" })))!;
+    expect([moved.id, moved.node, moved.revision > star.revision]).toEqual([a.id, "c", true]);
+    expect(await s.revisions("c")).toEqual(new Map([[a.id, moved.revision], [star.id, star.revision]]));
+    expect(await s.revisions("a")).toEqual(new Map([[star.id, star.revision]]));
+    // An undo puts the rule back exactly, its revision too — unless another write came since.
+    expect(await s.restore(a, moved.revision - 1)).toBe(false);
+    expect(await s.get(a.id)).toEqual(moved);
+    expect(await s.restore(a, moved.revision)).toBe(true);
+    expect(await s.get(a.id)).toEqual(a);
+    expect(await s.delete(a.id, a.revision + 1000)).toBe(false);
+    expect(await s.restore({ ...a, id: "gone" }, null)).toBe(false); // its input is a's: taken
+    // Deleted and made again: a revision not used before.
+    expect(await s.delete(b.id)).toBe(true);
+    const again = await s.create(rule(1, { node: "b" }));
+    expect(again.revision).toBeGreaterThan(moved.revision);
+    expect((await s.getMany([a.id, "nope", again.id])).map((r) => r.id).sort()).toEqual([a.id, again.id].sort());
   });
 
   test("rules persist across close and reopen", async () => {

@@ -3,8 +3,16 @@
 // twice, or holds them for later. A new stage is one module here and one line in registry.ts.
 
 export interface StageContext {
-  /** payload length of a slot */
+  /** the packet's length: a rule's UDP payload, or a link's whole Ethernet frame */
   len(slot: number): number;
+  /** Every slot's bytes (one view, shared: nothing is allocated per packet); a packet starts at
+   *  start(slot) and runs len(slot) bytes. */
+  bytes: Uint8Array;
+  start(slot: number): number;
+  /** true when packets are a link's Ethernet frames, false when they are a rule's UDP payloads */
+  frames: boolean;
+  /** A stage that wrote into a packet says so: its UDP checksum is then computed afresh. */
+  modified(slot: number): void;
   /** this rule's seeded random numbers in [0, 1): same seed and packets, same decisions */
   random(): number;
   /** the slot is dropped here (counted under the reason impairment, its buffer freed) */

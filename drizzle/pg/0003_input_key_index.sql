@@ -1,0 +1,1 @@
+CREATE INDEX "rules_input_key" ON "rules" USING btree ("input_key");

@@ -1,4 +1,4 @@
-// A link from flags and from KEY=VALUE pairs, without a relay: what the CLI would send.
+// A link from flags and from FIELD=VALUE pairs, without a relay: what the CLI would send.
 import { describe, expect, test } from "bun:test";
 import { leafPaths, valuePaths } from "../rules/forms.ts";
 import { linkObject, linkSchema } from "../rules/link.ts";

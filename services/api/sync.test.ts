@@ -94,4 +94,27 @@ describe("DataPlaneSync and links", () => {
     });
     expect(sent.at(-1)).toEqual({ type: "change", put: [{ id: ruleId(rule("in0")), ...rule("in0") }], delete: [] });
   });
+
+  test("in a fleet: a link is this node's when its node is this one or every one; reconcile sends what changed in the store, once", async () => {
+    const { sent, store, sync } = setUp({ links: [link("la", "lb", { node: "n1" }), link("la", "lb", { node: "other" })] });
+    await sync.importAndSync();
+    // Both are stored (the API stores every node's); the sync carries this node's only.
+    expect((await store.links.list()).map((l) => l.node).sort()).toEqual(["n1", "other"]);
+    expect((sent.at(-1) as Extract<RequestBody, { type: "sync" }>).links!.map((l) => l.node)).toEqual(["n1"]);
+    const mine = (await store.links.list()).find((l) => l.node === "n1")!;
+    expect([...sync.applied.link]).toEqual([[mine.id, mine.revision]]);
+    // Written as another node's API would: only the store changes; reconcile takes what concerns this node.
+    const every = await store.links.create(link("xa", "xb", { id: "every", node: "*" }));
+    await store.links.create(link("ya", "yb", { id: "theirs", node: "other" }));
+    const before = sent.length;
+    await sync.reconcile();
+    expect(sent.slice(before)).toEqual([{ type: "change", put: [], delete: [], links: { put: [{ id: "every", a: "xa", b: "xb", node: "*" }], delete: [] } }]);
+    expect(sync.applied.link.get("every")).toBe(every.revision);
+    await sync.reconcile(); // nothing changed: nothing sent
+    expect(sent.length).toBe(before + 1);
+    expect(await store.links.delete(mine.id)).toBe(true);
+    await sync.reconcile();
+    expect(sent.at(-1)).toEqual({ type: "change", put: [], delete: [], links: { put: [], delete: [mine.id] } });
+    expect([...sync.applied.link.keys()]).toEqual(["every"]);
+  });
 });

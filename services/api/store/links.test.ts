@@ -186,7 +186,7 @@ storeSuite("link store", ({ kind, fresh, open, close }) => {
     const winner = (won[0] as PromiseFulfilledResult<{ id: string }>).value.id;
     for (const t of tries) if (t.status === "rejected") expect(what(t.reason)).toEqual({ field: "a", path: ["a"], otherId: winner });
     // A link against a rule on the same interface: no constraint of one table sees the other, so
-    // the write lock is what keeps both from getting in.
+    // the store_revision row every write takes first is what keeps both from getting in.
     for (let i = 0; i < 10; i++) {
       const ifname = `race${i}`;
       const res = await Promise.allSettled([s.create(rule(ifname)), s2.links.create(link(ifname, `peer${i}`))]);

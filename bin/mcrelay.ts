@@ -10,8 +10,9 @@ const USAGE = `usage: mcrelay <command> [options]     (each command: --help)
 commands:
   start   run the relay in the foreground (supervisor, workers, REST API)
   rules   add | set | ls | show | rm | edit   manage rules through the REST API
+  links   add | set | ls | show | rm          manage links (synthetic networks) through the REST API
   apply   -f FILE [--dry-run] [--no-prune]   make a rules file the desired state (shows the diff)
-  export                                     print every rule as a rules file
+  export                                     print every rule and link as a rules file
   stats   [--json]                           counters per rule and worker
   top     [--once]                           live rules, rates, drops and workers (every second)
           (API address and token: --api ADDR --token T, or MCRELAY_API / MCRELAY_API_TOKEN,
@@ -88,7 +89,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     switch (cmd) {
       case "start": return await start(rest);
-      case "rules": case "apply": case "export": case "stats": case "top":
+      case "rules": case "links": case "apply": case "export": case "stats": case "top":
         return await (await import("../cli/index.ts")).main(cmd, rest);
       case "gen": return await (await import("../lab/gen.ts")).main(rest);
       case "sink": return await (await import("../lab/sink.ts")).main(rest);

@@ -1,10 +1,12 @@
-// key=value assignments to a rule, for `rules add` and `rules set`: any field of the rule schema
-// by its path (`outputs[0].ttl=4`, `impairment.loss=0.1`, `traceSampleRatio=0.5`,
-// `impairment.stages=drop-odd-size`). The path is checked against the schema here (an unknown
-// one names itself and the fields there are); the value is turned into what the schema takes
-// at that path, and judged by the API, which names the field when it is wrong.
-import { ruleObject } from "../rules/schema.ts";
+// FIELD=VALUE assignments to a rule or a link, for `rules add`, `rules set`, `links set` and the
+// flags of `links add` (fields.ts): any field of the kind's schema by its path (`outputs[0].ttl=4`,
+// `impairment.loss=0.1`, `aToB.stages=drop-odd-size`, `flows[0].match.ports=443`). The path is
+// checked against the schema here (an unknown one names itself and the fields there are); the
+// value is turned into what the schema takes at that path, and judged by the API, which names
+// the field when it is wrong.
+import type { z } from "zod";
 import { elementOf, leafPaths, schemaAt, valueKinds, type PathStep } from "../rules/forms.ts";
+import { ruleObject } from "../rules/schema.ts";
 import { UsageError, fieldPath } from "./errors.ts";
 
 export interface Assignment {
@@ -21,11 +23,12 @@ export function parsePath(s: string): PathStep[] | null {
 
 export const isAssignment = (arg: string) => /^[A-Za-z_][\w.[\]]*=/.test(arg);
 
-/** Text as the value the schema takes at path: JSON for objects and arrays of objects. */
-function coerce(path: PathStep[], text: string): unknown {
+/** Text as the value the schema takes at path: JSON for objects and arrays of objects, a list of
+ *  plain values from commas, a number or a boolean where one is taken. */
+export function coerce(schema: z.ZodType, path: PathStep[], text: string): unknown {
   const field = fieldPath(path);
-  const schema = schemaAt(ruleObject, path)!;
-  const kinds = valueKinds(schema);
+  const at = schemaAt(schema, path)!;
+  const kinds = valueKinds(at);
   if (text.startsWith("{") || text.startsWith("[") || kinds.has("object")) {
     try {
       return JSON.parse(text);
@@ -35,7 +38,7 @@ function coerce(path: PathStep[], text: string): unknown {
   }
   if (kinds.has("array")) {
     // "a,b": a list of plain values (e.g. impairment.stages)
-    const el = elementOf(schema)!;
+    const el = elementOf(at)!;
     return text === "" ? [] : text.split(",").map((t) => coerceScalar(field, valueKinds(el), t.trim()));
   }
   return coerceScalar(field, kinds, text);
@@ -46,30 +49,32 @@ function coerceScalar(field: string, kinds: Set<string>, text: string): unknown 
   if (kinds.has("number") && numeric) return Number(text);
   if (kinds.has("boolean") && (text === "true" || text === "false")) return text === "true";
   if (kinds.has("string") || kinds.has("literal")) return text; // "preserve" for dscp, names, addresses
-  throw new UsageError(`${field}: "${text}" is not a number`);
+  throw new UsageError(`${field}: "${text}" is not a ${kinds.has("boolean") ? "boolean (true or false)" : "number"}`);
 }
 
-/** Parses key=value arguments; a key the rule schema does not have is a usage error naming it. */
-export function parseAssignments(args: string[]): Assignment[] {
+/** Parses FIELD=VALUE arguments against a kind's schema (a rule's by default); a field the schema
+ *  does not have is a usage error naming it. */
+export function parseAssignments(args: string[], schema: z.ZodType = ruleObject, noun = "rule"): Assignment[] {
   return args.map((arg) => {
     const eq = arg.indexOf("=");
-    const key = arg.slice(0, eq);
+    const key = eq < 0 ? arg : arg.slice(0, eq);
     const text = arg.slice(eq + 1);
     const path = parsePath(key);
-    if (!path) throw new UsageError(`"${key}" is not a field path (e.g. outputs[0].ttl, impairment.loss)`);
-    if (!schemaAt(ruleObject, path)) {
-      const fields = leafPaths(ruleObject).join(", ");
-      throw new UsageError(`${key}: a rule has no such field (its fields: ${fields}; outputs[N] picks an output)`);
+    if (eq < 0 || !path) throw new UsageError(`"${arg}" is not FIELD=VALUE with FIELD a field path (e.g. ${noun === "rule" ? "outputs[0].ttl, impairment.loss" : "aToB.loss, flows[0].match.ports"})`);
+    if (!schemaAt(schema, path)) {
+      const paths = leafPaths(schema);
+      const lists = [...new Set(paths.filter((p) => p.includes("[]")).map((p) => p.slice(0, p.indexOf("[]"))))];
+      throw new UsageError(`${key}: a ${noun} has no such field (its fields: ${paths.join(", ")}${lists.length ? `; ${lists.map((l) => `${l}[N]`).join(", ")} picks one entry` : ""})`);
     }
-    return { path, value: text === "" ? undefined : coerce(path, text) };
+    return { path, value: text === "" ? undefined : coerce(schema, path, text) };
   });
 }
 
-/** Applies assignments to a plain rule object (changed in place, also returned). An index one past
- *  the end of an array adds an element; `outputs[1]=` removes one. */
-export function assign(rule: Record<string, unknown>, list: Assignment[]): Record<string, unknown> {
+/** Applies assignments to a plain object (changed in place, also returned). An index one past the
+ *  end of an array adds an element; `outputs[1]=` removes one. */
+export function assign(obj: Record<string, unknown>, list: Assignment[]): Record<string, unknown> {
   for (const { path, value } of list) {
-    let at: any = rule;
+    let at: any = obj;
     for (let i = 0; i < path.length - 1; i++) {
       const step = path[i];
       const next = path[i + 1];
@@ -88,5 +93,5 @@ export function assign(rule: Record<string, unknown>, list: Assignment[]): Recor
       else delete at[last];
     } else at[last] = value;
   }
-  return rule;
+  return obj;
 }

@@ -1,5 +1,7 @@
 // Rules as people read them (one line per input/output) and plain-text tables.
+import { linkSchema, type Link } from "../rules/link.ts";
 import { ruleSchema, type Output, type Rule, type RuleInput } from "../rules/schema.ts";
+import { LINK_SERVER_FIELDS } from "../services/protocol/links.ts";
 import { withoutServerFields, type RuleView } from "../services/protocol/rules.ts";
 
 /** A rule as the API returns it. */
@@ -9,6 +11,11 @@ export type StoredRule = RuleView;
  *  in, keys in the schema's order. Two rules are equal when these are; export and edit show it. */
 export function fullRule(r: Rule | RuleInput | RuleView): Rule {
   return ruleSchema.parse(withoutServerFields(r as Record<string, unknown>));
+}
+
+/** The same for a link (from a file or a response). */
+export function fullLink(l: object): Link {
+  return linkSchema.parse(withoutServerFields(l as Record<string, unknown>, LINK_SERVER_FIELDS));
 }
 
 export const describeInput = (i: Rule["input"]) => `${i.interface} ${i.group}:${i.port}${i.source ? ` from ${i.source}` : ""}`;

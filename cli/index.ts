@@ -1,9 +1,10 @@
-// The API client commands: rules, apply, export, stats (dispatched here from bin/mcrelay.ts).
+// The API client commands: rules, links, apply, export, stats (dispatched here from bin/mcrelay.ts).
 import { apply, exportRules } from "./apply.ts";
 import { edit } from "./edit.ts";
 import { CliError, UsageError, describeError } from "./errors.ts";
 import { print } from "./format.ts";
 import { COMMON_USAGE } from "./options.ts";
+import * as links from "./links.ts";
 import { add, ls, rm, set, show } from "./rules.ts";
 import { stats } from "./stats.ts";
 import { TOP_USAGE, top } from "./top.ts";
@@ -20,21 +21,27 @@ const USAGE = {
   add: --ttl/--dscp apply to every --out; outputs[N].FIELD= sets one (outputs[N] one past the last adds it).
   set: the stored rule with those fields changed; the API checks the whole rule and names a wrong field.
   edit opens the rule in $VISUAL or $EDITOR (default vi) and stores it when the editor exits.`,
+  links: links.LINKS_USAGE,
   apply: `usage: mcrelay apply -f FILE|- [--dry-run] [--prune | --no-prune]
-  The file ({"rules": [...]}, as for start --config and as export prints) becomes the desired state:
-  rules are matched by id (derived from the input when absent); the diff is printed, then carried
-  out unless --dry-run. Rules on the server but not in the file are deleted unless --no-prune.`,
+  The file ({"rules": [...], "links": [...]}, as for start --config and as export prints) becomes
+  the desired state: rules and links are matched by id (derived from a rule's input or a link's
+  interfaces when absent); the diff is printed, then carried out unless --dry-run. Rules and links
+  on the server but not in the file are deleted unless --no-prune.`,
   export: `usage: mcrelay export
-  Prints every rule as a rules file that apply -f accepts.`,
+  Prints every rule and link as a rules file that apply -f accepts.`,
   top: TOP_USAGE,
   stats: `usage: mcrelay stats
   Counters and rates per rule and worker; without a reachable API, read from the shared memory of
   the relay running with --state-dir DIR.`,
 };
 
-const RULES: Record<string, (argv: string[]) => Promise<number>> = { ls, list: ls, show, get: show, add, set, rm, delete: rm, edit };
+type Sub = Record<string, (argv: string[]) => Promise<number>>;
+const SUBCOMMANDS: Record<"rules" | "links", Sub> = {
+  rules: { ls, list: ls, show, get: show, add, set, rm, delete: rm, edit },
+  links: { ls: links.ls, list: links.ls, show: links.show, get: links.show, add: links.add, rm: links.rm, delete: links.rm, set: links.set },
+};
 
-export async function main(cmd: "rules" | "apply" | "export" | "stats" | "top", argv: string[]): Promise<number> {
+export async function main(cmd: "rules" | "links" | "apply" | "export" | "stats" | "top", argv: string[]): Promise<number> {
   const usage = `${USAGE[cmd]}\n${COMMON_USAGE}`;
   if (argv.includes("--help") || argv.includes("-h")) {
     await print(usage);
@@ -42,9 +49,9 @@ export async function main(cmd: "rules" | "apply" | "export" | "stats" | "top", 
   }
   try {
     switch (cmd) {
-      case "rules": {
+      case "rules": case "links": {
         const [sub, ...rest] = argv;
-        const fn = sub === undefined ? undefined : RULES[sub];
+        const fn = sub === undefined ? undefined : SUBCOMMANDS[cmd][sub];
         if (!fn) throw new UsageError(sub === undefined ? "a subcommand is needed" : `unknown subcommand "${sub}"`);
         return await fn(rest);
       }

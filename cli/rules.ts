@@ -1,10 +1,11 @@
-// `rules ls | show | add | rm`: thin wrappers over /api/v1/rules.
-import { readFileSync } from "node:fs";
-import { ApiError, CliError, UsageError, describeError } from "./errors.ts";
+// `rules ls | show | add | set | rm`: thin wrappers over /api/v1/rules.
+import { ruleObject } from "../rules/schema.ts";
+import { SERVER_FIELDS } from "../services/protocol/rules.ts";
+import { UsageError } from "./errors.ts";
 import { describeInput, describeOutput, print, printJson, ruleDetails, table, type StoredRule } from "./format.ts";
 import { connect, parse } from "./options.ts";
 import { assign, isAssignment, parseAssignments } from "./assign.ts";
-import { withoutServerFields } from "../services/protocol/rules.ts";
+import { readOne, rmCommand, setCommand, showCommand } from "./stored.ts";
 
 export async function ls(argv: string[]): Promise<number> {
   const { values: v, positionals } = parse(argv, {});
@@ -18,13 +19,7 @@ export async function ls(argv: string[]): Promise<number> {
   return 0;
 }
 
-export async function show(argv: string[]): Promise<number> {
-  const { values: v, positionals } = parse(argv, {});
-  if (positionals.length !== 1) throw new UsageError("rules show takes one rule id");
-  const r = await connect(v).request<StoredRule>("GET", `/api/v1/rules/${encodeURIComponent(positionals[0])}`).catch(context(positionals[0]));
-  await (v.json ? printJson(r) : print(ruleDetails(r)));
-  return 0;
-}
+export const show = showCommand("rule", ruleDetails);
 
 /** IF:GROUP:PORT[@SOURCE]; interface names cannot hold ':' so the split is unambiguous. */
 export function parseEndpointArg(flag: string, s: string, source: boolean) {
@@ -39,26 +34,6 @@ function int(flag: string, s: string): number {
   return Number(s);
 }
 
-
-function readRuleFile(path: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(path === "-" ? 0 : path, "utf8");
-  } catch (e) {
-    throw new CliError(`cannot read ${path}: ${(e as Error).message}`);
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new CliError(`${path === "-" ? "stdin" : path} is not valid JSON: ${(e as Error).message}`);
-  }
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new CliError(`${path} must hold one rule (a JSON object)`);
-  if ("rules" in raw) throw new CliError(`${path} is a rules file; use \`mcrelay apply -f ${path}\` for those`);
-  // A rule printed by `rules show --json` can be fed back: the fields the API adds are left out.
-  return withoutServerFields(raw as Record<string, unknown>);
-}
-
 export async function add(argv: string[]): Promise<number> {
   const { values: v, positionals } = parse(argv, {
     file: { type: "string", short: "f" }, in: { type: "string" }, out: { type: "string", multiple: true },
@@ -71,7 +46,7 @@ export async function add(argv: string[]): Promise<number> {
   if (v.file !== undefined) {
     const flags = ["in", "out", "ttl", "dscp", "name", "id"].filter((k) => v[k as keyof typeof v] !== undefined);
     if (flags.length) throw new UsageError(`-f and --${flags[0]} cannot be combined`);
-    body = readRuleFile(v.file);
+    body = readOne(v.file, "rule", SERVER_FIELDS);
   } else {
     const given = new Set(sets.map((s) => s.path[0]));
     if ((!v.in && !given.has("input")) || (!v.out?.length && !given.has("outputs"))) {
@@ -94,51 +69,7 @@ export async function add(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** `rules set ID FIELD=VALUE...`: the stored rule with those fields changed, stored with PUT (so the
- *  API checks the whole rule and names a wrong field). */
-export async function set(argv: string[]): Promise<number> {
-  const { values: v, positionals } = parse(argv, {});
-  const [id, ...rest] = positionals;
-  if (id === undefined || !rest.length) throw new UsageError("rules set takes a rule id and one or more FIELD=VALUE");
-  const stray = rest.find((p) => !isAssignment(p));
-  if (stray !== undefined) throw new UsageError(`rules set: "${stray}" is not FIELD=VALUE`);
-  const sets = parseAssignments(rest);
-  if (sets.some((s) => s.path[0] === "id")) throw new UsageError("rules set cannot change a rule's id (add a new rule and rm this one)");
-  const client = connect(v);
-  const path = `/api/v1/rules/${encodeURIComponent(id)}`;
-  const rule = withoutServerFields(await client.request<StoredRule>("GET", path).catch(context(id)));
-  const r = await client.request<StoredRule>("PUT", path, assign(rule, sets)).catch(context(id));
-  if (v.json) return (await printJson(r), 0);
-  await print(`updated rule ${r.id}: ${r.state}${r.reason ? ` (${r.reason})` : ""}\n  ${rest.join(" ")}`);
-  return 0;
-}
+/** `rules set ID FIELD=VALUE...` (stored.ts). */
+export const set = setCommand<StoredRule>("rule", ruleObject, SERVER_FIELDS, (r) => `updated rule ${r.id}: ${r.state}${r.reason ? ` (${r.reason})` : ""}`);
 
-export async function rm(argv: string[]): Promise<number> {
-  const { values: v, positionals } = parse(argv, {});
-  if (!positionals.length) throw new UsageError("rules rm takes one or more rule ids");
-  const client = connect(v);
-  const deleted: string[] = [];
-  let failed = false;
-  for (const id of positionals) {
-    try {
-      await client.request("DELETE", `/api/v1/rules/${encodeURIComponent(id)}`);
-      deleted.push(id);
-      if (!v.json) await print(`deleted rule ${id}`);
-    } catch (e) {
-      // A wrong id among several must not stop the others; the exit code still says so.
-      if (!(e instanceof ApiError) || e.status === 401) throw e;
-      console.error(describeError(e, `rule ${id}`));
-      failed = true;
-    }
-  }
-  if (v.json) await printJson({ deleted });
-  return failed ? 1 : 0;
-}
-
-/** Prefixes an API error with the rule it was about ("rule x: no such rule"). */
-export function context(what: string) {
-  return (e: unknown): never => {
-    if (e instanceof ApiError && e.status === 404) throw new ApiError(e.status, `rule ${what}: ${e.error}`, e.issues, e.hint);
-    throw e;
-  };
-}
+export const rm = rmCommand("rule");

@@ -4,7 +4,7 @@
 // extend it, and the file, the API, the OpenAPI document and the CLI take it from here.
 import { z } from "zod";
 import { parseCidr } from "./cidr.ts";
-import { displayName, impairmentSchema, interfaceName, ruleId } from "./schema.ts";
+import { displayName, impairmentSchema, interfaceName, nodeField, ruleId } from "./schema.ts";
 
 /** IP protocol numbers of the names a match may use. */
 export const PROTOCOLS = { icmp: 1, tcp: 6, udp: 17, icmpv6: 58 } as const;
@@ -48,6 +48,8 @@ export const linkObject = z.strictObject({
   bToA: impairmentSchema.optional(),
   /** tried in order for each frame; the first that matches decides (else the link's own settings) */
   flows: z.array(flowSchema).max(MAX_FLOWS, `a link has at most ${MAX_FLOWS} flows`).optional(),
+  /** the relay of a fleet whose interfaces a and b are: as a rule's node */
+  node: nodeField("link"),
 });
 
 export const linkSchema = linkObject

@@ -78,6 +78,13 @@ export const nodeName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "a
 /** The `node` of a rule that runs on every node; a rule without `node` does too. */
 export const EVERY_NODE = "*";
 
+/** Which relay of a fleet runs a rule or a link. Absent means every node, as "*" does: those written
+ *  before fleets existed, and everything of a one-host relay, keep running wherever they are. */
+export const nodeField = (what: "rule" | "link") =>
+  z.string().refine((s) => s === EVERY_NODE || nodeName.safeParse(s).success, { message: 'node must be "*" (every node) or a node name: 1–64 of A–Z a–z 0–9 . _ -, starting with a letter or digit' })
+    .optional()
+    .describe(`the node (relay) that runs the ${what}, or "*" (the default) for every node`);
+
 /** Text people name things with: well-formed Unicode (no lone surrogates, which SQLite and JSON
  *  tools mangle into each other) and no control characters (NUL ends a C string; others break logs). */
 export const displayName = (what: string, max: number) =>
@@ -101,11 +108,7 @@ export const ruleObject = z.strictObject({
   outputs,
   traceSampleRatio: traceSampleRatio.default(0),
   impairment: impairmentSchema.optional(),
-  /** Which relay of a fleet runs the rule. Absent means every node, as "*" does: rules written
-   *  before fleets existed, and every rule of a one-host relay, keep running wherever they are. */
-  node: z.string().refine((s) => s === EVERY_NODE || nodeName.safeParse(s).success, { message: 'node must be "*" (every node) or a node name: 1–64 of A–Z a–z 0–9 . _ -, starting with a letter or digit' })
-    .optional()
-    .describe('the node (relay) that runs the rule, or "*" (the default) for every node'),
+  node: nodeField("rule"),
 });
 
 /** A rule as written in a rules file or a request body, with the checks across its fields. */

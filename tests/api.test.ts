@@ -106,6 +106,22 @@ describe("REST API", () => {
     });
   }, 60_000);
 
+  test("a PUT or PATCH the data plane refuses leaves the rule exactly as it was", async () => {
+    await withRelay(async (r) => {
+      expect((await r.api("POST", "/api/v1/rules", rule(5000, { id: "kept", name: "kept" }))).status).toBe(201);
+      const before = (await r.api("GET", "/api/v1/rules/kept")).body;
+      // Only the relay can see that 10.77.0.255 is out0's broadcast address: the store took the
+      // change first and must put the old rule back.
+      const broadcast = { outputs: [{ interface: "out0", group: "10.77.0.255", port: 6600 }] };
+      for (const [method, body] of [["PUT", rule(5000, { name: "kept", ...broadcast })], ["PATCH", broadcast]] as const) {
+        const res = await r.api(method, "/api/v1/rules/kept", body);
+        expect([method, res.status, res.body.issues.map((i: any) => i.path)]).toEqual([method, 422, [["outputs", 0, "group"]]]);
+        expect((await r.api("GET", "/api/v1/rules/kept")).body).toEqual(before);
+      }
+      expect(r.status().rules.map((x) => x.id)).toEqual(["kept"]);
+    });
+  }, 60_000);
+
   test("healthz, openapi.json and docs need no token; interfaces and stats do", async () => {
     await withRelay(async (r) => {
       expect(await r.api("GET", "/healthz", undefined, { auth: false })).toEqual({ status: 200, body: { status: "ready" } });

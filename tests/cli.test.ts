@@ -10,7 +10,8 @@ import { leafPaths, valuePaths } from "../rules/forms.ts";
 import { ruleSchema } from "../rules/schema.ts";
 import { withoutServerFields } from "../services/protocol/rules.ts";
 import { Lab } from "../lab/netns.ts";
-import { BUN, ROOT, TestRelay, runGen } from "./lib/relay.ts";
+import { runCli } from "./lib/cli.ts";
+import { TestRelay, runGen } from "./lib/relay.ts";
 
 let lab: Lab;
 let src: string, rly: string;
@@ -41,21 +42,8 @@ beforeEach(async () => {
   for (const x of (await r.api("GET", "/api/v1/rules")).body.rules) await r.api("DELETE", `/api/v1/rules/${x.id}`);
 });
 
-type Conn = "flags" | "state-dir" | "none";
-
 /** Runs the CLI; conn says how it finds the API (flags: --api unix:… --token …). */
-async function cli(args: string[], o: { conn?: Conn; env?: Record<string, string>; stdin?: string } = {}) {
-  const conn = o.conn ?? "flags";
-  const how = conn === "flags" ? ["--api", `unix:${r.apiSocket}`, "--token", r.token] : conn === "state-dir" ? ["--state-dir", r.stateDir] : [];
-  const env: Record<string, string | undefined> = { ...process.env };
-  for (const k of ["MCRELAY_API", "MCRELAY_API_TOKEN", "VISUAL", "EDITOR"]) delete env[k];
-  Object.assign(env, o.env);
-  const p = Bun.spawn([BUN, "bin/mcrelay.ts", ...args, ...how], {
-    cwd: ROOT, env, stdin: o.stdin === undefined ? "ignore" : new Blob([o.stdin]), stdout: "pipe", stderr: "pipe",
-  });
-  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-  return { code, stdout, stderr };
-}
+const cli = (args: string[], o: Parameters<typeof runCli>[2] = {}) => runCli(r, args, o);
 
 const rule = (id: string, port: number, extra: object = {}) => ({
   id,
@@ -79,7 +67,7 @@ function editor(name: string, body: string): string {
 
 const stored = async () => (await r.api("GET", "/api/v1/rules")).body.rules as any[];
 /** A stored rule without the fields the API adds: the rule as the user wrote it, defaults filled in. */
-const plain = (x: any) => Object.fromEntries(Object.entries(x).filter(([k]) => !["revision", "createdAt", "updatedAt", "state", "reason"].includes(k)));
+const plain = (x: any) => withoutServerFields(x);
 
 describe("rules", () => {
   test("add with flags, ls (also via --state-dir only), show, --json", async () => {
@@ -252,7 +240,7 @@ describe("export and apply", () => {
     const add = await cli(["rules", "add", ...assignments(everyField)]);
     expect({ code: add.code, stderr: add.stderr }).toEqual({ code: 0, stderr: "" });
     const body = (await r.api("GET", "/api/v1/rules/every-field")).body;
-    expect(<unknown>ruleSchema.parse(withoutServerFields(body))).toEqual(everyField);
+    expect(<unknown>ruleSchema.parse(plain(body))).toEqual(everyField);
 
     // The flags with per-output fields, impairment and ratio alongside.
     const mixed = await cli(["rules", "add", "--id", "mixed", "--in", "in0:239.1.1.1:5004", "--out", "out0:239.2.2.4:6005", "--out", "out0:239.2.2.5:6006",
@@ -397,18 +385,18 @@ describe("apply's plan (no relay)", () => {
     outputs: [{ interface: "out0", group: "239.2.2.2", port: 9000, ttl: 16, dscp: 0 }] });
 
   test("writes before deletions, unless a write needs what a deletion frees", () => {
-    const p = plan([R("a", 1), R("n", 3)], [R("a", 1), R("old", 2), R("gone", 4)], true);
+    const p = plan({ rules: [R("a", 1), R("n", 3)] }, { rules: [R("a", 1), R("old", 2), R("gone", 4)] }, true);
     expect(p.steps.map((s) => `${s.action} ${s.id}`)).toEqual(["create n", "delete old", "delete gone"]);
-    const q = plan([R("n", 2)], [R("old", 2)], true);
+    const q = plan({ rules: [R("n", 2)] }, { rules: [R("old", 2)] }, true);
     expect(q.steps.map((s) => `${s.action} ${s.id}`)).toEqual(["delete old", "create n"]);
-    const byName = plan([R("n", 5, "feed")], [R("old", 2, "feed")], true);
+    const byName = plan({ rules: [R("n", 5, "feed")] }, { rules: [R("old", 2, "feed")] }, true);
     expect(byName.steps.map((s) => `${s.action} ${s.id}`)).toEqual(["delete old", "create n"]);
   });
 
   test("a chain of updates in the right order; a swap is broken by delete and create", () => {
-    const chain = plan([R("a", 2), R("b", 3)], [R("a", 1), R("b", 2)], true);
+    const chain = plan({ rules: [R("a", 2), R("b", 3)] }, { rules: [R("a", 1), R("b", 2)] }, true);
     expect(chain.steps.map((s) => `${s.action} ${s.id}`)).toEqual(["put b", "put a"]);
-    const swap = plan([R("a", 2), R("b", 1)], [R("a", 1), R("b", 2)], true);
+    const swap = plan({ rules: [R("a", 2), R("b", 1)] }, { rules: [R("a", 1), R("b", 2)] }, true);
     expect(swap.steps.map((s) => `${s.action} ${s.id}`)).toEqual(["delete b", "put a", "create b"]);
     expect(swap.changes.map((c) => c.op)).toEqual(["update", "update"]);
   });

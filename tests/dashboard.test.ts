@@ -346,7 +346,10 @@ describe("editing from the page", () => {
     const slider = form.locator('[data-slider-for="impairment.loss"]');
     await slider.focus();
     for (let i = 0; i < 50; i++) await page.keyboard.press("ArrowRight");
-    await form.locator(".live-status").filter({ hasText: "impairment applied" }).waitFor({ timeout: 10_000 });
+    const live = form.locator(".live-status").filter({ hasText: /impairment (not )?applied/ });
+    await live.waitFor({ timeout: 20_000 });
+    expect({ status: await live.textContent(), issues: await form.locator(".field-error, .form-error").allTextContents() })
+      .toMatchObject({ status: "impairment applied" });
     expect(await field("impairment.loss").inputValue()).toBe("0.5");
     expect((await r.api("GET", "/api/v1/rules/ui-made")).body.impairment).toEqual({ loss: 0.5 });
     await form.locator('[data-action="cancel"]').click();

@@ -1,5 +1,5 @@
 // API process: unprivileged, started by the supervisor (or on its own, e.g. in its own
-// container). Persists rules, keeps the supervisor's rules equal to the store, serves HTTP.
+// container). Persists rules and links, keeps the supervisor's equal to the store, serves HTTP.
 // A configuration it cannot use (a flag, a variable, a store it cannot reach, a port it cannot
 // listen on) stops it at once with exit code 2 and one line saying which: the supervisor then
 // does not start it again.

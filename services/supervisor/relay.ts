@@ -130,8 +130,8 @@ export class Relay {
       }
     }, 50);
     for (const p of this.pairs) for (const w of p.workers()) await w.expect("ready", ANSWER_MS);
-    // A rules file may hold a fleet's rules: this node runs its own (the API stores them all).
-    const initial = this.check(this.opts.config.rules.filter((r) => runsOn(r, this.opts.node)), [], this.opts.config.links, []);
+    // A rules file may hold a fleet's rules and links: this node runs its own (the API stores them all).
+    const initial = this.check(this.opts.config.rules.filter((r) => runsOn(r, this.opts.node)), [], this.opts.config.links.filter((l) => runsOn(l, this.opts.node)), []);
     if ("issues" in initial) throw new StartupConfigError(initial.issues.map((i) => `${i.kind ?? "rule"} ${i.id} ${i.path.join(".")}: ${i.message}`).join("\n"));
     this.take(initial.rules, [], initial.links, []);
     await this.queueApply();
@@ -336,7 +336,7 @@ export class Relay {
     put = put.filter((r) => unchanged.get(ruleId(r)) !== JSON.stringify({ ...r, id: ruleId(r) }));
     // Links the same way: upserted for the API to import, or (without one) the file's are all there is.
     const curLinks = this.desiredLinks.list();
-    let linkPut: Link[] = cfg.links;
+    let linkPut: Link[] = cfg.links.filter((l) => runsOn(l, this.opts.node));
     let linkDel: string[] = [];
     if (this.api || this.opts.externalApi) {
       linkPut = linkPut.map((l) => ({ ...l, id: l.id ?? curLinks.find((x) => l.name !== undefined && x.name === l.name)?.id ?? linkId(l) }));

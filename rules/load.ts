@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import type { z } from "zod";
 import { configSchema, type Config } from "./config.ts";
 import type { Link } from "./link.ts";
+import { canonicalIp } from "./ip.ts";
 import { EVERY_NODE, type Rule } from "./schema.ts";
 
 export class ConfigError extends Error {}
@@ -32,7 +33,9 @@ export function ruleId(r: Pick<Rule, "id" | "input" | "node">): string {
   if (r.id) return r.id;
   const i = r.input;
   const node = ruleNode(r);
-  const key = `${i.interface}|${i.group}|${i.port}|${i.source ?? ""}${node === EVERY_NODE ? "" : `|${node}`}`;
+  // Canonical addresses (two spellings of one IPv6 group are one input); a VLAN only when set, so
+  // the ids of rules written before VLANs stay as they were.
+  const key = `${i.interface}|${canonicalIp(i.group)}|${i.port}|${i.source ? canonicalIp(i.source) : ""}${i.vlan ? `|vlan ${i.vlan}` : ""}${node === EVERY_NODE ? "" : `|${node}`}`;
   return "r-" + createHash("sha256").update(key).digest("hex").slice(0, 12);
 }
 
@@ -62,9 +65,12 @@ export function interfaceClashes(rules: Pick<Rule, "input" | "name" | "id">[], l
   return out;
 }
 
+/** "eth0 239.1.1.1:5000 from 10.0.0.2", "eth0 vlan 100 [ff0e::1]:5000": one per input, in
+ *  canonical text (it is also the store's unique key: the IPv4 keys are what they always were). */
 export function inputKey(r: Pick<Rule, "input">): string {
   const i = r.input;
-  return `${i.interface} ${i.group}:${i.port}${i.source ? ` from ${i.source}` : ""}`;
+  const g = canonicalIp(i.group);
+  return `${i.interface}${i.vlan ? ` vlan ${i.vlan}` : ""} ${g.includes(":") ? `[${g}]` : g}:${i.port}${i.source ? ` from ${canonicalIp(i.source)}` : ""}`;
 }
 
 /** The node a rule runs on: a name, or "*" (also when it names none). */

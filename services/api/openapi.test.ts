@@ -327,7 +327,7 @@ describe("OpenAPI document", () => {
     // Rules: replace and patch.
     for (const [method, ok, clash, invalid] of [
       ["PUT", rule(5000, { name: "a2", outputs: [{ interface: "out0", group: "239.2.2.3", port: 7000, ttl: 4, dscp: "preserve" }] }), rule(5000, { name: "b" }), rule(5000, { id: "other" })],
-      ["PATCH", { name: "a3", traceSampleRatio: 0.5 }, { name: "b" }, { input: { vlan: 3 } }],
+      ["PATCH", { name: "a3", traceSampleRatio: 0.5 }, { name: "b" }, { input: { colour: 3 } }],
     ] as const) {
       await expectStatus(200, method, `/api/v1/rules/${a.id}`, { body: ok });
       await expectStatus(404, method, "/api/v1/rules/nope", { body: ok });

@@ -20,7 +20,7 @@ import type { IngressInput, IngressLink, IngressRule } from "../protocol/worker.
 import { LinkEnd } from "./link-end.ts";
 import { FlowTopWriter } from "../../shm/flowtop.ts";
 import { readTune } from "../tune.ts";
-import { MatchTable } from "./match.ts";
+import { MatchTable, NO_VLAN } from "./match.ts";
 import { F, PARSED_FIELDS, parseFrame, udpChecksumOk } from "./parse.ts";
 import { openRing, type RxRing } from "./rx-ring.ts";
 import { StagedCounters } from "./staged-counters.ts";
@@ -235,7 +235,7 @@ export class Ingress {
         } else if (type === K.PACKET_OTHERHOST) {
           this.st.c[C.frames]++;
           this.st.c[C.drop_other_host]++; // not for this host: seen only because the interface is promiscuous
-        } else this.frame(ring, input, ring.mac(f), ring.snap(f), ring.wireLen(f), ring.status(f));
+        } else this.frame(ring, input, ring.mac(f), ring.snap(f), ring.wireLen(f), ring.status(f), f);
       }
       // Progress first, then the counters, then the publish: a successor that finds the publish
       // done skips this batch, one that does not reads it again (rx-ring.ts).
@@ -248,7 +248,8 @@ export class Ingress {
     return total;
   }
 
-  private frame(ring: RxRing, input: number, off: number, snap: number, wireLen: number, status: number): void {
+  /** f: the frame's ring header (for the VLAN tag the kernel took off, when it did). */
+  private frame(ring: RxRing, input: number, off: number, snap: number, wireLen: number, status: number, f: number): void {
     const c = this.st.c;
     const P = this.parsed;
     c[C.frames]++;
@@ -256,14 +257,17 @@ export class Ingress {
       c[C.drop_oversize]++; // larger than a ring frame: never a frame we could relay whole
       return;
     }
-    const r = parseFrame(ring.u8, off, snap, (status & K.TP_STATUS_VLAN_VALID) !== 0, P);
+    const r = parseFrame(ring.u8, off, snap, (status & K.TP_STATUS_VLAN_VALID) !== 0 ? ring.vlan(f) & 0xffff : -1, P);
     if (r !== 0) {
       c[DROP0 + r - 1]++;
       return;
     }
-    const rule = this.match.lookup(input, P[F.dst], P[F.dport], P[F.src]);
+    // IPv6 compares the addresses' bytes in the ring (their keys are hashes).
+    const rule = P[F.family] === 4 ? this.match.lookup(input, P[F.vlan], P[F.dst], P[F.dport], P[F.src])
+      : this.match.lookup6(input, P[F.vlan], P[F.dst], P[F.dport], P[F.src], ring.u8, P[F.addrOff]);
     if (rule < 0) {
-      c[C.drop_no_rule]++;
+      if (rule === NO_VLAN) c[C.drop_vlan]++;
+      else c[C.drop_no_rule]++;
       return;
     }
     const rc = this.st.rc;
@@ -280,8 +284,8 @@ export class Ingress {
     const h = so >> 2;
     const dst = this.seg.addr + so + SLOT_HEADER_BYTES;
     const src = ring.map.addr + P[F.payloadOff];
-    // A zero UDP checksum means "none" (IPv4); one the kernel vouches for, or that this host has
-    // yet to compute, is not checked.
+    // A zero UDP checksum means "none" (IPv4; the parser refused it for IPv6); one the kernel
+    // vouches for, or that this host has yet to compute, is not checked.
     const check = P[F.udpSum] !== 0 && (status & CSUM_KNOWN) === 0;
     if (check || this.sum[rule] === 1) {
       const sum = copySum(dst, src, len);
@@ -303,6 +307,7 @@ export class Ingress {
     const ratio = TRACING ? this.sample[rule] : 0;
     if (TRACING && ratio !== 0 && Math.random() < ratio) {
       this.slotU32[h + SH.sampled] = 1;
+      this.slotU32[h + SH.family] = P[F.family]; // an IPv6 packet's addresses do not fit: its span names the rule's
       this.slotU32[h + SH.src] = P[F.src];
       this.slotU32[h + SH.dst] = P[F.dst];
       this.slotU32[h + SH.ports] = ((P[F.sport] << 16) | P[F.dport]) >>> 0;

@@ -2,7 +2,7 @@
 // lacks its rule: egress learns new and changed rules (keeping the old), ingress switches its
 // match table, egress retires the rules that are gone (it answers "retired" once no packet of
 // one is left; then the rule's number may be used again). Only differences are sent, in parts.
-import { formatIpv4, isMulticast } from "../../rules/ipv4.ts";
+import { isMulticastIp } from "../../rules/ip.ts";
 import { ErrnoError } from "../../c/lib.ts";
 import { MAX_FDS_PER_MESSAGE } from "../../c/unixmsg.ts";
 import type { EgressConfigMsg, IngressConfigMsg, IngressInput } from "../protocol/worker.ts";
@@ -156,7 +156,7 @@ export class DataPlane {
     }
     for (const s of this.inputs.values()) if (!want.has(s.ifname)) this.closeInput(s);
     for (const s of this.inputs.values()) {
-      s.joins.update(plan.rules.filter((r) => r.matched && r.ifname === s.ifname && isMulticast(r.group)).map((r) => ({ group: r.group, source: r.source })));
+      s.joins.update(plan.rules.filter((r) => r.matched && r.ifname === s.ifname && isMulticastIp(r.group)).map((r) => ({ group: r.group, source: r.source })));
     }
   }
 
@@ -247,7 +247,7 @@ export class DataPlane {
         const join = this.inputs.get(r.ifname)?.joins.problem(r.group, r.source);
         if (join) problems.push(`${join}; forwarding what arrives, retrying the join`);
         const bad = r.outputs.filter((o) => this.failedOutputs.has(o.key));
-        for (const o of bad) problems.push(`output ${o.ifname} ${formatIpv4(o.addr)}:${o.port} could not be opened: ${this.failedOutputs.get(o.key)}`);
+        for (const o of bad) problems.push(`output ${o.ifname} ${o.family === 6 ? `[${o.addr}]` : o.addr}:${o.port} could not be opened: ${this.failedOutputs.get(o.key)}`);
         if (!problems.length) return r;
         const down = join !== undefined || (r.outputs.length > 0 && bad.length === r.outputs.length);
         return { ...r, state: down ? ("down" as const) : r.state, reason: [r.reason, ...problems].filter(Boolean).join("; ") };

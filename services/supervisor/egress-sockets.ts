@@ -7,6 +7,7 @@
 import { closeFd, egressSocket, localPort } from "../../c/inet.ts";
 import { ErrnoError } from "../../c/lib.ts";
 import { packetTxOpen } from "../../c/packet_tx.ts";
+import { ipValue } from "../../rules/ip.ts";
 import { readTune } from "../tune.ts";
 import type { PlannedOutput } from "./plan.ts";
 
@@ -34,20 +35,21 @@ export class EgressSockets {
   /** The source port of a raw output, held from now on. */
   sourcePort(o: PlannedOutput): number {
     if (!o.mac) throw new Error(`${o.ifname} is not an Ethernet interface: send "raw" builds Ethernet frames (use "socket")`);
-    if (!o.src) throw new Error(`${o.ifname} has no IPv4 address: send "raw" needs one as the frames' source (use "socket")`);
+    if (!o.src) throw new Error(`${o.ifname} has no IPv${o.family} address: send "raw" needs one as the frames' source (use "socket")`);
     if (!this.held.has(o.key)) this.held.set(o.key, this.udp(o));
     return this.ports.get(o.key)!;
   }
 
   private udp(o: PlannedOutput): number {
     const port = this.ports.get(o.key);
+    const spec = { ...o, addr: ipValue(o.addr) };
     let fd: number;
     try {
-      fd = egressSocket(o, port ?? 0);
+      fd = egressSocket(spec, port ?? 0);
     } catch (e) {
       // The remembered port may have been taken by another program since our sockets closed.
       if (!(port !== undefined && e instanceof ErrnoError && e.code === "EADDRINUSE")) throw e;
-      fd = egressSocket(o, 0);
+      fd = egressSocket(spec, 0);
     }
     this.ports.set(o.key, localPort(fd));
     return fd;

@@ -85,7 +85,23 @@ const bad: Record<string, () => Uint8Array> = {
     b.set(d.subarray(12), 16);
     return b;
   },
-  not_ipv4: () => { const b = datagram(100); b[12] = 0x88; b[13] = 0xb5; return b; },
+  qinq: () => {
+    const d = datagram(100);
+    const b = new Uint8Array(d.length + 8);
+    b.set(d.subarray(0, 12));
+    b.set([0x88, 0xa8, 0x00, 0x0a, 0x81, 0x00, 0x00, 0x64], 12);
+    b.set(d.subarray(12), 20);
+    return b;
+  },
+  // UDP over IPv6 with checksum 0, which IPv4 allows and IPv6 does not.
+  udp_zero_checksum: () => {
+    const b = new Uint8Array(14 + 40 + 8 + 100);
+    b.set([0x33, 0x33, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x86, 0xdd]);
+    b.set([0x60, 0, 0, 0, 0, 108, 17, 16, 0x20, 0x01, 0x0d, 0xb8, ...Array(11).fill(0), 2, 0xff, 0x0e, ...Array(13).fill(0), 1], 14);
+    b.set([0x9c, 0x40, port >> 8, port & 255, 0, 108, 0, 0], 54);
+    return b;
+  },
+  not_ip: () => { const b = datagram(100); b[12] = 0x88; b[13] = 0xb5; return b; },
   oversize: () => datagram(9000 - 28),
   no_rule: () => datagram(100, port + 1),
 };

@@ -10,7 +10,8 @@ import { packetTxOpen } from "../../c/packet_tx.ts";
 import { cut, delta, egressRules, frameSocketKey, ingressLinks, ingressRules, linkWays, type OutputFacts, type Part } from "./configure.ts";
 import { EgressSockets, socketKey } from "./egress-sockets.ts";
 import type { OutputRows } from "./output-rows.ts";
-import { GEOMETRY, LINK_GEOMETRY } from "./geometry.ts";
+import { GEOMETRY, LINK_GEOMETRY, inputGeometry } from "./geometry.ts";
+import { readMtu } from "./netdevs.ts";
 import { InputSlots, InputSockets, type Logger } from "./inputs.ts";
 import type { Plan, PlannedOutput } from "./plan.ts";
 import type { Pair } from "./pairs.ts";
@@ -145,14 +146,16 @@ export class DataPlane {
     return m;
   }
 
-  /** Opens (or closes) input sockets as the plan's inputs say, and joins their groups. */
+  /** Opens (or closes) input sockets as the plan's inputs say, and joins their groups. A V2 ring
+   *  whose frames no longer hold the interface's MTU is opened again (what its ring held is lost). */
   private openInputs(plan: Plan): void {
     const want = this.allInputs(plan);
     for (const [ifname, { ifindex, link }] of want) {
       const cur = this.inputs.get(ifname);
-      if (cur && cur.ifindex === ifindex && cur.link === link) continue;
+      const geometry = link ? LINK_GEOMETRY : inputGeometry(GEOMETRY, readMtu(ifname));
+      if (cur && cur.ifindex === ifindex && cur.link === link && cur.geometry.frameSize === geometry.frameSize) continue;
       if (cur) this.closeInput(cur);
-      this.inputs.set(ifname, new InputSockets(ifname, ifindex, this.slots.take(), link ? LINK_GEOMETRY : GEOMETRY, this.log, link));
+      this.inputs.set(ifname, new InputSockets(ifname, ifindex, this.slots.take(), geometry, this.log, link));
     }
     for (const s of this.inputs.values()) if (!want.has(s.ifname)) this.closeInput(s);
     for (const s of this.inputs.values()) {

@@ -57,3 +57,11 @@ export function readNetdevs(): Map<string, Netdev> {
   return links;
 }
 
+/** An interface's MTU now (0 when it is gone). */
+export function readMtu(ifname: string): number {
+  try {
+    return Number(readFileSync(`/sys/class/net/${ifname}/mtu`, "utf8").trim()) || 0;
+  } catch {
+    return 0;
+  }
+}

@@ -1,5 +1,6 @@
 // Writes a corpus of hand-made frames onto a link with a raw socket: valid datagrams (lab
-// payload format, so a sink can verify them) interleaved with malformed ones of every kind.
+// payload format, so a sink can verify them) interleaved with malformed ones of every kind
+// (--each of each; 0: valid ones only). --vlan N tags the valid ones with 802.1Q VLAN N.
 // Prints what it sent per kind as JSON.
 import { parseArgs } from "node:util";
 import { ifIndex } from "../../c/inet.ts";
@@ -11,7 +12,7 @@ const { values: v } = parseArgs({
   options: {
     interface: { type: "string" }, src: { type: "string" }, group: { type: "string" }, port: { type: "string" },
     valid: { type: "string", default: "200" }, each: { type: "string", default: "5" }, size: { type: "string", default: "1000" },
-    tos: { type: "string", default: "0" }, "size-step": { type: "string", default: "0" },
+    tos: { type: "string", default: "0" }, "size-step": { type: "string", default: "0" }, vlan: { type: "string" },
   },
 });
 const src = parseIpv4(v.src!)!;
@@ -63,6 +64,15 @@ function datagram(payload: number, dport = port, fill?: (b: Uint8Array) => void)
   return fixIp(b);
 }
 
+/** The frame with an 802.1Q tag of VLAN vid after its MAC addresses. */
+function tag(d: Uint8Array, vid: number): Uint8Array {
+  const b = new Uint8Array(d.length + 4);
+  b.set(d.subarray(0, 12));
+  b.set([0x81, 0x00, vid >> 8, vid & 255], 12);
+  b.set(d.subarray(12), 16);
+  return b;
+}
+
 const bad: Record<string, () => Uint8Array> = {
   ip_truncated: () => datagram(100).subarray(0, 14 + 12),
   bad_ihl: () => { const b = datagram(100); b[14] = 0x44; return b; },
@@ -77,14 +87,7 @@ const bad: Record<string, () => Uint8Array> = {
   bad_udp_checksum: () => { const b = datagram(100, port, (p) => writePayload(p, 0, 0, 0)); b[60] ^= 1; return b; },
   // To another host's MAC: the interface only hands it up when promiscuous; the relay must not relay it.
   other_host: () => { const b = datagram(100); b.set([0x02, 0x99, 0x99, 0x99, 0x99, 0x99], 0); return b; },
-  vlan: () => {
-    const d = datagram(100);
-    const b = new Uint8Array(d.length + 4);
-    b.set(d.subarray(0, 12));
-    b.set([0x81, 0x00, 0x00, 0x64], 12);
-    b.set(d.subarray(12), 16);
-    return b;
-  },
+  vlan: () => tag(datagram(100), 100),
   qinq: () => {
     const d = datagram(100);
     const b = new Uint8Array(d.length + 8);
@@ -113,7 +116,8 @@ const kinds = Object.keys(bad);
 const sent: Record<string, number> = { valid: 0 };
 for (let seq = 0; seq < valid; seq++) {
   // --size-step alternates the payload length (size, size + step, ...): for stages that look at it.
-  rawSend(fd, datagram(Number(v.size) + (seq % 2) * Number(v["size-step"]), port, (p) => writePayload(p, 0, seq, 0)));
+  const d = datagram(Number(v.size) + (seq % 2) * Number(v["size-step"]), port, (p) => writePayload(p, 0, seq, 0));
+  rawSend(fd, v.vlan ? tag(d, Number(v.vlan)) : d);
   sent.valid++;
   // Spread the bad frames between the valid ones.
   const k = kinds[seq % kinds.length];

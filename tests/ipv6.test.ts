@@ -6,7 +6,7 @@
 // class, checksums, the group's MAC; and the MLDv2 reports of the relay's joins on in0's far end.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Lab } from "../lab/netns.ts";
-import { TestRelay, backlogDrops, expectExactlyOnce, runGen, startSink } from "./lib/relay.ts";
+import { BUN, ROOT, TestRelay, backlogDrops, expectExactlyOnce, runGen, startSink } from "./lib/relay.ts";
 import { settled } from "./lib/settled.ts";
 import { CLEAN, RECORD, capture, recordsFor, reports } from "./lib/wire.ts";
 
@@ -90,6 +90,21 @@ describe("IPv6", () => {
       expect(wire["[ff0e::3:1]:6100"]).toMatchObject({ ...CLEAN, packets: N, ttl: [4], src: ["fd00:77::1"] });
       expect(wire["[fd00:78::2]:6101"]).toMatchObject({ ...CLEAN, packets: N, ttl: [16], tos: [0], src: ["fd00:78::1"] });
       expect(wire["239.3.3.3:6200"]).toMatchObject({ ...CLEAN, packets: N, ttl: [6], src: ["10.77.0.1"] });
+    } finally {
+      await r.stop();
+    }
+  }, 60_000);
+
+  test.each(["raw", "socket"])('dscp "preserve" from IPv4 to IPv6 (send %s): the traffic class is the input\'s TOS byte, per packet', async (send) => {
+    const r = await TestRelay.start(lab, relay, { rules: [{ name: "keep", input: { interface: "in0", group: "239.1.1.1", port: 5005 },
+      outputs: [{ interface: "out0", group: "ff0e::5:1", port: 6500, dscp: "preserve", send }] }] });
+    try {
+      const cap = capture(lab, dst, ["eth0"], 2000);
+      await cap.ready();
+      // 200 datagrams with TOS 0xb9 (DSCP 46, ECN 1) from a raw socket, among malformed frames that are dropped.
+      const p = lab.spawn(src, [BUN, "tests/tools/inject.ts", "--interface", "eth0", "--src", "10.99.1.2", "--group", "239.1.1.1", "--port", "5005", "--tos", "185"], { cwd: ROOT });
+      expect(await p.exited).toBe(0);
+      expect((await cap.wire())["[ff0e::5:1]:6500"]).toMatchObject({ ...CLEAN, packets: 200, unique: 200, tos: [0xb9] });
     } finally {
       await r.stop();
     }

@@ -68,8 +68,9 @@ function same(a: Uint8Array, b: Uint8Array, o: number): boolean {
 }
 
 export class MatchTable {
-  /** input index -> its untagged table */
+  /** input index -> its untagged table, and that table's IPv4 map (one load less for most packets) */
   private readonly untagged: (Table | undefined)[] = [];
+  private readonly untagged4: (Map<number, Entry4> | undefined)[] = [];
   /** input * 4096 + VLAN id -> its table */
   private readonly tagged = new Map<number, Table>();
 
@@ -79,7 +80,7 @@ export class MatchTable {
       let t = r.vlan === 0 ? this.untagged[r.input] : this.tagged.get(r.input * 4096 + r.vlan);
       if (!t) {
         t = { v4: new Map(), v6: new Map() };
-        if (r.vlan === 0) this.untagged[r.input] = t;
+        if (r.vlan === 0) [this.untagged[r.input], this.untagged4[r.input]] = [t, t.v4];
         else this.tagged.set(r.input * 4096 + r.vlan, t);
       }
       const g4 = parseIpv4(r.group);
@@ -120,9 +121,15 @@ export class MatchTable {
 
   /** An IPv4 datagram (addresses host order). */
   lookup(input: number, vlan: number, dst: number, dport: number, src: number): number {
-    const t = this.table(input, vlan);
-    if (t === undefined) return vlan === 0 ? NO_RULE : NO_VLAN;
-    const e = t.v4.get(dst * 65536 + dport);
+    let m: Map<number, Entry4> | undefined;
+    if (vlan === 0) m = this.untagged4[input];
+    else {
+      const t = this.tagged.get(input * 4096 + vlan);
+      if (t === undefined) return NO_VLAN;
+      m = t.v4;
+    }
+    if (m === undefined) return NO_RULE;
+    const e = m.get(dst * 65536 + dport);
     if (e === undefined) return NO_RULE;
     if (e.bySource !== null) {
       const r = e.bySource.get(src);

@@ -68,23 +68,20 @@ function martian6(b: Uint8Array, s: number): boolean {
 export function parseFrame(b: Uint8Array, o: number, len: number, tag: number, out: Uint32Array): number {
   if (len < 14) return SHORT;
   let et = (b[o + 12] << 8) | b[o + 13];
-  let l2 = 14;
+  let ip = o + 14;
   let vlan = tag < 0 ? 0 : tag & 0xfff;
   if (et === ETH_VLAN || et === ETH_QINQ) {
     if (tag >= 0) return QINQ;
     if (len < 18) return SHORT;
     vlan = ((b[o + 14] << 8) | b[o + 15]) & 0xfff;
     et = (b[o + 16] << 8) | b[o + 17];
-    l2 = 18;
+    ip = o + 18;
     if (et === ETH_VLAN || et === ETH_QINQ) return QINQ;
   }
   out[F.vlan] = vlan;
-  if (et === ETH_IPV4) return parse4(b, o + l2, len - l2, out);
-  if (et === ETH_IPV6) return parse6(b, o + l2, len - l2, out);
-  return NOT_IP;
-}
-
-function parse4(b: Uint8Array, ip: number, ipLen: number, out: Uint32Array): number {
+  const ipLen = o + len - ip;
+  if (et !== ETH_IPV4) return et === ETH_IPV6 ? parse6(b, ip, ipLen, out) : NOT_IP;
+  // IPv4, in this function: the path every IPv4 packet takes stays one body, as it was before IPv6.
   if (ipLen < 20) return IP_TRUNC;
   const vihl = b[ip];
   if (vihl >> 4 !== 4) return NOT_IP;
@@ -100,9 +97,11 @@ function parse4(b: Uint8Array, ip: number, ipLen: number, out: Uint32Array): num
   if (((b[ip + 6] << 8) | b[ip + 7]) & 0x3fff) return FRAG; // MF set or a non-zero offset
   if (b[ip + 8] === 0) return TTL0;
   if (MARTIAN_FIRST_OCTET[b[ip + 12]] === 1) return MARTIAN;
+  const src = ((b[ip + 12] << 24) | (b[ip + 13] << 16) | (b[ip + 14] << 8) | b[ip + 15]) >>> 0;
+  const dst = ((b[ip + 16] << 24) | (b[ip + 17] << 16) | (b[ip + 18] << 8) | b[ip + 19]) >>> 0;
   out[F.family] = 4;
-  out[F.src] = ((b[ip + 12] << 24) | (b[ip + 13] << 16) | (b[ip + 14] << 8) | b[ip + 15]) >>> 0;
-  out[F.dst] = ((b[ip + 16] << 24) | (b[ip + 17] << 16) | (b[ip + 18] << 8) | b[ip + 19]) >>> 0;
+  out[F.src] = src;
+  out[F.dst] = dst;
   out[F.addrOff] = ip + 12;
   out[F.tos] = b[ip + 1];
   const proto = b[ip + 9];
@@ -112,12 +111,17 @@ function parse4(b: Uint8Array, ip: number, ipLen: number, out: Uint32Array): num
   const u = ip + ihl;
   const ulen = (b[u + 4] << 8) | b[u + 5];
   if (ulen !== tot - ihl) return BAD_UDP;
+  const sport = (b[u] << 8) | b[u + 1];
+  const dport = (b[u + 2] << 8) | b[u + 3];
   const udpSum = (b[u + 6] << 8) | b[u + 7];
-  udp(b, u, ulen, udpSum, out);
+  out[F.sport] = sport;
+  out[F.dport] = dport;
+  out[F.payloadOff] = u + 8;
+  out[F.payloadLen] = ulen - 8;
+  out[F.udpSum] = udpSum;
   // Pseudo-header (addresses, protocol, UDP length) and the UDP header itself, checksum included:
   // with the payload's sum added, a correct datagram folds to 0xffff.
-  out[F.pseudo] = (out[F.src] >>> 16) + (out[F.src] & 0xffff) + (out[F.dst] >>> 16) + (out[F.dst] & 0xffff) + 17 + ulen
-    + out[F.sport] + out[F.dport] + ulen + udpSum;
+  out[F.pseudo] = (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + 17 + ulen + sport + dport + ulen + udpSum;
   return PARSE_OK;
 }
 

@@ -11,6 +11,7 @@ const linkLocal6 = (a: Uint8Array) => (a[0] === 0xfe && (a[1]! & 0xc0) === 0x80)
 const { symbols: C } = dlopen(libPath(), {
   mr_egress_socket: { args: [T.ptr, T.i32, T.u32, T.u32, T.i32, T.i32, T.i32, T.u32, T.i32], returns: T.i32 },
   mr_egress_socket6: { args: [T.ptr, T.i32, T.ptr, T.u32, T.i32, T.i32, T.i32, T.u32, T.i32], returns: T.i32 },
+  mr_raw_ip_socket: { args: [T.i32, T.i32, T.ptr, T.i32, T.ptr, T.i32, T.i32, T.i32, T.i32], returns: T.i32 },
   mr_local_port: { args: [T.i32], returns: T.i32 },
   mr_helper_socket: { args: [], returns: T.i32 },
   mr_helper_socket6: { args: [], returns: T.i32 },
@@ -50,6 +51,15 @@ export function egressSocket(s: EgressSpec, srcPort = 0, sndbuf = 4 << 20): numb
   }
   return check(C.mr_egress_socket6(cstr(s.ifname), s.ifindex, ptr(a), be16(s.port), s.ttl, s.dscp << 2, sndbuf, be16(srcPort), linkLocal6(a) ? 1 : 0),
     `IPv6 UDP socket to port ${s.port} on ${s.ifname}`);
+}
+
+/** A raw IP socket of `protocol` (not UDP), bound to the output interface and connected to its
+ *  destination: a send is the protocol's payload, the kernel adds the IP header. */
+export function rawIpSocket(s: EgressSpec, protocol: number, sndbuf = 4 << 20): number {
+  const a = s.addr;
+  const bytes = typeof a === "number" ? new Uint8Array([a >>> 24, (a >>> 16) & 255, (a >>> 8) & 255, a & 255]) : a;
+  return check(C.mr_raw_ip_socket(bytes.length === 16 ? 6 : 4, protocol, cstr(s.ifname), s.ifindex, ptr(bytes), s.ttl, s.dscp << 2, sndbuf,
+    bytes.length === 16 && linkLocal6(bytes) ? 1 : 0), `raw IP socket (protocol ${protocol}) on ${s.ifname}`);
 }
 
 /** The socket's local UDP port. */

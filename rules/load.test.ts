@@ -57,6 +57,13 @@ describe("rules file", () => {
     ["udpChecksum false on IPv6", (c) => Object.assign(c.rules[0].outputs[0], { group: "ff0e::2", udpChecksum: false }), /field outputs\[0\]\.udpChecksum: UDP over IPv6 must carry a checksum/],
     ["vlan 0", (c) => (c.rules[0].input.vlan = 0), /field input\.vlan: vlan must be 1–4094/],
     ["vlan 4095", (c) => (c.rules[0].input.vlan = 4095), /field input\.vlan: vlan must be 1–4094/],
+    ["a UDP input without a port", (c) => delete c.rules[0].input.port, /field input\.port: a UDP input needs a port/],
+    ["a UDP output without a port", (c) => delete c.rules[0].outputs[0].port, /field outputs\[0\]\.port: an output of a UDP rule needs a port/],
+    ["an ESP input with a port", (c) => (c.rules[0].input.protocol = "esp"), /field input\.port: protocol esp has no port \(only UDP has one here\)/],
+    ["an ESP output with a port", (c) => { c.rules[0].input.protocol = 50; delete c.rules[0].input.port; }, /field outputs\[0\]\.port: an output of a protocol esp rule has no port/],
+    ["an ESP output sent raw", (c) => { c.rules[0].input.protocol = "esp"; delete c.rules[0].input.port; c.rules[0].outputs[0] = { interface: "eth1", group: "239.2.2.2", send: "raw" }; },
+      /field outputs\[0\]\.send: an output of a protocol esp rule is sent by a raw IP socket/],
+    ["an unknown protocol", (c) => (c.rules[0].input.protocol = "quic"), /field input\.protocol: protocol must be one of "icmp", .* or a number 0–255/],
     ["one IPv6 input written two ways", (c) => {
       c.rules[0].input.group = "ff0e::1:1";
       c.rules.push({ ...c.rules[0], name: "feed-b", input: { ...c.rules[0].input, group: "FF0E:0::1:1" } });
@@ -92,6 +99,15 @@ describe("rules file", () => {
     expect(parseConfig(c).rules).toHaveLength(2);
     // derived before IPv6 and VLANs existed (so a store's rules keep their ids)
     expect(ruleId(parseConfig(good()).rules[0])).toBe("r-" + new Bun.CryptoHasher("sha256").update("eth0|239.1.1.1|5000|").digest("hex").slice(0, 12));
+  });
+
+  test("a rule of another protocol: no ports; its input is its own (the same group's UDP rule is another)", () => {
+    const c = good();
+    c.rules.push({ name: "esp", input: { interface: "eth0", group: "239.1.1.1", protocol: "esp" } as any, outputs: [{ interface: "eth1", group: "ff0e::2" } as any] });
+    const [udp, esp] = parseConfig(c).rules;
+    expect(ruleId(esp!)).not.toBe(ruleId(udp!));
+    expect(esp!.outputs[0]).toMatchObject({ group: "ff0e::2", ttl: 16, dscp: 0 });
+    expect(esp!.outputs[0]!.port).toBeUndefined();
   });
 
   test("ids are stable without being given", () => {

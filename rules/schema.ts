@@ -2,6 +2,7 @@
 // OpenAPI document) and the CLI. Everything else about a rule is derived from these objects.
 import { z } from "zod";
 import { canonicalIp, ipFamily, isMulticastIp, isSsmGroup, isUsableUnicastIp } from "./ip.ts";
+import { UDP, protocolName, protocolNumber, protocolSchema } from "./protocols.ts";
 
 import { stageSchema } from "./stages.ts";
 
@@ -24,7 +25,8 @@ const groupOrHost = (s: string) => isMulticastIp(s) || isUsableUnicastIp(s);
 export const outputSchema = z.strictObject({
   interface: interfaceName,
   group: address("output group", groupOrHost, "a multicast or unicast IPv4 or IPv6 address"),
-  port,
+  /** UDP's destination port (a rule of another protocol has none) */
+  port: port.optional(),
   /** TTL, or an IPv6 output's hop limit */
   ttl: z.number().int().min(1, "ttl must be 1–255").max(255, "ttl must be 1–255").default(16),
   /** the code point to set (IPv4 TOS, IPv6 traffic class), or "preserve" to copy the input packet's */
@@ -59,7 +61,11 @@ export const impairmentSchema = z.strictObject({
 export const inputObject = z.strictObject({
   interface: interfaceName,
   group: address("input group", groupOrHost, "a multicast or unicast IPv4 or IPv6 address"),
-  port,
+  /** UDP's destination port: required for UDP, none for another protocol */
+  port: port.optional(),
+  /** what the rule relays: UDP datagrams (the default), or another IP protocol's payloads whole
+   *  (e.g. "esp", or a number), sent as that protocol to the outputs' addresses */
+  protocol: protocolSchema.optional(),
   /** the (S,G) source filter: only this sender's packets, and a source-specific join (IGMPv3, MLDv2) */
   source: address("source", isUsableUnicastIp, "a unicast IPv4 or IPv6 address").optional(),
   /** 802.1Q VLAN id: the rule takes frames tagged with it only; without, untagged frames only */
@@ -68,6 +74,9 @@ export const inputObject = z.strictObject({
 
 export const inputSchema = inputObject
   .superRefine((i, ctx) => {
+    const udp = protocolNumber(i.protocol) === UDP;
+    if (udp && i.port === undefined) ctx.addIssue({ code: "custom", path: ["port"], message: "a UDP input needs a port" });
+    if (!udp && i.port !== undefined) ctx.addIssue({ code: "custom", path: ["port"], message: `protocol ${protocolName(protocolNumber(i.protocol))} has no port (only UDP has one here)` });
     if (!groupOrHost(i.group)) return; // the group's own issue says it
     if (!isMulticastIp(i.group) && i.source === undefined) {
       ctx.addIssue({ code: "custom", path: ["group"], message: "a non-multicast input group needs a source" });
@@ -122,9 +131,17 @@ export const ruleObject = z.strictObject({
 /** A rule as written in a rules file or a request body, with the checks across its fields. */
 export const ruleSchema = ruleObject
   .superRefine((r, ctx) => {
+    const udp = protocolNumber(r.input.protocol) === UDP;
     r.outputs.forEach((o, i) => {
       if (o.interface === r.input.interface && canonicalIp(o.group) === canonicalIp(r.input.group) && o.port === r.input.port && r.input.vlan === undefined) {
         ctx.addIssue({ code: "custom", path: ["outputs", i], message: "output equals the input (it would loop)" });
+      }
+      if (udp && o.port === undefined) ctx.addIssue({ code: "custom", path: ["outputs", i, "port"], message: "an output of a UDP rule needs a port" });
+      if (!udp) {
+        // Another protocol goes out as itself, by a raw IP socket: no port, no UDP header to build.
+        const [field, why] = o.port !== undefined ? ["port", "has no port"] : o.send === "raw" ? ["send", 'is sent by a raw IP socket: send "raw" builds UDP frames']
+          : o.udpChecksum !== undefined ? ["udpChecksum", "has no UDP checksum"] : [];
+        if (field) ctx.addIssue({ code: "custom", path: ["outputs", i, field], message: `an output of a protocol ${protocolName(protocolNumber(r.input.protocol))} rule ${why}` });
       }
       if (o.send === "raw" && !isMulticastIp(o.group)) {
         ctx.addIssue({ code: "custom", path: ["outputs", i, "send"],

@@ -110,6 +110,28 @@ describe("IPv6", () => {
     }
   }, 60_000);
 
+  test("ESP is relayed whole, as ESP, to an IPv4 and an IPv6 group (raw IP sockets); UDP to the same group is not the rule's", async () => {
+    const r = await TestRelay.start(lab, relay, { rules: [{ name: "esp", input: { interface: "in0", group: "239.1.1.50", protocol: "esp" },
+      outputs: [{ interface: "out0", group: "239.5.0.50", ttl: 7, dscp: 34 }, { interface: "out1", group: "ff0e::5:50", ttl: 3 }] }] });
+    try {
+      const cap = capture(lab, dst, ["eth0", "eth1"], 2500);
+      await cap.ready();
+      const before = r.stats().drops;
+      const p = lab.spawn(src, [BUN, "tests/tools/inject.ts", "--interface", "eth0", "--src", "10.99.1.2", "--group", "239.1.1.50", "--port", "5006",
+        "--valid", "300", "--each", "0", "--protocol", "50", "--size", "600"], { cwd: ROOT });
+      expect(await p.exited).toBe(0);
+      await gen("239.1.1.50", 5006, 100);
+      const wire = await cap.wire();
+      expect(wire["239.5.0.50 proto 50"]).toMatchObject({ ...CLEAN, packets: 300, unique: 300, ttl: [7], tos: [34 << 2], src: ["10.77.0.1"] });
+      expect(wire["[ff0e::5:50] proto 50"]).toMatchObject({ ...CLEAN, packets: 300, unique: 300, ttl: [3], tos: [0], src: ["fd00:78::1"] });
+      const s = await settled(() => r.stats(), (s) => s.rules[0].txPackets === 600 && s.drops.no_rule - before.no_rule >= 100);
+      expect(s.rules[0]).toMatchObject({ rxPackets: 300, rxBytes: 300 * 600, txPackets: 600, txBytes: 600 * 600 });
+      expect(s.drops.no_rule - before.no_rule).toBe(100); // the UDP datagrams: no UDP rule takes the group
+    } finally {
+      await r.stop();
+    }
+  }, 60_000);
+
   test("an SSM rule joins with MLDv2 INCLUDE {source} (read off the wire), passes its source, drops (and counts) another; deleting it sends the leave", async () => {
     const group = "ff3e::8000:1";
     const join = reports(lab, src, "eth0", 3000);

@@ -21,7 +21,8 @@ import { LinkEnd } from "./link-end.ts";
 import { FlowTopWriter } from "../../shm/flowtop.ts";
 import { readTune } from "../tune.ts";
 import { MatchTable, NO_VLAN } from "./match.ts";
-import { F, PARSED_FIELDS, parseFrame, udpChecksumOk } from "./parse.ts";
+import { F, NOT_UDP_CODE, PARSED_FIELDS, parseFrame, udpChecksumOk } from "./parse.ts";
+import { UDP } from "../../rules/protocols.ts";
 import { openRing, type RxRing } from "./rx-ring.ts";
 import { StagedCounters } from "./staged-counters.ts";
 
@@ -66,6 +67,8 @@ export class Ingress {
   /** per input: the link way it is the end of, or null (a rules input) */
   private ends: (LinkEnd | null)[] = [];
   private match = new MatchTable([]);
+  /** rules of protocols other than UDP, keyed by protocol instead of port; null: there are none */
+  private opaque: MatchTable | null = null;
   /** the rules this worker matches, by number */
   private rules = new Map<number, IngressRule>();
   /** rule number -> 1 when the rule is down (matched, counted, not forwarded) */
@@ -168,7 +171,11 @@ export class Ingress {
       this.sum[r.no] = r.sum ? 1 : 0;
     }
     const idx = new Map(keep.map((inp, i) => [inp.ifname, i]));
-    this.match = new MatchTable([...this.rules.values()].filter((r) => idx.has(r.ifname)).map((r) => ({ ...r, input: idx.get(r.ifname)! })));
+    const open = [...this.rules.values()].filter((r) => idx.has(r.ifname)).map((r) => ({ ...r, input: idx.get(r.ifname)! }));
+    this.match = new MatchTable(open.filter((r) => r.protocol === UDP));
+    // Rules of other protocols, by protocol where UDP has its port.
+    const opaque = open.filter((r) => r.protocol !== UDP).map((r) => ({ ...r, port: r.protocol }));
+    this.opaque = opaque.length ? new MatchTable(opaque) : null;
     this.poll = new PollSet([this.controlFd, ...keep.map((i) => i.fd)]);
     const ends = new Map(links.map((l) => [l.ifname, new LinkEnd(l)]));
     this.ends = keep.map((i) => ends.get(i.ifname) ?? null);
@@ -258,16 +265,26 @@ export class Ingress {
       return;
     }
     const r = parseFrame(ring.u8, off, snap, (status & K.TP_STATUS_VLAN_VALID) !== 0 ? ring.vlan(f) & 0xffff : -1, P);
-    if (r !== 0) {
+    let rule: number;
+    if (r === 0) {
+      // IPv6 compares the addresses' bytes in the ring (their keys are hashes).
+      rule = P[F.family] === 4 ? this.match.lookup(input, P[F.vlan], P[F.dst], P[F.dport], P[F.src])
+        : this.match.lookup6(input, P[F.vlan], P[F.dst], P[F.dport], P[F.src], ring.u8, P[F.addrOff]);
+      if (rule < 0) {
+        if (rule === NO_VLAN) c[C.drop_vlan]++;
+        else c[C.drop_no_rule]++;
+        return;
+      }
+    } else if (r === NOT_UDP_CODE && this.opaque !== null) {
+      // Another protocol, which a rule may relay whole: its payload is in P as a datagram's would be.
+      rule = P[F.family] === 4 ? this.opaque.lookup(input, P[F.vlan], P[F.dst], P[F.proto], P[F.src])
+        : this.opaque.lookup6(input, P[F.vlan], P[F.dst], P[F.proto], P[F.src], ring.u8, P[F.addrOff]);
+      if (rule < 0) {
+        c[DROP0 + r - 1]++;
+        return;
+      }
+    } else {
       c[DROP0 + r - 1]++;
-      return;
-    }
-    // IPv6 compares the addresses' bytes in the ring (their keys are hashes).
-    const rule = P[F.family] === 4 ? this.match.lookup(input, P[F.vlan], P[F.dst], P[F.dport], P[F.src])
-      : this.match.lookup6(input, P[F.vlan], P[F.dst], P[F.dport], P[F.src], ring.u8, P[F.addrOff]);
-    if (rule < 0) {
-      if (rule === NO_VLAN) c[C.drop_vlan]++;
-      else c[C.drop_no_rule]++;
       return;
     }
     const rc = this.st.rc;

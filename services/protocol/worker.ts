@@ -66,7 +66,10 @@ export interface IngressRule {
   vlan: number;
   /** canonical text (rules/ip.ts), IPv4 or IPv6 */
   group: string;
+  /** UDP's destination port; 0 for another protocol */
   port: number;
+  /** the IP protocol: 17 (UDP), or another whose IP payloads the rule relays whole */
+  protocol: number;
   /** canonical text, "": any source */
   source: string;
   /** matched but not forwarded: every output is down */
@@ -114,7 +117,8 @@ export interface RawOutputSpec {
 
 /** One output of a rule, as egress sends to it. */
 export interface EgressOutput {
-  /** the socket it goes out on: a UDP socket of its own, or (raw) its interface's packet socket */
+  /** the socket it goes out on: a UDP socket (a raw IP socket for another protocol) of its own,
+   *  or (raw) its interface's packet socket */
   socket: string;
   /** its row in the output counters, or -1 when the rows are all taken (then counted per rule only) */
   row: number;

@@ -89,6 +89,15 @@ describe("plan", () => {
       sport: 40000, dport: 9, ttl: 3, dscp: 46, preserve: false, checksum: true });
     expect(e.outputs[3].raw).toMatchObject({ src: "10.0.0.1", dst: "239.2.2.2" });
   });
+
+  test("a rule of another protocol (ESP): matched by protocol, never raw, an IP header's room in the MTU", () => {
+    const outputs = [{ interface: "out0", group: "239.2.2.2", ttl: 3, dscp: 0 }, { interface: "out0", group: "ff0e::2", ttl: 3, dscp: 0 }];
+    const rules = [rule("esp", 1, { input: { interface: "in0", group: "239.1.1.1", protocol: "esp" }, outputs })];
+    const p = makePlan(rules, numbered(rules), netdevs({ in0: netdev(2), out0: netdev(4, true, "10.0.0.1", "02:00:00:00:00:04", "2001:db8:1::1") }));
+    expect(ingressRules(p)[0]).toMatchObject({ protocol: 50, port: 0, sum: false });
+    const [e] = egressRules(p, () => true, facts);
+    expect(e.outputs.map((o) => [o.socket.split("|")[0], !!o.raw, o.maxPayload])).toEqual([["ip50", false, 1480], ["ip50", false, 1460]]);
+  });
 });
 
 describe("deltas", () => {

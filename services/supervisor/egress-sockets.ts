@@ -1,13 +1,14 @@
 // Egress sockets, opened here (workers cannot) and handed over. A socket output: one connected
-// UDP socket per output and worker; every worker's socket for an output sends from one source
+// UDP socket per output and worker (a raw IP socket for a rule of another protocol); every worker's socket for an output sends from one source
 // port, shared with SO_REUSEPORT, so receivers see one sender per output however many workers
 // run. A raw output: the workers send frames on a packet socket of the interface (one per
 // interface and worker, shared by its raw outputs); its source port is held here by a UDP socket
 // that is never sent on, so no other program on this host takes it.
-import { closeFd, egressSocket, localPort } from "../../c/inet.ts";
+import { closeFd, egressSocket, localPort, rawIpSocket } from "../../c/inet.ts";
 import { ErrnoError } from "../../c/lib.ts";
 import { packetTxOpen } from "../../c/packet_tx.ts";
 import { ipValue } from "../../rules/ip.ts";
+import { UDP } from "../../rules/protocols.ts";
 import { readTune } from "../tune.ts";
 import type { PlannedOutput } from "./plan.ts";
 
@@ -27,6 +28,7 @@ export class EgressSockets {
   /** A new socket for one worker (for a raw output, its interface's). Throws (ErrnoError when the
    *  kernel refuses) when the output cannot be opened. */
   open(o: PlannedOutput): number {
+    if (o.protocol !== UDP) return rawIpSocket({ ...o, addr: ipValue(o.addr) }, o.protocol); // no port to share
     if (!o.raw) return this.udp(o);
     this.sourcePort(o);
     return packetTxOpen(o.ifindex, { qdiscBypass: TUNE.qdiscBypass });

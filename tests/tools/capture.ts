@@ -3,7 +3,8 @@
 // the TTL (hop limit), TOS (traffic class), source addresses and ports they carried, and whether
 // they were well formed — IPv4 header checksum, UDP checksum (or 0: "none"), lengths, the
 // group's multicast MAC (01:00:5e…, 33:33…), never a fragment — and how many distinct IP IDs
-// they used (IPv4; IPv6 has none).
+// they used (IPv4; IPv6 has none). Another protocol's packets (a rule relaying ESP) are counted
+// under "239.1.1.1 proto 50": their payload is checked as a lab payload, the whole IP payload.
 import { parseArgs } from "node:util";
 import { ifIndex } from "../../c/inet.ts";
 import { rawOpen, rawRecv } from "../../c/raw.ts";
@@ -61,12 +62,20 @@ function datagram(s: Seen, u: number, udpLen: number, pseudo: number): void {
   else if (sum(u, u + udpLen, pseudo) !== 0xffff) s.badUdpSum++; // the pseudo-header and the whole datagram
 }
 
+/** A packet of another protocol than UDP: its whole IP payload is the lab payload. */
+function opaque(s: Seen, at: number, len: number): void {
+  const p = checkPayload(buf.subarray(at, at + len), len);
+  if (p.ok) (s.unique as Set<number>).add(p.seq);
+  else s.badPayload++;
+}
+
 function ipv4(n: number): void {
-  if (n < 42 || buf[23] !== 17) return;
+  if (n < 42 || buf[23] === 2) return; // IGMP: reports.ts reads those
   const ihl = (buf[14] & 15) * 4;
   const u = 14 + ihl;
   const dstWord = ((buf[30] << 24) | (buf[31] << 16) | (buf[32] << 8) | buf[33]) >>> 0;
-  const s = (seen[`${formatIpv4(dstWord)}:${word(u + 2)}`] ??= fresh());
+  const udp = buf[23] === 17;
+  const s = (seen[udp ? `${formatIpv4(dstWord)}:${word(u + 2)}` : `${formatIpv4(dstWord)} proto ${buf[23]}`] ??= fresh());
   s.packets++;
   once(s.src, formatIpv4(((buf[26] << 24) | (buf[27] << 16) | (buf[28] << 8) | buf[29]) >>> 0));
   once(s.ttl, buf[22]);
@@ -74,23 +83,30 @@ function ipv4(n: number): void {
   (s.ids as Set<number>).add(word(18));
   if (sum(14, u) !== 0xffff) s.badIpSum++;
   const ipLen = word(16);
-  const udpLen = word(u + 4);
-  if (14 + ipLen > n || udpLen !== ipLen - ihl) s.badLength++;
   if ((word(20) & 0x3fff) !== 0) s.fragments++;
   if (dstWord >>> 28 === 14) {
     const mac = [0x01, 0x00, 0x5e, (dstWord >>> 16) & 0x7f, (dstWord >>> 8) & 0xff, dstWord & 0xff];
     if (mac.some((b, i) => buf[i] !== b)) s.badMac++;
   }
+  if (!udp) {
+    if (14 + ipLen > n) s.badLength++;
+    else opaque(s, u, ipLen - ihl);
+    return;
+  }
+  const udpLen = word(u + 4);
+  if (14 + ipLen > n || udpLen !== ipLen - ihl) s.badLength++;
   datagram(s, u, udpLen, word(26) + word(28) + word(30) + word(32) + 17 + udpLen);
 }
 
 /** IPv6: the relay sends no extension headers, so a fragment header (44) is counted as a
  *  fragment and anything but UDP right after the header is not looked at. */
 function ipv6(n: number): void {
-  if (n < 62 || (buf[20] !== 17 && buf[20] !== 44)) return;
-  const frag = buf[20] === 44;
+  const nh = buf[20];
+  if (n < 62 || nh === 0 || nh === 58) return; // hop-by-hop (MLD) and ICMPv6: not the relay's
+  const frag = nh === 44;
+  const udp = nh === 17;
   const u = frag ? 62 : 54;
-  const s = (seen[`[${formatIpv6(buf, 38)}]:${word(u + 2)}`] ??= fresh());
+  const s = (seen[udp || frag ? `[${formatIpv6(buf, 38)}]:${word(u + 2)}` : `[${formatIpv6(buf, 38)}] proto ${nh}`] ??= fresh());
   s.packets++;
   if (frag) {
     s.fragments++;
@@ -99,9 +115,14 @@ function ipv6(n: number): void {
   once(s.src, formatIpv6(buf, 22));
   once(s.ttl, buf[21]);
   once(s.tos, ((buf[14] & 15) << 4) | (buf[15] >> 4));
+  if (buf[38] === 0xff && [0x33, 0x33, buf[50], buf[51], buf[52], buf[53]].some((b, i) => buf[i] !== b)) s.badMac++;
+  if (!udp) {
+    if (54 + word(18) > n) s.badLength++;
+    else opaque(s, 54, word(18));
+    return;
+  }
   const udpLen = word(u + 4);
   if (54 + word(18) > n || udpLen !== word(18)) s.badLength++;
-  if (buf[38] === 0xff && [0x33, 0x33, buf[50], buf[51], buf[52], buf[53]].some((b, i) => buf[i] !== b)) s.badMac++;
   datagram(s, u, udpLen, sum(22, 54) + 17 + udpLen);
 }
 

@@ -1,6 +1,7 @@
 // Writes a corpus of hand-made frames onto a link with a raw socket: valid datagrams (lab
 // payload format, so a sink can verify them) interleaved with malformed ones of every kind
-// (--each of each; 0: valid ones only). --vlan N tags the valid ones with 802.1Q VLAN N.
+// (--each of each; 0: valid ones only). --vlan N tags the valid ones with 802.1Q VLAN N;
+// --protocol N makes them IP protocol N (not UDP), the lab payload right after the IPv4 header.
 // Prints what it sent per kind as JSON.
 import { parseArgs } from "node:util";
 import { ifIndex } from "../../c/inet.ts";
@@ -12,7 +13,7 @@ const { values: v } = parseArgs({
   options: {
     interface: { type: "string" }, src: { type: "string" }, group: { type: "string" }, port: { type: "string" },
     valid: { type: "string", default: "200" }, each: { type: "string", default: "5" }, size: { type: "string", default: "1000" },
-    tos: { type: "string", default: "0" }, "size-step": { type: "string", default: "0" }, vlan: { type: "string" },
+    tos: { type: "string", default: "0" }, "size-step": { type: "string", default: "0" }, vlan: { type: "string" }, protocol: { type: "string" },
   },
 });
 const src = parseIpv4(v.src!)!;
@@ -62,6 +63,14 @@ function datagram(payload: number, dport = port, fill?: (b: Uint8Array) => void)
   fill?.(b.subarray(42));
   if (payload + 42 <= b.length && tot === b.length - 14) fixUdp(b);
   return fixIp(b);
+}
+
+/** Ethernet + IPv4 of protocol proto carrying `payload` bytes (what fill writes) after its header. */
+function opaque(proto: number, payload: number, fill: (b: Uint8Array) => void): Uint8Array {
+  const d = datagram(payload - 8, port);
+  d[23] = proto;
+  fill(d.subarray(34));
+  return fixIp(d);
 }
 
 /** The frame with an 802.1Q tag of VLAN vid after its MAC addresses. */
@@ -116,7 +125,8 @@ const kinds = Object.keys(bad);
 const sent: Record<string, number> = { valid: 0 };
 for (let seq = 0; seq < valid; seq++) {
   // --size-step alternates the payload length (size, size + step, ...): for stages that look at it.
-  const d = datagram(Number(v.size) + (seq % 2) * Number(v["size-step"]), port, (p) => writePayload(p, 0, seq, 0));
+  const size = Number(v.size) + (seq % 2) * Number(v["size-step"]);
+  const d = v.protocol ? opaque(Number(v.protocol), size, (p) => writePayload(p, 0, seq, 0)) : datagram(size, port, (p) => writePayload(p, 0, seq, 0));
   rawSend(fd, v.vlan ? tag(d, Number(v.vlan)) : d);
   sent.valid++;
   // Spread the bad frames between the valid ones.

@@ -35,6 +35,8 @@ static const int layout[] = {
 	offsetof(struct tpacket2_hdr, tp_snaplen),
 	offsetof(struct tpacket2_hdr, tp_mac),
 	SLL_AFTER(tpacket2_hdr) + offsetof(struct sockaddr_ll, sll_pkttype),
+	offsetof(struct tpacket2_hdr, tp_vlan_tci),
+	offsetof(struct tpacket2_hdr, tp_vlan_tpid),
 	// status bits and packet types
 	TP_STATUS_KERNEL,
 	TP_STATUS_USER,

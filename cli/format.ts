@@ -18,8 +18,10 @@ export function fullLink(l: object): Link {
   return linkSchema.parse(withoutServerFields(l as Record<string, unknown>, LINK_SERVER_FIELDS));
 }
 
-export const describeInput = (i: Rule["input"]) => `${i.interface} ${i.group}:${i.port}${i.source ? ` from ${i.source}` : ""}`;
-export const describeOutput = (o: Output | RuleInput["outputs"][number]) => `${o.interface} ${o.group}:${o.port} ttl ${o.ttl ?? 16} dscp ${o.dscp ?? 0}`;
+/** "239.1.1.1:5000", "[ff0e::1]:5000", or the address alone (another protocol has no port). */
+const at = (group: string, port: number | undefined) => (port === undefined ? group : group.includes(":") ? `[${group}]:${port}` : `${group}:${port}`);
+export const describeInput = (i: Rule["input"]) => `${i.interface}${i.vlan ? ` vlan ${i.vlan}` : ""} ${at(i.group, i.port)}${i.protocol && i.protocol !== "udp" ? ` ${i.protocol}` : ""}${i.source ? ` from ${i.source}` : ""}`;
+export const describeOutput = (o: Output | RuleInput["outputs"][number]) => `${o.interface} ${at(o.group, o.port)} ttl ${o.ttl ?? 16} dscp ${o.dscp ?? 0}`;
 export const ruleLabel = (r: { id?: string; name?: string }) => (r.name ? `${r.id} "${r.name}"` : `${r.id}`);
 
 /** Columns padded to their widest cell; the last one is not padded, so lines end without blanks. */

@@ -21,11 +21,13 @@ export async function ls(argv: string[]): Promise<number> {
 
 export const show = showCommand("rule", ruleDetails);
 
-/** IF:GROUP:PORT[@SOURCE]; interface names cannot hold ':' so the split is unambiguous. */
+/** IF:GROUP:PORT[@SOURCE], an IPv6 group in brackets (IF:[ff0e::1]:PORT); interface names cannot
+ *  hold ':' so the split is unambiguous. The source, last, may be IPv6 with or without brackets. */
 export function parseEndpointArg(flag: string, s: string, source: boolean) {
-  const m = /^([^:@]+):([^:@]+):([^:@]+)(?:@([^:@]+))?$/.exec(s);
-  if (!m || (m[4] && !source)) throw new UsageError(`${flag} must be IF:GROUP:PORT${source ? "[@SOURCE]" : ""}, got "${s}"`);
-  return { interface: m[1], group: m[2], port: int(flag, m[3]), ...(m[4] ? { source: m[4] } : {}) };
+  const m = /^([^:@[\]]+):(\[[0-9A-Fa-f:.]+\]|[^:@[\]]+):([^:@[\]]+)(?:@(\[[0-9A-Fa-f:.]+\]|[^@[\]]+))?$/.exec(s);
+  if (!m || (m[4] && !source)) throw new UsageError(`${flag} must be IF:GROUP:PORT${source ? "[@SOURCE]" : ""} (IF:[GROUP]:PORT for IPv6), got "${s}"`);
+  const bare = (x: string) => x.replace(/^\[(.*)\]$/, "$1");
+  return { interface: m[1], group: bare(m[2]!), port: int(flag, m[3]!), ...(m[4] ? { source: bare(m[4]) } : {}) };
 }
 
 /** Only the syntax is checked here; ranges are the API's to judge (it names the field). */

@@ -4,10 +4,8 @@
 // extend it, and the file, the API, the OpenAPI document and the CLI take it from here.
 import { z } from "zod";
 import { parseCidr } from "./cidr.ts";
+import { protocolSchema } from "./protocols.ts";
 import { displayName, impairmentSchema, interfaceName, nodeField, ruleId } from "./schema.ts";
-
-/** IP protocol numbers of the names a match may use. */
-export const PROTOCOLS = { icmp: 1, tcp: 6, udp: 17, icmpv6: 58 } as const;
 
 const ports = z.string().refine((s) => {
   const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(s);
@@ -20,8 +18,7 @@ const ports = z.string().refine((s) => {
 export const flowMatchSchema = z.strictObject({
   /** a prefix that the frame's source or destination address is in (IPv4 or IPv6) */
   address: z.string().refine((s) => parseCidr(s) !== null, { message: 'address must be an IPv4 or IPv6 prefix, e.g. "10.0.0.0/8" or "2001:db8::/32"' }).optional(),
-  protocol: z.union([z.enum(Object.keys(PROTOCOLS) as [keyof typeof PROTOCOLS, ...(keyof typeof PROTOCOLS)[]]),
-    z.number().int().min(0).max(255)], { error: 'protocol must be "tcp", "udp", "icmp", "icmpv6" or a number 0–255' }).optional(),
+  protocol: protocolSchema.optional(),
   /** the source or the destination port is in this range (TCP, UDP, SCTP, UDP-Lite) */
   ports: ports.optional(),
 });

@@ -4,6 +4,8 @@ import { readFileSync } from "node:fs";
 import type { z } from "zod";
 import { configSchema, type Config } from "./config.ts";
 import type { Link } from "./link.ts";
+import { canonicalIp } from "./ip.ts";
+import { UDP, protocolName, protocolNumber } from "./protocols.ts";
 import { EVERY_NODE, type Rule } from "./schema.ts";
 
 export class ConfigError extends Error {}
@@ -32,7 +34,11 @@ export function ruleId(r: Pick<Rule, "id" | "input" | "node">): string {
   if (r.id) return r.id;
   const i = r.input;
   const node = ruleNode(r);
-  const key = `${i.interface}|${i.group}|${i.port}|${i.source ?? ""}${node === EVERY_NODE ? "" : `|${node}`}`;
+  // Canonical addresses (two spellings of one IPv6 group are one input); a VLAN and a protocol only
+  // when set, so the ids of rules written before them stay as they were.
+  const proto = protocolNumber(i.protocol);
+  const key = `${i.interface}|${canonicalIp(i.group)}|${i.port ?? ""}|${i.source ? canonicalIp(i.source) : ""}${i.vlan ? `|vlan ${i.vlan}` : ""}`
+    + `${proto === UDP ? "" : `|protocol ${proto}`}${node === EVERY_NODE ? "" : `|${node}`}`;
   return "r-" + createHash("sha256").update(key).digest("hex").slice(0, 12);
 }
 
@@ -66,9 +72,15 @@ export function interfaceClashes(rules: Pick<Rule, "input" | "name" | "id" | "no
   return out;
 }
 
+/** "eth0 239.1.1.1:5000 from 10.0.0.2", "eth0 vlan 100 [ff0e::1]:5000", "eth0 239.1.1.1 esp": one
+ *  per input, in canonical text (it is also the store's unique key: the keys of UDP inputs without
+ *  a VLAN are what they always were). */
 export function inputKey(r: Pick<Rule, "input">): string {
   const i = r.input;
-  return `${i.interface} ${i.group}:${i.port}${i.source ? ` from ${i.source}` : ""}`;
+  const g = canonicalIp(i.group);
+  const proto = protocolNumber(i.protocol);
+  const at = proto === UDP ? `${g.includes(":") ? `[${g}]` : g}:${i.port}` : `${g} ${protocolName(proto)}`;
+  return `${i.interface}${i.vlan ? ` vlan ${i.vlan}` : ""} ${at}${i.source ? ` from ${canonicalIp(i.source)}` : ""}`;
 }
 
 /** The node a rule (or a link: anything with a `node`) runs on: a name, or "*" (also when it names none). */

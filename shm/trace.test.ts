@@ -14,8 +14,8 @@ describe("trace ring", () => {
     w.write(2, 1, 2, 3, 4, 1, 10, 20);
     const got = r.read();
     expect(got).toEqual([
-      { rule: 1, src: 0x0a000002, dst: 0xef010101, sport: 4000, dport: 5000, size: 1400, outputs: 3, rxNs: 1e9, doneNs: 1e9 + 500 },
-      { rule: 2, src: 1, dst: 2, sport: 0, dport: 3, size: 4, outputs: 1, rxNs: 10, doneNs: 20 },
+      { rule: 1, src: 0x0a000002, dst: 0xef010101, sport: 4000, dport: 5000, size: 1400, outputs: 3, family: 4, rxNs: 1e9, doneNs: 1e9 + 500 },
+      { rule: 2, src: 1, dst: 2, sport: 0, dport: 3, size: 4, outputs: 1, family: 4, rxNs: 10, doneNs: 20 },
     ]);
     expect(r.read()).toEqual([]);
     expect(r.lost).toBe(0);

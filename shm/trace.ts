@@ -4,8 +4,9 @@
 // so a reader detects records it was too slow for and skips them (counting the loss).
 import { LINE, TRACE_RECORDS, TRACE_RECORD_BYTES } from "./layout.ts";
 
-/** Record layout (u32 words): seq, rule, src, dst, ports, size, outputs, pad; f64 rxNs, doneNs. */
-const W = { seq: 0, rule: 1, src: 2, dst: 3, ports: 4, size: 5, outputs: 6 } as const;
+/** Record layout (u32 words): seq, rule, src, dst, ports, size, outputs, family; f64 rxNs, doneNs.
+ *  family 6: src and dst are not the packet's addresses (16 bytes each do not fit). */
+const W = { seq: 0, rule: 1, src: 2, dst: 3, ports: 4, size: 5, outputs: 6, family: 7 } as const;
 const RX = 4; // f64 index within the record
 const DONE = 5;
 const WORDS = TRACE_RECORD_BYTES / 4;
@@ -18,6 +19,8 @@ export interface TraceRecord {
   dport: number;
   size: number;
   outputs: number;
+  /** 4, or 6: src and dst say nothing */
+  family: number;
   rxNs: number;
   doneNs: number;
 }
@@ -35,7 +38,7 @@ export class TraceWriter {
     this.n = Atomics.load(this.head, 0) >>> 0;
   }
 
-  write(rule: number, src: number, dst: number, ports: number, size: number, outputs: number, rxNs: number, doneNs: number): void {
+  write(rule: number, src: number, dst: number, ports: number, size: number, outputs: number, rxNs: number, doneNs: number, family = 4): void {
     const i = this.n % TRACE_RECORDS;
     const w = i * WORDS;
     Atomics.store(this.u32, w + W.seq, 0); // invalid while it is rewritten
@@ -45,6 +48,7 @@ export class TraceWriter {
     this.u32[w + W.ports] = ports;
     this.u32[w + W.size] = size;
     this.u32[w + W.outputs] = outputs;
+    this.u32[w + W.family] = family;
     this.f64[(w >> 1) + RX] = rxNs;
     this.f64[(w >> 1) + DONE] = doneNs;
     this.n = (this.n + 1) >>> 0;
@@ -82,7 +86,7 @@ export class TraceReader {
       const rec: TraceRecord = {
         rule: this.u32[w + W.rule], src: this.u32[w + W.src], dst: this.u32[w + W.dst],
         sport: this.u32[w + W.ports] >>> 16, dport: this.u32[w + W.ports] & 0xffff, size: this.u32[w + W.size],
-        outputs: this.u32[w + W.outputs], rxNs: this.f64[(w >> 1) + RX], doneNs: this.f64[(w >> 1) + DONE],
+        outputs: this.u32[w + W.outputs], family: this.u32[w + W.family], rxNs: this.f64[(w >> 1) + RX], doneNs: this.f64[(w >> 1) + DONE],
       };
       // Re-read the seq after copying: if the writer lapped us meanwhile, the copy is torn.
       if (Atomics.load(this.u32, w + W.seq) !== ((this.next + 1) >>> 0)) this.lost++;

@@ -80,7 +80,7 @@ describe("REST API", () => {
         ["same id as another rule", "POST", "/api/v1/rules", rule(6000, { id: "keep" }), 409, ["id"], /keep/],
         ["PUT with another id in the body", "PUT", "/api/v1/rules/keep", rule(5000, { id: "other" }), 422, ["id"], /differs/],
         ["PATCH that makes output equal input", "PATCH", "/api/v1/rules/keep", { outputs: [{ interface: "in0", group: "239.1.1.1", port: 5000 }] }, 422, ["outputs", 0], /equals the input/],
-        ["PATCH with unknown key", "PATCH", "/api/v1/rules/keep", { input: { vlan: 3 } }, 422, ["input", "vlan"], /unknown key "vlan"/],
+        ["PATCH with unknown key", "PATCH", "/api/v1/rules/keep", { input: { colour: 3 } }, 422, ["input", "colour"], /unknown key "colour"/],
         ["PUT unknown id", "PUT", "/api/v1/rules/nope", rule(6000), 404, null, /no such rule/],
         ["PATCH unknown id", "PATCH", "/api/v1/rules/nope", { name: "x" }, 404, null, /no such rule/],
         ["DELETE unknown id", "DELETE", "/api/v1/rules/nope", undefined, 404, null, /no such rule/],

@@ -204,7 +204,7 @@ describe("export and apply", () => {
   // A rule that sets every field the schema has (the test below checks it does), away from defaults.
   const everyField = {
     id: "every-field", name: "Every field",
-    input: { interface: "in0", group: "239.1.1.1", port: 5003, source: "10.99.1.2" },
+    input: { interface: "in0", group: "239.1.1.1", port: 5003, protocol: "udp", source: "10.99.1.2", vlan: 7 },
     outputs: [{ interface: "out0", group: "239.2.2.3", port: 6003, ttl: 7, dscp: 46, send: "socket", udpChecksum: false },
       { interface: "out0", group: "10.77.0.2", port: 6004, ttl: 9, dscp: "preserve", send: "socket" }],
     traceSampleRatio: 0.5, node: "*",

@@ -295,7 +295,7 @@ describe("OpenAPI document", () => {
     // Rules: replace and patch.
     await replaceAndPatch(`/api/v1/rules/${a.id}`, [
       ["PUT", rule(5000, { name: "a2", outputs: [{ interface: "out0", group: "239.2.2.3", port: 7000, ttl: 4, dscp: "preserve" }] }), rule(5000, { name: "b" }), rule(5000, { id: "other" })],
-      ["PATCH", { name: "a3", traceSampleRatio: 0.5 }, { name: "b" }, { input: { vlan: 3 } }],
+      ["PATCH", { name: "a3", traceSampleRatio: 0.5 }, { name: "b" }, { input: { colour: 3 } }],
     ]);
 
     // A rule's node: one this store can never run is refused, naming the field; in a fleet the

@@ -340,7 +340,7 @@ export class Egress {
       const t = outs.tmpl[i];
       for (let k = 0; k < copies; k++) {
         const rc = t !== 0 ? this.uring.sendRaw(outs.fds[i], t, buf, len, tos, sum, data)
-          : outs.preserve[i] === 1 ? this.uring.sendTos(outs.fds[i], buf, len, tos, data) : this.uring.send(outs.fds[i], buf, len, data);
+          : outs.preserve[i] !== 0 ? this.uring.sendTos(outs.fds[i], buf, len, tos, outs.preserve[i] === 2, data) : this.uring.send(outs.fds[i], buf, len, data);
         if (rc === 0) queued++;
         else this.sendFailed(rule, tag, rc);
       }
@@ -402,7 +402,7 @@ export class Egress {
         if (this.slotU32[h + SH.sampled] === 1) {
           const u = this.slotU32;
           this.trace.write(u[h + SH.rule], u[h + SH.src], u[h + SH.dst], u[h + SH.ports], u[h + SH.len], u[h + SH.outputs],
-            this.slotF64[(so >> 3) + SH.rxNsF64], monotonicNs());
+            this.slotF64[(so >> 3) + SH.rxNsF64], monotonicNs(), u[h + SH.family]);
           this.c[C.traced]++;
         }
         this.release(slot);

@@ -19,3 +19,18 @@ export const GEOMETRY: RingGeometry = {
 /** A link's ends: always V3 (its frames vary up to a 64 KiB super-frame, which a block of at
  *  least 128 KiB holds whole); otherwise the same ring. */
 export const LINK_GEOMETRY: RingGeometry = { ...GEOMETRY, version: 3, blockSize: Math.max(GEOMETRY.blockSize, 128 << 10) };
+
+/** What TPACKET_V2 puts before a frame in its slot: its header and sockaddr_ll, aligned (the
+ *  frame starts at byte 66), with room for an in-frame VLAN tag and alignment after it. */
+const V2_OVERHEAD = 96;
+
+/**
+ * An input's ring for its interface's MTU. V3 frames vary in size up to a block (128 KiB): any
+ * MTU fits. V2 frames are fixed: 2 KiB, or bigger for a jumbo MTU (9,000 bytes: 9,120-byte
+ * frames, 14 to a 128 KiB block), so a jumbo frame arrives whole instead of cut (oversize).
+ */
+export function inputGeometry(base: RingGeometry, mtu: number): RingGeometry {
+  if (base.version !== 2) return base;
+  const frameSize = Math.max(base.frameSize, Math.ceil((mtu + 14 + V2_OVERHEAD) / 16) * 16);
+  return frameSize === base.frameSize ? base : { ...base, frameSize, blockSize: Math.max(base.blockSize, Math.ceil(frameSize / 4096) * 4096) };
+}

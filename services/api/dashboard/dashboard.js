@@ -39,7 +39,8 @@
   }
   const sum = (o) => Object.values(o || {}).reduce((a, n) => a + (typeof n === "number" ? n : 0), 0);
   const nonZero = (o) => Object.entries(o || {}).filter(([, n]) => typeof n === "number" && n > 0);
-  const addr = (x) => `${x.interface} ${x.group}:${x.port}`;
+  // IPv6 in brackets; a rule of another protocol has no port (its input names the protocol)
+  const addr = (x) => `${x.interface}${x.vlan ? ` vlan ${x.vlan}` : ""} ${x.port === undefined ? x.group : x.group.includes(":") ? `[${x.group}]:${x.port}` : `${x.group}:${x.port}`}${x.protocol && x.protocol !== "udp" ? ` ${x.protocol}` : ""}`;
 
   // ---- token ------------------------------------------------------------------------------
   let token = localStorage.getItem(KEY) || "";

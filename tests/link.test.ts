@@ -185,12 +185,14 @@ describe("links", () => {
     const r = await TestRelay.start(lab, relay, link({ flows: [{ name: "bulk", match: { protocol: "udp", ports: "7400" } }] }));
     try {
       await active(r);
-      const sink = startSink(lab, right, ["--group", "10.50.0.2", "--port", "7400", "--timeout", "4000"]); // else ICMP unreachable ends the sender
+      // A listener (else ICMP unreachable ends the sender) that outlives the sender however slow the host: it ends 1 s after the last datagram.
+      const sink = startSink(lab, right, ["--group", "10.50.0.2", "--port", "7400", "--timeout", "30000", "--idle", "1000"]);
       await sink.ready;
       const g = spawnGen(lab, left, ["--group", "10.50.0.2", "--port", "7400", "--rate", "3000", "--size", "500"]);
       await Bun.sleep(2500);
       const top = await r.api("GET", "/api/v1/flows/top?limit=5");
       await g.stop();
+      await sink.result;
       expect(top.status).toBe(200);
       const [first] = top.body.flows;
       expect(first).toMatchObject({ link: "lab", direction: "aToB", flow: "bulk", protocol: "udp", src: "10.50.0.1", dst: "10.50.0.2", dport: 7400 });

@@ -365,7 +365,7 @@ describe("OpenAPI document", () => {
     const onLink = rule(5101, { input: { interface: "lb0", group: "239.1.1.1", port: 5101 } });
     expect((await expectStatus(409, "POST", "/api/v1/rules", { body: onLink })).body.issues).toEqual([{ path: ["input", "interface"], message: expect.stringContaining("belongs to link lab") }]);
     for (const [body, path] of [[link({ colour: "red" }), ["colour"]], [link({ b: "la0" }), ["b"]], [link({ flows: [{ name: "f", match: { ports: "99999" } }] }), ["flows", 0, "match", "ports"]],
-      [link({ flows: [{ name: "f", match: { protocol: "sctp" } }] }), ["flows", 0, "match", "protocol"]]] as const) {
+      [link({ flows: [{ name: "f", match: { protocol: "quic" } }] }), ["flows", 0, "match", "protocol"]]] as const) {
       expect((await expectStatus(422, "POST", "/api/v1/links", { body })).body.issues.map((i: any) => i.path)).toEqual([path]);
     }
     await expectStatus(400, "POST", "/api/v1/links", { raw: '{"a": ' });

@@ -35,6 +35,10 @@
     return el("td", "row-actions", b("edit", "small", "Edit"), b("delete", "small danger", "Delete"));
   }
 
+  /** The rows shown, by link, direction and flow: redrawn in place, so a button under the
+   *  pointer (Edit, Delete) is the same element from one refresh to the next. */
+  const shown = new Map();
+
   function renderLinks(links) {
     const rows = [];
     for (const l of links) {
@@ -56,10 +60,19 @@
           tr.dataset.link = l.id;
           tr.dataset.direction = dir;
           if (flow) tr.dataset.flow = flow;
-          rows.push(tr);
+          const key = JSON.stringify([l.id, dir, flow, l.name ?? l.id]);
+          const old = shown.get(key);
+          if (old && old.cells.length === tr.cells.length) {
+            // The counters and state change; the actions cell (its buttons) stays as it is.
+            const n = tr.cells.length - 1;
+            for (let i = 0; i < n; i++) old.cells[i].replaceWith(tr.cells[0]); // (moving a cell takes it out of tr)
+            rows.push(old);
+          } else rows.push(tr);
         }
       }
     }
+    shown.clear();
+    for (const tr of rows) shown.set(JSON.stringify([tr.dataset.link, tr.dataset.direction, tr.dataset.flow ?? null, tr.cells[0].textContent]), tr);
     $("links").querySelector("tbody").replaceChildren(...rows);
     $("links-empty").hidden = links.length > 0;
   }

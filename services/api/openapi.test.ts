@@ -317,7 +317,7 @@ describe("OpenAPI document", () => {
       expect((await expectStatus(503, method, path, { body })).body.error).toContain("PostgreSQL mcrelay at db:5432");
     }
     memory.away = false;
-    expect((await store.list()).some((r) => r.input.port === 5004)).toBe(false);
+    expect((await store.list()).some((r) => r.input!.port === 5004)).toBe(false);
 
     // The relay: interfaces, counters, metrics, events (with the supervisor and without).
     expect((await expectStatus(200, "GET", "/api/v1/interfaces")).body.interfaces).toHaveLength(2);

@@ -20,7 +20,7 @@ import type { IngressInput, IngressLink, IngressRule } from "../protocol/worker.
 import { LinkEnd } from "./link-end.ts";
 import { FlowTopWriter } from "../../shm/flowtop.ts";
 import { readTune } from "../tune.ts";
-import { MatchTable, NO_VLAN } from "./match.ts";
+import { MatchTable, NO_VLAN, PATH_SHIFT, RULE_MASK } from "./match.ts";
 import { F, NOT_UDP_CODE, PARSED_FIELDS, parseFrame, udpChecksumOk } from "./parse.ts";
 import { UDP } from "../../rules/protocols.ts";
 import { openRing, type RxRing } from "./rx-ring.ts";
@@ -171,7 +171,9 @@ export class Ingress {
       this.sum[r.no] = r.sum ? 1 : 0;
     }
     const idx = new Map(keep.map((inp, i) => [inp.ifname, i]));
-    const open = [...this.rules.values()].filter((r) => idx.has(r.ifname)).map((r) => ({ ...r, input: idx.get(r.ifname)! }));
+    // A redundant rule's inputs match as rules of their own whose number carries the path.
+    const open = [...this.rules.values()].flatMap((r) => [r, ...(r.also ?? []).map((p, i) => ({ ...r, ...p, no: r.no + ((i + 1) << PATH_SHIFT) }))])
+      .filter((r) => idx.has(r.ifname)).map((r) => ({ ...r, input: idx.get(r.ifname)! }));
     this.match = new MatchTable(open.filter((r) => r.protocol === UDP));
     // Rules of other protocols, by protocol where UDP has its port.
     const opaque = open.filter((r) => r.protocol !== UDP).map((r) => ({ ...r, port: r.protocol }));
@@ -287,6 +289,8 @@ export class Ingress {
       c[DROP0 + r - 1]++;
       return;
     }
+    const path = rule >>> PATH_SHIFT;
+    rule &= RULE_MASK;
     const rc = this.st.rc;
     const rb = this.st.row(rule);
     if (this.down[rule] === 1) {
@@ -321,6 +325,7 @@ export class Ingress {
     this.slotU32[h + SH.rule] = rule;
     this.slotU32[h + SH.len] = len;
     this.slotU32[h + SH.tos] = P[F.tos];
+    this.slotU32[h + SH.path] = path;
     const ratio = TRACING ? this.sample[rule] : 0;
     if (TRACING && ratio !== 0 && Math.random() < ratio) {
       this.slotU32[h + SH.sampled] = 1;

@@ -19,11 +19,13 @@ export const JUMBO_SLOT_BYTES = 65536 + 128;
  * always); at byte 32 the receive time (f64 ns, CLOCK_MONOTONIC); word 10 the payload's
  * ones'-complement sum when ingress computed it (0xffffffff when not); word 11 a sampled packet's
  * address family (4, or 6: then src and dst are not its addresses, which do not fit); word 12 the
- * path (which of a redundant rule's inputs it came in on; 0 for every other rule). The payload
- * follows at SLOT_HEADER_BYTES.
+ * path (which of a redundant rule's inputs it came in on; 0 for every other rule); word 13 when
+ * ingress took it (CLOCK_MONOTONIC ms mod 2^32, read once per batch: a redundant rule's gaps wait
+ * by it, so a worker that fell behind does not give up a gap whose filler waits in the ring). The
+ * payload follows at SLOT_HEADER_BYTES.
  */
 export const SLOT_HEADER_BYTES = 64;
-export const SH = { rule: 0, len: 1, sampled: 2, outputs: 3, src: 4, dst: 5, ports: 6, tos: 7, rxNsF64: 4, csum: 10, family: 11, path: 12 } as const;
+export const SH = { rule: 0, len: 1, sampled: 2, outputs: 3, src: 4, dst: 5, ports: 6, tos: 7, rxNsF64: 4, csum: 10, family: 11, path: 12, stampMs: 13 } as const;
 
 /** The most inputs (paths) a redundant rule has: SMPTE ST 2022-7 sends two, market-data feeds A/B, some more. */
 export const MAX_PATHS = 4;
@@ -127,9 +129,10 @@ export const EGRESS_RULE_COUNTERS = ["txPackets", "txBytes", "duplicated", "sequ
  * contributed); duplicates: copies of a number already there; repaired: numbers it missed that
  * another path brought; lost: numbers it missed that no path brought; late: copies that came after
  * the merge had passed them; up: 1 while it brings packets, 0 once silent (silentMs); silences: how
- * often it went silent.
+ * often it went silent; maxLagMs: the most one of its copies came after the first copy of its number
+ * (what windowMs must cover for the path to count as a spare).
  */
-export const PATH_COUNTERS = ["packets", "unique", "duplicates", "repaired", "lost", "late", "up", "silences"] as const;
+export const PATH_COUNTERS = ["packets", "unique", "duplicates", "repaired", "lost", "late", "up", "silences", "maxLagMs"] as const;
 
 /** Counters per output (a rule's output, by its row), kept by egress. */
 export const OUTPUT_COUNTERS = ["txPackets", "txBytes", ...drop(["mtu_exceeded", "send_error"] as const)] as const;

@@ -34,6 +34,7 @@ const PATH_SERIES = [
   ["late", "mcrelay_path_late_total", "counter", "Copies from the path that came after the merge had passed their number (dropped)"],
   ["up", "mcrelay_path_up", "gauge", "1 while the path brings packets, 0 once it has been silent for the rule's silentMs"],
   ["silences", "mcrelay_path_silences_total", "counter", "Times the path went silent"],
+  ["maxLagMs", "mcrelay_path_max_lag_milliseconds", "gauge", "The most one of the path's copies came after the first copy of its number (windowMs must cover it)"],
 ] as const satisfies readonly (readonly [(typeof PATH_COUNTERS)[number], string, "counter" | "gauge", string])[];
 
 const LINK_COUNTERS = [

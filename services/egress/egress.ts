@@ -109,6 +109,10 @@ export class Egress {
   private readonly ruleCls: Int8Array;
   private inflight = 0;
   private freed = false;
+  /** CLOCK_MONOTONIC ms − performance.now(): the stages' clock and ingress's stamps apart */
+  private readonly monoOffset = monotonicNs() / 1e6 - performance.now();
+  /** performance.now() when this turn's descriptors were taken */
+  private turnMs = 0;
 
   constructor(private readonly seg: Segment, private readonly pair: number, private readonly onPath: PathEvent = () => {}) {
     const l = seg.layout;
@@ -241,7 +245,10 @@ export class Egress {
       start: ctx.start,
       len: ctx.len,
       path: (slot: number) => this.slotU32[(this.slotOffset(slot) >> 2) + SH.path],
+      // ingress's stamp (CLOCK_MONOTONIC ms mod 2^32) on the stages' clock (performance.now())
+      stamp: (slot: number) => this.turnMs - ((((this.turnMs + this.monoOffset) >>> 0) - this.slotU32[(this.slotOffset(slot) >> 2) + SH.stampMs]) >>> 0),
       now: () => performance.now(),
+      pending: () => this.desc.available() > 0,
       counters: this.pc.subarray(rule * MAX_PATHS * NPC, (rule + 1) * MAX_PATHS * NPC),
       discard: (slot: number, why: MergeDrop) => {
         const [wc, rc] = MERGE_DROP[why];
@@ -255,7 +262,10 @@ export class Egress {
       event: (path: number, up: boolean, silentMs: number) => this.onPath({ rule: red.id, no: rule, path, up, silentMs: Math.round(silentMs) }),
     }, built.head);
     // A new merge starts with its paths not yet heard from.
-    for (let p = 0; p < MAX_PATHS; p++) this.pc[(rule * MAX_PATHS + p) * NPC + indexOf(PATH_COUNTERS).up] = 0;
+    for (let p = 0; p < MAX_PATHS; p++) {
+      this.pc[(rule * MAX_PATHS + p) * NPC + indexOf(PATH_COUNTERS).up] = 0;
+      this.pc[(rule * MAX_PATHS + p) * NPC + indexOf(PATH_COUNTERS).maxLagMs] = 0;
+    }
     return { spec, head: (slot) => m.push(slot), stages: [m, ...built.stages], merge: m };
   }
 
@@ -313,6 +323,7 @@ export class Egress {
 
   private take(): number {
     const avail = this.desc.available();
+    if (avail > 0 && this.merges.length > 0) this.turnMs = performance.now();
     let n = 0;
     // Bounded by the queues' room: they hold every slot of the pair, so this never overflows.
     while (n < avail && n < TAKE) {

@@ -84,6 +84,8 @@ export class Ingress {
   private readonly reserve: Int32Array;
   private poll: PollSet;
   private lastStatsMs = 0;
+  /** this batch's time (CLOCK_MONOTONIC ms mod 2^32), in every slot's header */
+  private stampMs = 0;
 
   constructor(private readonly seg: Segment, pair: number, private readonly controlFd: number, replacesDeadIngress = false) {
     const l = seg.layout;
@@ -233,6 +235,7 @@ export class Ingress {
   private drain(ring: RxRing, input: number): number {
     let total = 0;
     for (let n = ring.begin(); n >= 0; n = ring.begin()) {
+      this.stampMs = (monotonicNs() / 1e6) >>> 0;
       for (let k = 0; k < n; k++) {
         const f = ring.next();
         const type = ring.pkttype(f);
@@ -326,6 +329,7 @@ export class Ingress {
     this.slotU32[h + SH.len] = len;
     this.slotU32[h + SH.tos] = P[F.tos];
     this.slotU32[h + SH.path] = path;
+    this.slotU32[h + SH.stampMs] = this.stampMs;
     const ratio = TRACING ? this.sample[rule] : 0;
     if (TRACING && ratio !== 0 && Math.random() < ratio) {
       this.slotU32[h + SH.sampled] = 1;

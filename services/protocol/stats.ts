@@ -36,6 +36,7 @@ const PATH_HELP: Record<(typeof PATH_COUNTERS)[number], string> = {
   late: "copies that came after the merge had passed their number (dropped)",
   up: "1 while the path brings packets, 0 once it has been silent for silentMs",
   silences: "times the path went silent",
+  maxLagMs: "the most one of its copies came after the first copy of its number, in ms (windowMs must cover it)",
 };
 
 export const pathStatsSchema = z.strictObject({

@@ -40,7 +40,7 @@ function harness(cfg: object, paths = 2) {
   let lost = 0;
   const counters = new Float64Array(MAX_PATHS * NPC);
   const m = merge({ ...r, paths }, {
-    bytes, start: (s) => starts[s]!, len: (s) => lens[s]!, path: (s) => pathOf[s]!, now: () => now, counters,
+    bytes, start: (s) => starts[s]!, len: (s) => lens[s]!, path: (s) => pathOf[s]!, now: () => now, stamp: () => now, pending: () => false, counters,
     discard: (s, why) => dropped.push([seqOf[s]!, why]), lost: (n) => (lost += n), event: (p, up) => events.push([p, up]),
   }, (s) => sent.push(seqOf[s]!));
   const push = (path: number, pkt: Uint8Array, seq: number) => {

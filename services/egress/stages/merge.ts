@@ -25,8 +25,13 @@ export interface MergeContext {
   len(slot: number): number;
   /** which of the rule's inputs the packet came on */
   path(slot: number): number;
-  /** milliseconds, monotonic */
+  /** when ingress took the packet (ms, the clock of now()): gaps wait by the packets' times, so an
+   *  egress that fell behind does not give up a gap whose filler is still in the ring */
+  stamp(slot: number): number;
+  /** milliseconds, monotonic (CLOCK_MONOTONIC) */
   now(): number;
+  /** packets wait in the ring: time is then the packets' (the latest stamp), not the clock's */
+  pending(): boolean;
   /** the rule's rows of path counters: MAX_PATHS × PATH_COUNTERS, in shared memory */
   counters: Float64Array;
   /** the packet is not forwarded: counted under the reason, its slot freed */
@@ -241,8 +246,16 @@ export function merge(cfg: Redundancy & { paths: number }, ctx: MergeContext, ne
     if (held++ === 0) dueAt = now + windowMs;
   }
 
+  /** the latest stamp seen */
+  let dataNow = 0;
+
+  function lag(row: number, ms: number): void {
+    if (ms > pc[row + PC.maxLagMs]) pc[row + PC.maxLagMs] = Math.round(ms);
+  }
+
   function push(slot: number): void {
-    const now = ctx.now();
+    const now = ctx.stamp(slot);
+    if (now > dataNow) dataNow = now;
     t = now;
     accept(slot, now);
     settle(now);
@@ -296,6 +309,7 @@ export function merge(cfg: Redundancy & { paths: number }, ctx: MergeContext, ne
       if (seqAt[i] === nextSeq + d) {
         mask[i] |= bit;
         pc[row + PC.duplicates]++;
+        lag(row, now - timeAt[i]);
         ctx.discard(slot, "redundant_copy");
         return;
       }
@@ -314,6 +328,7 @@ export function merge(cfg: Redundancy & { paths: number }, ctx: MergeContext, ne
       const wasSent = state[i] === SENT && seq >= fin; // a copy after its number settled is late
       mask[i] |= bit;
       pc[row + (wasSent ? PC.duplicates : PC.late)]++;
+      lag(row, now - timeAt[i]);
       ctx.discard(slot, wasSent ? "redundant_copy" : "redundant_late");
       return;
     }
@@ -327,7 +342,9 @@ export function merge(cfg: Redundancy & { paths: number }, ctx: MergeContext, ne
 
   return {
     push,
-    pull(now) {
+    pull() {
+      // Behind (the ring holds packets): the gaps wait by the packets' clock, not the wall's.
+      const now = ctx.pending() ? dataNow : ctx.now();
       t = now;
       while (held > 0 && dueAt <= now) {
         giveUp();

@@ -77,9 +77,9 @@ async function interfaces(): Promise<InterfaceInfo[] | null> {
 async function stats(): Promise<StatsBody | null> {
   if (!world.supervisor) return null;
   const rules = (await store.list()).map((r, no) => ({ no, id: r.id, ...(r.name !== undefined ? { name: r.name } : {}), state: "active" as const,
-    rxPackets: 10, rxBytes: 2000, txPackets: 10, txBytes: 2000, duplicated: 0, drops: zeros(RULE_DROP_REASONS),
+    rxPackets: 10, rxBytes: 2000, txPackets: 10, txBytes: 2000, duplicated: 0, sequenceLost: 0, drops: zeros(RULE_DROP_REASONS),
     outputStats: [{ index: 0, txPackets: 10, txBytes: 2000, drops: { mtu_exceeded: 0, send_error: 0 } }], rxPps: 1, txPps: 1, rxBps: 1600, txBps: 1600 }));
-  const way = { rxPackets: 3, rxBytes: 300, txPackets: 3, txBytes: 300, duplicated: 0, drops: zeros(RULE_DROP_REASONS) };
+  const way = { rxPackets: 3, rxBytes: 300, txPackets: 3, txBytes: 300, duplicated: 0, sequenceLost: 0, drops: zeros(RULE_DROP_REASONS) };
   const links = [{ id: "l-1", name: "lab", state: "active" as const, aToB: { ...way, flows: [{ name: "dns", ...way }] }, bToA: { ...way, flows: [] } }];
   return { rules, links, workers: [{ index: 0, ingress: zeros(INGRESS_COUNTERS), egress: zeros(EGRESS_COUNTERS), rxPps: 1, txPps: 1, ingressUtilisation: 0.1, egressUtilisation: 0.1 }],
     drops: zeros(WORKER_DROP_REASONS), windowSeconds: 5 } as unknown as StatsBody;
@@ -365,7 +365,7 @@ describe("OpenAPI document", () => {
     const onLink = rule(5101, { input: { interface: "lb0", group: "239.1.1.1", port: 5101 } });
     expect((await expectStatus(409, "POST", "/api/v1/rules", { body: onLink })).body.issues).toEqual([{ path: ["input", "interface"], message: expect.stringContaining("belongs to link lab") }]);
     for (const [body, path] of [[link({ colour: "red" }), ["colour"]], [link({ b: "la0" }), ["b"]], [link({ flows: [{ name: "f", match: { ports: "99999" } }] }), ["flows", 0, "match", "ports"]],
-      [link({ flows: [{ name: "f", match: { protocol: "sctp" } }] }), ["flows", 0, "match", "protocol"]]] as const) {
+      [link({ flows: [{ name: "f", match: { protocol: "pigeon" } }] }), ["flows", 0, "match", "protocol"]]] as const) {
       expect((await expectStatus(422, "POST", "/api/v1/links", { body })).body.issues.map((i: any) => i.path)).toEqual([path]);
     }
     await expectStatus(400, "POST", "/api/v1/links", { raw: '{"a": ' });

@@ -152,7 +152,10 @@ export class Ingress {
         continue;
       }
       if (spec.fd === undefined) throw new Error(`config names input ${spec.ifname} without a socket`);
-      if (old) old.close(true);
+      if (old) {
+        old.close(true);
+        this.inputs = this.inputs.filter((i) => i !== old); // closed once: not again below
+      }
       const ring = openRing(spec, fds[spec.fd], this.progress);
       if (spec.resume) ring.resume(this.desc.published);
       else ring.start();

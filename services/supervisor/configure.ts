@@ -23,9 +23,10 @@ export function ingressRules(plan: Plan): IngressRule[] {
  * pairs, whose egresses cannot see each other's packets. So the interfaces of redundant rules
  * (joined when a rule has inputs on several, as a union of sets) are each read by one pair: the
  * hash of the set's first name, modulo the pairs — stable while the set stays, whatever else
- * changes. Other rules on such an interface are read by that pair too.
+ * changes. Other rules on such an interface are read by that pair too. (With one pair, nothing.)
  */
 export function pinnedInputs(plan: Plan, workers: number): Map<string, number> {
+  if (workers <= 1) return new Map(); // one pair reads everything anyway
   const parent = new Map<string, string>();
   const find = (x: string): string => {
     let p = parent.get(x) ?? x;

@@ -38,7 +38,7 @@ describe("redundant rules", () => {
     // a0, b0 and c0 are one set (the rules join them): one pair reads all three
     expect(new Set([pair.get("a0"), pair.get("b0"), pair.get("c0")]).size).toBe(1);
     expect(pair.has("in0")).toBe(false);
-    expect(eg.filter((r) => r.redundancy).map((r) => [r.redundancy!.paths, r.redundancy!.pair, r.redundancy!.id])).toEqual([[2, pair.get("a0"), "ab"], [2, pair.get("a0"), "ac"]]);
+    expect(eg.filter((r) => r.redundancy).map((r) => [r.redundancy!.paths, r.redundancy!.pair, r.redundancy!.id])).toEqual([[2, pair.get("a0")!, "ab"], [2, pair.get("a0")!, "ac"]]);
     expect(pinnedInputs(p, 1).size).toBe(0); // one pair reads everything
   });
 });

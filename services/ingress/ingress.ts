@@ -46,6 +46,8 @@ const SPIN_NS = readTune().spinUs * 1000;
 const SLEEP_MS = 100;
 /** Longest a busy run() goes before it writes its heartbeat and reads control messages. */
 const BUSY_RETURN_NS = 50_000_000;
+/** Batches (V3 blocks, V2 runs of frames) one input gives per turn before the next input's turn. */
+const BATCHES_PER_TURN = 1;
 
 export class Ingress {
   private readonly c: Float64Array;
@@ -234,10 +236,13 @@ export class Ingress {
     }
   }
 
-  /** Every ready batch of one input; returns how many frames. */
+  /** The ready batches of one input, at most BATCHES_PER_TURN of them (the inputs take turns: the
+   *  copies of a redundant stream on two inputs are read together, and a loop that cannot keep up
+   *  with one input still returns to write its heartbeat); returns how many frames. */
   private drain(ring: RxRing, input: number): number {
     let total = 0;
-    for (let n = ring.begin(); n >= 0; n = ring.begin()) {
+    let batches = 0;
+    for (let n = ring.begin(); n >= 0; n = ++batches < BATCHES_PER_TURN ? ring.begin() : -1) {
       this.stampMs = (monotonicNs() / 1e6) >>> 0;
       for (let k = 0; k < n; k++) {
         const f = ring.next();

@@ -4,7 +4,7 @@
 //  2. end to end in namespaces: a plain rule fed 100k pps, against a redundant rule fed the same
 //     stream on two paths at 100k pps each: the workers' CPU time (/proc) per packet received and
 //     per packet forwarded, and what the receiver got.
-// Flags: --rate 100000 --seconds 3 --size 200 --micro-only --json
+// Flags: --rates 25000,100000 (per path) --seconds 3 --size 200 --micro-only --json
 // Root is needed for part 2 (network namespaces). The numbers depend on how busy the machine is.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -18,14 +18,14 @@ import { TestRelay } from "../tests/lib/relay.ts";
 const { values: a } = parseArgs({
   args: Bun.argv.slice(2),
   options: {
-    rate: { type: "string", default: "100000" },
+    rates: { type: "string", default: "25000,100000" },
     seconds: { type: "string", default: "3" },
     size: { type: "string", default: "200" },
     "micro-only": { type: "boolean", default: false },
     json: { type: "boolean", default: false },
   },
 });
-const RATE = Number(a.rate), SECONDS = Number(a.seconds), SIZE = Number(a.size);
+const RATES = a.rates!.split(",").map(Number), SECONDS = Number(a.seconds), SIZE = Number(a.size);
 const log = (s: string) => console.error(s);
 
 /** Part 1: ns per packet through the merge, and through a stage that only passes packets on. */
@@ -80,9 +80,9 @@ function cpuSeconds(pid: number): number {
   }
 }
 
-interface E2E { label: string; offeredPps: number; rx: number; tx: number; sinkUnique: number; expected: number; cpuS: number; nsPerRx: number; nsPerTx: number }
+interface E2E { label: string; offeredPps: number; sentPps: number; kernelDrops: number; rx: number; tx: number; sinkUnique: number; expected: number; cpuS: number; nsPerRx: number; nsPerTx: number; restarts: number; sequenceLost: number; late: number }
 
-async function endToEnd(): Promise<E2E[]> {
+async function endToEnd(RATE: number): Promise<E2E[]> {
   const lab = Lab.create("rbench");
   try {
     const src = lab.ns("src"), rly = lab.ns("rly"), dst = lab.ns("dst");
@@ -106,8 +106,9 @@ async function endToEnd(): Promise<E2E[]> {
         const sink = startSink(lab, dst, ["--group", "239.30.0.1", "--port", "6000", "--interface", "eth0", "--rtp", "--idle", "2000", "--timeout", String(SECONDS * 1000 + 15000)]);
         await sink.ready;
         const cpu0 = pids.reduce((s, p) => s + cpuSeconds(p), 0);
+        const kd0 = r.stats().drops.kernel_ring_full;
         const paths = c.paths === 2 ? ["--second-group", "239.20.0.1", "--second-interface", "eth1", "--drop-every", "10,7"] : [];
-        await runGen(lab, src, ["--group", "239.10.0.1", "--port", "5000", "--interface", "eth0", "--rtp", "--rate", String(RATE), "--size", String(SIZE), "--count", String(n), ...paths]);
+        const g = await runGen(lab, src, ["--group", "239.10.0.1", "--port", "5000", "--interface", "eth0", "--rtp", "--rate", String(RATE), "--size", String(SIZE), "--count", String(n), ...paths]);
         await Bun.sleep(500);
         const cpuS = pids.reduce((s, p) => s + cpuSeconds(p), 0) - cpu0;
         const got = await sink.result;
@@ -115,7 +116,7 @@ async function endToEnd(): Promise<E2E[]> {
         const restarts = r.status().workers.reduce((n, w) => n + w.restarts, 0);
         if (restarts > 0) log(`${c.label}: a worker was replaced during the run (CPU not comparable):\n${r.logs().split("\n").filter((l) => /"level":(40|50|60)|error|Error/.test(l)).slice(-20).join("\n")}`);
         const expected = c.paths === 2 ? n - Math.floor(n / 70) : n;
-        results.push({ label: c.label, offeredPps: RATE * c.paths, rx: st.rxPackets, tx: st.txPackets, sinkUnique: got.unique, expected, cpuS,
+        results.push({ label: c.label, offeredPps: RATE * c.paths, sentPps: g.pps, kernelDrops: r.stats().drops.kernel_ring_full - kd0, restarts, sequenceLost: st.sequenceLost, late: st.drops.redundant_late, rx: st.rxPackets, tx: st.txPackets, sinkUnique: got.unique, expected, cpuS,
           nsPerRx: (cpuS * 1e9) / st.rxPackets, nsPerTx: (cpuS * 1e9) / st.txPackets });
         log(`${c.label}: rx ${st.rxPackets} tx ${st.txPackets} sink ${got.unique}/${expected}, workers ${cpuS.toFixed(2)} CPU-s`);
       } finally {
@@ -130,13 +131,14 @@ async function endToEnd(): Promise<E2E[]> {
 
 const m = micro();
 log(`merge alone: ${m.mergeNs.toFixed(1)} ns per packet pushed; a stage that only passes packets on: ${m.passNs.toFixed(1)} ns`);
-const e2e = a["micro-only"] ? [] : await endToEnd();
+const e2e: E2E[] = [];
+if (!a["micro-only"]) for (const rate of RATES) e2e.push(...(await endToEnd(rate)));
 const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
-if (a.json) console.log(JSON.stringify({ micro: m, e2e, loadavg: load, rate: RATE, seconds: SECONDS, size: SIZE }));
+if (a.json) console.log(JSON.stringify({ micro: m, e2e, loadavg: load, rates: RATES, seconds: SECONDS, size: SIZE }));
 else {
-  console.log(`| | offered | received | forwarded | receiver got | workers' CPU | per packet received | per packet forwarded |\n|---|---:|---:|---:|---:|---:|---:|---:|`);
+  console.log(`| | offered | gen sent | kernel ring drops | received | forwarded | lost on all paths (late) | receiver got | workers' CPU | per packet received | per packet forwarded |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`);
   for (const r of e2e) {
-    console.log(`| ${r.label} | ${Math.round(r.offeredPps / 1000)}k pps | ${r.rx} | ${r.tx} | ${r.sinkUnique} of ${r.expected} | ${r.cpuS.toFixed(2)} s | ${Math.round(r.nsPerRx)} ns | ${Math.round(r.nsPerTx)} ns |`);
+    console.log(`| ${r.label} | ${Math.round(r.offeredPps / 1000)}k pps | ${Math.round(r.sentPps / 1000)}k pps | ${r.kernelDrops} | ${r.rx} | ${r.tx} | ${r.sequenceLost} (${r.late}) | ${r.sinkUnique} of ${r.expected} | ${r.cpuS.toFixed(2)} s | ${Math.round(r.nsPerRx)} ns | ${Math.round(r.nsPerTx)} ns |${r.restarts ? " (a worker was replaced)" : ""}`);
   }
   console.log(`\nmerge alone: ${m.mergeNs.toFixed(1)} ns/packet (pass-through stage ${m.passNs.toFixed(1)} ns); load average ${load}`);
 }

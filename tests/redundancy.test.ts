@@ -11,6 +11,7 @@ import { Lab } from "../lab/netns.ts";
 import { BUN, ROOT, TestRelay, runGen, startSink } from "./lib/relay.ts";
 import { metric, metricsText } from "./lib/metrics.ts";
 import { settled } from "./lib/settled.ts";
+import { statsTables } from "../cli/stats.ts";
 
 let lab: Lab;
 let src: string, relay: string, dst: string;
@@ -81,6 +82,10 @@ describe("redundancy", () => {
       // and in /api/v1/stats (checked against the OpenAPI document by api())
       const body = (await r.api("GET", "/api/v1/stats")).body;
       expect(body.rules[0].pathStats.map((p: any) => p.repaired)).toEqual([aLost - both.length, bLost - both.length]);
+      // and what `mcrelay stats` prints of it
+      const text = statsTables(body);
+      expect(text).toContain("redundant paths:");
+      expect(text).toMatch(new RegExp(`ab +0 +(up|silent) +${N - aLost} +${pa!.unique} `));
     } finally {
       await r.stop();
     }

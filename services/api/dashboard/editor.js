@@ -93,7 +93,8 @@
         item.append(rm);
         items.append(item);
       };
-      const list = Array.isArray(value) && value.length ? value : Array.from({ length: s.minItems || 0 }, () => ({}));
+      // An optional list (a rule's `inputs`) starts empty: its minimum applies once there is one.
+      const list = Array.isArray(value) && value.length ? value : Array.from({ length: required ? s.minItems || 0 : 0 }, () => ({}));
       list.forEach(add);
       const more = el("button", { type: "button", class: "small", "data-action": "add-item", text: `add ${name.replace(/s$/, "")}` });
       more.addEventListener("click", () => add({}));
@@ -139,7 +140,8 @@
       const out = {};
       for (const [k, sub] of Object.entries(s.properties || {})) {
         const v = collect(sub, root, [...path, k]);
-        const empty = v === undefined || (typeof v === "object" && !Array.isArray(v) && !Object.keys(v).length && !(s.required || []).includes(k));
+        const optional = !(s.required || []).includes(k);
+        const empty = v === undefined || (optional && typeof v === "object" && (Array.isArray(v) ? v.length === 0 : !Object.keys(v).length));
         if (!empty) out[k] = v;
       }
       return out;

@@ -13,7 +13,7 @@ import { runGen, startSink } from "../lab/procs.ts";
 import { redundancySchema } from "../rules/schema.ts";
 import { MAX_PATHS, PATH_COUNTERS } from "../shm/layout.ts";
 import { merge } from "../services/egress/stages/merge.ts";
-import { TestRelay } from "../tests/lib/relay.ts";
+import { TestRelay, backlogDrops } from "../tests/lib/relay.ts";
 
 const { values: a } = parseArgs({
   args: Bun.argv.slice(2),
@@ -80,7 +80,7 @@ function cpuSeconds(pid: number): number {
   }
 }
 
-interface E2E { label: string; offeredPps: number; sentPps: number; kernelDrops: number; rx: number; tx: number; sinkUnique: number; expected: number; cpuS: number; nsPerRx: number; nsPerTx: number; restarts: number; sequenceLost: number; late: number }
+interface E2E { label: string; offeredPps: number; sentPps: number; kernelDrops: number; rx: number; tx: number; sinkUnique: number; expected: number; cpuS: number; nsPerRx: number; nsPerTx: number; restarts: number; sequenceLost: number; late: number; backlog: number }
 
 async function endToEnd(RATE: number): Promise<E2E[]> {
   const lab = Lab.create("rbench");
@@ -107,6 +107,7 @@ async function endToEnd(RATE: number): Promise<E2E[]> {
         await sink.ready;
         const cpu0 = pids.reduce((s, p) => s + cpuSeconds(p), 0);
         const kd0 = r.stats().drops.kernel_ring_full;
+        const bl0 = backlogDrops();
         const paths = c.paths === 2 ? ["--second-group", "239.20.0.1", "--second-interface", "eth1", "--drop-every", "10,7"] : [];
         const g = await runGen(lab, src, ["--group", "239.10.0.1", "--port", "5000", "--interface", "eth0", "--rtp", "--rate", String(RATE), "--size", String(SIZE), "--count", String(n), ...paths]);
         await Bun.sleep(500);
@@ -116,7 +117,7 @@ async function endToEnd(RATE: number): Promise<E2E[]> {
         const restarts = r.status().workers.reduce((n, w) => n + w.restarts, 0);
         if (restarts > 0) log(`${c.label}: a worker was replaced during the run (CPU not comparable):\n${r.logs().split("\n").filter((l) => /"level":(40|50|60)|error|Error/.test(l)).slice(-20).join("\n")}`);
         const expected = c.paths === 2 ? n - Math.floor(n / 70) : n;
-        results.push({ label: c.label, offeredPps: RATE * c.paths, sentPps: g.pps, kernelDrops: r.stats().drops.kernel_ring_full - kd0, restarts, sequenceLost: st.sequenceLost, late: st.drops.redundant_late, rx: st.rxPackets, tx: st.txPackets, sinkUnique: got.unique, expected, cpuS,
+        results.push({ label: c.label, offeredPps: RATE * c.paths, sentPps: g.pps, kernelDrops: r.stats().drops.kernel_ring_full - kd0, restarts, sequenceLost: st.sequenceLost, late: st.drops.redundant_late, backlog: backlogDrops() - bl0, rx: st.rxPackets, tx: st.txPackets, sinkUnique: got.unique, expected, cpuS,
           nsPerRx: (cpuS * 1e9) / st.rxPackets, nsPerTx: (cpuS * 1e9) / st.txPackets });
         log(`${c.label}: rx ${st.rxPackets} tx ${st.txPackets} sink ${got.unique}/${expected}, workers ${cpuS.toFixed(2)} CPU-s`);
       } finally {
@@ -136,9 +137,9 @@ if (!a["micro-only"]) for (const rate of RATES) e2e.push(...(await endToEnd(rate
 const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 if (a.json) console.log(JSON.stringify({ micro: m, e2e, loadavg: load, rates: RATES, seconds: SECONDS, size: SIZE }));
 else {
-  console.log(`| | offered | gen sent | kernel ring drops | received | forwarded | lost on all paths (late) | receiver got | workers' CPU | per packet received | per packet forwarded |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`);
+  console.log(`| | offered | gen sent | kernel backlog drops | kernel ring drops | received | forwarded | lost on all paths (late) | receiver got | workers' CPU | per packet received | per packet forwarded |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`);
   for (const r of e2e) {
-    console.log(`| ${r.label} | ${Math.round(r.offeredPps / 1000)}k pps | ${Math.round(r.sentPps / 1000)}k pps | ${r.kernelDrops} | ${r.rx} | ${r.tx} | ${r.sequenceLost} (${r.late}) | ${r.sinkUnique} of ${r.expected} | ${r.cpuS.toFixed(2)} s | ${Math.round(r.nsPerRx)} ns | ${Math.round(r.nsPerTx)} ns |${r.restarts ? " (a worker was replaced)" : ""}`);
+    console.log(`| ${r.label} | ${Math.round(r.offeredPps / 1000)}k pps | ${Math.round(r.sentPps / 1000)}k pps | ${r.backlog} | ${r.kernelDrops} | ${r.rx} | ${r.tx} | ${r.sequenceLost} (${r.late}) | ${r.sinkUnique} of ${r.expected} | ${r.cpuS.toFixed(2)} s | ${Math.round(r.nsPerRx)} ns | ${Math.round(r.nsPerTx)} ns |${r.restarts ? " (a worker was replaced)" : ""}`);
   }
   console.log(`\nmerge alone: ${m.mergeNs.toFixed(1)} ns/packet (pass-through stage ${m.passNs.toFixed(1)} ns); load average ${load}`);
 }

@@ -40,7 +40,29 @@
     return doc.components.schemas[KINDS[kind].schema];
   }
   /** A schema with a $ref followed. */
-  const deref = (s) => (s && s.$ref ? doc.components.schemas[s.$ref.split("/").pop()] : s);
+  const ref = (s) => (s && s.$ref ? doc.components.schemas[s.$ref.split("/").pop()] : s);
+  /** A schema with a $ref followed; a union of objects (a rule's redundancy: one object per mode)
+   *  as one object of every option's fields, the discriminator's values as its choices (the API
+   *  judges what goes with which). */
+  const deref = (s) => {
+    s = ref(s);
+    const opts = s && (s.oneOf || s.anyOf);
+    if (!opts || !opts.map(ref).every((o) => o && o.type === "object")) return s;
+    if (!unions.has(s)) {
+      const properties = {};
+      const consts = {};
+      for (const o of opts.map(ref)) {
+        for (const [k, v] of Object.entries(o.properties || {})) {
+          if (v.const !== undefined) (consts[k] ||= []).push(v.const);
+          else if (!(k in properties)) properties[k] = v;
+        }
+      }
+      for (const [k, vs] of Object.entries(consts)) properties[k] = { type: "string", enum: vs };
+      unions.set(s, { type: "object", properties: { ...Object.fromEntries(Object.keys(consts).map((k) => [k, properties[k]])), ...properties } });
+    }
+    return unions.get(s);
+  };
+  const unions = new Map();
 
   /** What a field looks like, from its schema. */
   function widget(s) {

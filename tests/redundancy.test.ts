@@ -121,6 +121,25 @@ describe("redundancy", () => {
     }
   }, 90_000);
 
+  test("two pairs: a plain rule on an interface a redundant rule has pinned gets every packet, from many flows", async () => {
+    const N = 2000;
+    const plain = { name: "plain", input: { interface: "in0", group: "239.10.0.9", port: 5099 }, outputs: [{ interface: "out0", group: "239.30.0.9", port: 6099 }] };
+    const r = await TestRelay.start(lab, relay, { rules: [rtpRule("pinned", 5098, 6098, WINDOW), plain] }, { workers: 2, noApi: true });
+    try {
+      const s = startSink(lab, dst, ["--group", "239.30.0.9", "--port", "6099", "--interface", "eth0", "--expect", String(N), "--flows", "8"]);
+      await s.ready;
+      // 8 source ports: 8 flows, which the fanout would spread over both pairs were in0 not pinned
+      await runGen(lab, src, ["--group", "239.10.0.9", "--port", "5099", "--interface", "eth0", "--rate", "2000", "--size", "200", "--count", String(N), "--flows", "8"]);
+      const got = await s.result;
+      expect({ unique: got.unique, duplicates: got.duplicates, corrupted: got.corrupted }).toEqual({ unique: N, duplicates: 0, corrupted: 0 });
+      // one pair's ingress read all of it
+      const st = await settled(() => r.stats(), (x) => x.rules[1]!.rxPackets >= N);
+      expect(st.workers.map((w) => w.ingress.matched > 0)).toEqual(expect.arrayContaining([true, false]));
+    } finally {
+      await r.stop();
+    }
+  }, 90_000);
+
   test("RTP numbers wrap at 65,535 and 4-byte sequence numbers at 2^32, each path losing some", async () => {
     const N = 1000;
     const seqRule = { name: "seq32", inputs: [{ interface: "in0", group: A, port: 5010 }, { interface: "in1", group: B, port: 5010 }],

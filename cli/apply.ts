@@ -5,7 +5,7 @@ import { ConfigError, linkId, parseConfig, ruleId } from "../rules/load.ts";
 import type { Output } from "../rules/schema.ts";
 import type { LinkView } from "../services/protocol/links.ts";
 import { ApiError, CliError, UsageError, describeError } from "./errors.ts";
-import { describeInput, describeOutput, fullLink, fullRule, print, printJson, ruleLabel, type StoredRule } from "./format.ts";
+import { describeInputs, describeOutput, fullLink, fullRule, print, printJson, ruleLabel, type StoredRule } from "./format.ts";
 import { connect, parse } from "./options.ts";
 import { plan, type Change, type Desired, type Plan, type Step } from "./plan.ts";
 
@@ -37,7 +37,7 @@ function show(v: unknown, path: string): string {
 /** A rule as `rules ls` reads, a link as "link ID "name"" and its ends. */
 function describeChange(c: Change): string {
   const label = c.kind === "rule" ? ruleLabel(c.rule) : `link ${ruleLabel(c.link)}`;
-  const what = c.kind === "link" ? `${c.link.a} <-> ${c.link.b}` : c.op === "delete" ? describeInput(c.rule.input) : `${describeInput(c.rule.input)} -> ${c.rule.outputs.map(describeOutput).join(", ")}`;
+  const what = c.kind === "link" ? `${c.link.a} <-> ${c.link.b}` : c.op === "delete" ? describeInputs(c.rule) : `${describeInputs(c.rule)} -> ${c.rule.outputs.map(describeOutput).join(", ")}`;
   switch (c.op) {
     case "create":
       return `+ create ${label}: ${what}`;

@@ -1,6 +1,6 @@
 // Rules as people read them (one line per input/output) and plain-text tables.
 import { linkSchema, type Link } from "../rules/link.ts";
-import { ruleSchema, type Output, type Rule, type RuleInput } from "../rules/schema.ts";
+import { ruleInputs, ruleSchema, type Input, type Output, type Redundancy, type Rule, type RuleInput } from "../rules/schema.ts";
 import { LINK_SERVER_FIELDS } from "../services/protocol/links.ts";
 import { withoutServerFields, type RuleView } from "../services/protocol/rules.ts";
 
@@ -20,7 +20,12 @@ export function fullLink(l: object): Link {
 
 /** "239.1.1.1:5000", "[ff0e::1]:5000", or the address alone (another protocol has no port). */
 const at = (group: string, port: number | undefined) => (port === undefined ? group : group.includes(":") ? `[${group}]:${port}` : `${group}:${port}`);
-export const describeInput = (i: Rule["input"]) => `${i.interface}${i.vlan ? ` vlan ${i.vlan}` : ""} ${at(i.group, i.port)}${i.protocol && i.protocol !== "udp" ? ` ${i.protocol}` : ""}${i.source ? ` from ${i.source}` : ""}`;
+export const describeInput = (i: Input) => `${i.interface}${i.vlan ? ` vlan ${i.vlan}` : ""} ${at(i.group, i.port)}${i.protocol && i.protocol !== "udp" ? ` ${i.protocol}` : ""}${i.source ? ` from ${i.source}` : ""}`;
+/** "rtp, window 10 ms", "sequence u32 big-endian at 8, window 10 ms" */
+export const describeRedundancy = (r: Redundancy) =>
+  `${r.mode === "rtp" ? "rtp" : `sequence u${r.width * 8} ${r.byteOrder}-endian at ${r.offset}`}, window ${r.windowMs} ms / ${r.windowPackets} packets, silent after ${r.silentMs} ms`;
+/** A rule's input, or its inputs joined by " + " */
+export const describeInputs = (r: { input?: Input; inputs?: Input[] }) => ruleInputs(r).map(describeInput).join(" + ");
 export const describeOutput = (o: Output | RuleInput["outputs"][number]) => `${o.interface} ${at(o.group, o.port)} ttl ${o.ttl ?? 16} dscp ${o.dscp ?? 0}`;
 export const ruleLabel = (r: { id?: string; name?: string }) => (r.name ? `${r.id} "${r.name}"` : `${r.id}`);
 
@@ -44,7 +49,8 @@ export function ruleDetails(r: StoredRule): string {
     ["id", r.id],
     ...(r.name !== undefined ? [["name", r.name] as [string, string]] : []),
     ["state", r.state + (r.reason ? ` (${r.reason})` : "")],
-    ["input", describeInput(r.input)],
+    ...ruleInputs(r).map((x, i, all) => [all.length > 1 ? (i === 0 ? "inputs" : "") : "input", describeInput(x) + (all.length > 1 ? ` (path ${i})` : "")] as [string, string]),
+    ...(r.redundancy ? [["redundancy", describeRedundancy(r.redundancy)] as [string, string]] : []),
     ...r.outputs.map((o, i) => [i === 0 ? "outputs" : "", describeOutput(o)] as [string, string]),
     ...(r.traceSampleRatio ? [["traced", `${r.traceSampleRatio} of packets`] as [string, string]] : []),
     // Every impairment field set, by its own name (the schema's, so a new one shows too).

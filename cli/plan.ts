@@ -1,7 +1,7 @@
 // What `apply` has to do to turn the server's rules and links into the file's, and in which order.
 // Pure: no I/O, so the ordering rules can be reasoned about (and tested) on their own.
 import { inputKey, sameInput, shareNode } from "../rules/load.ts";
-import type { RuleInput } from "../rules/schema.ts";
+import { ruleInputs, type RuleInput } from "../rules/schema.ts";
 import type { LinkInput } from "../services/api/store/index.ts";
 import { CliError } from "./errors.ts";
 import { fullLink, fullRule } from "./format.ts";
@@ -70,7 +70,7 @@ const ends = (l: IdentifiedLink) => [l.a, l.b];
 function shared(x: Item, y: Item): string | null {
   if (x.kind === "link" && y.kind === "rule") return shared(y, x);
   if (x.kind === "rule" && y.kind === "rule" && sameInput(x.rule, y.rule)) return `input ${inputKey(x.rule)}`;
-  if (x.kind === "rule" && y.kind === "link") return shareNode(x.rule, y.link) && ends(y.link).includes(x.rule.input.interface) ? `interface ${x.rule.input.interface}` : null;
+  if (x.kind === "rule" && y.kind === "link") return shareNode(x.rule, y.link) && ruleInputs(x.rule).some((i) => ends(y.link).includes(i.interface)) ? `interface ${ruleInputs(x.rule).find((i) => ends(y.link).includes(i.interface))!.interface}` : null;
   if (x.kind === "link" && y.kind === "link" && shareNode(x.link, y.link)) {
     const i = ends(x.link).find((e) => ends(y.link).includes(e));
     if (i !== undefined) return `interface ${i}`;

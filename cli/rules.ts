@@ -2,7 +2,7 @@
 import { ruleObject } from "../rules/schema.ts";
 import { SERVER_FIELDS } from "../services/protocol/rules.ts";
 import { UsageError } from "./errors.ts";
-import { describeInput, describeOutput, print, printJson, ruleDetails, table, type StoredRule } from "./format.ts";
+import { describeInputs, describeOutput, print, printJson, ruleDetails, table, type StoredRule } from "./format.ts";
 import { connect, parse } from "./options.ts";
 import { assign, isAssignment, parseAssignments } from "./assign.ts";
 import { readOne, rmCommand, setCommand, showCommand } from "./stored.ts";
@@ -13,7 +13,7 @@ export async function ls(argv: string[]): Promise<number> {
   const { rules } = await connect(v).request<{ rules: StoredRule[] }>("GET", "/api/v1/rules");
   if (v.json) return (await printJson(rules), 0);
   if (!rules.length) return (await print("no rules"), 0);
-  const rows = rules.map((r) => [r.id, r.name ?? "-", r.state, describeInput(r.input), r.outputs.map(describeOutput).join(", ")]);
+  const rows = rules.map((r) => [r.id, r.name ?? "-", r.state, describeInputs(r), r.outputs.map(describeOutput).join(", ")]);
   const notes = rules.filter((r) => r.reason).map((r) => `${r.id}: ${r.reason}`);
   await print(table(["ID", "NAME", "STATE", "INPUT", "OUTPUTS"], rows) + (notes.length ? `\n\n${notes.join("\n")}` : ""));
   return 0;
@@ -67,7 +67,7 @@ export async function add(argv: string[]): Promise<number> {
   const r = await connect(v).request<StoredRule>("POST", "/api/v1/rules", body);
   if (v.json) return (await printJson(r), 0);
   await print(`created rule ${r.id}${r.name ? ` "${r.name}"` : ""}: ${r.state}${r.reason ? ` (${r.reason})` : ""}\n` +
-    `  ${describeInput(r.input)} -> ${r.outputs.map(describeOutput).join(", ")}`);
+    `  ${describeInputs(r)} -> ${r.outputs.map(describeOutput).join(", ")}`);
   return 0;
 }
 

@@ -42,11 +42,18 @@ export function statsTables(s: StatsBody): string {
       .map((o) => `  ${r.name ?? r.id} output ${o.index}: ${nonZero(o.drops).map(([k, n]) => `${k} ${n}`).join(", ")}`)),
     ...(nonZero(s.drops).length ? [`  all workers: ${nonZero(s.drops).map(([k, n]) => `${k} ${n}`).join(", ")}`] : []),
   ];
+  // a redundant rule's paths: what each brought and missed
+  const red = s.rules.filter((r) => r.pathStats?.length);
+  const paths = red.length
+    ? table(["NAME/ID", "PATH", "STATE", "PACKETS", "FIRST", "DUPLICATES", "REPAIRED", "LOST", "LATE", "MAX LAG MS"],
+      red.flatMap((r) => r.pathStats!.map((p) => [r.name ?? r.id, p.index, p.up ? "up" : "silent", p.packets, p.unique, p.duplicates, p.repaired, p.lost, p.late, p.maxLagMs])),
+      ["l", "r", "l", "r", "r", "r", "r", "r", "r", "r"])
+    : "";
   const workers = table(["WORKER", "RX PPS", "TX PPS", "FRAMES", "MATCHED", "SENT", "SEND ERRORS", "KERNEL DROPS", "FREE SLOTS", "IN FLIGHT"],
     s.workers.map((w) => [w.index, rate(w.rxPps), rate(w.txPps), w.ingress.frames, w.ingress.matched, w.egress.completions,
       w.egress.drop_send_error, w.ingress.drop_kernel_ring_full, w.ingress.freeSlots, w.egress.inflight]),
     ["l", "r", "r", "r", "r", "r", "r", "r", "r", "r"]);
-  return [rules, ...(drops.length ? ["", "drops:", ...drops] : []), "", workers].join("\n");
+  return [rules, ...(paths ? ["", "redundant paths:", paths] : []), ...(drops.length ? ["", "drops:", ...drops] : []), "", workers].join("\n");
 }
 
 export async function stats(argv: string[]): Promise<number> {

@@ -4,6 +4,25 @@
 // The pattern makes any truncation, reordering of bytes or stale buffer reuse visible.
 
 export const HEADER_SIZE = 24;
+/** An RTP header (RFC 3550) before the payload (gen --rtp, sink --rtp): V=2, PT 96, the sequence
+ *  number's low 16 bits, timestamp seq × 90 (90 kHz, one packet a millisecond), SSRC. */
+export const RTP_HEADER_SIZE = 12;
+export const RTP_SSRC = 0x4d435250; // "MCRP"
+
+export function writeRtp(buf: Uint8Array, seq: number, ssrc = RTP_SSRC): void {
+  buf[0] = 0x80;
+  buf[1] = 96;
+  buf[2] = (seq >>> 8) & 0xff;
+  buf[3] = seq & 0xff;
+  writeU32(buf, 4, ((seq % 47721858) * 90) >>> 0);
+  writeU32(buf, 8, ssrc);
+}
+
+/** The RTP header at buf[0..12) is the one writeRtp writes for seq. */
+export function rtpOk(buf: Uint8Array, seq: number, ssrc = RTP_SSRC): boolean {
+  return buf.length >= RTP_HEADER_SIZE && buf[0] === 0x80 && buf[1] === 96 && ((buf[2] << 8) | buf[3]) === (seq & 0xffff)
+    && readU32(buf, 4) === ((seq % 47721858) * 90) >>> 0 && readU32(buf, 8) === ssrc;
+}
 export const MIN_SIZE = HEADER_SIZE;
 const MAGIC = [0x4d, 0x43, 0x52, 0x50]; // "MCRP"
 const TWO32 = 0x100000000;

@@ -5,13 +5,15 @@ import { isIP } from "node:net";
 import { parseArgs } from "node:util";
 import { monotonicNs } from "../c/sys.ts";
 import { ifaceAddr, isMulticast, UsageError } from "./gen.ts";
-import { checkPayload } from "./payload.ts";
+import { RTP_HEADER_SIZE, checkPayload, rtpOk } from "./payload.ts";
 
 const USAGE = `usage: sink --group G --port P [--interface IF] [--expect N] [--flows K] [--timeout MS]
-            [--idle MS] [--record-seqs] [--record-times] [--json]
+            [--idle MS] [--record-seqs] [--record-times] [--rtp] [--first-seq N] [--json]
   G may be IPv4 or IPv6 (multicast, or this host's unicast address).
   --record-seqs: the report lists flow 0's sequence numbers as they arrived (seqs);
-  --record-times: and [seq, sent, received] of each (times; CLOCK_MONOTONIC ns, one host).`;
+  --record-times: and [seq, sent, received] of each (times; CLOCK_MONOTONIC ns, one host).
+  --rtp: payloads start with gen --rtp's RTP header, checked too; --first-seq: gen's, so what is
+  missing is counted from there.`;
 
 const LINGER_MS = 300; // after --expect is met, to still catch late duplicates
 const CHUNK_BITS = 1 << 16;
@@ -69,6 +71,8 @@ function parse(argv: string[]) {
       idle: { type: "string" },
       "record-seqs": { type: "boolean", default: false },
       "record-times": { type: "boolean", default: false },
+      rtp: { type: "boolean", default: false },
+      "first-seq": { type: "string" },
       json: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -91,6 +95,8 @@ function parse(argv: string[]) {
     idleMs: int("idle", v.idle, 2000, 1),
     recordSeqs: v["record-seqs"],
     recordTimes: v["record-times"],
+    rtp: v.rtp,
+    firstSeq: int("first-seq", v["first-seq"], 0, 0),
     json: v.json,
   };
 }
@@ -130,11 +136,13 @@ export async function main(argv: string[]): Promise<number> {
     received++;
     if (senders.size < 64) senders.add(`${from.address}:${from.port}`);
     lastAt = Date.now();
-    const p = checkPayload(msg, msg.length);
+    const body = opts.rtp ? msg.subarray(RTP_HEADER_SIZE) : msg;
+    const p = checkPayload(body, opts.rtp ? Math.max(0, msg.length - RTP_HEADER_SIZE) : msg.length);
     if (p.flow < 0) {
       badMagic++;
       return;
     }
+    if (opts.rtp && !rtpOk(msg, p.seq)) p.ok = false; // a wrong RTP header is a corrupted packet
     let f = flows.get(p.flow);
     if (!f) flows.set(p.flow, (f = new Flow()));
     f.received++;
@@ -209,7 +217,7 @@ export async function main(argv: string[]): Promise<number> {
   const perFlow: Record<string, object> = {};
   for (const [id, f] of [...flows].sort((a, b) => a[0] - b[0])) {
     const owed = opts.expect !== undefined && id < nFlows ? Math.ceil((opts.expect - id) / nFlows) : 0;
-    const m = Math.max(f.maxSeq + 1, owed) - f.unique;
+    const m = Math.max(f.maxSeq + 1 - opts.firstSeq, owed) - f.unique;
     duplicates += f.duplicates;
     missing += m;
     outOfOrder += f.outOfOrder;

@@ -24,6 +24,9 @@ export function leafPaths(schema: z.ZodType, prefix = ""): string[] {
   const d = def(c);
   if (d.type === "object" && d.shape) return Object.entries(d.shape).flatMap(([k, v]) => leafPaths(v, prefix ? `${prefix}.${k}` : k));
   if (d.type === "array" && d.element && def(core(d.element)).type === "object") return leafPaths(d.element, `${prefix}[]`);
+  // A union of objects (redundancy's modes): the leaves of every option.
+  const opts = d.type === "union" ? d.options ?? [] : [];
+  if (opts.length && opts.every((o) => def(core(o)).type === "object")) return [...new Set(opts.flatMap((o) => leafPaths(o, prefix)))];
   return [prefix];
 }
 

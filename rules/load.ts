@@ -6,7 +6,7 @@ import { configSchema, type Config } from "./config.ts";
 import type { Link } from "./link.ts";
 import { canonicalIp } from "./ip.ts";
 import { UDP, protocolName, protocolNumber } from "./protocols.ts";
-import { EVERY_NODE, type Rule } from "./schema.ts";
+import { EVERY_NODE, ruleInputs, type Input, type Rule } from "./schema.ts";
 
 export class ConfigError extends Error {}
 
@@ -30,15 +30,18 @@ export function describeIssue(raw: unknown, issue: Issue): string {
 /** Stable id of a rule without one: derived from its input (and its node, when it names one:
  *  two hosts may take the same input), so a restart keeps it. A rule for every node derives the
  *  id it did before fleets existed. */
-export function ruleId(r: Pick<Rule, "id" | "input" | "node">): string {
+export function ruleId(r: Pick<Rule, "id" | "input" | "inputs" | "node">): string {
   if (r.id) return r.id;
-  const i = r.input;
   const node = ruleNode(r);
   // Canonical addresses (two spellings of one IPv6 group are one input); a VLAN and a protocol only
-  // when set, so the ids of rules written before them stay as they were.
-  const proto = protocolNumber(i.protocol);
-  const key = `${i.interface}|${canonicalIp(i.group)}|${i.port ?? ""}|${i.source ? canonicalIp(i.source) : ""}${i.vlan ? `|vlan ${i.vlan}` : ""}`
-    + `${proto === UDP ? "" : `|protocol ${proto}`}${node === EVERY_NODE ? "" : `|${node}`}`;
+  // when set, so the ids of rules written before them stay as they were. A redundant rule's
+  // inputs, in order, joined by " + ".
+  const one = (i: Input) => {
+    const proto = protocolNumber(i.protocol);
+    return `${i.interface}|${canonicalIp(i.group)}|${i.port ?? ""}|${i.source ? canonicalIp(i.source) : ""}${i.vlan ? `|vlan ${i.vlan}` : ""}`
+      + `${proto === UDP ? "" : `|protocol ${proto}`}`;
+  };
+  const key = `${ruleInputs(r).map(one).join(" + ")}${node === EVERY_NODE ? "" : `|${node}`}`;
   return "r-" + createHash("sha256").update(key).digest("hex").slice(0, 12);
 }
 
@@ -53,11 +56,11 @@ export function linkId(l: Pick<Link, "id" | "a" | "b" | "node">): string {
 /** Interfaces a rule or link takes for itself: a link's ends, a rule's input. Any one of them may
  *  serve one link or be rule inputs, never both (the link would take the rule's frames) — on a
  *  node both run on: two hosts' interfaces of one name are two interfaces. */
-export function interfaceClashes(rules: Pick<Rule, "input" | "name" | "id" | "node">[], links: Pick<Link, "a" | "b" | "name" | "id" | "node">[]):
+export function interfaceClashes(rules: Pick<Rule, "input" | "inputs" | "name" | "id" | "node">[], links: Pick<Link, "a" | "b" | "name" | "id" | "node">[]):
   { link: number; field: "a" | "b"; message: string }[] {
   const out: { link: number; field: "a" | "b"; message: string }[] = [];
-  const inputs = new Map<string, Pick<Rule, "input" | "name" | "id" | "node">[]>();
-  for (const r of rules) inputs.set(r.input.interface, [...(inputs.get(r.input.interface) ?? []), r]);
+  const inputs = new Map<string, Pick<Rule, "input" | "inputs" | "name" | "id" | "node">[]>();
+  for (const r of rules) for (const ifname of new Set(ruleInputs(r).map((i) => i.interface))) inputs.set(ifname, [...(inputs.get(ifname) ?? []), r]);
   const taken = new Map<string, { label: string; node?: string }[]>();
   links.forEach((l, i) => {
     for (const field of ["a", "b"] as const) {
@@ -75,8 +78,16 @@ export function interfaceClashes(rules: Pick<Rule, "input" | "name" | "id" | "no
 /** "eth0 239.1.1.1:5000 from 10.0.0.2", "eth0 vlan 100 [ff0e::1]:5000", "eth0 239.1.1.1 esp": one
  *  per input, in canonical text (it is also the store's unique key: the keys of UDP inputs without
  *  a VLAN are what they always were). */
-export function inputKey(r: Pick<Rule, "input">): string {
-  const i = r.input;
+export function inputKey(r: Pick<Rule, "input" | "inputs">): string {
+  return inputKeys(r).join(" + ");
+}
+
+/** The key of each of a rule's inputs (a redundant rule has 2–4): no two rules on a node share one. */
+export function inputKeys(r: Pick<Rule, "input" | "inputs">): string[] {
+  return ruleInputs(r).map(oneInputKey);
+}
+
+function oneInputKey(i: Input): string {
   const g = canonicalIp(i.group);
   const proto = protocolNumber(i.protocol);
   const at = proto === UDP ? `${g.includes(":") ? `[${g}]` : g}:${i.port}` : `${g} ${protocolName(proto)}`;
@@ -94,7 +105,8 @@ export const shareNode = (a: Pick<Rule, "node">, b: Pick<Rule, "node">): boolean
   ruleNode(a) === EVERY_NODE || ruleNode(b) === EVERY_NODE || ruleNode(a) === ruleNode(b);
 
 /** Two rules that would take the same packets on some node: the same input, on a node they share. */
-export const sameInput = (a: Pick<Rule, "input" | "node">, b: Pick<Rule, "input" | "node">): boolean => inputKey(a) === inputKey(b) && shareNode(a, b);
+export const sameInput = (a: Pick<Rule, "input" | "inputs" | "node">, b: Pick<Rule, "input" | "inputs" | "node">): boolean =>
+  shareNode(a, b) && inputKeys(a).some((k) => inputKeys(b).includes(k));
 
 export function parseConfig(raw: unknown): Config {
   const res = configSchema.safeParse(raw);
@@ -114,10 +126,13 @@ export function parseConfig(raw: unknown): Config {
     };
     clash(ids, id, "id");
     if (r.name) clash(names, r.name, "name");
-    const same = inputs.get(inputKey(r)) ?? [];
-    const other = same.find((j) => shareNode(cfg.rules[j]!, r));
-    if (other !== undefined) problems.push(`${label} field input: same input as rule ${other}${r.node !== undefined || cfg.rules[other]!.node !== undefined ? " on a node both run on" : ""}`);
-    inputs.set(inputKey(r), [...same, i]);
+    inputKeys(r).forEach((k, p) => {
+      const same = inputs.get(k) ?? [];
+      const other = same.find((j) => j !== i && shareNode(cfg.rules[j]!, r));
+      const field = r.inputs ? `inputs[${p}]` : "input";
+      if (other !== undefined) problems.push(`${label} field ${field}: same input as rule ${other}${r.node !== undefined || cfg.rules[other]!.node !== undefined ? " on a node both run on" : ""}`);
+      inputs.set(k, [...same, i]);
+    });
   });
   const linkIds = new Map<string, number>();
   const linkNames = new Map<string, number>();

@@ -5,6 +5,7 @@ import { canonicalIp, ipFamily, isMulticastIp, isSsmGroup, isUsableUnicastIp } f
 import { UDP, protocolName, protocolNumber, protocolSchema } from "./protocols.ts";
 
 import { stageSchema } from "./stages.ts";
+import { MAX_PATHS } from "../shm/layout.ts";
 
 /** Linux accepts 1–15 bytes, not "." or "..", and no '/', ':' or white space (dev_valid_name). */
 export const interfaceName = z
@@ -120,11 +121,51 @@ const outputs = z.array(outputSchema).min(1, "a rule needs at least one output")
 /** Share of the rule's packets that become OpenTelemetry spans (0: none, the default). */
 const traceSampleRatio = z.number().min(0, "traceSampleRatio must be 0–1").max(1, "traceSampleRatio must be 0–1");
 
+/** The largest UDP payload (IPv4: 65,535 − 20 − 8): where a sequence number may be read at most. */
+export const MAX_UDP_PAYLOAD = 65507;
+/** The longest a gap may wait for another path (redundancy.windowMs): every packet after the gap waits as long. */
+export const MAX_WINDOW_MS = 1000;
+
+const windowFields = {
+  /** how long a gap waits for another path to fill it (the packets after it wait with it); 0: never */
+  windowMs: z.number().min(0, `windowMs must be 0–${MAX_WINDOW_MS}`).max(MAX_WINDOW_MS, `windowMs must be 0–${MAX_WINDOW_MS} (the most a packet may be delayed)`).default(10),
+  /** the sequence numbers the merge tracks ahead of the next one due (and as many behind, for late
+   *  copies): a fixed-size window per rule; a gap wider than it is given up at once */
+  windowPackets: z.number().int("windowPackets must be an integer").min(16, "windowPackets must be 16–65536").max(65536, "windowPackets must be 16–65536").default(4096),
+  /** a path that brought nothing for this long is silent (logged, and its metric 0) until it brings a packet again */
+  silentMs: z.number().int("silentMs must be an integer").min(10, "silentMs must be 10–60000").max(60_000, "silentMs must be 10–60000").default(200),
+};
+
+/** Seamless redundancy: how a packet's sequence number is read, and how long a gap waits. */
+export const redundancySchema = z.discriminatedUnion("mode", [
+  z.strictObject({
+    /** RTP (RFC 3550): the 16-bit sequence number of a version-2 header, the SSRC the same on every path */
+    mode: z.literal("rtp"),
+    ...windowFields,
+  }),
+  z.strictObject({
+    /** a sequence number at a fixed offset of the UDP payload (market-data feeds) */
+    mode: z.literal("sequence"),
+    offset: z.number().int("offset must be an integer").min(0, "offset must be 0 or more"),
+    width: z.union([z.literal(4), z.literal(8)], { error: "width must be 4 or 8 (bytes)" }),
+    byteOrder: z.enum(["big", "little"], { error: 'byteOrder must be "big" or "little"' }).default("big"),
+    ...windowFields,
+  }).superRefine((s, ctx) => {
+    if (s.offset + s.width > MAX_UDP_PAYLOAD) {
+      ctx.addIssue({ code: "custom", path: ["offset"], message: `offset ${s.offset} + width ${s.width} is beyond the largest UDP payload (${MAX_UDP_PAYLOAD} bytes)` });
+    }
+  }),
+], { error: 'redundancy.mode must be "rtp" or "sequence"' });
+
 /** A rule's fields: the one place they are listed. The stored and presented forms extend it. */
 export const ruleObject = z.strictObject({
   id: ruleId.optional(),
   name: ruleName.optional(),
-  input: inputSchema,
+  /** the one input (a rule has this or `inputs`) */
+  input: inputSchema.optional(),
+  /** 2–4 inputs carrying one stream (with `redundancy`): each sequence number is forwarded once */
+  inputs: z.array(inputSchema).min(2, "inputs needs 2–4 inputs (one input is `input`)").max(MAX_PATHS, `inputs has at most ${MAX_PATHS} inputs`).optional(),
+  redundancy: redundancySchema.optional(),
   outputs,
   traceSampleRatio: traceSampleRatio.default(0),
   impairment: impairmentSchema.optional(),
@@ -134,9 +175,38 @@ export const ruleObject = z.strictObject({
 /** A rule as written in a rules file or a request body, with the checks across its fields. */
 export const ruleSchema = ruleObject
   .superRefine((r, ctx) => {
-    const udp = protocolNumber(r.input.protocol) === UDP;
+    if (r.input !== undefined && r.inputs !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["inputs"], message: "a rule has input or inputs, not both" });
+      return;
+    }
+    if (r.input === undefined && r.inputs === undefined) {
+      ctx.addIssue({ code: "custom", path: ["input"], message: "a rule needs an input (or 2–4 inputs with redundancy)" });
+      return;
+    }
+    if (r.inputs !== undefined && r.redundancy === undefined) {
+      ctx.addIssue({ code: "custom", path: ["redundancy"], message: 'a rule with inputs needs redundancy (e.g. {"mode": "rtp"}): how copies of one packet are told apart' });
+    }
+    if (r.input !== undefined && r.redundancy !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["redundancy"], message: "redundancy merges inputs: give 2–4 inputs instead of input" });
+    }
+    const all = ruleInputs(r);
+    if (r.inputs !== undefined) {
+      const family = ipFamily(r.inputs[0]!.group);
+      const seen = new Map<string, number>();
+      r.inputs.forEach((inp, i) => {
+        if (protocolNumber(inp.protocol) !== UDP) ctx.addIssue({ code: "custom", path: ["inputs", i, "protocol"], message: "a redundant rule's inputs are UDP (its sequence numbers are in UDP payloads)" });
+        if (i > 0 && family !== 0 && ipFamily(inp.group) !== 0 && ipFamily(inp.group) !== family) {
+          ctx.addIssue({ code: "custom", path: ["inputs", i, "group"], message: `inputs[${i}] is IPv${ipFamily(inp.group)} but inputs[0] is IPv${family}: a redundant rule's inputs are of one family` });
+        }
+        const k = `${inp.interface}|${inp.vlan ?? 0}|${canonicalIp(inp.group)}|${inp.port}|${inp.source ? canonicalIp(inp.source) : ""}`;
+        if (seen.has(k)) ctx.addIssue({ code: "custom", path: ["inputs", i], message: `inputs[${i}] is the same input as inputs[${seen.get(k)}]` });
+        else seen.set(k, i);
+      });
+    }
+    const first = all[0]!;
+    const udp = protocolNumber(first.protocol) === UDP;
     r.outputs.forEach((o, i) => {
-      if (o.interface === r.input.interface && canonicalIp(o.group) === canonicalIp(r.input.group) && o.port === r.input.port && r.input.vlan === undefined) {
+      if (all.some((inp) => o.interface === inp.interface && canonicalIp(o.group) === canonicalIp(inp.group) && o.port === inp.port && inp.vlan === undefined)) {
         ctx.addIssue({ code: "custom", path: ["outputs", i], message: "output equals the input (it would loop)" });
       }
       if (udp && o.port === undefined) ctx.addIssue({ code: "custom", path: ["outputs", i, "port"], message: "an output of a UDP rule needs a port" });
@@ -144,7 +214,7 @@ export const ruleSchema = ruleObject
         // Another protocol goes out as itself, by a raw IP socket: no port, no UDP header to build.
         const [field, why] = o.port !== undefined ? ["port", "has no port"] : o.send === "raw" ? ["send", 'is sent by a raw IP socket: send "raw" builds UDP frames']
           : o.udpChecksum !== undefined ? ["udpChecksum", "has no UDP checksum"] : [];
-        if (field) ctx.addIssue({ code: "custom", path: ["outputs", i, field], message: `an output of a protocol ${protocolName(protocolNumber(r.input.protocol))} rule ${why}` });
+        if (field) ctx.addIssue({ code: "custom", path: ["outputs", i, field], message: `an output of a protocol ${protocolName(protocolNumber(first.protocol))} rule ${why}` });
       }
       if (o.send === "raw" && !isMulticastIp(o.group)) {
         ctx.addIssue({ code: "custom", path: ["outputs", i, "send"],
@@ -157,7 +227,19 @@ export const ruleSchema = ruleObject
   })
   .meta({ id: "Rule" });
 
-/** PATCH: the fields given replace the stored ones (input field by field, outputs whole). */
+export type Input = z.infer<typeof inputSchema>;
+
+/** A rule's inputs in order: its one input, or its redundant inputs (path 0, 1, …). */
+export function ruleInputs(r: { input?: Input; inputs?: Input[] }): Input[] {
+  return r.inputs ?? (r.input ? [r.input] : []);
+}
+
+/** The input a rule is known by: its one input, or the first of its inputs. */
+export function firstInput(r: { input?: Input; inputs?: Input[] }): Input {
+  return (r.input ?? r.inputs?.[0])!;
+}
+
+/** PATCH: the fields given replace the stored ones (input field by field, inputs and outputs whole). */
 export const rulePatchSchema = ruleObject
   .partial()
   .extend({ input: inputObject.partial().optional(), traceSampleRatio: traceSampleRatio.optional() })
@@ -168,3 +250,4 @@ export type RuleInput = z.input<typeof ruleSchema>;
 export type Output = z.infer<typeof outputSchema>;
 export type RulePatch = z.infer<typeof rulePatchSchema>;
 export type Impairment = z.infer<typeof impairmentSchema>;
+export type Redundancy = z.infer<typeof redundancySchema>;

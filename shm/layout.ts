@@ -3,7 +3,7 @@
 // segment: it is handed raw addresses, so no second copy of this layout exists.
 
 export const SHM_MAGIC = 0x4c52434d; // "MCRL" in little-endian bytes
-export const LAYOUT_VERSION = 5;
+export const LAYOUT_VERSION = 6;
 export const LINE = 64;
 /** Link frames by 5-tuple, per pair (shm/flowtop.ts): entries of one cache line each. */
 export const FLOW_TOP_ENTRIES = 4096;
@@ -18,11 +18,17 @@ export const JUMBO_SLOT_BYTES = 65536 + 128;
  * packets only: source, destination, ports (src << 16 | dst); the input's TOS byte (word 7,
  * always); at byte 32 the receive time (f64 ns, CLOCK_MONOTONIC); word 10 the payload's
  * ones'-complement sum when ingress computed it (0xffffffff when not); word 11 a sampled packet's
- * address family (4, or 6: then src and dst are not its addresses, which do not fit). The
+ * address family (4, or 6: then src and dst are not its addresses, which do not fit); word 12 the
+ * path (which of a redundant rule's inputs it came in on; 0 for every other rule); word 13 when
+ * ingress took it (CLOCK_MONOTONIC ms mod 2^32, read once per batch: a redundant rule's gaps wait
+ * by it, so a worker that fell behind does not give up a gap whose filler waits in the ring). The
  * payload follows at SLOT_HEADER_BYTES.
  */
 export const SLOT_HEADER_BYTES = 64;
-export const SH = { rule: 0, len: 1, sampled: 2, outputs: 3, src: 4, dst: 5, ports: 6, tos: 7, rxNsF64: 4, csum: 10, family: 11 } as const;
+export const SH = { rule: 0, len: 1, sampled: 2, outputs: 3, src: 4, dst: 5, ports: 6, tos: 7, rxNsF64: 4, csum: 10, family: 11, path: 12, stampMs: 13 } as const;
+
+/** The most inputs (paths) a redundant rule has: SMPTE ST 2022-7 sends two, market-data feeds A/B, some more. */
+export const MAX_PATHS = 4;
 
 /** Trace ring per pair: sampled packets, written by egress, read by anyone (lossy, seq-checked). */
 export const TRACE_RECORDS = 4096;
@@ -78,6 +84,9 @@ export const DROP_REASONS = {
   impairment: "dropped by the rule's impairment stages",
   no_output: "the rule had no open output when it was sent",
   mtu_exceeded: "bigger than the output interface's MTU allows (never fragmented)",
+  redundant_copy: "a copy of a sequence number already forwarded: seamless redundancy sends each once",
+  redundant_late: "came after the merge had moved past its sequence number (its gap given up, or older than the window)",
+  no_sequence: "a redundant rule's packet without a sequence number to read (too short, not RTP version 2, or another SSRC)",
 } as const;
 export type DropReason = keyof typeof DROP_REASONS;
 
@@ -104,15 +113,26 @@ export const SEND_ERRNOS = ["EAGAIN", "ENOBUFS", "EMSGSIZE", "ENETDOWN", "ENETUN
 
 export const EGRESS_COUNTERS = [
   "heartbeatMs", "loops", "sleeps", "sleepNs", "descriptors", "sends", "completions", "txBytes", "inflight", "traced",
-  ...drop(["send_error", "impairment", "no_output", "mtu_exceeded"] as const),
+  ...drop(["send_error", "impairment", "no_output", "mtu_exceeded", "redundant_copy", "redundant_late", "no_sequence"] as const),
   ...SEND_ERRNOS.map((e) => `send_errno_${e}` as const),
 ] as const;
 
 /** Counters per rule, one row per rule number in every worker (one writer each). */
 export const INGRESS_RULE_COUNTERS = ["rxPackets", "rxBytes",
   ...drop(["pool_exhausted", "ring_full", "oversize", "rule_down", "bad_udp_checksum", "worker_restart"] as const)] as const;
-export const EGRESS_RULE_COUNTERS = ["txPackets", "txBytes", "duplicated",
-  ...drop(["send_error", "impairment", "no_output", "mtu_exceeded"] as const)] as const;
+export const EGRESS_RULE_COUNTERS = ["txPackets", "txBytes", "duplicated", "sequenceLost",
+  ...drop(["send_error", "impairment", "no_output", "mtu_exceeded", "redundant_copy", "redundant_late", "no_sequence"] as const)] as const;
+
+/**
+ * Per path of a redundant rule (rule number × MAX_PATHS rows, kept by the egress that merges it):
+ * packets that came on it; unique: those that were first with their sequence number (what it
+ * contributed); duplicates: copies of a number already there; repaired: numbers it missed that
+ * another path brought; lost: numbers it missed that no path brought; late: copies that came after
+ * the merge had passed them; up: 1 while it brings packets, 0 once silent (silentMs); silences: how
+ * often it went silent; maxLagMs: the most one of its copies came after the first copy of its number
+ * (what windowMs must cover for the path to count as a spare).
+ */
+export const PATH_COUNTERS = ["packets", "unique", "duplicates", "repaired", "lost", "late", "up", "silences", "maxLagMs"] as const;
 
 /** Counters per output (a rule's output, by its row), kept by egress. */
 export const OUTPUT_COUNTERS = ["txPackets", "txBytes", ...drop(["mtu_exceeded", "send_error"] as const)] as const;
@@ -149,6 +169,8 @@ export interface PairLayout {
   ingressRules: number;
   egressRules: number;
   egressOutputs: number;
+  /** per rule and path (PATH_COUNTERS), for redundant rules */
+  egressPaths: number;
   ingressProgress: number;
   traceRing: number;
   pool: number;
@@ -190,6 +212,7 @@ export function computeLayout(p: LayoutParams): Layout {
       ingressRules: take(8 * INGRESS_RULE_COUNTERS.length * p.maxRules),
       egressRules: take(8 * EGRESS_RULE_COUNTERS.length * p.maxRules),
       egressOutputs: take(8 * OUTPUT_COUNTERS.length * OUTPUT_ROWS_PER_RULE * p.maxRules),
+      egressPaths: take(8 * PATH_COUNTERS.length * MAX_PATHS * p.maxRules),
       ingressProgress: take(8 * PROGRESS_WORDS * MAX_INPUTS),
       traceRing: take(LINE + TRACE_RECORD_BYTES * TRACE_RECORDS),
       flowTop: take(FLOW_TOP_ENTRY_BYTES * FLOW_TOP_ENTRIES, LINE),

@@ -3,7 +3,7 @@
 // Every field and drop reason here is derived from the counter names in layout.ts.
 import { snapshot } from "./counters.ts";
 import {
-  EGRESS_COUNTERS, EGRESS_RULE_COUNTERS, INGRESS_COUNTERS, INGRESS_RULE_COUNTERS, OUTPUT_COUNTERS, RULE_DROP_REASONS, WORKER_DROP_REASONS,
+  EGRESS_COUNTERS, EGRESS_RULE_COUNTERS, INGRESS_COUNTERS, INGRESS_RULE_COUNTERS, MAX_PATHS, OUTPUT_COUNTERS, PATH_COUNTERS, RULE_DROP_REASONS, WORKER_DROP_REASONS,
   type DropReason, type RuleDropReason,
 } from "./layout.ts";
 import type { Segment } from "./segment.ts";
@@ -22,6 +22,10 @@ export type OutputStats = Record<Traffic<(typeof OUTPUT_COUNTERS)[number]>, numb
   drops: Record<OutputDropReason, number>;
 };
 
+/** One path (input) of a redundant rule, by its place in the rule's inputs: PATH_COUNTERS, summed
+ *  over workers (one egress merges the rule, so `up` is that one's). */
+export type PathStats = Record<(typeof PATH_COUNTERS)[number], number> & { index: number };
+
 export type RuleStats = RuleTraffic & {
   no: number;
   id: string;
@@ -30,6 +34,8 @@ export type RuleStats = RuleTraffic & {
   drops: Record<RuleDropReason, number>;
   /** the outputs that have a counter row */
   outputStats: OutputStats[];
+  /** a redundant rule's paths */
+  pathStats?: PathStats[];
 };
 
 export interface WorkerStats {
@@ -59,7 +65,7 @@ export interface LinkStats {
 
 export type LinkMeta = { id: string; name?: string; state: string; channels: Record<"aToB" | "bToA", { no: number; flows: { name: string; no: number }[] }> };
 
-export type RuleMeta = { no: number; id: string; name?: string; state: string; outputRows?: number[] };
+export type RuleMeta = { no: number; id: string; name?: string; state: string; outputRows?: number[]; paths?: number };
 
 /** Adds a counter row into totals: traffic by name, drop_<reason> into drops. */
 function addRow(s: { drops: object }, names: readonly string[], row: Float64Array): void {
@@ -115,6 +121,18 @@ export function collectStats(seg: Segment, ruleMeta: RuleMeta[], linkMeta: LinkM
       for (const pl of l.pairs) addRow(o, OUTPUT_COUNTERS, new Float64Array(seg.buf, pl.egressOutputs + 8 * no * row, no));
       s.outputStats.push(o);
     });
+    if (r.paths) {
+      const np = PATH_COUNTERS.length;
+      s.pathStats = [...Array(Math.min(r.paths, MAX_PATHS)).keys()].map((index) => {
+        const p = { index } as PathStats;
+        for (const n of PATH_COUNTERS) p[n] = 0;
+        for (const pl of l.pairs) {
+          const row = new Float64Array(seg.buf, pl.egressPaths + 8 * np * (r.no * MAX_PATHS + index), np);
+          PATH_COUNTERS.forEach((n, i) => (p[n] += row[i]!));
+        }
+        return p;
+      });
+    }
     return s;
   });
   const channel = (no: number) => {

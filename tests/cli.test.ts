@@ -210,23 +210,32 @@ describe("export and apply", () => {
     traceSampleRatio: 0.5, node: "*",
     impairment: { loss: 0.01, duplicate: 0.02, delayMs: 1, jitterMs: 1, reorder: 0.01, ratePps: 100000, rateBps: 1e9, seed: 7, stages: ["drop-odd-size"] },
   };
+  /** What a rule with `input` cannot have: a redundant rule's inputs and redundancy. */
+  const everyRedundantField = {
+    id: "every-redundant-field", name: "Every redundant field",
+    inputs: [{ interface: "in0", group: "239.1.1.8", port: 5008, protocol: "udp", source: "10.99.1.2", vlan: 8 }, { interface: "in0", group: "239.1.1.9", port: 5008 }],
+    redundancy: { mode: "sequence", offset: 8, width: 8, byteOrder: "little", windowMs: 20, windowPackets: 1024, silentMs: 500 },
+    outputs: [{ interface: "out0", group: "239.2.2.8", port: 6008, ttl: 16, dscp: 0 }], traceSampleRatio: 0,
+  };
 
   test("every schema field survives export -> apply -> export; apply of an export changes nothing", async () => {
     // The fixture covers the schema: a field added to rules/schema.ts fails here until it is in it.
-    expect(leafPaths(ruleSchema).filter((p) => !valuePaths(everyField).includes(p))).toEqual([]);
+    expect(leafPaths(ruleSchema).filter((p) => ![...valuePaths(everyField), ...valuePaths(everyRedundantField)].includes(p))).toEqual([]);
     expect((await r.api("POST", "/api/v1/rules", everyField)).status).toBe(201);
+    expect((await r.api("POST", "/api/v1/rules", everyRedundantField)).status).toBe(201);
     await r.api("POST", "/api/v1/rules", { input: { interface: "in0", group: "239.1.1.1", port: 5001 }, outputs: [{ interface: "out0", group: "239.2.2.2", port: 7001 }] });
     const exp = await cli(["export"]);
     expect(exp.code).toBe(0);
     const doc = JSON.parse(exp.stdout);
-    expect(doc.rules[0]).toEqual(everyField);
+    expect(doc.rules.find((x: { id: string }) => x.id === everyField.id)).toEqual(everyField);
+    expect(doc.rules.find((x: { id: string }) => x.id === everyRedundantField.id)).toEqual(everyRedundantField);
     // What export prints is what the API stores, field for field (the server's own fields aside).
     const server = (await stored()).map((x) => Object.fromEntries(Object.entries(x).filter(([k]) => !["revision", "createdAt", "updatedAt", "state", "reason"].includes(k))));
     expect(doc.rules.map((x: unknown) => ruleSchema.parse(x))).toEqual(server);
     const dry = await cli(["apply", "-f", file("export.json", exp.stdout), "--dry-run"]);
-    expect(dry).toMatchObject({ code: 0, stdout: "no changes (2 rules up to date)\n" });
+    expect(dry).toMatchObject({ code: 0, stdout: "no changes (3 rules up to date)\n" });
     const real = await cli(["apply", "-f", "-"], { stdin: exp.stdout });
-    expect(real).toMatchObject({ code: 0, stdout: "no changes (2 rules up to date)\n" });
+    expect(real).toMatchObject({ code: 0, stdout: "no changes (3 rules up to date)\n" });
     expect(JSON.parse((await cli(["export"])).stdout)).toEqual(doc);
   }, 60_000);
 

@@ -4,7 +4,7 @@
 // data-plane series carries the relay's `node` (its --node name), so a dashboard that scrapes a
 // fleet adds up or tells apart the nodes without relabelling.
 import { collectDefaultMetrics, Registry } from "prom-client";
-import { SEND_ERRNOS } from "../../shm/layout.ts";
+import { PATH_COUNTERS, SEND_ERRNOS } from "../../shm/layout.ts";
 import type { Rates } from "../../shm/rates.ts";
 import type { Stats } from "../../shm/stats.ts";
 import type { Status } from "../protocol/status.ts";
@@ -23,6 +23,19 @@ const RULE_COUNTERS = [
   ["mcrelay_rule_tx_packets_total", "Packets sent by the rule (one per output)", "txPackets"],
   ["mcrelay_rule_tx_bytes_total", "Payload bytes sent by the rule", "txBytes"],
 ] as const;
+
+/** A redundant rule's path counters (shm/layout.ts PATH_COUNTERS) as series. */
+const PATH_SERIES = [
+  ["packets", "mcrelay_path_rx_packets_total", "counter", "Packets that came on the path (a redundant rule's input)"],
+  ["unique", "mcrelay_path_unique_packets_total", "counter", "Packets of the path that were first with their sequence number (what it contributed)"],
+  ["duplicates", "mcrelay_path_duplicates_total", "counter", "Copies from the path of a sequence number already there (dropped)"],
+  ["repaired", "mcrelay_path_repaired_total", "counter", "Sequence numbers the path missed that another path brought"],
+  ["lost", "mcrelay_path_lost_total", "counter", "Sequence numbers the path missed that no path brought"],
+  ["late", "mcrelay_path_late_total", "counter", "Copies from the path that came after the merge had passed their number (dropped)"],
+  ["up", "mcrelay_path_up", "gauge", "1 while the path brings packets, 0 once it has been silent for the rule's silentMs"],
+  ["silences", "mcrelay_path_silences_total", "counter", "Times the path went silent"],
+  ["maxLagMs", "mcrelay_path_max_lag_milliseconds", "gauge", "The most one of the path's copies came after the first copy of its number (windowMs must cover it)"],
+] as const satisfies readonly (readonly [(typeof PATH_COUNTERS)[number], string, "counter" | "gauge", string])[];
 
 const LINK_COUNTERS = [
   ["mcrelay_link_rx_frames_total", "Frames received on the way's input end", "rxPackets"],
@@ -55,6 +68,14 @@ export function dataPlaneMetrics(s: Snapshot, spans: { exported: number; lost: n
     for (const o of r.outputStats) {
       for (const [reason, n] of Object.entries(o.drops)) if (n !== 0) x.sampleWith("mcrelay_output_drops_total", `${labels},output="${o.index}",reason="${reason}"`, n);
     }
+  }
+  // Seamless redundancy: per path of a redundant rule (label path: its place in the rule's inputs).
+  const red = rules.filter(({ r }) => r.pathStats);
+  x.family("mcrelay_rule_sequence_lost_total", "counter", "Sequence numbers of a redundant rule that no path brought");
+  for (const { r, labels } of red) x.sampleWith("mcrelay_rule_sequence_lost_total", labels, r.sequenceLost);
+  for (const [field, name, type, help] of PATH_SERIES) {
+    x.family(name, type, help);
+    for (const { r, labels } of red) for (const p of r.pathStats!) x.sampleWith(name, `${labels},path="${p.index}"`, p[field]);
   }
   x.family("mcrelay_rule_up", "gauge", "1 when the rule forwards, 0 when it waits for an interface or is down");
   for (const { r, labels } of rules) x.sampleWith("mcrelay_rule_up", `${labels},state="${r.state}"`, r.state === "active" ? 1 : 0);

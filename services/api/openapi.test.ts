@@ -86,9 +86,9 @@ async function interfaces(): Promise<InterfaceInfo[] | null> {
 async function stats(): Promise<StatsBody | null> {
   if (!world.supervisor) return null;
   const rules = (await store.list()).map((r, no) => ({ no, id: r.id, ...(r.name !== undefined ? { name: r.name } : {}), state: "active" as const,
-    rxPackets: 10, rxBytes: 2000, txPackets: 10, txBytes: 2000, duplicated: 0, drops: zeros(RULE_DROP_REASONS),
+    rxPackets: 10, rxBytes: 2000, txPackets: 10, txBytes: 2000, duplicated: 0, sequenceLost: 0, drops: zeros(RULE_DROP_REASONS),
     outputStats: [{ index: 0, txPackets: 10, txBytes: 2000, drops: { mtu_exceeded: 0, send_error: 0 } }], rxPps: 1, txPps: 1, rxBps: 1600, txBps: 1600 }));
-  const way = { rxPackets: 3, rxBytes: 300, txPackets: 3, txBytes: 300, duplicated: 0, drops: zeros(RULE_DROP_REASONS) };
+  const way = { rxPackets: 3, rxBytes: 300, txPackets: 3, txBytes: 300, duplicated: 0, sequenceLost: 0, drops: zeros(RULE_DROP_REASONS) };
   const links = [{ id: "l-1", name: "lab", state: "active" as const, aToB: { ...way, flows: [{ name: "dns", ...way }] }, bToA: { ...way, flows: [] } }];
   return { rules, links, workers: [{ index: 0, ingress: zeros(INGRESS_COUNTERS), egress: zeros(EGRESS_COUNTERS), rxPps: 1, txPps: 1, ingressUtilisation: 0.1, egressUtilisation: 0.1 }],
     drops: zeros(WORKER_DROP_REASONS), windowSeconds: 5 } as unknown as StatsBody;
@@ -340,7 +340,7 @@ describe("OpenAPI document", () => {
       expect((await expectStatus(503, method, path, { body })).body.error).toContain("PostgreSQL mcrelay at db:5432");
     }
     memory.away = false;
-    expect((await store.list()).some((r) => r.input.port === 5004)).toBe(false);
+    expect((await store.list()).some((r) => r.input!.port === 5004)).toBe(false);
 
     // The relay: interfaces, counters, metrics, events (with the supervisor and without).
     expect((await expectStatus(200, "GET", "/api/v1/interfaces")).body.interfaces).toHaveLength(2);

@@ -63,7 +63,7 @@ describe("DataPlaneSync and links", () => {
     await sync.importAndSync();
     expect(sync.synced).toBe(false);
     expect(sent.map((r) => r.type)).toEqual(["hello"]);
-    expect((await store.list()).map((r) => r.input.interface)).toEqual(["in0"]);
+    expect((await store.list()).map((r) => r.input!.interface)).toEqual(["in0"]);
     expect(await store.links.list()).toEqual([]);
   });
 

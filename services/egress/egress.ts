@@ -10,7 +10,7 @@ import { VNET_HDR_BYTES } from "../../c/packet.ts";
 import { NO_SUM, SETUP_DEFER_TASKRUN, SETUP_SINGLE_ISSUER, Uring, userData } from "../../c/uring.ts";
 import { readTune } from "../tune.ts";
 import { indexOf, snapshot } from "../../shm/counters.ts";
-import { EGRESS_COUNTERS, EGRESS_RULE_COUNTERS, OUTPUT_COUNTERS, OUTPUT_ROWS_PER_RULE, PairSlots, SEND_ERRNOS, SH, SLOT_HEADER_BYTES } from "../../shm/layout.ts";
+import { EGRESS_COUNTERS, EGRESS_RULE_COUNTERS, MAX_PATHS, OUTPUT_COUNTERS, OUTPUT_ROWS_PER_RULE, PATH_COUNTERS, PairSlots, SEND_ERRNOS, SH, SLOT_HEADER_BYTES } from "../../shm/layout.ts";
 import { RingConsumer, RingProducer, ringHeadAddr } from "../../shm/ring.ts";
 import type { Segment } from "../../shm/segment.ts";
 import { TraceWriter } from "../../shm/trace.ts";
@@ -18,6 +18,7 @@ import type { EgressRule } from "../protocol/worker.ts";
 import type { Gathered } from "../worker.ts";
 import { seeded } from "./stages/random.ts";
 import { buildPipeline } from "./stages/registry.ts";
+import { merge, type MergeDrop, type MergeStage } from "./stages/merge.ts";
 import type { Stage, StageContext } from "./stages/stage.ts";
 import { WEIGHTS, classOf } from "../../shm/classes.ts";
 import { ruleOutputs, Templates, type RuleOutputs } from "./outputs.ts";
@@ -49,11 +50,22 @@ const SLEEP_US = 100_000;
 const BUSY_RETURN_NS = 50_000_000;
 
 interface Pipeline {
-  /** the impairment it was built from, to keep its state across unrelated changes */
+  /** the impairment (and redundancy) it was built from, to keep its state across unrelated changes */
   spec: string;
   head: (slot: number) => void;
   stages: Stage[];
+  /** a redundant rule's merge, first of the stages */
+  merge?: MergeStage;
 }
+
+/** A redundant rule's path went silent or came back (a log line, by the worker). */
+export type PathEvent = (o: { rule: string; no: number; path: number; up: boolean; silentMs: number }) => void;
+
+const NPC = PATH_COUNTERS.length;
+/** How often (turns) the merges check their paths for silence while busy. */
+const WATCH_TURNS = 64;
+const MERGE_DROP = { redundant_copy: [C.drop_redundant_copy, RF.drop_redundant_copy], redundant_late: [C.drop_redundant_late, RF.drop_redundant_late],
+  no_sequence: [C.drop_no_sequence, RF.drop_no_sequence] } as const satisfies Record<MergeDrop, readonly [number, number]>;
 
 export class Egress {
   private readonly c: Float64Array;
@@ -75,8 +87,12 @@ export class Egress {
   private outputs: (RuleOutputs | undefined)[] = [];
   private readonly templates = new Templates();
   private pipes: (Pipeline | undefined)[] = [];
-  /** pipelines with stages that hold packets (delay, reorder) */
+  /** pipelines with stages that hold packets (delay, reorder, a merge) */
   private holding: Stage[] = [];
+  /** the merges of redundant rules, whose paths are watched for silence */
+  private merges: MergeStage[] = [];
+  /** per rule and path (PATH_COUNTERS) */
+  private readonly pc: Float64Array;
   private sockets = new Map<string, number>();
   /** the rules this egress sends for (retiring ones too), by number */
   private specs = new Map<number, EgressRule>();
@@ -93,13 +109,18 @@ export class Egress {
   private readonly ruleCls: Int8Array;
   private inflight = 0;
   private freed = false;
+  /** CLOCK_MONOTONIC ms − performance.now(): the stages' clock and ingress's stamps apart */
+  private readonly monoOffset = monotonicNs() / 1e6 - performance.now();
+  /** performance.now() when this turn's descriptors were taken */
+  private turnMs = 0;
 
-  constructor(private readonly seg: Segment, pair: number) {
+  constructor(private readonly seg: Segment, private readonly pair: number, private readonly onPath: PathEvent = () => {}) {
     const l = seg.layout;
     const pl = l.pairs[pair];
     this.c = new Float64Array(seg.buf, pl.egressCounters, EGRESS_COUNTERS.length);
     this.rc = new Float64Array(seg.buf, pl.egressRules, NRF * l.maxRules);
     this.oc = new Float64Array(seg.buf, pl.egressOutputs, NOF * OUTPUT_ROWS_PER_RULE * l.maxRules);
+    this.pc = new Float64Array(seg.buf, pl.egressPaths, NPC * MAX_PATHS * l.maxRules);
     this.desc = new RingConsumer(seg.buf, pl.descRing, l.ringCapacity, ringHeadAddr(seg.addr, pl.descRing));
     this.free = new RingProducer(seg.buf, pl.freeRing, l.ringCapacity);
     this.slotU32 = new Uint32Array(seg.buf);
@@ -133,7 +154,9 @@ export class Egress {
       this.specs.set(r.no, r);
       this.ruleCls[r.no] = r.cls;
       this.outputs[r.no] = ruleOutputs(r, this.sockets, this.templates);
-      const spec = r.impairment ? JSON.stringify({ link: r.link === true, ...r.impairment }) : "";
+      // A redundant rule is merged in the egress of the pair that reads all of its inputs.
+      const red = r.redundancy && r.redundancy.pair === this.pair ? r.redundancy : undefined;
+      const spec = r.impairment || red ? JSON.stringify({ link: r.link === true, ...r.impairment, ...(red ? { redundancy: red } : {}) }) : "";
       const old = this.pipes[r.no];
       if (old && old.spec !== spec) this.dropHeld(r.no, old);
       this.pipes[r.no] = !spec ? undefined : old && old.spec === spec ? old : this.pipeline(r.no, spec, r.link === true);
@@ -149,6 +172,7 @@ export class Egress {
       this.pipes[no] = undefined;
     }
     this.holding = this.pipes.flatMap((p) => p?.stages.filter((s) => s.pull) ?? []);
+    this.merges = this.pipes.flatMap((p) => (p?.merge ? [p.merge] : []));
     this.closeUnused();
   }
 
@@ -170,6 +194,7 @@ export class Egress {
   }
 
   private dropHeld(no: number, p: Pipeline): void {
+    p.merge?.flush(); // what a merge holds is sent, in order (it holds it only for the order)
     for (const s of p.stages) for (const slot of s.held?.() ?? []) this.impairDrop(no, slot);
   }
 
@@ -212,7 +237,36 @@ export class Egress {
       },
       now: () => performance.now(),
     };
-    return { spec, ...buildPipeline(imp, ctx, (slot) => this.enqueue(slot), { shape: link }) };
+    const built = buildPipeline(imp, ctx, (slot) => this.enqueue(slot), { shape: link });
+    if (!imp.redundancy) return { spec, ...built };
+    const red = imp.redundancy;
+    const m = merge(red, {
+      bytes: this.slotU8,
+      start: ctx.start,
+      len: ctx.len,
+      path: (slot: number) => this.slotU32[(this.slotOffset(slot) >> 2) + SH.path],
+      // ingress's stamp (CLOCK_MONOTONIC ms mod 2^32) on the stages' clock (performance.now())
+      stamp: (slot: number) => this.turnMs - ((((this.turnMs + this.monoOffset) >>> 0) - this.slotU32[(this.slotOffset(slot) >> 2) + SH.stampMs]) >>> 0),
+      now: () => performance.now(),
+      pending: () => this.desc.available() > 0,
+      counters: this.pc.subarray(rule * MAX_PATHS * NPC, (rule + 1) * MAX_PATHS * NPC),
+      discard: (slot: number, why: MergeDrop) => {
+        const at = MERGE_DROP[why]; // (indexed, not destructured: no iterator per packet)
+        this.c[at[0]]++;
+        this.rc[rule * NRF + at[1]]++;
+        this.release(slot);
+      },
+      lost: (n: number) => {
+        this.rc[rule * NRF + RF.sequenceLost] += n;
+      },
+      event: (path: number, up: boolean, silentMs: number) => this.onPath({ rule: red.id, no: rule, path, up, silentMs: Math.round(silentMs) }),
+    }, built.head);
+    // A new merge starts with its paths not yet heard from.
+    for (let p = 0; p < MAX_PATHS; p++) {
+      this.pc[(rule * MAX_PATHS + p) * NPC + indexOf(PATH_COUNTERS).up] = 0;
+      this.pc[(rule * MAX_PATHS + p) * NPC + indexOf(PATH_COUNTERS).maxLagMs] = 0;
+    }
+    return { spec, head: (slot) => m.push(slot), stages: [m, ...built.stages], merge: m };
   }
 
   /** Runs for a while; returns so the caller can read control messages. */
@@ -229,6 +283,7 @@ export class Egress {
         this.freed = false;
       }
       this.c[C.loops]++;
+      if (this.merges.length > 0 && (turn % WATCH_TURNS === 0 || n === 0)) this.watch();
       if (n > 0 || done > 0 || due > 0) {
         idleSince = 0;
         if (Bun.nanoseconds() - started > BUSY_RETURN_NS) break; // heartbeat and control on time under load
@@ -255,6 +310,12 @@ export class Egress {
     this.c[C.heartbeatMs] = Date.now();
   }
 
+  /** A redundant rule's path that brought nothing for its silentMs is silent (logged, its gauge 0). */
+  private watch(): void {
+    const now = performance.now();
+    for (const m of this.merges) m.watch(now);
+  }
+
   /** Everything queued has been sent and nothing waits in the ring or in a stage. */
   idle(): boolean {
     return this.inflight === 0 && this.queued === 0 && this.desc.available() === 0 && this.holding.every((s) => s.due!() === Infinity);
@@ -262,6 +323,7 @@ export class Egress {
 
   private take(): number {
     const avail = this.desc.available();
+    if (avail > 0 && this.merges.length > 0) this.turnMs = performance.now();
     let n = 0;
     // Bounded by the queues' room: they hold every slot of the pair, so this never overflows.
     while (n < avail && n < TAKE) {

@@ -20,7 +20,7 @@ import type { IngressInput, IngressLink, IngressRule } from "../protocol/worker.
 import { LinkEnd } from "./link-end.ts";
 import { FlowTopWriter } from "../../shm/flowtop.ts";
 import { readTune } from "../tune.ts";
-import { MatchTable, NO_VLAN } from "./match.ts";
+import { MatchTable, NO_VLAN, PATH_SHIFT, RULE_MASK } from "./match.ts";
 import { F, NOT_UDP_CODE, PARSED_FIELDS, parseFrame, udpChecksumOk } from "./parse.ts";
 import { UDP } from "../../rules/protocols.ts";
 import { openRing, type RxRing } from "./rx-ring.ts";
@@ -46,6 +46,8 @@ const SPIN_NS = readTune().spinUs * 1000;
 const SLEEP_MS = 100;
 /** Longest a busy run() goes before it writes its heartbeat and reads control messages. */
 const BUSY_RETURN_NS = 50_000_000;
+/** Batches (V3 blocks, V2 runs of frames) one input gives per turn before the next input's turn. */
+const BATCHES_PER_TURN = 1;
 
 export class Ingress {
   private readonly c: Float64Array;
@@ -84,6 +86,8 @@ export class Ingress {
   private readonly reserve: Int32Array;
   private poll: PollSet;
   private lastStatsMs = 0;
+  /** this batch's time (CLOCK_MONOTONIC ms mod 2^32), in every slot's header */
+  private stampMs = 0;
 
   constructor(private readonly seg: Segment, pair: number, private readonly controlFd: number, replacesDeadIngress = false) {
     const l = seg.layout;
@@ -150,7 +154,10 @@ export class Ingress {
         continue;
       }
       if (spec.fd === undefined) throw new Error(`config names input ${spec.ifname} without a socket`);
-      if (old) old.close(true);
+      if (old) {
+        old.close(true);
+        this.inputs = this.inputs.filter((i) => i !== old); // closed once: not again below
+      }
       const ring = openRing(spec, fds[spec.fd], this.progress);
       if (spec.resume) ring.resume(this.desc.published);
       else ring.start();
@@ -171,7 +178,9 @@ export class Ingress {
       this.sum[r.no] = r.sum ? 1 : 0;
     }
     const idx = new Map(keep.map((inp, i) => [inp.ifname, i]));
-    const open = [...this.rules.values()].filter((r) => idx.has(r.ifname)).map((r) => ({ ...r, input: idx.get(r.ifname)! }));
+    // A redundant rule's inputs match as rules of their own whose number carries the path.
+    const open = [...this.rules.values()].flatMap((r) => [r, ...(r.also ?? []).map((p, i) => ({ ...r, ...p, no: r.no + ((i + 1) << PATH_SHIFT) }))])
+      .filter((r) => idx.has(r.ifname)).map((r) => ({ ...r, input: idx.get(r.ifname)! }));
     this.match = new MatchTable(open.filter((r) => r.protocol === UDP));
     // Rules of other protocols, by protocol where UDP has its port.
     const opaque = open.filter((r) => r.protocol !== UDP).map((r) => ({ ...r, port: r.protocol }));
@@ -227,10 +236,14 @@ export class Ingress {
     }
   }
 
-  /** Every ready batch of one input; returns how many frames. */
+  /** The ready batches of one input, at most BATCHES_PER_TURN of them (the inputs take turns: the
+   *  copies of a redundant stream on two inputs are read together, and a loop that cannot keep up
+   *  with one input still returns to write its heartbeat); returns how many frames. */
   private drain(ring: RxRing, input: number): number {
     let total = 0;
-    for (let n = ring.begin(); n >= 0; n = ring.begin()) {
+    let batches = 0;
+    for (let n = ring.begin(); n >= 0; n = ++batches < BATCHES_PER_TURN ? ring.begin() : -1) {
+      this.stampMs = (monotonicNs() / 1e6) >>> 0;
       for (let k = 0; k < n; k++) {
         const f = ring.next();
         const type = ring.pkttype(f);
@@ -287,6 +300,8 @@ export class Ingress {
       c[DROP0 + r - 1]++;
       return;
     }
+    const path = rule >>> PATH_SHIFT;
+    rule &= RULE_MASK;
     const rc = this.st.rc;
     const rb = this.st.row(rule);
     if (this.down[rule] === 1) {
@@ -321,6 +336,8 @@ export class Ingress {
     this.slotU32[h + SH.rule] = rule;
     this.slotU32[h + SH.len] = len;
     this.slotU32[h + SH.tos] = P[F.tos];
+    this.slotU32[h + SH.path] = path;
+    this.slotU32[h + SH.stampMs] = this.stampMs;
     const ratio = TRACING ? this.sample[rule] : 0;
     if (TRACING && ratio !== 0 && Math.random() < ratio) {
       this.slotU32[h + SH.sampled] = 1;

@@ -23,6 +23,10 @@ export interface MatchRule {
 
 export const NO_RULE = -1;
 export const NO_VLAN = -2;
+/** A match's result is no + (path << PATH_SHIFT): which of a redundant rule's inputs the packet came
+ *  on (rule numbers are below 2^17: --max-rules is at most 65,536). */
+export const PATH_SHIFT = 20;
+export const RULE_MASK = (1 << PATH_SHIFT) - 1;
 
 /** A 32-bit key of the 16 bytes at b[o..o+16): a hash (multicast groups differ in their last
  *  bytes above all, so every word is mixed in). Equal addresses, equal keys; not the reverse. */

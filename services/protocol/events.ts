@@ -8,7 +8,7 @@ export interface DashboardEvent extends Omit<StatsBody, "rules"> {
   time: string;
   /** false until the data plane's counters can be read (counters are then zero) */
   dataPlane: boolean;
-  rules: (RuleStatsBody & { reason?: string; input?: unknown; outputs?: unknown[] })[];
+  rules: (RuleStatsBody & { reason?: string; input?: unknown; inputs?: unknown[]; redundancy?: unknown; outputs?: unknown[] })[];
   status: Status | null;
   interfaces: InterfaceInfo[] | null;
 }

@@ -2,7 +2,7 @@
 // `mcrelay stats` prints. Every counter field and drop reason comes from shm/layout.ts; the
 // OpenAPI document shows these same schemas, and the API returns values parsed by them.
 import { z } from "zod";
-import { EGRESS_COUNTERS, INGRESS_COUNTERS, RULE_DROP_REASONS, WORKER_DROP_REASONS, DROP_REASONS } from "../../shm/layout.ts";
+import { EGRESS_COUNTERS, INGRESS_COUNTERS, PATH_COUNTERS, RULE_DROP_REASONS, WORKER_DROP_REASONS, DROP_REASONS } from "../../shm/layout.ts";
 import type { Rates } from "../../shm/rates.ts";
 import { OUTPUT_DROP_REASONS, type Stats } from "../../shm/stats.ts";
 import { RULE_STATES } from "./status.ts";
@@ -27,6 +27,23 @@ export const outputStatsSchema = z.strictObject({
   drops: counters(OUTPUT_DROP_REASONS, why).describe("copies for this output lost, by reason"),
 }).meta({ id: "OutputStats" });
 
+const PATH_HELP: Record<(typeof PATH_COUNTERS)[number], string> = {
+  packets: "packets that came on this path",
+  unique: "of them, the first with their sequence number (what this path contributed)",
+  duplicates: "copies of a number already there (dropped)",
+  repaired: "numbers this path missed that another path brought",
+  lost: "numbers this path missed that no path brought",
+  late: "copies that came after the merge had passed their number (dropped)",
+  up: "1 while the path brings packets, 0 once it has been silent for silentMs",
+  silences: "times the path went silent",
+  maxLagMs: "the most one of its copies came after the first copy of its number, in ms (windowMs must cover it)",
+};
+
+export const pathStatsSchema = z.strictObject({
+  index: z.number().int().describe("the path's place in the rule's inputs (0-based)"),
+  ...Object.fromEntries(PATH_COUNTERS.map((n) => [n, z.number().describe(PATH_HELP[n])])) as { [K in (typeof PATH_COUNTERS)[number]]: z.ZodNumber },
+}).meta({ id: "PathStats" });
+
 export const ruleStatsSchema = z.strictObject({
   no: z.number().int().describe("the rule's counter row in shared memory"),
   id: z.string(),
@@ -37,8 +54,10 @@ export const ruleStatsSchema = z.strictObject({
   txPackets: z.number().describe("one per output the packet was sent to"),
   txBytes: z.number(),
   duplicated: z.number().describe("extra copies sent by a duplicate stage"),
+  sequenceLost: z.number().describe("a redundant rule's sequence numbers that no path brought (0 for other rules)"),
   drops: counters(RULE_DROP_REASONS, why).describe("the rule's packets lost, by reason"),
   outputStats: z.array(outputStatsSchema).describe("per output (those with a counter row: all but beyond 2 × --max-rules outputs in all)"),
+  pathStats: z.array(pathStatsSchema).optional().describe("a redundant rule's inputs (paths), in order"),
   ...ratesSchema.shape,
 }).meta({ id: "RuleStats" });
 
@@ -48,6 +67,7 @@ const channelCounts = {
   txPackets: z.number().describe("frames sent on the far end"),
   txBytes: z.number(),
   duplicated: z.number().describe("extra copies sent by a duplicate stage"),
+  sequenceLost: z.number().describe("always 0 for a link"),
   drops: counters(RULE_DROP_REASONS, why).describe("frames lost, by reason (impairment: dropped by the settings)"),
 };
 

@@ -18,8 +18,9 @@ export interface Status {
   startedAt?: string;
   shm: string;
   workers: { role: "ingress" | "egress"; index: number; pid: number; restarts: number }[];
-  /** outputRows: each output's counter row (by its place in the rule's outputs; -1: none) */
-  rules: { no: number; id: string; name?: string; ifname?: string; state: RuleState; reason?: string; outputRows?: number[] }[];
+  /** outputRows: each output's counter row (by its place in the rule's outputs; -1: none); paths: a
+   *  redundant rule's inputs (how many) */
+  rules: { no: number; id: string; name?: string; ifname?: string; state: RuleState; reason?: string; outputRows?: number[]; paths?: number }[];
   /** channels: the rule numbers (counter rows) of each direction, its own and each flow's, in order */
   links?: LinkStatusEntry[];
   api: { pid: number; listen: string } | null;

@@ -3,7 +3,7 @@
 // (MAX_MESSAGE_BYTES, MAX_FDS_PER_MESSAGE), so a configuration travels in parts: the worker keeps
 // the parts and applies them together when the last one arrives, between two batches of packets.
 import type { RingGeometry } from "../../c/packet.ts";
-import type { Impairment } from "../../rules/schema.ts";
+import type { Impairment, Redundancy } from "../../rules/schema.ts";
 
 export const CONTROL_FD = 3;
 
@@ -28,6 +28,9 @@ export interface IngressInput {
   geometry: RingGeometry;
   /** Index into this part's fds when the part carries the input's socket. */
   fd?: number;
+  /** Read by this pair alone (not a fanout group of every pair): a redundant rule's inputs are, so
+   *  that every copy of a stream meets in one egress. */
+  pinned?: boolean;
   /** The socket was read by an ingress that died: take up its ring where its progress record says. */
   resume?: boolean;
   /** A link's end: every frame (a virtio_net_hdr before each) goes whole to the link's channels. */
@@ -80,6 +83,17 @@ export interface IngressRule {
   cls: number;
   /** sum each payload as it is copied (a raw output computes UDP checksums from the sum) */
   sum: boolean;
+  /** a redundant rule's further inputs: path 1, 2, 3 (the fields above are path 0) */
+  also?: IngressPath[];
+}
+
+/** Another input of a redundant rule, matched as the rule's own is; its packets carry the path's number. */
+export interface IngressPath {
+  ifname: string;
+  vlan: number;
+  group: string;
+  port: number;
+  source: string;
 }
 
 /** Ingress configuration, one part. `inputs` (every input, complete) comes with the last part. */
@@ -140,6 +154,9 @@ export interface EgressRule {
   impairment?: Impairment;
   /** traffic class (shm/classes.ts), or -1: from each packet's own DSCP */
   cls: number;
+  /** seamless redundancy: merge the rule's paths by sequence number (only in `pair`'s egress, the
+   *  one whose ingress reads every input of the rule) */
+  redundancy?: Redundancy & { paths: number; pair: number; /** the rule's id, for the log */ id: string };
 }
 
 /** Egress configuration, one part. */

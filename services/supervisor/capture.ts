@@ -36,10 +36,16 @@ interface Want {
 export function ruleWants(r: PlannedRule, q: CaptureQuery): Want[] {
   const w: Want[] = [];
   if (q.direction !== "sent") {
-    w.push({ ifname: r.ifname, ifindex: r.ifindex, direction: "received", matches: [{
-      family: r.group.includes(":") ? 6 : 4, dst: addrKey(r.group), protocol: r.protocol,
-      ...(r.port ? { dport: r.port } : {}), ...(r.source ? { src: addrKey(r.source) } : {}), vlan: r.vlan,
-    }] });
+    // Every input of the rule (a redundant rule's paths: each copy as it arrived), one socket per interface.
+    const byIf = new Map<string, Want>();
+    for (const i of r.paths?.filter((p) => p.up) ?? [r]) {
+      const m: CaptureMatch = { family: i.group.includes(":") ? 6 : 4, dst: addrKey(i.group), protocol: r.protocol,
+        ...(i.port ? { dport: i.port } : {}), ...(i.source ? { src: addrKey(i.source) } : {}), vlan: i.vlan };
+      const want = byIf.get(i.ifname);
+      if (want) want.matches!.push(m);
+      else byIf.set(i.ifname, { ifname: i.ifname, ifindex: i.ifindex, direction: "received", matches: [m] });
+    }
+    w.push(...byIf.values());
   }
   if (q.direction !== "received") {
     const byIf = new Map<string, PlannedOutput[]>();

@@ -2,7 +2,7 @@
 // messages out.
 import { describe, expect, test } from "bun:test";
 import { MAX_MESSAGE_BYTES, type EgressConfigMsg, type IngressConfigMsg } from "../protocol/worker.ts";
-import { applyDelta, cut, delta, egressRules, ingressRules, type OutputFacts } from "./configure.ts";
+import { applyDelta, cut, delta, egressRules, ingressRules, pinnedInputs, type OutputFacts } from "./configure.ts";
 import { socketKey } from "./egress-sockets.ts";
 import { DesiredRules, type IdentifiedRule } from "./desired.ts";
 import type { Netdev } from "./netdevs.ts";
@@ -21,6 +21,27 @@ const numbered = (rules: IdentifiedRule[]) => {
   for (const r of rules) n.take(r.id);
   return (id: string) => n.get(id)!;
 };
+
+describe("redundant rules", () => {
+  const red = (id: string, a: string, b: string, port: number): IdentifiedRule => ({ ...rule(id, port), input: undefined,
+    inputs: [{ interface: a, group: "239.1.1.1", port }, { interface: b, group: "239.1.1.2", port }], redundancy: { mode: "rtp", windowMs: 10, windowPackets: 64, silentMs: 200 } });
+  const devs = netdevs({ a0: netdev(2), b0: netdev(3), c0: netdev(4, false), in0: netdev(5), out0: netdev(6) });
+
+  test("a rule's paths: ingress matches the others as `also`; active while one input is up; egress merges in one pair", () => {
+    const rules = [red("ab", "a0", "b0", 10), red("ac", "a0", "c0", 11), rule("plain", 12)];
+    const p = makePlan(rules, numbered(rules), devs);
+    expect(p.rules.map((r) => [r.id, r.state, r.reason ?? ""])).toEqual([["ab", "active", ""], ["ac", "active", "input c0 down: merging the others"], ["plain", "active", ""]]);
+    expect(ingressRules(p).find((r) => r.no === 0)!.also).toEqual([{ ifname: "b0", vlan: 0, group: "239.1.1.2", port: 10, source: "" }]);
+    expect([...p.inputs.keys()].sort()).toEqual(["a0", "b0", "in0"]);
+    const eg = egressRules(p, () => true, facts, () => true, 4);
+    const pair = pinnedInputs(p, 4);
+    // a0, b0 and c0 are one set (the rules join them): one pair reads all three
+    expect(new Set([pair.get("a0"), pair.get("b0"), pair.get("c0")]).size).toBe(1);
+    expect(pair.has("in0")).toBe(false);
+    expect(eg.filter((r) => r.redundancy).map((r) => [r.redundancy!.paths, r.redundancy!.pair, r.redundancy!.id])).toEqual([[2, pair.get("a0")!, "ab"], [2, pair.get("a0")!, "ac"]]);
+    expect(pinnedInputs(p, 1).size).toBe(0); // one pair reads everything
+  });
+});
 
 describe("plan", () => {
   test("states: active, waiting for a missing interface, down with its input or every output down", () => {

@@ -7,12 +7,51 @@ import { MAX_MESSAGE_BYTES, type EgressOutput, type EgressRule, type IngressLink
 import type { PlannedWay } from "./link-plan.ts";
 import type { Plan, PlannedOutput } from "./plan.ts";
 
-/** What ingress matches: every rule whose input is open. */
+/** What ingress matches: every rule whose input is open (a redundant rule's further inputs as `also`). */
 export function ingressRules(plan: Plan): IngressRule[] {
   return plan.rules.filter((r) => r.matched).map((r) => ({
     no: r.no, ifname: r.ifname, vlan: r.vlan, group: r.group, port: r.port, protocol: r.protocol, source: r.source, down: r.outputs.length === 0, sample: r.sample, cls: r.cls,
     sum: r.outputs.some((o) => o.raw && o.checksum),
+    ...(r.paths ? { also: r.paths.slice(1).map((p) => ({ ifname: p.ifname, vlan: p.vlan, group: p.group, port: p.port, source: p.source })) } : {}),
   }));
+}
+
+/**
+ * The pair that alone reads each input interface of a redundant rule. Every pair's socket of an
+ * interface is in one PACKET_FANOUT_HASH group, which spreads flows by their hash: the A and B
+ * copies of a stream are two flows (two groups, often two interfaces) and would land in different
+ * pairs, whose egresses cannot see each other's packets. So the interfaces of redundant rules
+ * (joined when a rule has inputs on several, as a union of sets) are each read by one pair: the
+ * hash of the set's first name, modulo the pairs — stable while the set stays, whatever else
+ * changes. Other rules on such an interface are read by that pair too. (With one pair, nothing.)
+ */
+export function pinnedInputs(plan: Plan, workers: number): Map<string, number> {
+  if (workers <= 1) return new Map(); // one pair reads everything anyway
+  const parent = new Map<string, string>();
+  const find = (x: string): string => {
+    let p = parent.get(x) ?? x;
+    while (p !== (parent.get(p) ?? p)) p = parent.get(p)!;
+    parent.set(x, p);
+    return p;
+  };
+  for (const r of plan.rules) {
+    if (!r.matched || !r.paths) continue;
+    const names = r.paths.map((p) => p.ifname);
+    for (const n of names) if (!parent.has(n)) parent.set(n, n);
+    for (const n of names.slice(1)) {
+      const [a, b] = [find(names[0]!), find(n)];
+      if (a !== b) parent.set(a < b ? b : a, a < b ? a : b); // the smaller name is the root
+    }
+  }
+  const out = new Map<string, number>();
+  for (const n of parent.keys()) out.set(n, fnv(find(n)) % Math.max(1, workers));
+  return out;
+}
+
+function fnv(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
 }
 
 /** What egress needs to know about outputs beyond the plan: the socket it sends each on, the
@@ -37,9 +76,11 @@ export function egressOutput(no: number, o: PlannedOutput, f: OutputFacts): Egre
 
 /** What egress sends for: every matched rule with an output up, on the outputs that opened; and
  *  every channel of a link way that is up, to the way's far end. */
-export function egressRules(plan: Plan, opened: (o: PlannedOutput) => boolean, f: OutputFacts, frameOpened: (key: string) => boolean = () => true): EgressRule[] {
+export function egressRules(plan: Plan, opened: (o: PlannedOutput) => boolean, f: OutputFacts, frameOpened: (key: string) => boolean = () => true, workers = 1): EgressRule[] {
+  const pinned = pinnedInputs(plan, workers);
   const rules = plan.rules.filter((r) => r.matched && r.outputs.length > 0).map((r) => ({
     no: r.no, outputs: r.outputs.filter(opened).map((o) => egressOutput(r.no, o, f)), cls: r.cls, ...(r.impairment ? { impairment: r.impairment } : {}),
+    ...(r.paths && r.redundancy ? { redundancy: { ...r.redundancy, paths: r.paths.length, pair: pinned.get(r.ifname) ?? 0, id: r.id } } : {}),
   }));
   const channels = linkWays(plan).filter((w) => !w.down).flatMap((w) => {
     const key = frameSocketKey(w.to, w.toIfindex);

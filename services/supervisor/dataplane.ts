@@ -7,7 +7,7 @@ import { ErrnoError } from "../../c/lib.ts";
 import { MAX_FDS_PER_MESSAGE } from "../../c/unixmsg.ts";
 import type { EgressConfigMsg, IngressConfigMsg, IngressInput } from "../protocol/worker.ts";
 import { packetTxOpen } from "../../c/packet_tx.ts";
-import { cut, delta, egressRules, frameSocketKey, ingressLinks, ingressRules, linkWays, type OutputFacts, type Part } from "./configure.ts";
+import { cut, delta, egressRules, frameSocketKey, ingressLinks, ingressRules, linkWays, pinnedInputs, type OutputFacts, type Part } from "./configure.ts";
 import { EgressSockets, socketKey } from "./egress-sockets.ts";
 import type { OutputRows } from "./output-rows.ts";
 import { GEOMETRY, LINK_GEOMETRY, inputGeometry } from "./geometry.ts";
@@ -68,7 +68,7 @@ export class DataPlane {
     const plan = this.markProblems(next);
     const opened = (o: PlannedOutput) => !this.failedOutputs.has(o.key);
     const frameOpened = (k: string) => !this.failedOutputs.has(k);
-    const egressWant = () => egressRules(plan, opened, this.facts, frameOpened);
+    const egressWant = () => egressRules(plan, opened, this.facts, frameOpened, this.pairs.length);
 
     // 1: egress learns new and changed rules, with their new sockets; it keeps every rule it has.
     await this.each((p) => {
@@ -117,7 +117,7 @@ export class DataPlane {
     if (role === "egress") {
       for (const [no, waiting] of this.retiring) if (waiting.has(p.index)) this.retired(p.index, [no]); // the dead egress's are gone
       const sockets = this.openSockets(p, plan);
-      const want = egressRules(plan, (o) => !this.failedOutputs.has(o.key), this.facts, (k) => !this.failedOutputs.has(k));
+      const want = egressRules(plan, (o) => !this.failedOutputs.has(o.key), this.facts, (k) => !this.failedOutputs.has(k), this.pairs.length);
       for (const r of want) p.egressRules.set(r.no, r);
       for (const s of sockets) p.egressSockets.add(s.key);
       await this.sendParts(p.egress, cut<EgressConfigMsg>(version, { sockets, put: want, remove: [] }, MAX_FDS_PER_MESSAGE), true);
@@ -138,10 +138,12 @@ export class DataPlane {
     await w.expect("applied", ANSWER_MS);
   }
 
-  /** The interfaces ingress reads: rules' inputs, and the ends of open links. */
-  private allInputs(plan: Plan): Map<string, { ifindex: number; link: boolean }> {
-    const m = new Map<string, { ifindex: number; link: boolean }>();
-    for (const [ifname, ifindex] of plan.inputs) m.set(ifname, { ifindex, link: false });
+  /** The interfaces ingress reads: rules' inputs, and the ends of open links; pair: the one pair
+   *  that reads it (a redundant rule's input: configure.ts, pinnedInputs), else every pair. */
+  private allInputs(plan: Plan): Map<string, { ifindex: number; link: boolean; pair?: number }> {
+    const m = new Map<string, { ifindex: number; link: boolean; pair?: number }>();
+    const pinned = pinnedInputs(plan, this.pairs.length);
+    for (const [ifname, ifindex] of plan.inputs) m.set(ifname, { ifindex, link: false, ...(pinned.has(ifname) ? { pair: pinned.get(ifname) } : {}) });
     for (const w of linkWays(plan)) m.set(w.from, { ifindex: w.fromIfindex, link: true });
     return m;
   }
@@ -150,16 +152,19 @@ export class DataPlane {
    *  whose frames no longer hold the interface's MTU is opened again (what its ring held is lost). */
   private openInputs(plan: Plan): void {
     const want = this.allInputs(plan);
-    for (const [ifname, { ifindex, link }] of want) {
+    for (const [ifname, { ifindex, link, pair }] of want) {
       const cur = this.inputs.get(ifname);
       const geometry = link ? LINK_GEOMETRY : inputGeometry(GEOMETRY, readMtu(ifname));
-      if (cur && cur.ifindex === ifindex && cur.link === link && cur.geometry.frameSize === geometry.frameSize) continue;
+      // A pinned interface's one socket is not in a fanout group: when that changes, the sockets are
+      // opened again (frames in their rings then are lost; it happens when a redundant rule comes or goes).
+      if (cur && cur.ifindex === ifindex && cur.link === link && cur.geometry.frameSize === geometry.frameSize && cur.pair === pair) continue;
       if (cur) this.closeInput(cur);
-      this.inputs.set(ifname, new InputSockets(ifname, ifindex, this.slots.take(), geometry, this.log, link));
+      this.inputs.set(ifname, new InputSockets(ifname, ifindex, this.slots.take(), geometry, this.log, link, pair));
     }
     for (const s of this.inputs.values()) if (!want.has(s.ifname)) this.closeInput(s);
     for (const s of this.inputs.values()) {
-      s.joins.update(plan.rules.filter((r) => r.matched && r.ifname === s.ifname && isMulticastIp(r.group)).map((r) => ({ group: r.group, source: r.source })));
+      const paths = plan.rules.filter((r) => r.matched).flatMap((r) => r.paths ?? [{ ifname: r.ifname, group: r.group, source: r.source }]);
+      s.joins.update(paths.filter((p) => p.ifname === s.ifname && isMulticastIp(p.group)).map((p) => ({ group: p.group, source: p.source })));
     }
   }
 
@@ -176,7 +181,8 @@ export class DataPlane {
     const fds: number[] = [];
     const inputs: IngressInput[] = [];
     const want = this.allInputs(plan);
-    for (const ifname of want.keys()) {
+    for (const [ifname, { pair }] of want) {
+      if (pair !== undefined && pair !== p.index) continue; // another pair alone reads it
       const s = this.inputs.get(ifname)!;
       const spec: IngressInput = { ifname, ifindex: s.ifindex, slot: s.slot, geometry: s.geometry, ...(s.link ? { link: true } : {}) };
       if (!p.ingressInputs.has(ifname)) {
@@ -188,7 +194,7 @@ export class DataPlane {
       }
       inputs.push(spec);
     }
-    for (const ifname of p.ingressInputs) if (!want.has(ifname)) p.ingressInputs.delete(ifname);
+    for (const ifname of p.ingressInputs) if (!want.has(ifname) || !inputs.some((i) => i.ifname === ifname)) p.ingressInputs.delete(ifname);
     return { inputs, fds };
   }
 
@@ -247,7 +253,7 @@ export class DataPlane {
       rules: plan.rules.map((r) => {
         if (!r.matched) return r;
         const problems: string[] = [];
-        const join = this.inputs.get(r.ifname)?.joins.problem(r.group, r.source);
+        const join = (r.paths ?? [r]).map((x) => this.inputs.get(x.ifname)?.joins.problem(x.group, x.source)).find((j) => j !== undefined);
         if (join) problems.push(`${join}; forwarding what arrives, retrying the join`);
         const bad = r.outputs.filter((o) => this.failedOutputs.has(o.key));
         for (const o of bad) problems.push(`output ${o.ifname} ${o.family === 6 ? `[${o.addr}]` : o.addr}:${o.port} could not be opened: ${this.failedOutputs.get(o.key)}`);

@@ -3,6 +3,7 @@
 // rule's input, and a rule number free for each of a new link's channels.
 import { interfaceClashes, linkId } from "../../rules/load.ts";
 import { DIRECTIONS, linkSchema, type Link } from "../../rules/link.ts";
+import { ruleInputs } from "../../rules/schema.ts";
 import type { ControlIssue } from "../protocol/control.ts";
 import type { IdentifiedRule } from "./desired.ts";
 import type { RuleNumbers } from "./numbers.ts";
@@ -67,8 +68,9 @@ export class DesiredLinks {
       else {
         // The link stands; a rule of this change took its interface as input.
         for (const r of rules) {
-          if (changedRules.has(r.id) && r.input.interface === l[c.field]) {
-            issues.push({ id: r.id, path: ["input", "interface"], message: `${r.input.interface} is an end of link ${l.name ?? l.id}: an interface is a link's or rules' input, not both` });
+          const p = ruleInputs(r).findIndex((i) => i.interface === l[c.field]);
+          if (changedRules.has(r.id) && p >= 0) {
+            issues.push({ id: r.id, path: r.inputs ? ["inputs", p, "interface"] : ["input", "interface"], message: `${l[c.field]} is an end of link ${l.name ?? l.id}: an interface is a link's or rules' input, not both` });
           }
         }
       }

@@ -2,7 +2,7 @@
 // is checked whole before any of it is taken: each rule against the schema again (trust no peer),
 // ids, names and inputs unique, a rule number free for every new rule, and what only this host
 // can tell (an output that is its interface's broadcast address never opens).
-import { inputKey, ruleId } from "../../rules/load.ts";
+import { inputKeys, ruleId } from "../../rules/load.ts";
 import { formatIpv4, parseIpv4 } from "../../rules/ipv4.ts";
 import { ruleSchema, type Rule } from "../../rules/schema.ts";
 import type { ControlIssue } from "../protocol/control.ts";
@@ -54,10 +54,11 @@ export class DesiredRules {
     const inputs = new Map<string, string>();
     const names = new Map<string, string>();
     for (const r of after.values()) {
-      const k = inputKey(r);
-      const other = inputs.get(k);
-      if (other !== undefined) issues.push({ id: r.id, path: ["input"], message: `input ${k} is already used by rule ${other}` });
-      inputs.set(k, r.id);
+      inputKeys(r).forEach((k, p) => {
+        const other = inputs.get(k);
+        if (other !== undefined) issues.push({ id: r.id, path: r.inputs ? ["inputs", p] : ["input"], message: `input ${k} is already used by rule ${other}` });
+        inputs.set(k, r.id);
+      });
       if (r.name !== undefined) {
         const o = names.get(r.name);
         if (o !== undefined) issues.push({ id: r.id, path: ["name"], message: `name "${r.name}" is already used by rule ${o}` });

@@ -20,8 +20,11 @@ export class InputSockets {
   private readonly sockets = new Map<number, number>();
   readonly joins: Memberships;
 
-  /** link: the interface is a link's end (every frame, promiscuously, each after a virtio_net_hdr) */
-  constructor(readonly ifname: string, readonly ifindex: number, readonly slot: number, readonly geometry: RingGeometry, log: Logger, readonly link = false) {
+  /** link: the interface is a link's end (every frame, promiscuously, each after a virtio_net_hdr);
+   *  pair: the one pair that reads it (a redundant rule's input), whose socket is then a fanout group
+   *  of one */
+  constructor(readonly ifname: string, readonly ifindex: number, readonly slot: number, readonly geometry: RingGeometry, log: Logger, readonly link = false,
+    readonly pair?: number) {
     // AF_PACKET sees frames before GRO only if GRO is off (seed D31); veth has it off already.
     try {
       setOffload(ifname, "gro", false);

@@ -2,7 +2,7 @@
 // each rule's state, its number, the outputs it can send on, and the inputs to open. Pure.
 import { canonicalIp, ipFamily, isMulticastIp, type Family } from "../../rules/ip.ts";
 import { UDP, protocolNumber } from "../../rules/protocols.ts";
-import type { Impairment } from "../../rules/schema.ts";
+import { ruleInputs, type Impairment, type Redundancy } from "../../rules/schema.ts";
 import { BEST_EFFORT, classOf } from "../../shm/classes.ts";
 import type { RuleState } from "../protocol/status.ts";
 import type { IdentifiedRule } from "./desired.ts";
@@ -42,6 +42,18 @@ export interface PlannedOutput {
   index: number;
 }
 
+/** One input of a rule: the first is the rule's own fields, a redundant rule has 2–4 (its paths). */
+export interface PlannedPath {
+  ifname: string;
+  ifindex: number;
+  vlan: number;
+  group: string;
+  port: number;
+  source: string;
+  /** its interface exists and is up */
+  up: boolean;
+}
+
 export interface PlannedRule {
   no: number;
   id: string;
@@ -71,6 +83,9 @@ export interface PlannedRule {
   outputs: PlannedOutput[];
   /** its input is open: ingress matches it (and counts it as rule_down when no output is up) */
   matched: boolean;
+  /** a redundant rule: its inputs (path i is paths[i]; the fields above are path 0's) and how they merge */
+  paths?: PlannedPath[];
+  redundancy?: Redundancy;
 }
 
 export interface Plan {
@@ -104,12 +119,13 @@ export function makePlan(rules: IdentifiedRule[], numberOf: (id: string) => numb
   notJoined: (ifname: string, group: string, source: string) => string | undefined = () => undefined, links: IdentifiedLink[] = []): Plan {
   const inputs = new Map<string, number>();
   const planned = rules.map((r): PlannedRule => {
-    const input = netdevs.get(r.input.interface);
+    const ins = ruleInputs(r);
+    const first = ins[0]!;
+    const protocol = protocolNumber(first.protocol);
     const all = r.outputs.map((o, index) => {
       const l = netdevs.get(o.interface);
       const preserve = o.dscp === "preserve";
       const addr = canonicalIp(o.group);
-      const protocol = protocolNumber(r.input.protocol);
       const family = ipFamily(addr) as Family;
       const src = (family === 6 ? l?.addr6 : l?.addr) ?? "";
       // By default raw where it can be: UDP to a multicast group on an Ethernet link with an address of its family.
@@ -118,37 +134,44 @@ export function makePlan(rules: IdentifiedRule[], numberOf: (id: string) => numb
         dscp: preserve ? 0 : (o.dscp as number), preserve, raw, checksum: o.udpChecksum !== false, mtu: l?.mtu ?? 0, mac: l?.mac ?? "" };
       return { ...out, key: outputKey(out), index, up: l?.up ?? false };
     });
-    const group = canonicalIp(r.input.group);
-    const source = r.input.source ? canonicalIp(r.input.source) : "";
+    const paths: PlannedPath[] = ins.map((i) => {
+      const d = netdevs.get(i.interface);
+      return { ifname: i.interface, ifindex: d?.ifindex ?? 0, vlan: i.vlan ?? 0, group: canonicalIp(i.group), port: i.port ?? 0,
+        source: i.source ? canonicalIp(i.source) : "", up: d?.up ?? false };
+    });
+    const p0 = paths[0]!;
     const p: PlannedRule = {
       no: numberOf(r.id), id: r.id, name: r.name, state: "active",
-      ifname: r.input.interface, ifindex: input?.ifindex ?? 0, vlan: r.input.vlan ?? 0, group, port: r.input.port ?? 0,
-      protocol: protocolNumber(r.input.protocol), source,
+      ifname: p0.ifname, ifindex: p0.ifindex, vlan: p0.vlan, group: p0.group, port: p0.port,
+      protocol, source: p0.source,
       sample: r.traceSampleRatio, impairment: r.impairment, cls: ruleClass(all),
       outputs: all.filter((o) => o.up).map(({ up: _up, ...o }) => o), matched: false,
+      ...(r.redundancy ? { paths, redundancy: r.redundancy } : {}),
     };
-    const missing = [...new Set([r.input.interface, ...r.outputs.map((o) => o.interface)].filter((n) => !netdevs.has(n)))];
+    const missing = [...new Set([...ins.map((i) => i.interface), ...r.outputs.map((o) => o.interface)].filter((n) => !netdevs.has(n)))];
     const downOuts = [...new Set(all.filter((o) => !o.up && netdevs.has(o.ifname)).map((o) => o.ifname))];
+    const downIns = [...new Set(paths.filter((x) => !x.up).map((x) => x.ifname))];
     if (missing.length) {
       p.state = "waiting";
       p.reason = `waiting for ${plural(missing.length, "interface")} ${missing.join(", ")}`;
       p.outputs = [];
-    } else if (!input!.up) {
+    } else if (paths.every((x) => !x.up)) {
       p.state = "down";
-      p.reason = `input ${p.ifname} is down`;
+      p.reason = `${paths.length > 1 ? "every input" : "input"} ${downIns.join(", ")} ${paths.length > 1 ? "is" : "is"} down`;
       p.outputs = [];
     } else {
       p.matched = true;
-      inputs.set(p.ifname, p.ifindex);
-      const join = notJoined(p.ifname, group, source);
+      for (const x of paths) if (x.up) inputs.set(x.ifname, x.ifindex);
+      const join = paths.map((x) => notJoined(x.ifname, x.group, x.source)).find((j) => j !== undefined);
+      const partial = downIns.length ? `${plural(downIns.length, "input")} ${downIns.join(", ")} down: merging the others` : "";
       if (p.outputs.length === 0) {
         p.state = "down";
         p.reason = `every output is down (${downOuts.join(", ")})`;
       } else if (join) {
         p.state = "down";
         p.reason = `${join}; forwarding what arrives, retrying the join`;
-      } else if (downOuts.length) {
-        p.reason = `${plural(downOuts.length, "output")} ${downOuts.join(", ")} down: forwarding on the others`;
+      } else if (downOuts.length || partial) {
+        p.reason = [downOuts.length ? `${plural(downOuts.length, "output")} ${downOuts.join(", ")} down: forwarding on the others` : "", partial].filter(Boolean).join("; ");
       }
     }
     return p;

@@ -451,7 +451,7 @@ export class Relay {
     return {
       state: this.state, version: this.version, pid: process.pid, node: this.opts.node, startedAt: this.startedAt, shm: this.seg?.name ?? "",
       workers: this.pairs.flatMap((p) => p.workers().map((w) => ({ role: w.role, index: w.index, pid: w.pid, restarts: p.restarts }))),
-      rules: this.plan.rules.map((r) => ({ no: r.no, id: r.id, name: r.name, ifname: r.ifname, state: r.state, reason: r.reason, outputRows: this.rows.of(r.no) })),
+      rules: this.plan.rules.map((r) => ({ no: r.no, id: r.id, name: r.name, ifname: r.ifname, state: r.state, reason: r.reason, outputRows: this.rows.of(r.no), ...(r.paths ? { paths: r.paths.length } : {}) })),
       links: this.plan.links.map((l) => ({
         id: l.id, ...(l.name !== undefined ? { name: l.name } : {}), a: l.a, b: l.b, state: l.state, ...(l.reason ? { reason: l.reason } : {}),
         channels: Object.fromEntries(l.ways.map((w) => [w.dir, { no: w.channels[0]!.no, flows: w.channels.slice(1).map((c) => ({ name: c.name!, no: c.no })) }])) as LinkStatusEntry["channels"],

@@ -189,7 +189,8 @@
   }
 
   // Frames that were never the relay's business: counted, but no cause for alarm.
-  const BENIGN = new Set(["no_rule", "outgoing"]);
+  // (a redundant rule drops every copy after the first: that is what it is for)
+  const BENIGN = new Set(["no_rule", "outgoing", "redundant_copy"]);
   // Each reason's description, from the relay's one definition (shm/layout.ts), put into the page.
   const WHY = JSON.parse(document.getElementById("drop-reasons").textContent);
 
@@ -241,8 +242,19 @@
       const s = push(r.id, r.rxPps, r.txPps);
       const canvas = el("canvas", { class: "spark" });
       const route = el("div", { class: "route" });
+      if (r.inputs) {
+        // a redundant rule: each path, its state and what it brought
+        r.inputs.forEach((inp, i) => {
+          const p = (r.pathStats || [])[i];
+          const state = !p ? "" : p.up ? " · up" : " · silent";
+          const counts = p ? ` · ${int(p.unique)} first, ${int(p.repaired)} repaired, ${int(p.lost)} lost${p.late ? `, ${int(p.late)} late` : ""}` : "";
+          route.append(el("div", { class: "path", "data-path": i, title: p ? `packets ${int(p.packets)}, duplicates ${int(p.duplicates)}, silent ${p.silences}×, lag up to ${p.maxLagMs} ms` : "" },
+            el("span", { class: "id" }, `path ${i} `), addr(inp) + (inp.source ? ` from ${inp.source}` : ""), el("span", { class: p && !p.up ? "reason" : "id" }, state + counts)));
+        });
+        if (r.sequenceLost) route.append(el("div", { class: "reason" }, `${int(r.sequenceLost)} lost on every path`));
+      }
       if (r.input) {
-        route.append(el("div", {}, addr(r.input) + (r.input.source ? ` from ${r.input.source}` : "")));
+        if (!r.inputs) route.append(el("div", {}, addr(r.input) + (r.input.source ? ` from ${r.input.source}` : "")));
         for (const o of r.outputs || []) route.append(el("div", {}, el("span", { class: "arrow" }, "→ "), `${addr(o)}`, el("span", { class: "id" }, ` ttl ${o.ttl}${o.dscp ? ` dscp ${o.dscp}` : ""}`)));
       }
       const drops = sum(r.drops);

@@ -45,7 +45,29 @@
     return doc.components.schemas[KINDS[kind].schema];
   }
   /** A schema with a $ref followed. */
-  const deref = (s) => (s && s.$ref ? doc.components.schemas[s.$ref.split("/").pop()] : s);
+  const ref = (s) => (s && s.$ref ? doc.components.schemas[s.$ref.split("/").pop()] : s);
+  /** A schema with a $ref followed; a union of objects (a rule's redundancy: one object per mode)
+   *  as one object of every option's fields, the discriminator's values as its choices (the API
+   *  judges what goes with which). */
+  const deref = (s) => {
+    s = ref(s);
+    const opts = s && (s.oneOf || s.anyOf);
+    if (!opts || !opts.map(ref).every((o) => o && o.type === "object")) return s;
+    if (!unions.has(s)) {
+      const properties = {};
+      const consts = {};
+      for (const o of opts.map(ref)) {
+        for (const [k, v] of Object.entries(o.properties || {})) {
+          if (v.const !== undefined) (consts[k] ||= []).push(v.const);
+          else if (!(k in properties)) properties[k] = v;
+        }
+      }
+      for (const [k, vs] of Object.entries(consts)) properties[k] = { type: "string", enum: vs };
+      unions.set(s, { type: "object", properties: { ...Object.fromEntries(Object.keys(consts).map((k) => [k, properties[k]])), ...properties } });
+    }
+    return unions.get(s);
+  };
+  const unions = new Map();
   /** What a live field emptied in the form is sent as: {} (no impairment), [] (no flows), 0. */
   const emptyOf = (s) => { s = deref(s); return s.type === "object" ? {} : s.type === "array" ? [] : 0; };
 
@@ -114,7 +136,8 @@
         item.append(rm);
         items.append(item);
       };
-      const list = Array.isArray(value) && value.length ? value : Array.from({ length: s.minItems || 0 }, () => ({}));
+      // An optional list (a rule's `inputs`) starts empty: its minimum applies once there is one.
+      const list = Array.isArray(value) && value.length ? value : Array.from({ length: required ? s.minItems || 0 : 0 }, () => ({}));
       list.forEach(add);
       const more = el("button", { type: "button", class: "small", "data-action": "add-item", text: `add ${name.replace(/s$/, "")}` });
       more.addEventListener("click", () => add({}));
@@ -160,7 +183,8 @@
       const out = {};
       for (const [k, sub] of Object.entries(s.properties || {})) {
         const v = collect(sub, root, [...path, k]);
-        const empty = v === undefined || (typeof v === "object" && !Array.isArray(v) && !Object.keys(v).length && !(s.required || []).includes(k));
+        const optional = !(s.required || []).includes(k);
+        const empty = v === undefined || (optional && typeof v === "object" && (Array.isArray(v) ? v.length === 0 : !Object.keys(v).length));
         if (!empty) out[k] = v;
       }
       return out;

@@ -41,14 +41,14 @@ export async function dashboardEvent(d: DashboardDeps): Promise<DashboardEvent> 
   const defs = new Map(stored.map((r) => [r.id, r]));
   const meta = new Map((status?.rules ?? []).map((r) => [r.id, r]));
   const base: RuleStatsBody[] = s ? s.rules : (status?.rules ?? []).map((r) => ({ no: r.no, id: r.id, ...(r.name !== undefined ? { name: r.name } : {}),
-    state: r.state, rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, duplicated: 0, drops: zeroDrops(), outputStats: [], ...ZERO_RATES }));
+    state: r.state, rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, duplicated: 0, sequenceLost: 0, drops: zeroDrops(), outputStats: [], ...ZERO_RATES }));
   const rules = base.map((r) => {
     const def = defs.get(r.id);
     const m = meta.get(r.id);
     return {
       ...r,
       ...(m ? { state: m.state } : {}), ...(m?.reason ? { reason: m.reason } : {}),
-      ...(def ? { input: def.input, outputs: def.outputs } : {}),
+      ...(def ? { input: def.input ?? def.inputs?.[0], ...(def.inputs ? { inputs: def.inputs, redundancy: def.redundancy } : {}), outputs: def.outputs } : {}),
     };
   });
   return { time: new Date().toISOString(), dataPlane: !!s, rules, links: s?.links ?? [], workers: s?.workers ?? [], drops: s?.drops ?? zeroWorkerDrops(),

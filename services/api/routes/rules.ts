@@ -18,8 +18,8 @@ export function mountRules(app: OpenAPIHono, d: RulesDeps): void {
     viewSchema: ruleViewSchema,
     store: d.store.rules,
     plain: toRule,
-    // The input field by field, everything else whole.
-    merge: (cur, patch) => ({ ...cur, ...patch, input: { ...cur.input, ...(patch.input as object | undefined) } }),
+    // The input field by field, everything else whole (inputs too).
+    merge: (cur, patch) => ({ ...cur, ...patch, ...(cur.input || patch.input ? { input: { ...cur.input, ...(patch.input as object | undefined) } } : {}) }),
     applied: (a) => a.rules,
     inStatus: (st) => st.rules,
     conflict: {

@@ -4,7 +4,7 @@
 // for every node shares every node): two hosts' interfaces of one name are two interfaces.
 import { linkSchema, type Link } from "../../../rules/link.ts";
 import { inputKey, linkId, ruleId, ruleNode, shareNode } from "../../../rules/load.ts";
-import { ruleSchema, type Rule, type RuleInput } from "../../../rules/schema.ts";
+import { ruleInputs, ruleSchema, type Rule, type RuleInput } from "../../../rules/schema.ts";
 import type { z } from "zod";
 import type { LinkRow, Queries, Row } from "./backend.ts";
 import type { Kind } from "./collection.ts";
@@ -41,12 +41,13 @@ export const RULES: Kind<RuleInput, Rule, Row> = {
   },
   async crossClashes(q, rules) {
     if (!rules.length) return;
-    const links = await q.links.clashes({ ifnames: [...new Set(rules.map((r) => r.input.interface))] });
+    const links = await q.links.clashes({ ifnames: [...new Set(rules.flatMap((r) => ruleInputs(r).map((i) => i.interface)))] });
     if (!links.length) return;
     for (const rule of rules) {
-      const ifname = rule.input.interface;
-      const link = links.find((l) => (l.a === ifname || l.b === ifname) && shareNode(l, rule));
-      if (link) throw new ConflictError("input", link.id, `interface ${ifname} belongs to link ${link.id}${on(link, rule)}: ${NOT_BOTH}`, ["input", "interface"]);
+      for (const [p, { interface: ifname }] of ruleInputs(rule).entries()) {
+        const link = links.find((l) => (l.a === ifname || l.b === ifname) && shareNode(l, rule));
+        if (link) throw new ConflictError("input", link.id, `interface ${ifname} belongs to link ${link.id}${on(link, rule)}: ${NOT_BOTH}`, rule.inputs ? ["inputs", p, "interface"] : ["input", "interface"]);
+      }
     }
   },
 };
@@ -79,7 +80,7 @@ export const LINKS: Kind<LinkInput, Link, LinkRow> = {
     if (!inputs.length) return;
     for (const link of links) {
       for (const field of ["a", "b"] as const) {
-        const rule = inputs.find((r) => r.body.input.interface === link[field] && shareNode(r, link));
+        const rule = inputs.find((r) => ruleInputs(r.body).some((i) => i.interface === link[field]) && shareNode(r, link));
         if (rule) throw new ConflictError(field, rule.id, `interface ${link[field]} is the input of rule ${rule.id}${on(rule, link)}: ${NOT_BOTH}`);
       }
     }

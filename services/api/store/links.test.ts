@@ -123,7 +123,7 @@ storeSuite("link store", ({ kind, fresh, open, close }) => {
 
     expect((await s.list()).map((x) => x.id)).toContain(r.id);
     expect((await s.links.list()).map((l) => [l.a, l.b])).toEqual([["la", "lb"], ["eth", "eth0"], ["in", "in00"]]);
-    expect((await s.get("feed"))!.input.interface).toBe("in0");
+    expect((await s.get("feed"))!.input!.interface).toBe("in0");
   });
 
   test("upsertMany: links by id, then by name; rules and links in one transaction", async () => {
@@ -221,7 +221,7 @@ const oldRule = (id: string, ifname: string, node: string, revision: number) => 
 /** What a store upgraded from the release before links must do: keep its rules and revision, and
  *  take links with every check, on each node. */
 async function expectUpgraded(after: RuleStore): Promise<void> {
-  expect((await after.list()).map((r) => [r.id, r.input.interface, r.node ?? "*", r.revision])).toEqual([["old-b", "in1", "b", 8], ["old-rule", "in0", "*", 7]]); // one createdAt: by id
+  expect((await after.list()).map((r) => [r.id, r.input!.interface, r.node ?? "*", r.revision])).toEqual([["old-b", "in1", "b", 8], ["old-rule", "in0", "*", 7]]); // one createdAt: by id
   expect(what(await conflict(after.links.create(link("in0", "x0"))))).toEqual({ field: "a", path: ["a"], otherId: "old-rule" });
   // in1 is node b's rule input: node c's link may have its own in1.
   expect(what(await conflict(after.links.create(link("in1", "x1", { node: "b" }))))).toEqual({ field: "a", path: ["a"], otherId: "old-b" });

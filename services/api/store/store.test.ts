@@ -52,7 +52,7 @@ storeSuite("rule store", ({ kind, fresh: freshStore, open, close }) => {
     expect(r).not.toBeNull();
     expect(r!.id).toBe(a.id);
     expect(r!.name).toBe("a2");
-    expect(r!.input.group).toBe("239.1.0.3");
+    expect(r!.input!.group).toBe("239.1.0.3");
     expect(r!.createdAt).toBe(a.createdAt);
     expect(r!.updatedAt > a.updatedAt).toBe(true);
     expect(await s.get(a.id)).toEqual(r);
@@ -120,10 +120,10 @@ storeSuite("rule store", ({ kind, fresh: freshStore, open, close }) => {
     const all = await s.list();
     expect(all.length).toBe(4);
     const one = all.find((r) => r.id === "one")!;
-    expect([one.name, one.input.group, one.createdAt]).toEqual(["first-renamed", "239.1.0.11", byId.createdAt]);
+    expect([one.name, one.input!.group, one.createdAt]).toEqual(["first-renamed", "239.1.0.11", byId.createdAt]);
     expect(one.updatedAt > byId.updatedAt).toBe(true);
     const second = all.find((r) => r.name === "second")!;
-    expect([second.id, second.input.group, second.createdAt]).toEqual([byName.id, "239.1.0.12", byName.createdAt]);
+    expect([second.id, second.input!.group, second.createdAt]).toEqual([byName.id, "239.1.0.12", byName.createdAt]);
     expect(all.find((r) => r.id === derived.id)).toEqual(derived);
     expect(all.find((r) => r.name === "new")!.id).toBe(ruleId(rule(14)));
 

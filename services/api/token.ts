@@ -12,7 +12,9 @@ export function loadToken(stateDir: string, print: (line: string) => void): stri
   }
   const file = join(stateDir, "api-token");
   if (existsSync(file)) return readFileSync(file, "utf8").trim();
-  const token = randomBytes(24).toString("base64url");
+  // Hex: a token goes on command lines (`mcrelay … --token T`), where base64url's leading "-" (one
+  // token in 64) was read as an option.
+  const token = randomBytes(24).toString("hex");
   writeFileSync(file, token + "\n", { mode: 0o600, flag: "wx" });
   // The token itself never goes to a log: logs are read by more people than the file is.
   print(`generated an API token into ${file} (mode 0600: the relay user and root can read it)`);

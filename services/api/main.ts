@@ -106,7 +106,7 @@ async function status(): Promise<Status | null> {
   if (st) {
     lastStatus = st;
     if (st.shm && (!seg || seg.name !== st.shm || segOwner !== st.pid)) {
-      seg = openSegment(st.shm);
+      seg = openSegment(st.shm, true); // the trace ring's reader uses Atomics (shm/segment.ts)
       segOwner = st.pid;
       spans.attach(seg);
     }

@@ -10,6 +10,7 @@ import pino from "pino";
 import { setDumpable } from "../../c/sys.ts";
 import { openSegment, type Segment } from "../../shm/segment.ts";
 import { collectStats } from "../../shm/stats.ts";
+import { collectLatency } from "../../shm/latency.ts";
 import { RateSampler } from "../../shm/rates.ts";
 import { FlowTopSampler } from "../../shm/flowtop-sampler.ts";
 import { DEFAULT_STATE_DIR, type Status } from "../protocol/status.ts";
@@ -146,7 +147,9 @@ let snap: Snapshot | null = null;
 // 100 ms old, exact as of then): 50 clients on /metrics cost what one does.
 const metricsNow = shared(async () => {
   const st = await status();
-  snap = seg && st ? { stats: collectStats(seg, st.rules, st.links ?? []), rates: sampler.rates, status: st } : null;
+  snap = seg && st
+    ? { stats: collectStats(seg, st.rules, st.links ?? []), rates: sampler.rates, status: st, latency: collectLatency(seg, st.rules.map((r) => r.no)) }
+    : null;
   // Encoded once: every request of the moment sends the same bytes.
   return { contentType: registry.contentType, body: new TextEncoder().encode(await registry.text()) };
 }, 100);

@@ -7,7 +7,7 @@ import { Egress } from "./egress.ts";
 
 const { init, seg } = startWorker("egress");
 const log = workerLogger("egress", init.index);
-const eg = new Egress(seg, init.index);
+const eg = new Egress(seg, init.index, init.busyPoll ?? null);
 send({ type: "ready", role: "egress", index: init.index, uid: process.getuid!() });
 log.info({ uid: process.getuid!() }, "egress ready");
 

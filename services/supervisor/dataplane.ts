@@ -10,7 +10,8 @@ import { packetTxOpen } from "../../c/packet_tx.ts";
 import { cut, delta, egressRules, frameSocketKey, ingressLinks, ingressRules, linkWays, type OutputFacts, type Part } from "./configure.ts";
 import { EgressSockets, socketKey } from "./egress-sockets.ts";
 import type { OutputRows } from "./output-rows.ts";
-import { GEOMETRY, LINK_GEOMETRY } from "./geometry.ts";
+import { inputGeometry, LINK_GEOMETRY } from "./geometry.ts";
+import { readMtu } from "./netdevs.ts";
 import { InputSlots, InputSockets, type Logger } from "./inputs.ts";
 import type { Plan, PlannedOutput } from "./plan.ts";
 import type { Pair } from "./pairs.ts";
@@ -150,9 +151,16 @@ export class DataPlane {
     const want = this.allInputs(plan);
     for (const [ifname, { ifindex, link }] of want) {
       const cur = this.inputs.get(ifname);
-      if (cur && cur.ifindex === ifindex && cur.link === link) continue;
-      if (cur) this.closeInput(cur);
-      this.inputs.set(ifname, new InputSockets(ifname, ifindex, this.slots.take(), link ? LINK_GEOMETRY : GEOMETRY, this.log, link));
+      const geometry = link ? LINK_GEOMETRY : inputGeometry(readMtu(ifname));
+      // A V2 ring's frames are sized for the MTU: one that grew needs a new ring (what waits in the
+      // old one is lost then: an MTU change is rare, a frame cut short would be every frame).
+      const fits = cur !== undefined && cur.geometry.version === geometry.version && cur.geometry.frameSize >= geometry.frameSize;
+      if (cur && cur.ifindex === ifindex && cur.link === link && fits) continue;
+      if (cur) {
+        if (!fits && cur.ifindex === ifindex) this.log.info({ ifname, frameSize: geometry.frameSize }, "input MTU grew: its receive rings are made again");
+        this.closeInput(cur);
+      }
+      this.inputs.set(ifname, new InputSockets(ifname, ifindex, this.slots.take(), geometry, this.log, link));
     }
     for (const s of this.inputs.values()) if (!want.has(s.ifname)) this.closeInput(s);
     for (const s of this.inputs.values()) {

@@ -32,6 +32,15 @@ function broadcastOf(addr: string, netmask: string): number {
   return (a | ~m) >>> 0;
 }
 
+/** An interface's MTU now (0 when it is gone). */
+export function readMtu(name: string): number {
+  try {
+    return Number(readFileSync(`/sys/class/net/${name}/mtu`, "utf8").trim()) || 0;
+  } catch {
+    return 0;
+  }
+}
+
 export function readNetdevs(): Map<string, Netdev> {
   const addrs = networkInterfaces();
   const links = new Map<string, Netdev>();

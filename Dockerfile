@@ -28,13 +28,14 @@ RUN mkdir -p /opt/npm \
  && curl -fsSL --retry 3 "${NPM_REGISTRY%/}/npm/-/npm-${NPM_VERSION}.tgz" | tar -xz -C /opt/npm --strip-components=1
 WORKDIR /src
 COPY package.json package-lock.json ./
-# Exactly the locked versions. Bun is a dev dependency: keep its binary, then drop dev dependencies
-# (and type definitions that drizzle-orm lists as optional peers).
+# Exactly the locked versions. Bun's binary goes to /usr/local/bin (the image runs that one, so its
+# npm package is dropped), then the dev dependencies (and type definitions that drizzle-orm lists
+# as optional peers).
 RUN node /opt/npm/bin/npm-cli.js ci --no-audit --no-fund --loglevel=error --registry="$NPM_REGISTRY" \
  && install -m 0755 node_modules/bun/bin/bun.exe /usr/local/bin/bun \
  && /usr/local/bin/bun --version \
  && node /opt/npm/bin/npm-cli.js prune --omit=dev --no-audit --no-fund --loglevel=error \
- && rm -rf node_modules/@types node_modules/bun-types \
+ && rm -rf node_modules/@types node_modules/bun-types node_modules/bun node_modules/@oven node_modules/.bin/bun node_modules/.bin/bunx \
  && find node_modules -depth -type d -empty -delete
 COPY c/ c/
 RUN make -s -C c

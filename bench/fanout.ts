@@ -148,7 +148,7 @@ const meta = { command: cmd, date: date.toISOString(), kernel: run(["uname", "-r
   elapsedSeconds: Math.round((Date.now() - t0) / 1000) };
 writeFileSync(file, JSON.stringify({ meta, errors, trials }, null, 2) + "\n");
 const plot = join(repo, "docs/fanout-plot.svg");
-writeFileSync(plot, fanoutPlot(trials, NS, RELAYS));
+if (!a["no-doc"]) writeFileSync(plot, fanoutPlot(trials, NS, RELAYS)); // the plot belongs to the docs' section
 const body = `\`${cmd}\` — ${meta.date.slice(0, 16).replace("T", " ")} UTC; Linux ${meta.kernel}; ${meta.cpu}; Bun ${meta.bun}; ${SECONDS} s per trial; took ${Math.round(meta.elapsedSeconds / 60)} min.
 
 Method: \`src —veth— relay —K veths— dst\`, K = min(N, ${MAX_IFS}); N outputs round-robin over the K interfaces. iperf 2 in
@@ -168,4 +168,4 @@ ${tables.join("\n")}
 Raw data: \`bench/results/${file.split("/").pop()}\`.`;
 if (!a["no-doc"]) writeSection("fanout", "## Fan-out: 1:N, mcrelay vs the kernel vs socat", body);
 console.log(tables.join("\n"));
-console.log(`results: ${file}; plot: ${plot}${a["no-doc"] ? "" : "; docs/PERFORMANCE.md updated"}`);
+console.log(`results: ${file}${a["no-doc"] ? "" : `; plot: ${plot}; docs/PERFORMANCE.md updated`}`);

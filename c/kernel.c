@@ -35,6 +35,8 @@ static const int layout[] = {
 	offsetof(struct tpacket2_hdr, tp_snaplen),
 	offsetof(struct tpacket2_hdr, tp_mac),
 	SLL_AFTER(tpacket2_hdr) + offsetof(struct sockaddr_ll, sll_pkttype),
+	offsetof(struct tpacket2_hdr, tp_vlan_tci),
+	offsetof(struct tpacket2_hdr, tp_vlan_tpid),
 	// status bits and packet types
 	TP_STATUS_KERNEL,
 	TP_STATUS_USER,
@@ -54,8 +56,6 @@ static const int layout[] = {
 	offsetof(struct tpacket2_hdr, tp_nsec),
 	offsetof(struct tpacket3_hdr, tp_sec),
 	offsetof(struct tpacket3_hdr, tp_nsec),
-	// where a V2 frame's Ethernet header starts: what a frame must hold besides the frame itself
-	TPACKET_ALIGN(TPACKET2_HDRLEN + 16),
 };
 
 // Copies up to n entries into out; returns how many the table has.

@@ -11,12 +11,11 @@ const { symbols: C } = dlopen(libPath(), {
 const NAMES = [
   "BLOCK_STATUS", "BLOCK_NUM_PKTS", "BLOCK_FIRST_PKT", "BLOCK_SEQ",
   "TP3_NEXT_OFFSET", "TP3_SNAPLEN", "TP3_LEN", "TP3_STATUS", "TP3_MAC", "TP3_PKTTYPE", "TP3_VLAN_TCI", "TP3_VLAN_TPID",
-  "TP2_STATUS", "TP2_LEN", "TP2_SNAPLEN", "TP2_MAC", "TP2_PKTTYPE",
+  "TP2_STATUS", "TP2_LEN", "TP2_SNAPLEN", "TP2_MAC", "TP2_PKTTYPE", "TP2_VLAN_TCI", "TP2_VLAN_TPID",
   "TP_STATUS_KERNEL", "TP_STATUS_USER", "TP_STATUS_CSUMNOTREADY", "TP_STATUS_VLAN_VALID", "TP_STATUS_CSUM_VALID", "TP_STATUS_VLAN_TPID_VALID",
   "PACKET_HOST", "PACKET_BROADCAST", "PACKET_MULTICAST", "PACKET_OTHERHOST", "PACKET_OUTGOING",
   "IOV_MAX",
   "TP2_SEC", "TP2_NSEC", "TP3_SEC", "TP3_NSEC",
-  "TP2_FRAME_OVERHEAD",
 ] as const;
 
 function load(): Record<(typeof NAMES)[number], number> {
@@ -31,7 +30,6 @@ function load(): Record<(typeof NAMES)[number], number> {
  * - BLOCK_*: a TPACKET_V3 block descriptor (status, frame count, first frame, sequence number);
  * - TP3_*, TP2_*: a frame's header; *_PKTTYPE is sockaddr_ll.sll_pkttype after it;
  * - TP_STATUS_*, PACKET_*: values of tp_status bits and sll_pkttype;
- * - TP2_SEC/NSEC, TP3_SEC/NSEC: the kernel's receive time of the frame (CLOCK_REALTIME);
- * - TP2_FRAME_OVERHEAD: a V2 frame's bytes before its network header (header, sockaddr_ll, padding).
+ * - TP2_SEC/NSEC, TP3_SEC/NSEC: the kernel's receive time of the frame (CLOCK_REALTIME).
  */
 export const K = load();

@@ -1,4 +1,4 @@
-// Link and IPv4 address events from the kernel (rtnetlink), so the supervisor reacts to
+// Link and IPv4/IPv6 address events from the kernel (rtnetlink), so the supervisor reacts to
 // interfaces coming, going, flapping or changing address instead of polling for them.
 #include <errno.h>
 #include <string.h>
@@ -12,7 +12,7 @@ int mr_netlink_open(void)
 	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
 	if (fd < 0)
 		return -errno;
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR };
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR };
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int e = errno;
 		close(fd);

@@ -25,18 +25,20 @@ struct mr_rawmsg {
 };
 
 // An output's prebuilt header (TypeScript builds it once per output, services/egress/raw-frame.ts):
-// Ethernet + IPv4 + UDP with the lengths, IP ID and checksums zero; sums of the fixed words, so a
-// send only adds what varies; the IP ID counter; whether to compute the UDP checksum and copy the
-// packet's TOS.
+// Ethernet + IPv4 + UDP (42 bytes), or with MR_RAW_V6 Ethernet + IPv6 + UDP (62 bytes), with the
+// lengths, IP ID and checksums zero; sums of the fixed words, so a send only adds what varies; the
+// IP ID counter (IPv4); whether to compute the UDP checksum (always, for IPv6) and copy the
+// packet's TOS (IPv6: its traffic class).
 struct mr_rawtmpl {
-	unsigned char hdr[42];
+	unsigned char hdr[62];
 	uint16_t ip_id;
 	uint32_t ip_sum;  /* ones'-complement sum of the IPv4 header's fixed 16-bit words (host order) */
 	uint32_t udp_sum; /* of the pseudo-header's addresses and protocol and the UDP ports */
-	uint8_t flags;    /* MR_RAW_CSUM | MR_RAW_TOS */
+	uint8_t flags;    /* MR_RAW_CSUM | MR_RAW_TOS | MR_RAW_V6 */
 };
 #define MR_RAW_CSUM 1
 #define MR_RAW_TOS 2
+#define MR_RAW_V6 4
 #define MR_NO_SUM 0xffffffffu
 
 int mr_rawtmpl_size(void)
@@ -164,10 +166,11 @@ int mr_uring_send(void *h, int fd, const void *buf, unsigned len, uint64_t user_
 	return 0;
 }
 
-// Queues one send whose IP TOS byte is set per packet (an IP_TOS control message): for outputs
-// that preserve the input's DSCP. The msghdr lives in a per-SQE slot until submission, which is
-// enough: the kernel copies it when the request is prepared (IORING_FEAT_SUBMIT_STABLE).
-int mr_uring_send_tos(void *h, int fd, const void *buf, unsigned len, int tos, uint64_t user_data)
+// Queues one send whose IP TOS byte is set per packet (an IP_TOS control message; v6: the traffic
+// class, IPV6_TCLASS): for outputs that preserve the input's DSCP. The msghdr lives in a per-SQE
+// slot until submission, which is enough: the kernel copies it when the request is prepared
+// (IORING_FEAT_SUBMIT_STABLE).
+int mr_uring_send_tos(void *h, int fd, const void *buf, unsigned len, int tos, int v6, uint64_t user_data)
 {
 	struct mr_uring *u = h;
 	struct io_uring_sqe *sqe = get_sqe(u);
@@ -178,14 +181,63 @@ int mr_uring_send_tos(void *h, int fd, const void *buf, unsigned len, int tos, u
 	m->iov = (struct iovec){ .iov_base = (void *)buf, .iov_len = len };
 	m->msg = (struct msghdr){ .msg_iov = &m->iov, .msg_iovlen = 1, .msg_control = m->ctl, .msg_controllen = sizeof(m->ctl) };
 	struct cmsghdr *c = CMSG_FIRSTHDR(&m->msg);
-	c->cmsg_level = IPPROTO_IP;
-	c->cmsg_type = IP_TOS;
+	c->cmsg_level = v6 ? IPPROTO_IPV6 : IPPROTO_IP;
+	c->cmsg_type = v6 ? IPV6_TCLASS : IP_TOS;
 	c->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(c), &tos, sizeof(int));
 	io_uring_prep_sendmsg(sqe, fd, &m->msg, 0);
 	use_fixed(u, sqe, fd);
 	io_uring_sqe_set_data64(sqe, user_data & ((1ull << 52) - 1));
 	return 0;
+}
+
+// The UDP checksum at p[at..at+2): the template's sum (addresses, protocol, ports), the UDP length
+// twice (pseudo-header and header) and the payload's sum. The pseudo-header's length is 32 bits
+// in IPv6, but a frame's UDP length fits 16, so the sum is the same for both families.
+static void udp_checksum(const struct mr_rawtmpl *t, unsigned char *p, unsigned at, const void *payload, unsigned len,
+			 unsigned payload_sum)
+{
+	unsigned udp_len = 8 + len;
+	uint32_t ps = payload_sum == MR_NO_SUM ? mr_sum(payload, len) : payload_sum;
+	uint32_t uc = ~mr_fold((uint64_t)t->udp_sum + udp_len + udp_len + ps) & 0xffff;
+	if (uc == 0)
+		uc = 0xffff; // 0 means "no checksum" in UDP
+	p[at] = uc >> 8, p[at + 1] = uc & 0xff;
+}
+
+// Ethernet + IPv4 + UDP: lengths, IP ID, TOS when preserved, the header checksum, the UDP checksum.
+static void raw_v4(struct mr_rawtmpl *t, unsigned char *p, const void *payload, unsigned len, unsigned tos, unsigned payload_sum)
+{
+	memcpy(p, t->hdr, 42);
+	unsigned ip_len = 28 + len, udp_len = 8 + len, id = t->ip_id++;
+	uint64_t ipsum = t->ip_sum + ip_len + id;
+	if (t->flags & MR_RAW_TOS) {
+		p[15] = (unsigned char)tos;
+		ipsum += tos & 0xff;
+	}
+	p[16] = ip_len >> 8, p[17] = ip_len & 0xff;
+	p[18] = id >> 8, p[19] = id & 0xff;
+	uint32_t c = ~mr_fold(ipsum) & 0xffff;
+	p[24] = c >> 8, p[25] = c & 0xff;
+	p[38] = udp_len >> 8, p[39] = udp_len & 0xff;
+	if (t->flags & MR_RAW_CSUM)
+		udp_checksum(t, p, 40, payload, len, payload_sum);
+}
+
+// Ethernet + IPv6 + UDP: the payload length (the UDP datagram: no extension headers), the traffic
+// class when preserved (version 6 and a flow label of 0 around it), the UDP length and checksum,
+// which IPv6 requires. No header checksum, no ID.
+static void raw_v6(struct mr_rawtmpl *t, unsigned char *p, const void *payload, unsigned len, unsigned tos, unsigned payload_sum)
+{
+	memcpy(p, t->hdr, 62);
+	unsigned udp_len = 8 + len;
+	if (t->flags & MR_RAW_TOS) {
+		p[14] = (unsigned char)(0x60 | ((tos & 0xff) >> 4));
+		p[15] = (unsigned char)((tos & 0x0f) << 4);
+	}
+	p[18] = udp_len >> 8, p[19] = udp_len & 0xff;
+	p[58] = udp_len >> 8, p[59] = udp_len & 0xff;
+	udp_checksum(t, p, 60, payload, len, payload_sum);
 }
 
 // Queues one frame on a packet socket bound to the output interface: the output's header (from
@@ -204,26 +256,12 @@ int mr_uring_send_raw(void *h, int fd, struct mr_rawtmpl *t, const void *payload
 	unsigned idx = u->raw_free[--u->raw_nfree];
 	struct mr_rawmsg *m = &u->raw[idx];
 	unsigned char *p = m->hdr;
-	memcpy(p, t->hdr, 42);
-	unsigned ip_len = 28 + len, udp_len = 8 + len, id = t->ip_id++;
-	uint64_t ipsum = t->ip_sum + ip_len + id;
-	if (t->flags & MR_RAW_TOS) {
-		p[15] = (unsigned char)tos;
-		ipsum += tos & 0xff;
-	}
-	p[16] = ip_len >> 8, p[17] = ip_len & 0xff;
-	p[18] = id >> 8, p[19] = id & 0xff;
-	uint32_t c = ~mr_fold(ipsum) & 0xffff;
-	p[24] = c >> 8, p[25] = c & 0xff;
-	p[38] = udp_len >> 8, p[39] = udp_len & 0xff;
-	if (t->flags & MR_RAW_CSUM) {
-		uint32_t ps = payload_sum == MR_NO_SUM ? mr_sum(payload, len) : payload_sum;
-		uint32_t uc = ~mr_fold((uint64_t)t->udp_sum + udp_len + udp_len + ps) & 0xffff;
-		if (uc == 0)
-			uc = 0xffff; // 0 means "no checksum" in UDP over IPv4
-		p[40] = uc >> 8, p[41] = uc & 0xff;
-	}
-	m->iov[0] = (struct iovec){ .iov_base = p, .iov_len = 42 };
+	unsigned hlen = (t->flags & MR_RAW_V6) ? 62 : 42;
+	if (t->flags & MR_RAW_V6)
+		raw_v6(t, p, payload, len, tos, payload_sum);
+	else
+		raw_v4(t, p, payload, len, tos, payload_sum);
+	m->iov[0] = (struct iovec){ .iov_base = p, .iov_len = hlen };
 	m->iov[1] = (struct iovec){ .iov_base = (void *)payload, .iov_len = len };
 	m->msg = (struct msghdr){ .msg_iov = m->iov, .msg_iovlen = 2 };
 	io_uring_prep_sendmsg(sqe, fd, &m->msg, 0);

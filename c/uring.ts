@@ -6,7 +6,7 @@ const { symbols: C } = dlopen(libPath(), {
   mr_uring_new: { args: [T.u32, T.u32, T.u32], returns: T.ptr },
   mr_uring_free: { args: [T.ptr], returns: T.void },
   mr_uring_send: { args: [T.ptr, T.i32, T.ptr, T.u32, T.u64], returns: T.i32 },
-  mr_uring_send_tos: { args: [T.ptr, T.i32, T.ptr, T.u32, T.i32, T.u64], returns: T.i32 },
+  mr_uring_send_tos: { args: [T.ptr, T.i32, T.ptr, T.u32, T.i32, T.i32, T.u64], returns: T.i32 },
   mr_uring_send_raw: { args: [T.ptr, T.i32, T.ptr, T.ptr, T.u32, T.u32, T.u32, T.u64], returns: T.i32 },
   mr_uring_flush: { args: [T.ptr, T.ptr, T.u32, T.u32], returns: T.i32 },
   mr_uring_files: { args: [T.ptr, T.u32], returns: T.i32 },
@@ -26,7 +26,7 @@ export const userData = (slot: number, tag: number) => slot + tag * 4294967296;
 export const RAW_TEMPLATE = (() => {
   const o = new Int32Array(4);
   C.mr_rawtmpl_offsets(ptr(o));
-  return { size: C.mr_rawtmpl_size(), ipId: o[0], ipSum: o[1], udpSum: o[2], flags: o[3], CSUM: 1, TOS: 2 } as const;
+  return { size: C.mr_rawtmpl_size(), ipId: o[0], ipSum: o[1], udpSum: o[2], flags: o[3], CSUM: 1, TOS: 2, V6: 4 } as const;
 })();
 
 /** "The payload's sum is not known": uring.c computes it when a checksum needs it. */
@@ -52,9 +52,10 @@ export class Uring {
     return C.mr_uring_send(this.handle, fd, buf as unknown as Pointer, len, data);
   }
 
-  /** Like send, with the packet's IP TOS byte set (DSCP << 2 | ECN). */
-  sendTos(fd: number, buf: number, len: number, tos: number, data: number): number {
-    return C.mr_uring_send_tos(this.handle, fd, buf as unknown as Pointer, len, tos, data);
+  /** Like send, with the packet's IP TOS byte (DSCP << 2 | ECN) set; v6: an AF_INET6 socket, the
+   *  byte is its traffic class. */
+  sendTos(fd: number, buf: number, len: number, tos: number, v6: boolean, data: number): number {
+    return C.mr_uring_send_tos(this.handle, fd, buf as unknown as Pointer, len, tos, v6 ? 1 : 0, data);
   }
 
   /** Queues a frame on packet socket fd: the output's header template (at address tmpl, see

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { ApiError, CliError, UsageError } from "./errors.ts";
 import { fullRule, print, printJson, type StoredRule } from "./format.ts";
 import { connect, parse } from "./options.ts";
-import { context } from "./rules.ts";
+import { context } from "./stored.ts";
 
 export async function edit(argv: string[]): Promise<number> {
   const { values: v, positionals } = parse(argv, {});
@@ -14,7 +14,7 @@ export async function edit(argv: string[]): Promise<number> {
   const id = positionals[0];
   const client = connect(v);
   const path = `/api/v1/rules/${encodeURIComponent(id)}`;
-  const before = fullRule(await client.request<StoredRule>("GET", path).catch(context(id)));
+  const before = fullRule(await client.request<StoredRule>("GET", path).catch(context("rule", id)));
   const beforeText = JSON.stringify(before, null, 2) + "\n";
 
   const dir = mkdtempSync(join(tmpdir(), "mcrelay-edit-"));

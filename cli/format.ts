@@ -1,5 +1,7 @@
 // Rules as people read them (one line per input/output) and plain-text tables.
+import { linkSchema, type Link } from "../rules/link.ts";
 import { ruleSchema, type Output, type Rule, type RuleInput } from "../rules/schema.ts";
+import { LINK_SERVER_FIELDS } from "../services/protocol/links.ts";
 import { withoutServerFields, type RuleView } from "../services/protocol/rules.ts";
 
 /** A rule as the API returns it. */
@@ -11,8 +13,15 @@ export function fullRule(r: Rule | RuleInput | RuleView): Rule {
   return ruleSchema.parse(withoutServerFields(r as Record<string, unknown>));
 }
 
-export const describeInput = (i: Rule["input"]) => `${i.interface} ${i.group}:${i.port}${i.source ? ` from ${i.source}` : ""}`;
-export const describeOutput = (o: Output | RuleInput["outputs"][number]) => `${o.interface} ${o.group}:${o.port} ttl ${o.ttl ?? 16} dscp ${o.dscp ?? 0}`;
+/** The same for a link (from a file or a response). */
+export function fullLink(l: object): Link {
+  return linkSchema.parse(withoutServerFields(l as Record<string, unknown>, LINK_SERVER_FIELDS));
+}
+
+/** "239.1.1.1:5000", "[ff0e::1]:5000", or the address alone (another protocol has no port). */
+const at = (group: string, port: number | undefined) => (port === undefined ? group : group.includes(":") ? `[${group}]:${port}` : `${group}:${port}`);
+export const describeInput = (i: Rule["input"]) => `${i.interface}${i.vlan ? ` vlan ${i.vlan}` : ""} ${at(i.group, i.port)}${i.protocol && i.protocol !== "udp" ? ` ${i.protocol}` : ""}${i.source ? ` from ${i.source}` : ""}`;
+export const describeOutput = (o: Output | RuleInput["outputs"][number]) => `${o.interface} ${at(o.group, o.port)} ttl ${o.ttl ?? 16} dscp ${o.dscp ?? 0}`;
 export const ruleLabel = (r: { id?: string; name?: string }) => (r.name ? `${r.id} "${r.name}"` : `${r.id}`);
 
 /** Columns padded to their widest cell; the last one is not padded, so lines end without blanks. */
@@ -37,10 +46,14 @@ export function ruleDetails(r: StoredRule): string {
     ["state", r.state + (r.reason ? ` (${r.reason})` : "")],
     ["input", describeInput(r.input)],
     ...r.outputs.map((o, i) => [i === 0 ? "outputs" : "", describeOutput(o)] as [string, string]),
+    ...(r.traceSampleRatio ? [["traced", `${r.traceSampleRatio} of packets`] as [string, string]] : []),
+    // Every impairment field set, by its own name (the schema's, so a new one shows too).
+    ...(r.impairment && Object.keys(r.impairment).length
+      ? [["impairment", Object.entries(r.impairment).map(([k, v]) => `${k} ${Array.isArray(v) ? v.join(",") : v}`).join(", ")] as [string, string]] : []),
     ["created", r.createdAt],
     ["updated", r.updatedAt],
   ];
-  return rows.map(([k, v]) => `${(k ? k + ":" : "").padEnd(9)}${v}`).join("\n");
+  return rows.map(([k, v]) => `${(k ? k + ":" : "").padEnd(12)}${v}`).join("\n");
 }
 
 /** Output is written and flushed before the process exits (the caller exits right after). */

@@ -1,11 +1,23 @@
-// What `apply` has to do to turn the server's rules into the file's, and in which order.
+// What `apply` has to do to turn the server's rules and links into the file's, and in which order.
 // Pure: no I/O, so the ordering rules can be reasoned about (and tested) on their own.
-import { inputKey, sameInput } from "../rules/load.ts";
-import type { Rule, RuleInput } from "../rules/schema.ts";
+import { inputKey, sameInput, shareNode } from "../rules/load.ts";
+import type { RuleInput } from "../rules/schema.ts";
+import type { LinkInput } from "../services/api/store/index.ts";
 import { CliError } from "./errors.ts";
-import { fullRule } from "./format.ts";
+import { fullLink, fullRule } from "./format.ts";
 
 export type Identified = RuleInput & { id: string };
+export type IdentifiedLink = LinkInput & { id: string };
+export type Kind = "rule" | "link";
+
+/** The rules and links of a file, or of the server. */
+export interface Desired {
+  rules: Identified[];
+  links?: IdentifiedLink[];
+}
+
+/** A rule or a link: what a change or a step is about. */
+export type Item = { kind: "rule"; id: string; rule: Identified } | { kind: "link"; id: string; link: IdentifiedLink };
 
 export interface FieldChange {
   path: string;
@@ -13,22 +25,21 @@ export interface FieldChange {
   to: unknown;
 }
 
-export type Change =
-  | { op: "create"; id: string; rule: Identified }
-  | { op: "update"; id: string; rule: Identified; fields: FieldChange[] }
-  | { op: "delete"; id: string; rule: Identified };
+export type Change = Item & ({ op: "create" } | { op: "update"; fields: FieldChange[] } | { op: "delete" });
 
 /** One request: POST, PUT or DELETE. */
-export type Step = { action: "create" | "put"; id: string; rule: Identified } | { action: "delete"; id: string };
+export type Step = (Item & { action: "create" | "put" }) | { action: "delete"; kind: Kind; id: string };
 
 export interface Plan {
-  /** for display: creates, updates, deletes, each in file (or server) order */
+  /** for display: creates, updates, deletes, each in file (or server) order, rules before links */
   changes: Change[];
   /** for execution */
   steps: Step[];
+  /** rules up to date, and those on the server that --no-prune keeps; links' likewise */
   unchanged: string[];
-  /** on the server, not in the file, kept because of --no-prune */
   kept: string[];
+  unchangedLinks: string[];
+  keptLinks: string[];
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -46,71 +57,97 @@ export function fieldDiff(a: unknown, b: unknown, path = ""): FieldChange[] {
   return [{ path: path || "(rule)", from: a, to: b }];
 }
 
-export function plan(desired: Identified[], current: Identified[], prune: boolean): Plan {
-  const cur = new Map(current.map((r) => [r.id, { ...fullRule(r), id: r.id } as Identified]));
-  const want = new Map(desired.map((r) => [r.id, { ...fullRule(r), id: r.id } as Identified]));
+const item = (kind: Kind, v: Identified | IdentifiedLink): Item =>
+  kind === "rule" ? { kind, id: v.id, rule: { ...fullRule(v as Identified), id: v.id } } : { kind, id: v.id, link: { ...fullLink(v as IdentifiedLink), id: v.id } };
+/** A change without what it does: the rule or link it is about. */
+const itemOf = (c: Change): Item => (c.kind === "rule" ? { kind: c.kind, id: c.id, rule: c.rule } : { kind: c.kind, id: c.id, link: c.link });
+const body = (x: Item) => (x.kind === "rule" ? x.rule : x.link);
+const key = (x: { kind: Kind; id: string }) => `${x.kind} ${x.id}`;
+const ends = (l: IdentifiedLink) => [l.a, l.b];
+
+/** What two of them may not both have, or null: a rule's input or name, a link's interface or
+ *  name, an interface that is a link's and a rule's input (inputs and interfaces on a node both run on). */
+function shared(x: Item, y: Item): string | null {
+  if (x.kind === "link" && y.kind === "rule") return shared(y, x);
+  if (x.kind === "rule" && y.kind === "rule" && sameInput(x.rule, y.rule)) return `input ${inputKey(x.rule)}`;
+  if (x.kind === "rule" && y.kind === "link") return shareNode(x.rule, y.link) && ends(y.link).includes(x.rule.input.interface) ? `interface ${x.rule.input.interface}` : null;
+  if (x.kind === "link" && y.kind === "link" && shareNode(x.link, y.link)) {
+    const i = ends(x.link).find((e) => ends(y.link).includes(e));
+    if (i !== undefined) return `interface ${i}`;
+  }
+  const n = body(x).name;
+  return x.kind === y.kind && n !== undefined && n === body(y).name ? `name "${n}"` : null;
+}
+
+export function plan(desired: Desired, current: Desired, prune: boolean): Plan {
   const creates: Change[] = [];
   const updates: Change[] = [];
-  const unchanged: string[] = [];
-  for (const [id, rule] of want) {
-    const old = cur.get(id);
-    if (!old) creates.push({ op: "create", id, rule });
-    else {
-      const fields = fieldDiff(old, rule);
-      if (fields.length) updates.push({ op: "update", id, rule, fields });
-      else unchanged.push(id);
+  const deletes: Change[] = [];
+  const all = { rule: { unchanged: [] as string[], kept: [] as string[] }, link: { unchanged: [] as string[], kept: [] as string[] } };
+  const cur = new Map<string, Item>();
+  for (const kind of ["rule", "link"] as const) {
+    const of = (d: Desired) => (kind === "rule" ? d.rules : (d.links ?? [])).map((v) => item(kind, v));
+    const here = new Map(of(current).map((x) => [x.id, x]));
+    const want = new Map(of(desired).map((x) => [x.id, x]));
+    for (const x of here.values()) cur.set(key(x), x);
+    for (const [id, x] of want) {
+      const old = here.get(id);
+      if (!old) creates.push({ op: "create", ...x });
+      else {
+        const fields = fieldDiff(body(old), body(x));
+        if (fields.length) updates.push({ op: "update", ...x, fields });
+        else all[kind].unchanged.push(id);
+      }
     }
+    const gone = [...here.values()].filter((x) => !want.has(x.id));
+    if (prune) deletes.push(...gone.map((x) => ({ op: "delete" as const, ...x })));
+    else all[kind].kept.push(...gone.map((x) => x.id));
   }
-  const gone = [...cur.values()].filter((r) => !want.has(r.id));
-  const deletes: Change[] = prune ? gone.map((rule) => ({ op: "delete", id: rule.id, rule })) : [];
   return {
     changes: [...creates, ...updates, ...deletes],
-    steps: order(cur, [...creates, ...updates], new Set(deletes.map((d) => d.id))),
-    unchanged,
-    kept: prune ? [] : gone.map((r) => r.id),
+    steps: order(cur, [...creates, ...updates], deletes),
+    unchanged: all.rule.unchanged, kept: all.rule.kept, unchangedLinks: all.link.unchanged, keptLinks: all.link.kept,
   };
 }
 
 /** Creates and updates go before deletions (a failure then leaves nothing deleted), except that
- *  a rule whose input or name another change takes is deleted first, and an update that takes
- *  what a later update frees waits for it. Swaps (A takes B's input, B takes A's) are broken by
- *  deleting one of them and creating it again afterwards. */
-function order(cur: Map<string, Identified>, writes: Change[], toDelete: Set<string>): Step[] {
+ *  one whose input, interface or name another change takes is deleted first, and an update that
+ *  takes what a later update frees waits for it. Swaps (A takes B's input, B takes A's) are broken
+ *  by deleting one of them and creating it again afterwards. */
+function order(cur: Map<string, Item>, writes: Change[], deletes: Change[]): Step[] {
   const state = new Map(cur);
+  const toDelete = new Map(deletes.map((d) => [key(d), itemOf(d)]));
   const steps: Step[] = [];
-  const pending = writes.map((c) => ({ id: c.id, rule: c.rule, recreate: c.op === "create" }));
-  const blockers = (p: (typeof pending)[number]) => {
-    return [...state.values()].filter((r) => r.id !== p.id && (sameInput(r, p.rule) || (p.rule.name !== undefined && r.name === p.rule.name)));
-  };
-  const remove = (id: string) => {
-    steps.push({ action: "delete", id });
-    state.delete(id);
+  const pending = writes.map((c) => ({ item: itemOf(c), recreate: c.op === "create" }));
+  const blockers = (p: Item) => [...state.values()].filter((x) => key(x) !== key(p) && shared(p, x) !== null);
+  const remove = (x: Item) => {
+    steps.push({ action: "delete", kind: x.kind, id: x.id });
+    state.delete(key(x));
   };
   while (pending.length) {
-    const free = pending.findIndex((p) => blockers(p).length === 0);
+    const free = pending.findIndex((p) => blockers(p.item).length === 0);
     if (free >= 0) {
       const [p] = pending.splice(free, 1);
-      steps.push({ action: p.recreate ? "create" : "put", id: p.id, rule: p.rule });
-      state.set(p.id, p.rule);
+      steps.push({ action: p.recreate ? "create" : "put", ...p.item });
+      state.set(key(p.item), p.item);
       continue;
     }
-    const all = pending.flatMap((p) => blockers(p).map((b) => ({ p, b })));
-    const early = all.find(({ b }) => toDelete.has(b.id));
+    const all = pending.flatMap((p) => blockers(p.item).map((b) => ({ p: p.item, b })));
+    const early = all.find(({ b }) => toDelete.has(key(b)));
     if (early) {
-      toDelete.delete(early.b.id);
-      remove(early.b.id);
+      toDelete.delete(key(early.b));
+      remove(early.b);
       continue;
     }
-    const stuck = all.find(({ b }) => !pending.some((q) => q.id === b.id));
+    const stuck = all.find(({ b }) => !pending.some((q) => key(q.item) === key(b)));
     if (stuck) {
-      const what = inputKey(stuck.b) === inputKey(stuck.p.rule) ? `input ${inputKey(stuck.b)}` : `name "${stuck.b.name}"`;
-      throw new CliError(`rule ${stuck.p.id} in the file has the same ${what} as rule ${stuck.b.id} on the server, which is not in the file and is kept (--no-prune)`);
+      throw new CliError(`${stuck.p.kind} ${stuck.p.id} in the file has the same ${shared(stuck.p, stuck.b)} as ${stuck.b.kind} ${stuck.b.id} on the server, which is not in the file and is kept (--no-prune)`);
     }
     // Only pending updates block each other: a cycle.
     const b = all[0].b;
-    pending.find((q) => q.id === b.id)!.recreate = true;
-    remove(b.id);
+    pending.find((q) => key(q.item) === key(b))!.recreate = true;
+    remove(b);
   }
-  for (const id of toDelete) steps.push({ action: "delete", id });
+  for (const x of toDelete.values()) steps.push({ action: "delete", kind: x.kind, id: x.id });
   return steps;
 }

@@ -1,10 +1,10 @@
-// Traffic generator: paced UDP (multicast or unicast) carrying lab/payload.ts payloads.
+// Traffic generator: paced UDP (multicast or unicast, IPv4 or IPv6) carrying lab/payload.ts payloads.
 //
 // Bun.udpSocket rather than node:dgram: Bun's dgram defers every send to a later tick and
 // keeps a reference to the caller's buffer, so reusing one buffer (the only way to avoid
 // allocating per packet) sends the last written content N times. Bun.udpSocket sends
 // synchronously, which also makes the embedded send time honest.
-import { isIPv4 } from "node:net";
+import { isIP } from "node:net";
 import { networkInterfaces } from "node:os";
 import { parseArgs } from "node:util";
 import { monotonicNs } from "../c/sys.ts";
@@ -13,7 +13,9 @@ import { MIN_SIZE, PayloadWriter } from "./payload.ts";
 const USAGE = `usage: gen --group ADDR --port P [--interface IF | --source ADDR] [--rate PPS] [--size BYTES]
            [--count N] [--flows K] [--ttl T] [--json]
   Defaults: --rate 1000 --size 1400 --count 10000 (ten seconds), --flows 1, --ttl 8.
-  --rate 0 sends as fast as possible; --count 0 runs until SIGINT/SIGTERM.`;
+  --rate 0 sends as fast as possible; --count 0 runs until SIGINT/SIGTERM.
+  ADDR may be IPv4 or IPv6 (--source of the same family; IPv6 multicast leaves by --interface,
+  or by the interface that has --source).`;
 
 const MAX_UDP = 65507;
 const BURST_CAP = 256; // packets per turn before giving timers and signals a chance
@@ -27,13 +29,22 @@ function int(name: string, v: string | undefined, def: number, min: number, max:
   return n;
 }
 
-export function ifaceAddr(name: string): string {
-  const a = networkInterfaces()[name]?.find((x) => x.family === "IPv4");
-  if (!a) throw new UsageError(`interface ${name} does not exist or has no IPv4 address`);
-  return a.address;
+/** The interface's address of a family (IPv6: a global one before link-local, which gets the
+ *  interface as its zone). */
+export function ifaceAddr(name: string, family: 4 | 6 = 4): string {
+  const all = (networkInterfaces()[name] ?? []).filter((x) => x.family === `IPv${family}`);
+  const a = family === 6 ? (all.find((x) => !x.address.startsWith("fe80")) ?? all[0]) : all[0];
+  if (!a) throw new UsageError(`interface ${name} does not exist or has no IPv${family} address`);
+  return family === 6 && a.address.startsWith("fe80") ? `${a.address}%${name}` : a.address;
+}
+
+/** The interface that has this address. */
+function ifaceOf(addr: string): string | undefined {
+  return Object.entries(networkInterfaces()).find(([, as]) => as?.some((a) => a.address === addr))?.[0];
 }
 
 export function isMulticast(addr: string): boolean {
+  if (isIP(addr) === 6) return addr.toLowerCase().startsWith("ff");
   const first = Number(addr.split(".")[0]);
   return first >= 224 && first <= 239;
 }
@@ -78,14 +89,18 @@ function parse(argv: string[]) {
     },
   });
   if (v.help) return null;
-  if (!v.group || !isIPv4(v.group)) throw new UsageError("--group must be an IPv4 address");
+  const family = v.group ? isIP(v.group) : 0;
+  if (family !== 4 && family !== 6) throw new UsageError("--group must be an IPv4 or IPv6 address");
   if (v.port === undefined) throw new UsageError("--port is required");
   if (v.interface && v.source) throw new UsageError("give --interface or --source, not both");
-  if (v.source && !isIPv4(v.source)) throw new UsageError("--source must be an IPv4 address");
+  if (v.source && isIP(v.source) !== family) throw new UsageError(`--source must be an IPv${family} address, as --group is`);
   return {
-    group: v.group,
+    group: v.group!,
+    family,
     port: int("port", v.port, 0, 1, 65535),
-    source: v.interface ? ifaceAddr(v.interface) : v.source,
+    source: v.interface ? ifaceAddr(v.interface, family) : v.source,
+    /** the interface multicast leaves by (IPv6 names it; IPv4 takes the source address) */
+    ifname: v.interface ?? (v.source ? ifaceOf(v.source) : undefined),
     rate: int("rate", v.rate, 1000, 0, 1e9),
     size: int("size", v.size, 1400, MIN_SIZE, MAX_UDP),
     count: int("count", v.count, 10_000, 0, Number.MAX_SAFE_INTEGER) || Number.MAX_SAFE_INTEGER,
@@ -118,13 +133,14 @@ export async function main(argv: string[]): Promise<number> {
   try {
     for (let f = 0; f < o.flows; f++) {
       const s = await Bun.udpSocket({
-        hostname: o.source ?? "0.0.0.0",
+        hostname: o.source ?? (o.family === 6 ? "::" : "0.0.0.0"),
         port: 0,
         socket: { drain: () => drained?.() },
       });
       socks.push(s);
       if (mcast) {
-        if (o.source) s.setMulticastInterface(o.source);
+        if (o.family === 6 && o.ifname) s.setMulticastInterface(`::%${o.ifname}`);
+        else if (o.family === 4 && o.source) s.setMulticastInterface(o.source);
         s.setMulticastTTL(o.ttl);
         s.setMulticastLoopback(false);
       } else {

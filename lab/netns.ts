@@ -13,7 +13,16 @@ export interface VethEnd {
   ns: string;
   ifname: string;
   addr?: string; // CIDR, e.g. 10.201.1.1/24
+  /** an IPv6 address, CIDR (fd00:1::1/64): only in a lab made with { ipv6: true } */
+  addr6?: string;
   mtu?: number;
+}
+
+export interface LabOptions {
+  /** IPv6 on in every namespace (off by default: no link-local addresses, router solicitations
+   *  or MLD reports on the links), with duplicate address detection off, so an address is usable
+   *  (not tentative) as soon as it is added, and no router solicitations. */
+  ipv6?: boolean;
 }
 
 export function requireRoot(): void {
@@ -41,19 +50,21 @@ function hookExit(): void {
   }
 }
 
-function run(cmd: string[]): Run {
-  const r = Bun.spawnSync(cmd, { stdout: "pipe", stderr: "pipe" });
+/** Runs cmd to its end (stdin: what it reads, else nothing). */
+export function run(cmd: string[], stdin?: string): Run {
+  const r = Bun.spawnSync(cmd, { stdin: stdin === undefined ? "ignore" : Buffer.from(stdin), stdout: "pipe", stderr: "pipe" });
   return { code: r.exitCode ?? -1, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
 }
 
-function must(cmd: string[]): string {
-  const r = run(cmd);
+/** Runs cmd; throws, with its stderr, if it fails. */
+export function must(cmd: string[], stdin?: string): string {
+  const r = run(cmd, stdin);
   if (r.code !== 0) throw new Error(`\`${cmd.join(" ")}\` failed (${r.code}): ${r.stderr.trim()}`);
   return r.stdout;
 }
 
 // Bun reaps children only from its event loop, so a synchronous wait has to look at /proc.
-function alive(pid: number): boolean {
+export function alive(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
@@ -62,7 +73,8 @@ function alive(pid: number): boolean {
   }
 }
 
-function killPids(pids: number[], graceMs: number): void {
+/** SIGTERM, then SIGKILL for what is still there after graceMs (waits synchronously). */
+export function killPids(pids: number[], graceMs: number): void {
   const signal = (sig: NodeJS.Signals, pid: number) => {
     try {
       process.kill(pid, sig);
@@ -82,15 +94,15 @@ export class Lab {
   private readonly procs: Bun.Subprocess[] = [];
   private destroyed = false;
 
-  private constructor(id: string) {
+  private constructor(id: string, private readonly opts: LabOptions) {
     this.id = id;
   }
 
   /** tag only makes the id easier to recognise in `ip netns`; keep it short (names are capped). */
-  static create(tag = ""): Lab {
+  static create(tag = "", opts: LabOptions = {}): Lab {
     requireRoot();
     const rand = Math.floor(Math.random() * 0x10000).toString(16).padStart(4, "0");
-    const lab = new Lab(tag.slice(0, 3) + rand);
+    const lab = new Lab(tag.slice(0, 3) + rand, opts);
     live.add(lab);
     hookExit();
     return lab;
@@ -102,6 +114,14 @@ export class Lab {
     must(["ip", "netns", "add", full]);
     this.namespaces.push(full);
     must(["ip", "-n", full, "link", "set", "lo", "up"]);
+    if (this.opts.ipv6) {
+      // Set before any veth appears, which takes the defaults: addresses usable at once, no router solicitations.
+      for (const k of ["all", "default"]) {
+        this.sysctl(full, `net.ipv6.conf.${k}.accept_dad`, "0");
+        this.sysctl(full, `net.ipv6.conf.${k}.router_solicitations`, "0");
+      }
+      return full;
+    }
     // Off before any veth appears, so no link-local address or router solicitation is ever sent.
     this.sysctl(full, "net.ipv6.conf.all.disable_ipv6", "1");
     this.sysctl(full, "net.ipv6.conf.default.disable_ipv6", "1");
@@ -115,9 +135,11 @@ export class Lab {
     // Created directly inside the namespaces: the host never sees these names.
     must(["ip", "-n", a.ns, "link", "add", a.ifname, "type", "veth", "peer", "name", b.ifname, "netns", b.ns]);
     for (const e of [a, b]) {
-      this.sysctl(e.ns, `net.ipv6.conf.${e.ifname}.disable_ipv6`, "1");
+      if (e.addr6 && !this.opts.ipv6) throw new Error(`veth ${e.ifname}: an IPv6 address needs Lab.create(tag, { ipv6: true })`);
+      if (!this.opts.ipv6) this.sysctl(e.ns, `net.ipv6.conf.${e.ifname}.disable_ipv6`, "1");
       if (e.mtu) must(["ip", "-n", e.ns, "link", "set", e.ifname, "mtu", String(e.mtu)]);
       if (e.addr) must(["ip", "-n", e.ns, "addr", "add", e.addr, "dev", e.ifname]);
+      if (e.addr6) must(["ip", "-n", e.ns, "-6", "addr", "add", e.addr6, "dev", e.ifname, "nodad"]);
       must(["ip", "-n", e.ns, "link", "set", e.ifname, "up"]);
     }
     // Carrier comes up asynchronously; until it does, os.networkInterfaces() omits the interface

@@ -1,14 +1,15 @@
 // Traffic sink: joins a group, verifies lab/payload.ts payloads and reports loss, duplicates,
 // reordering, corruption and one-way latency (sender and sink share CLOCK_MONOTONIC on one host).
 import dgram from "node:dgram";
-import { isIPv4 } from "node:net";
+import { isIP } from "node:net";
 import { parseArgs } from "node:util";
 import { monotonicNs } from "../c/sys.ts";
 import { ifaceAddr, isMulticast, UsageError } from "./gen.ts";
 import { checkPayload } from "./payload.ts";
 
 const USAGE = `usage: sink --group G --port P [--interface IF] [--expect N] [--flows K] [--timeout MS]
-            [--idle MS] [--record-seqs] [--json]`;
+            [--idle MS] [--record-seqs] [--json]
+  G may be IPv4 or IPv6 (multicast, or this host's unicast address).`;
 
 const LINGER_MS = 300; // after --expect is met, to still catch late duplicates
 const CHUNK_BITS = 1 << 16;
@@ -70,14 +71,17 @@ function parse(argv: string[]) {
     },
   });
   if (v.help) return null;
-  if (!v.group || !isIPv4(v.group)) throw new UsageError("--group must be an IPv4 address");
+  const family = v.group ? isIP(v.group) : 0;
+  if (family !== 4 && family !== 6) throw new UsageError("--group must be an IPv4 or IPv6 address");
   if (v.port === undefined) throw new UsageError("--port is required");
   const port = int("port", v.port, 0, 1);
   if (port > 65535) throw new UsageError("--port must be at most 65535");
   return {
-    group: v.group,
+    group: v.group!,
+    family,
     port,
-    iface: v.interface ? ifaceAddr(v.interface) : undefined,
+    // IPv4 names the interface by its address, IPv6 by its name (the zone)
+    iface: v.interface ? (family === 6 ? `::%${v.interface}` : ifaceAddr(v.interface)) : undefined,
     expect: v.expect === undefined ? undefined : int("expect", v.expect, 0, 0),
     flows: v.flows === undefined ? undefined : int("flows", v.flows, 1, 1),
     timeoutMs: int("timeout", v.timeout, 30000, 1),
@@ -151,7 +155,7 @@ export async function main(argv: string[]): Promise<number> {
     if (opts.expect !== undefined && uniqueTotal >= opts.expect && !doneAt) doneAt = Date.now();
   };
 
-  const sock = dgram.createSocket({ type: "udp4", reuseAddr: true, recvBufferSize: 8 << 20 });
+  const sock = dgram.createSocket({ type: opts.family === 6 ? "udp6" : "udp4", reuseAddr: true, recvBufferSize: 8 << 20 });
   sock.on("message", onMessage);
   const mcast = isMulticast(opts.group);
   try {

@@ -33,3 +33,43 @@ export function valuePaths(value: unknown, prefix = ""): string[] {
   if (Array.isArray(value) && value.length && value.every(isObj)) return [...new Set(value.flatMap((v) => valuePaths(v, `${prefix}[]`)))];
   return [prefix];
 }
+
+/** One step of a field path: a key, or an index into an array. */
+export type PathStep = string | number;
+
+/** The schema (under defaults and optionals) of the field at path, or null if the schema has none. */
+export function schemaAt(schema: z.ZodType, path: readonly PathStep[]): z.ZodType | null {
+  let s = core(schema);
+  for (const step of path) {
+    const d = def(s);
+    if (typeof step === "number") {
+      if (d.type !== "array" || !d.element) return null;
+      s = core(d.element);
+    } else {
+      if (d.type !== "object" || !d.shape || !(step in d.shape)) return null;
+      s = core(d.shape[step]);
+    }
+  }
+  return s;
+}
+
+/** What kind of value a schema takes, as far as turning typed text into it goes. */
+export function valueKinds(schema: z.ZodType): Set<"number" | "string" | "boolean" | "array" | "object" | "literal"> {
+  const d = def(core(schema));
+  switch (d.type) {
+    case "number": return new Set(["number"]);
+    case "string": case "enum": return new Set(["string"]);
+    case "boolean": return new Set(["boolean"]);
+    case "array": return new Set(["array"]);
+    case "object": return new Set(["object"]);
+    case "literal": return new Set(["literal"]);
+    case "union": return new Set((d.options ?? []).flatMap((o) => [...valueKinds(o)]));
+    default: return new Set(["string"]);
+  }
+}
+
+/** The element schema of an array schema. */
+export function elementOf(schema: z.ZodType): z.ZodType | null {
+  const d = def(core(schema));
+  return d.type === "array" && d.element ? d.element : null;
+}

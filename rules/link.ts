@@ -4,10 +4,8 @@
 // extend it, and the file, the API, the OpenAPI document and the CLI take it from here.
 import { z } from "zod";
 import { parseCidr } from "./cidr.ts";
-import { displayName, impairmentSchema, interfaceName, ruleId } from "./schema.ts";
-
-/** IP protocol numbers of the names a match may use. */
-export const PROTOCOLS = { icmp: 1, tcp: 6, udp: 17, icmpv6: 58 } as const;
+import { protocolSchema } from "./protocols.ts";
+import { displayName, impairmentSchema, interfaceName, nodeField, ruleId } from "./schema.ts";
 
 const ports = z.string().refine((s) => {
   const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(s);
@@ -20,8 +18,7 @@ const ports = z.string().refine((s) => {
 export const flowMatchSchema = z.strictObject({
   /** a prefix that the frame's source or destination address is in (IPv4 or IPv6) */
   address: z.string().refine((s) => parseCidr(s) !== null, { message: 'address must be an IPv4 or IPv6 prefix, e.g. "10.0.0.0/8" or "2001:db8::/32"' }).optional(),
-  protocol: z.union([z.enum(Object.keys(PROTOCOLS) as [keyof typeof PROTOCOLS, ...(keyof typeof PROTOCOLS)[]]),
-    z.number().int().min(0).max(255)], { error: 'protocol must be "tcp", "udp", "icmp", "icmpv6" or a number 0–255' }).optional(),
+  protocol: protocolSchema.optional(),
   /** the source or the destination port is in this range (TCP, UDP, SCTP, UDP-Lite) */
   ports: ports.optional(),
 });
@@ -48,6 +45,8 @@ export const linkObject = z.strictObject({
   bToA: impairmentSchema.optional(),
   /** tried in order for each frame; the first that matches decides (else the link's own settings) */
   flows: z.array(flowSchema).max(MAX_FLOWS, `a link has at most ${MAX_FLOWS} flows`).optional(),
+  /** the relay of a fleet whose interfaces a and b are: as a rule's node */
+  node: nodeField("link"),
 });
 
 export const linkSchema = linkObject

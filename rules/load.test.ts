@@ -46,6 +46,28 @@ describe("rules file", () => {
     ["duplicate input", (c) => c.rules.push({ ...c.rules[0], name: "feed-b" }), /rule 1 "feed-b" field input: same input as rule 0/],
     ["bad node name", (c) => (c.rules[0].node = "no spaces"), /rule 0 "feed-a" field node: node must be "\*" \(every node\) or a node name/],
     ["same input on a node and on every node", (c) => c.rules.push({ ...c.rules[0], name: "feed-b", node: "a" }), /rule 1 "feed-b" field input: same input as rule 0 on a node both run on/],
+    ["an IPv6 source on an IPv4 group", (c) => (c.rules[0].input.source = "2001:db8::2"),
+      /field input\.source: source 2001:db8::2 is IPv6 but group 239\.1\.1\.1 is IPv4: a source filter is of its group's family/],
+    ["an IPv4 source on an IPv6 group", (c) => Object.assign(c.rules[0].input, { group: "ff0e::1", source: "10.0.0.2" }), /field input\.source: source 10\.0\.0\.2 is IPv4 but group ff0e::1 is IPv6/],
+    ["an IPv6 SSM group without a source", (c) => (c.rules[0].input.group = "ff3e::8000:1"), /field input\.source: ff3e::8000:1 is a source-specific group \(232\.0\.0\.0\/8, ff3x::\/96\): it needs a source/],
+    ["an IPv4 SSM group without a source", (c) => (c.rules[0].input.group = "232.1.1.1"), /field input\.source: 232\.1\.1\.1 is a source-specific group/],
+    ["an IPv6 address with a zone", (c) => (c.rules[0].outputs[0].group = "fe80::1%eth1"), /field outputs\[0\]\.group: output group must be a multicast or unicast IPv4 or IPv6 address/],
+    ["the IPv6 loopback as an output", (c) => (c.rules[0].outputs[0].group = "::1"), /field outputs\[0\]\.group: output group must be/],
+    ["a multicast source", (c) => (c.rules[0].input.source = "ff0e::9"), /field input\.source: source must be a unicast IPv4 or IPv6 address/],
+    ["udpChecksum false on IPv6", (c) => Object.assign(c.rules[0].outputs[0], { group: "ff0e::2", udpChecksum: false }), /field outputs\[0\]\.udpChecksum: UDP over IPv6 must carry a checksum/],
+    ["vlan 0", (c) => (c.rules[0].input.vlan = 0), /field input\.vlan: vlan must be 1–4094/],
+    ["vlan 4095", (c) => (c.rules[0].input.vlan = 4095), /field input\.vlan: vlan must be 1–4094/],
+    ["a UDP input without a port", (c) => delete c.rules[0].input.port, /field input\.port: a UDP input needs a port/],
+    ["a UDP output without a port", (c) => delete c.rules[0].outputs[0].port, /field outputs\[0\]\.port: an output of a UDP rule needs a port/],
+    ["an ESP input with a port", (c) => (c.rules[0].input.protocol = "esp"), /field input\.port: protocol esp has no port \(only UDP has one here\)/],
+    ["an ESP output with a port", (c) => { c.rules[0].input.protocol = 50; delete c.rules[0].input.port; }, /field outputs\[0\]\.port: an output of a protocol esp rule has no port/],
+    ["an ESP output sent raw", (c) => { c.rules[0].input.protocol = "esp"; delete c.rules[0].input.port; c.rules[0].outputs[0] = { interface: "eth1", group: "239.2.2.2", send: "raw" }; },
+      /field outputs\[0\]\.send: an output of a protocol esp rule is sent by a raw IP socket/],
+    ["an unknown protocol", (c) => (c.rules[0].input.protocol = "quic"), /field input\.protocol: protocol must be one of "icmp", .* or a number 0–255/],
+    ["one IPv6 input written two ways", (c) => {
+      c.rules[0].input.group = "ff0e::1:1";
+      c.rules.push({ ...c.rules[0], name: "feed-b", input: { ...c.rules[0].input, group: "FF0E:0::1:1" } });
+    }, /rule 1 "feed-b" field input: same input as rule 0/],
   ];
   for (const [what, mutate, re] of bad) {
     test(`rejects ${what}, naming the rule and field`, () => {
@@ -64,6 +86,28 @@ describe("rules file", () => {
     expect(ruleId(a)).not.toBe(ruleId(b));
     // A rule for every node, said or not, keeps the id it had before nodes existed.
     expect(ruleId({ ...a, node: "*" })).toBe(ruleId(parseConfig(good()).rules[0]));
+  });
+
+  test("IPv6 and VLAN inputs: both spellings of an address are one id; a VLAN is part of the input; IPv4 ids are as they were", () => {
+    const v6 = (group: string, vlan?: number) => parseConfig({ rules: [{ input: { interface: "eth0", group, port: 5000, ...(vlan ? { vlan } : {}) },
+      outputs: [{ interface: "eth1", group: "239.2.2.2", port: 6000 }] }] }).rules[0]!;
+    expect(ruleId(v6("ff0e::1:1"))).toBe(ruleId(v6("FF0E:0:0:0:0:0:1:1")));
+    expect(ruleId(v6("ff0e::1:1", 100))).not.toBe(ruleId(v6("ff0e::1:1")));
+    // the same input on two VLANs is no clash
+    const c = good();
+    c.rules.push({ ...c.rules[0], name: "feed-b", input: { ...c.rules[0].input, vlan: 100 } as any });
+    expect(parseConfig(c).rules).toHaveLength(2);
+    // derived before IPv6 and VLANs existed (so a store's rules keep their ids)
+    expect(ruleId(parseConfig(good()).rules[0])).toBe("r-" + new Bun.CryptoHasher("sha256").update("eth0|239.1.1.1|5000|").digest("hex").slice(0, 12));
+  });
+
+  test("a rule of another protocol: no ports; its input is its own (the same group's UDP rule is another)", () => {
+    const c = good();
+    c.rules.push({ name: "esp", input: { interface: "eth0", group: "239.1.1.1", protocol: "esp" } as any, outputs: [{ interface: "eth1", group: "ff0e::2" } as any] });
+    const [udp, esp] = parseConfig(c).rules;
+    expect(ruleId(esp!)).not.toBe(ruleId(udp!));
+    expect(esp!.outputs[0]).toMatchObject({ group: "ff0e::2", ttl: 16, dscp: 0 });
+    expect(esp!.outputs[0]!.port).toBeUndefined();
   });
 
   test("ids are stable without being given", () => {

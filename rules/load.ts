@@ -4,6 +4,8 @@ import { readFileSync } from "node:fs";
 import type { z } from "zod";
 import { configSchema, type Config } from "./config.ts";
 import type { Link } from "./link.ts";
+import { canonicalIp } from "./ip.ts";
+import { UDP, protocolName, protocolNumber } from "./protocols.ts";
 import { EVERY_NODE, type Rule } from "./schema.ts";
 
 export class ConfigError extends Error {}
@@ -32,48 +34,62 @@ export function ruleId(r: Pick<Rule, "id" | "input" | "node">): string {
   if (r.id) return r.id;
   const i = r.input;
   const node = ruleNode(r);
-  const key = `${i.interface}|${i.group}|${i.port}|${i.source ?? ""}${node === EVERY_NODE ? "" : `|${node}`}`;
+  // Canonical addresses (two spellings of one IPv6 group are one input); a VLAN and a protocol only
+  // when set, so the ids of rules written before them stay as they were.
+  const proto = protocolNumber(i.protocol);
+  const key = `${i.interface}|${canonicalIp(i.group)}|${i.port ?? ""}|${i.source ? canonicalIp(i.source) : ""}${i.vlan ? `|vlan ${i.vlan}` : ""}`
+    + `${proto === UDP ? "" : `|protocol ${proto}`}${node === EVERY_NODE ? "" : `|${node}`}`;
   return "r-" + createHash("sha256").update(key).digest("hex").slice(0, 12);
 }
 
-/** Stable id of a link without one: derived from its interfaces, in order. */
-export function linkId(l: Pick<Link, "id" | "a" | "b">): string {
+/** Stable id of a link without one: derived from its interfaces, in order (and its node, when it
+ *  names one, as a rule's). */
+export function linkId(l: Pick<Link, "id" | "a" | "b" | "node">): string {
   if (l.id) return l.id;
-  return "l-" + createHash("sha256").update(`${l.a}|${l.b}`).digest("hex").slice(0, 12);
+  const node = ruleNode(l);
+  return "l-" + createHash("sha256").update(`${l.a}|${l.b}${node === EVERY_NODE ? "" : `|${node}`}`).digest("hex").slice(0, 12);
 }
 
 /** Interfaces a rule or link takes for itself: a link's ends, a rule's input. Any one of them may
- *  serve one link or be rule inputs, never both (the link would take the rule's frames). */
-export function interfaceClashes(rules: Pick<Rule, "input" | "name" | "id">[], links: Pick<Link, "a" | "b" | "name" | "id">[]):
+ *  serve one link or be rule inputs, never both (the link would take the rule's frames) — on a
+ *  node both run on: two hosts' interfaces of one name are two interfaces. */
+export function interfaceClashes(rules: Pick<Rule, "input" | "name" | "id" | "node">[], links: Pick<Link, "a" | "b" | "name" | "id" | "node">[]):
   { link: number; field: "a" | "b"; message: string }[] {
   const out: { link: number; field: "a" | "b"; message: string }[] = [];
-  const inputs = new Map<string, string>();
-  for (const r of rules) if (!inputs.has(r.input.interface)) inputs.set(r.input.interface, r.name ?? ruleId(r as Rule));
-  const taken = new Map<string, string>();
+  const inputs = new Map<string, Pick<Rule, "input" | "name" | "id" | "node">[]>();
+  for (const r of rules) inputs.set(r.input.interface, [...(inputs.get(r.input.interface) ?? []), r]);
+  const taken = new Map<string, { label: string; node?: string }[]>();
   links.forEach((l, i) => {
     for (const field of ["a", "b"] as const) {
       const ifname = l[field];
-      const label = l.name ?? linkId(l);
-      if (taken.has(ifname)) out.push({ link: i, field, message: `${ifname} already belongs to link ${taken.get(ifname)}` });
-      else if (inputs.has(ifname)) out.push({ link: i, field, message: `${ifname} is the input of rule ${inputs.get(ifname)}: an interface is a link's or rules' input, not both` });
-      else taken.set(ifname, label);
+      const other = taken.get(ifname)?.find((t) => shareNode(t, l));
+      const rule = inputs.get(ifname)?.find((r) => shareNode(r, l));
+      if (other) out.push({ link: i, field, message: `${ifname} already belongs to link ${other.label}` });
+      else if (rule) out.push({ link: i, field, message: `${ifname} is the input of rule ${rule.name ?? ruleId(rule as Rule)}: an interface is a link's or rules' input, not both` });
+      else taken.set(ifname, [...(taken.get(ifname) ?? []), { label: l.name ?? linkId(l), node: l.node }]);
     }
   });
   return out;
 }
 
+/** "eth0 239.1.1.1:5000 from 10.0.0.2", "eth0 vlan 100 [ff0e::1]:5000", "eth0 239.1.1.1 esp": one
+ *  per input, in canonical text (it is also the store's unique key: the keys of UDP inputs without
+ *  a VLAN are what they always were). */
 export function inputKey(r: Pick<Rule, "input">): string {
   const i = r.input;
-  return `${i.interface} ${i.group}:${i.port}${i.source ? ` from ${i.source}` : ""}`;
+  const g = canonicalIp(i.group);
+  const proto = protocolNumber(i.protocol);
+  const at = proto === UDP ? `${g.includes(":") ? `[${g}]` : g}:${i.port}` : `${g} ${protocolName(proto)}`;
+  return `${i.interface}${i.vlan ? ` vlan ${i.vlan}` : ""} ${at}${i.source ? ` from ${canonicalIp(i.source)}` : ""}`;
 }
 
-/** The node a rule runs on: a name, or "*" (also when it names none). */
+/** The node a rule (or a link: anything with a `node`) runs on: a name, or "*" (also when it names none). */
 export const ruleNode = (r: Pick<Rule, "node">): string => r.node ?? EVERY_NODE;
 
-/** Whether the node called `node` runs the rule. */
+/** Whether the node called `node` runs the rule (or link). */
 export const runsOn = (r: Pick<Rule, "node">, node: string): boolean => ruleNode(r) === EVERY_NODE || ruleNode(r) === node;
 
-/** Two rules some node would both run. */
+/** Two rules (or links, or one of each) some node would both run. */
 export const shareNode = (a: Pick<Rule, "node">, b: Pick<Rule, "node">): boolean =>
   ruleNode(a) === EVERY_NODE || ruleNode(b) === EVERY_NODE || ruleNode(a) === ruleNode(b);
 

@@ -1,7 +1,8 @@
 // The rule schema: one zod definition serves the rules file, the supervisor, the REST API (and its
 // OpenAPI document) and the CLI. Everything else about a rule is derived from these objects.
 import { z } from "zod";
-import { isMulticast, isUsableUnicast, parseIpv4 } from "./ipv4.ts";
+import { canonicalIp, ipFamily, isMulticastIp, isSsmGroup, isUsableUnicastIp } from "./ip.ts";
+import { UDP, protocolName, protocolNumber, protocolSchema } from "./protocols.ts";
 
 import { stageSchema } from "./stages.ts";
 
@@ -16,18 +17,19 @@ export const interfaceName = z
 
 const port = z.number().int("port must be an integer").min(1, "port must be 1–65535").max(65535, "port must be 1–65535");
 
-const ipv4 = (what: string, ok: (v: number) => boolean, why: string) =>
-  z.string().refine((s) => {
-    const v = parseIpv4(s);
-    return v !== null && ok(v);
-  }, { message: `${what} must be ${why}` });
+/** An IPv4 or IPv6 address in text that `ok` accepts. */
+const address = (what: string, ok: (s: string) => boolean, why: string) =>
+  z.string().refine(ok, { message: `${what} must be ${why}` });
+const groupOrHost = (s: string) => isMulticastIp(s) || isUsableUnicastIp(s);
 
 export const outputSchema = z.strictObject({
   interface: interfaceName,
-  group: ipv4("output group", (v) => isMulticast(v) || isUsableUnicast(v), "a multicast or unicast IPv4 address"),
-  port,
+  group: address("output group", groupOrHost, "a multicast or unicast IPv4 or IPv6 address"),
+  /** UDP's destination port (a rule of another protocol has none) */
+  port: port.optional(),
+  /** TTL, or an IPv6 output's hop limit */
   ttl: z.number().int().min(1, "ttl must be 1–255").max(255, "ttl must be 1–255").default(16),
-  /** the code point to set, or "preserve" to copy the input packet's */
+  /** the code point to set (IPv4 TOS, IPv6 traffic class), or "preserve" to copy the input packet's */
   dscp: z.union([z.number().int().min(0, "dscp must be 0–63").max(63, "dscp must be 0–63"), z.literal("preserve")], {
     error: 'dscp must be 0–63 or "preserve"',
   }).default(0),
@@ -35,7 +37,7 @@ export const outputSchema = z.strictObject({
    *  (multicast groups only: a unicast next hop needs the neighbour table); "socket", through the
    *  kernel's UDP stack. Absent: raw for a multicast group, socket for a unicast one. */
   send: z.enum(["socket", "raw"], { error: 'send must be "socket" or "raw"' }).optional(),
-  /** false: send with the UDP checksum 0 ("none", allowed for IPv4), which saves summing each payload. */
+  /** false: send with the UDP checksum 0 ("none", allowed for IPv4 only), which saves summing each payload. */
   udpChecksum: z.boolean({ error: "udpChecksum must be true or false" }).optional(),
 });
 
@@ -58,15 +60,33 @@ export const impairmentSchema = z.strictObject({
 /** The plain shapes (no cross-field checks) are what PATCH bodies are made of. */
 export const inputObject = z.strictObject({
   interface: interfaceName,
-  group: ipv4("input group", (v) => isMulticast(v) || isUsableUnicast(v), "a multicast or unicast IPv4 address"),
-  port,
-  source: ipv4("source", isUsableUnicast, "a unicast IPv4 address").optional(),
+  group: address("input group", groupOrHost, "a multicast or unicast IPv4 or IPv6 address"),
+  /** UDP's destination port: required for UDP, none for another protocol */
+  port: port.optional(),
+  /** what the rule relays: UDP datagrams (the default), or another IP protocol's payloads whole
+   *  (e.g. "esp", or a number), sent as that protocol to the outputs' addresses */
+  protocol: protocolSchema.optional(),
+  /** the (S,G) source filter: only this sender's packets, and a source-specific join (IGMPv3, MLDv2) */
+  source: address("source", isUsableUnicastIp, "a unicast IPv4 or IPv6 address").optional(),
+  /** 802.1Q VLAN id: the rule takes frames tagged with it only; without, untagged frames only */
+  vlan: z.number().int("vlan must be an integer").min(1, "vlan must be 1–4094").max(4094, "vlan must be 1–4094").optional(),
 });
 
 export const inputSchema = inputObject
-  .refine((i) => isMulticast(parseIpv4(i.group)!) || i.source !== undefined, {
-    message: "a non-multicast input group needs a source",
-    path: ["group"],
+  .superRefine((i, ctx) => {
+    const udp = protocolNumber(i.protocol) === UDP;
+    if (udp && i.port === undefined) ctx.addIssue({ code: "custom", path: ["port"], message: "a UDP input needs a port" });
+    if (!udp && i.port !== undefined) ctx.addIssue({ code: "custom", path: ["port"], message: `protocol ${protocolName(protocolNumber(i.protocol))} has no port (only UDP has one here)` });
+    if (!groupOrHost(i.group)) return; // the group's own issue says it
+    if (!isMulticastIp(i.group) && i.source === undefined) {
+      ctx.addIssue({ code: "custom", path: ["group"], message: "a non-multicast input group needs a source" });
+    } else if (isSsmGroup(i.group) && i.source === undefined) {
+      ctx.addIssue({ code: "custom", path: ["source"], message: `${i.group} is a source-specific group (232.0.0.0/8, ff3x::/96): it needs a source` });
+    }
+    if (i.source !== undefined && isUsableUnicastIp(i.source) && ipFamily(i.source) !== ipFamily(i.group)) {
+      ctx.addIssue({ code: "custom", path: ["source"],
+        message: `source ${i.source} is IPv${ipFamily(i.source)} but group ${i.group} is IPv${ipFamily(i.group)}: a source filter is of its group's family` });
+    }
   });
 
 export const ruleId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "id must be 1–64 of A–Z a–z 0–9 . _ -");
@@ -77,6 +97,13 @@ export const nodeName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "a
 
 /** The `node` of a rule that runs on every node; a rule without `node` does too. */
 export const EVERY_NODE = "*";
+
+/** Which relay of a fleet runs a rule or a link. Absent means every node, as "*" does: those written
+ *  before fleets existed, and everything of a one-host relay, keep running wherever they are. */
+export const nodeField = (what: "rule" | "link") =>
+  z.string().refine((s) => s === EVERY_NODE || nodeName.safeParse(s).success, { message: 'node must be "*" (every node) or a node name: 1–64 of A–Z a–z 0–9 . _ -, starting with a letter or digit' })
+    .optional()
+    .describe(`the node (relay) that runs the ${what}, or "*" (the default) for every node`);
 
 /** Text people name things with: well-formed Unicode (no lone surrogates, which SQLite and JSON
  *  tools mangle into each other) and no control characters (NUL ends a C string; others break logs). */
@@ -101,23 +128,30 @@ export const ruleObject = z.strictObject({
   outputs,
   traceSampleRatio: traceSampleRatio.default(0),
   impairment: impairmentSchema.optional(),
-  /** Which relay of a fleet runs the rule. Absent means every node, as "*" does: rules written
-   *  before fleets existed, and every rule of a one-host relay, keep running wherever they are. */
-  node: z.string().refine((s) => s === EVERY_NODE || nodeName.safeParse(s).success, { message: 'node must be "*" (every node) or a node name: 1–64 of A–Z a–z 0–9 . _ -, starting with a letter or digit' })
-    .optional()
-    .describe('the node (relay) that runs the rule, or "*" (the default) for every node'),
+  node: nodeField("rule"),
 });
 
 /** A rule as written in a rules file or a request body, with the checks across its fields. */
 export const ruleSchema = ruleObject
   .superRefine((r, ctx) => {
+    const udp = protocolNumber(r.input.protocol) === UDP;
     r.outputs.forEach((o, i) => {
-      if (o.interface === r.input.interface && o.group === r.input.group && o.port === r.input.port) {
+      if (o.interface === r.input.interface && canonicalIp(o.group) === canonicalIp(r.input.group) && o.port === r.input.port && r.input.vlan === undefined) {
         ctx.addIssue({ code: "custom", path: ["outputs", i], message: "output equals the input (it would loop)" });
       }
-      if (o.send === "raw" && !isMulticast(parseIpv4(o.group)!)) {
+      if (udp && o.port === undefined) ctx.addIssue({ code: "custom", path: ["outputs", i, "port"], message: "an output of a UDP rule needs a port" });
+      if (!udp) {
+        // Another protocol goes out as itself, by a raw IP socket: no port, no UDP header to build.
+        const [field, why] = o.port !== undefined ? ["port", "has no port"] : o.send === "raw" ? ["send", 'is sent by a raw IP socket: send "raw" builds UDP frames']
+          : o.udpChecksum !== undefined ? ["udpChecksum", "has no UDP checksum"] : [];
+        if (field) ctx.addIssue({ code: "custom", path: ["outputs", i, field], message: `an output of a protocol ${protocolName(protocolNumber(r.input.protocol))} rule ${why}` });
+      }
+      if (o.send === "raw" && !isMulticastIp(o.group)) {
         ctx.addIssue({ code: "custom", path: ["outputs", i, "send"],
           message: 'send "raw" needs a multicast group (a unicast output would need neighbour resolution): use "socket"' });
+      }
+      if (o.udpChecksum === false && ipFamily(o.group) === 6) {
+        ctx.addIssue({ code: "custom", path: ["outputs", i, "udpChecksum"], message: "UDP over IPv6 must carry a checksum (RFC 8200): udpChecksum false is IPv4 only" });
       }
     });
   })

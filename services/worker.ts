@@ -1,5 +1,5 @@
 // What both workers share: the control channel on fd 3, the segment, the logger, the init handshake.
-import pino from "pino";
+import { inheritedLogFormat, makeLogger } from "./logging.ts";
 import { recvMessage, sendMessage } from "../c/unixmsg.ts";
 import { closeFd } from "../c/inet.ts";
 import { dropPrivileges, pinCpu, setDumpable, setSchedSlice, setTimerSlack } from "../c/sys.ts";
@@ -8,7 +8,7 @@ import { CONTROL_FD, type EgressConfigMsg, type FromWorker, type IngressConfigMs
 import { pinnedCpu, readTune } from "./tune.ts";
 
 export function workerLogger(role: string, index: number) {
-  return pino({ base: { component: role, worker: index, pid: process.pid }, level: process.env.MCRELAY_LOG_LEVEL ?? "info" });
+  return makeLogger({ component: role, worker: index, pid: process.pid }, process.env.MCRELAY_LOG_LEVEL ?? "info", inheritedLogFormat());
 }
 
 export function send(msg: FromWorker): void {

@@ -1,6 +1,6 @@
 // Rates for flow top: every pair's table sampled once a second, each entry's counters diffed
 // with its previous sample (an entry new or replaced since counts from zero).
-import { PROTOCOLS } from "../rules/link.ts";
+import { PROTOCOLS } from "../rules/protocols.ts";
 import type { FlowTopBody, FlowTopEntry } from "../services/protocol/flowtop.ts";
 import type { LinkStatusEntry } from "../services/protocol/status.ts";
 import { readFlowTop, type FlowEntry } from "./flowtop.ts";

@@ -17,17 +17,17 @@ export const JUMBO_SLOT_BYTES = 65536 + 128;
  * Slot header (u32 words): rule number, payload length, sampled flag, outputs; then for sampled
  * packets only: source, destination, ports (src << 16 | dst); the input's TOS byte (word 7,
  * always); at byte 32 the receive time (f64 ns, CLOCK_MONOTONIC); word 10 the payload's
- * ones'-complement sum when ingress computed it (0xffffffff when not). Words 11 and 12, always:
- * the kernel's receive time of the frame (CLOCK_REALTIME seconds and nanoseconds, from the
- * AF_PACKET ring: what the latency histogram counts from). Words 13–15, sampled packets only,
- * the stages (ns): the frame's wait in the AF_PACKET ring (kernel receive to ingress), and from
- * the receive time at byte 32 to egress taking the descriptor and to its io_uring submit.
+ * ones'-complement sum when ingress computed it (0xffffffff when not); word 11 a sampled packet's
+ * address family (4, or 6: then src and dst are not its addresses, which do not fit). Words 12
+ * and 13, always: the kernel's receive time of the frame (CLOCK_REALTIME seconds and
+ * nanoseconds, from the AF_PACKET ring: what the latency histogram counts from). Word 14,
+ * sampled packets only: the frame's wait in the AF_PACKET ring (ns, kernel receive to ingress).
  * The payload follows at SLOT_HEADER_BYTES.
  */
 export const SLOT_HEADER_BYTES = 64;
 export const SH = {
-  rule: 0, len: 1, sampled: 2, outputs: 3, src: 4, dst: 5, ports: 6, tos: 7, rxNsF64: 4, csum: 10,
-  rxSec: 11, rxNsec: 12, ringWaitNs: 13, takeNs: 14, submitNs: 15,
+  rule: 0, len: 1, sampled: 2, outputs: 3, src: 4, dst: 5, ports: 6, tos: 7, rxNsF64: 4, csum: 10, family: 11,
+  rxSec: 12, rxNsec: 13, ringWaitNs: 14,
 } as const;
 
 /** Trace ring per pair: sampled packets, written by egress, read by anyone (lossy, seq-checked). */
@@ -67,17 +67,19 @@ export const RING_HEADER_BYTES = 2 * LINE;
  */
 export const DROP_REASONS = {
   short_frame: "shorter than an Ethernet header",
-  not_ipv4: "not IPv4",
-  vlan: "VLAN-tagged",
-  ip_truncated: "IPv4 header cut short",
+  not_ip: "neither IPv4 nor IPv6 (ARP, LLDP, …)",
+  qinq: "two VLAN tags (QinQ): a rule takes one",
+  vlan: "VLAN-tagged with an id no rule of its input takes",
+  ip_truncated: "IP header, or an IPv6 extension header, cut short",
   bad_ihl: "bad IPv4 header length",
-  bad_total_length: "IPv4 total length disagrees with the frame",
-  fragment: "an IP fragment",
-  not_udp: "not UDP",
+  bad_total_length: "IP length (IPv4 total length, IPv6 payload length) disagrees with the frame",
+  fragment: "an IP fragment (IPv4 flags or offset, an IPv6 fragment header)",
+  not_udp: "not UDP, and no rule takes its protocol",
   bad_udp_length: "UDP length disagrees with IP",
+  udp_zero_checksum: "UDP over IPv6 without a checksum (RFC 8200 forbids it)",
   bad_ip_checksum: "IPv4 header checksum is wrong",
-  ttl_zero: "TTL 0: it must not be forwarded",
-  martian_source: "source address no host can have (0/8, 127/8, multicast, 240/4, broadcast)",
+  ttl_zero: "TTL (IPv6 hop limit) 0: it must not be forwarded",
+  martian_source: "source address no host can have (IPv4 0/8, 127/8, multicast, 240/4, broadcast; IPv6 ::, ::1, multicast)",
   bad_udp_checksum: "UDP checksum is wrong (the datagram was corrupted on the way)",
   other_host: "addressed to another host's MAC (seen in promiscuous mode)",
   oversize: "bigger than a buffer slot or a ring frame",
@@ -96,8 +98,8 @@ export const DROP_REASONS = {
 export type DropReason = keyof typeof DROP_REASONS;
 
 /** Reasons the frame parser returns (code 1 + index; services/ingress/parse.ts). */
-export const PARSE_DROPS = ["short_frame", "not_ipv4", "vlan", "ip_truncated", "bad_ihl", "bad_total_length",
-  "bad_ip_checksum", "fragment", "ttl_zero", "martian_source", "not_udp", "bad_udp_length"] as const satisfies readonly DropReason[];
+export const PARSE_DROPS = ["short_frame", "not_ip", "qinq", "ip_truncated", "bad_ihl", "bad_total_length",
+  "bad_ip_checksum", "fragment", "ttl_zero", "martian_source", "not_udp", "bad_udp_length", "udp_zero_checksum"] as const satisfies readonly DropReason[];
 
 const drop = <const R extends readonly DropReason[]>(r: R) => r.map((x) => `drop_${x}` as const) as { [K in keyof R]: `drop_${R[K]}` };
 
@@ -110,7 +112,7 @@ export const INGRESS_COUNTERS = [
   "heartbeatMs", "loops", "sleeps", "sleepNs", "frames", "matched", "bytes", "sampled", "checksummed",
   "kernelPackets", "kernelFreezes", "freeSlots",
   ...drop(PARSE_DROPS),
-  ...drop(["oversize", "no_rule", "outgoing", "other_host", "rule_down", "bad_udp_checksum", "pool_exhausted", "ring_full", "kernel_ring_full",
+  ...drop(["oversize", "vlan", "no_rule", "outgoing", "other_host", "rule_down", "bad_udp_checksum", "pool_exhausted", "ring_full", "kernel_ring_full",
     "worker_restart"] as const),
   // interrupt moderation (services/ingress/moderation.ts): timed holds, and the hold now (µs; 0: per frame)
   "holds", "holdUs",

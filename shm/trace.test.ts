@@ -14,8 +14,8 @@ describe("trace ring", () => {
     w.write(2, 1, 2, 3, 4, 1, 10, 20);
     const got = r.read();
     expect(got).toEqual([
-      { rule: 1, src: 0x0a000002, dst: 0xef010101, sport: 4000, dport: 5000, size: 1400, outputs: 3, rxNs: 1e9, doneNs: 1e9 + 500 },
-      { rule: 2, src: 1, dst: 2, sport: 0, dport: 3, size: 4, outputs: 1, rxNs: 10, doneNs: 20 },
+      { rule: 1, src: 0x0a000002, dst: 0xef010101, sport: 4000, dport: 5000, size: 1400, outputs: 3, family: 4, rxNs: 1e9, doneNs: 1e9 + 500 },
+      { rule: 2, src: 1, dst: 2, sport: 0, dport: 3, size: 4, outputs: 1, family: 4, rxNs: 10, doneNs: 20 },
     ]);
     expect(r.read()).toEqual([]);
     expect(r.lost).toBe(0);
@@ -40,7 +40,7 @@ describe("trace stages", () => {
     const stages = LINE + TRACE_RECORD_BYTES * TRACE_RECORDS;
     const w = new TraceWriter(buf, 0, stages);
     const r = new TraceReader(buf, 0, stages);
-    w.write(1, 2, 3, 4, 64, 1, 1000, 9000, 700, 2500, 4100);
-    expect(r.read()).toEqual([{ rule: 1, src: 2, dst: 3, sport: 0, dport: 4, size: 64, outputs: 1, rxNs: 1000, doneNs: 9000, ringWaitNs: 700, takeNs: 2500, submitNs: 4100 }]);
+    w.write(1, 2, 3, 4, 64, 1, 1000, 9000, 4, 700, 2500, 4100);
+    expect(r.read()).toEqual([{ rule: 1, src: 2, dst: 3, sport: 0, dport: 4, size: 64, outputs: 1, family: 4, rxNs: 1000, doneNs: 9000, ringWaitNs: 700, takeNs: 2500, submitNs: 4100 }]);
   });
 });

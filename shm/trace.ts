@@ -6,8 +6,9 @@
 // packet's time went): written before the record's seq, so a record read whole has them whole.
 import { LINE, TRACE_RECORDS, TRACE_RECORD_BYTES, TRACE_STAGE_BYTES } from "./layout.ts";
 
-/** Record layout (u32 words): seq, rule, src, dst, ports, size, outputs, pad; f64 rxNs, doneNs. */
-const W = { seq: 0, rule: 1, src: 2, dst: 3, ports: 4, size: 5, outputs: 6 } as const;
+/** Record layout (u32 words): seq, rule, src, dst, ports, size, outputs, family; f64 rxNs, doneNs.
+ *  family 6: src and dst are not the packet's addresses (16 bytes each do not fit). */
+const W = { seq: 0, rule: 1, src: 2, dst: 3, ports: 4, size: 5, outputs: 6, family: 7 } as const;
 const RX = 4; // f64 index within the record
 const DONE = 5;
 const WORDS = TRACE_RECORD_BYTES / 4;
@@ -24,6 +25,8 @@ export interface TraceRecord {
   dport: number;
   size: number;
   outputs: number;
+  /** 4, or 6: src and dst say nothing */
+  family: number;
   rxNs: number;
   doneNs: number;
   /** with a stages region: ns from the kernel's receive to rxNs, and from rxNs to egress's take and submit */
@@ -48,7 +51,7 @@ export class TraceWriter {
     this.n = Atomics.load(this.head, 0) >>> 0;
   }
 
-  write(rule: number, src: number, dst: number, ports: number, size: number, outputs: number, rxNs: number, doneNs: number,
+  write(rule: number, src: number, dst: number, ports: number, size: number, outputs: number, rxNs: number, doneNs: number, family = 4,
     ringWaitNs = 0, takeNs = 0, submitNs = 0): void {
     const i = this.n % TRACE_RECORDS;
     const w = i * WORDS;
@@ -65,6 +68,7 @@ export class TraceWriter {
     this.u32[w + W.ports] = ports;
     this.u32[w + W.size] = size;
     this.u32[w + W.outputs] = outputs;
+    this.u32[w + W.family] = family;
     this.f64[(w >> 1) + RX] = rxNs;
     this.f64[(w >> 1) + DONE] = doneNs;
     this.n = (this.n + 1) >>> 0;
@@ -104,7 +108,7 @@ export class TraceReader {
       const rec: TraceRecord = {
         rule: this.u32[w + W.rule], src: this.u32[w + W.src], dst: this.u32[w + W.dst],
         sport: this.u32[w + W.ports] >>> 16, dport: this.u32[w + W.ports] & 0xffff, size: this.u32[w + W.size],
-        outputs: this.u32[w + W.outputs], rxNs: this.f64[(w >> 1) + RX], doneNs: this.f64[(w >> 1) + DONE],
+        outputs: this.u32[w + W.outputs], family: this.u32[w + W.family], rxNs: this.f64[(w >> 1) + RX], doneNs: this.f64[(w >> 1) + DONE],
       };
       if (this.stages) {
         const s = (this.next % TRACE_RECORDS) * STAGE_WORDS;

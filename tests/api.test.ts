@@ -80,7 +80,7 @@ describe("REST API", () => {
         ["same id as another rule", "POST", "/api/v1/rules", rule(6000, { id: "keep" }), 409, ["id"], /keep/],
         ["PUT with another id in the body", "PUT", "/api/v1/rules/keep", rule(5000, { id: "other" }), 422, ["id"], /differs/],
         ["PATCH that makes output equal input", "PATCH", "/api/v1/rules/keep", { outputs: [{ interface: "in0", group: "239.1.1.1", port: 5000 }] }, 422, ["outputs", 0], /equals the input/],
-        ["PATCH with unknown key", "PATCH", "/api/v1/rules/keep", { input: { vlan: 3 } }, 422, ["input", "vlan"], /unknown key "vlan"/],
+        ["PATCH with unknown key", "PATCH", "/api/v1/rules/keep", { input: { colour: 3 } }, 422, ["input", "colour"], /unknown key "colour"/],
         ["PUT unknown id", "PUT", "/api/v1/rules/nope", rule(6000), 404, null, /no such rule/],
         ["PATCH unknown id", "PATCH", "/api/v1/rules/nope", { name: "x" }, 404, null, /no such rule/],
         ["DELETE unknown id", "DELETE", "/api/v1/rules/nope", undefined, 404, null, /no such rule/],
@@ -103,6 +103,22 @@ describe("REST API", () => {
       const wrong = await fetch("http://relay/api/v1/rules", { headers: { authorization: "Bearer not-the-token" }, unix: r.apiSocket } as RequestInit);
       expect(wrong.status).toBe(401);
       expect(JSON.stringify((await r.api("GET", "/api/v1/rules")).body)).toBe(before);
+    });
+  }, 60_000);
+
+  test("a PUT or PATCH the data plane refuses leaves the rule exactly as it was", async () => {
+    await withRelay(async (r) => {
+      expect((await r.api("POST", "/api/v1/rules", rule(5000, { id: "kept", name: "kept" }))).status).toBe(201);
+      const before = (await r.api("GET", "/api/v1/rules/kept")).body;
+      // Only the relay can see that 10.77.0.255 is out0's broadcast address: the store took the
+      // change first and must put the old rule back.
+      const broadcast = { outputs: [{ interface: "out0", group: "10.77.0.255", port: 6600 }] };
+      for (const [method, body] of [["PUT", rule(5000, { name: "kept", ...broadcast })], ["PATCH", broadcast]] as const) {
+        const res = await r.api(method, "/api/v1/rules/kept", body);
+        expect([method, res.status, res.body.issues.map((i: any) => i.path)]).toEqual([method, 422, [["outputs", 0, "group"]]]);
+        expect((await r.api("GET", "/api/v1/rules/kept")).body).toEqual(before);
+      }
+      expect(r.status().rules.map((x) => x.id)).toEqual(["kept"]);
     });
   }, 60_000);
 

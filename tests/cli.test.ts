@@ -8,8 +8,10 @@ import { join } from "node:path";
 import { plan, type Identified } from "../cli/plan.ts";
 import { leafPaths, valuePaths } from "../rules/forms.ts";
 import { ruleSchema } from "../rules/schema.ts";
+import { withoutServerFields } from "../services/protocol/rules.ts";
 import { Lab } from "../lab/netns.ts";
-import { BUN, ROOT, TestRelay, runGen } from "./lib/relay.ts";
+import { runCli } from "./lib/cli.ts";
+import { TestRelay, runGen } from "./lib/relay.ts";
 
 let lab: Lab;
 let src: string, rly: string;
@@ -40,21 +42,8 @@ beforeEach(async () => {
   for (const x of (await r.api("GET", "/api/v1/rules")).body.rules) await r.api("DELETE", `/api/v1/rules/${x.id}`);
 });
 
-type Conn = "flags" | "state-dir" | "none";
-
 /** Runs the CLI; conn says how it finds the API (flags: --api unix:… --token …). */
-async function cli(args: string[], o: { conn?: Conn; env?: Record<string, string>; stdin?: string } = {}) {
-  const conn = o.conn ?? "flags";
-  const how = conn === "flags" ? ["--api", `unix:${r.apiSocket}`, "--token", r.token] : conn === "state-dir" ? ["--state-dir", r.stateDir] : [];
-  const env: Record<string, string | undefined> = { ...process.env };
-  for (const k of ["MCRELAY_API", "MCRELAY_API_TOKEN", "VISUAL", "EDITOR"]) delete env[k];
-  Object.assign(env, o.env);
-  const p = Bun.spawn([BUN, "bin/mcrelay.ts", ...args, ...how], {
-    cwd: ROOT, env, stdin: o.stdin === undefined ? "ignore" : new Blob([o.stdin]), stdout: "pipe", stderr: "pipe",
-  });
-  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-  return { code, stdout, stderr };
-}
+const cli = (args: string[], o: Parameters<typeof runCli>[2] = {}) => runCli(r, args, o);
 
 const rule = (id: string, port: number, extra: object = {}) => ({
   id,
@@ -78,7 +67,7 @@ function editor(name: string, body: string): string {
 
 const stored = async () => (await r.api("GET", "/api/v1/rules")).body.rules as any[];
 /** A stored rule without the fields the API adds: the rule as the user wrote it, defaults filled in. */
-const plain = (x: any) => Object.fromEntries(Object.entries(x).filter(([k]) => !["revision", "createdAt", "updatedAt", "state", "reason"].includes(k)));
+const plain = (x: any) => withoutServerFields(x);
 
 describe("rules", () => {
   test("add with flags, ls (also via --state-dir only), show, --json", async () => {
@@ -215,7 +204,7 @@ describe("export and apply", () => {
   // A rule that sets every field the schema has (the test below checks it does), away from defaults.
   const everyField = {
     id: "every-field", name: "Every field",
-    input: { interface: "in0", group: "239.1.1.1", port: 5003, source: "10.99.1.2" },
+    input: { interface: "in0", group: "239.1.1.1", port: 5003, protocol: "udp", source: "10.99.1.2", vlan: 7 },
     outputs: [{ interface: "out0", group: "239.2.2.3", port: 6003, ttl: 7, dscp: 46, send: "socket", udpChecksum: false },
       { interface: "out0", group: "10.77.0.2", port: 6004, ttl: 9, dscp: "preserve", send: "socket" }],
     traceSampleRatio: 0.5, node: "*",
@@ -239,6 +228,53 @@ describe("export and apply", () => {
     const real = await cli(["apply", "-f", "-"], { stdin: exp.stdout });
     expect(real).toMatchObject({ code: 0, stdout: "no changes (2 rules up to date)\n" });
     expect(JSON.parse((await cli(["export"])).stdout)).toEqual(doc);
+  }, 60_000);
+
+  /** A rule as FIELD=VALUE arguments: every leaf it sets, by path (lists as a,b). */
+  const assignments = (v: unknown, prefix = ""): string[] =>
+    Array.isArray(v) && v.every((x) => typeof x === "object") ? v.flatMap((x, i) => assignments(x, `${prefix}[${i}]`))
+      : typeof v === "object" && v !== null && !Array.isArray(v) ? Object.entries(v).flatMap(([k, x]) => assignments(x, prefix ? `${prefix}.${k}` : k))
+        : [`${prefix}=${Array.isArray(v) ? v.join(",") : v}`];
+
+  test("rules add FIELD=VALUE reaches every schema field; rules set changes fields one by one", async () => {
+    const add = await cli(["rules", "add", ...assignments(everyField)]);
+    expect({ code: add.code, stderr: add.stderr }).toEqual({ code: 0, stderr: "" });
+    const body = (await r.api("GET", "/api/v1/rules/every-field")).body;
+    expect(<unknown>ruleSchema.parse(plain(body))).toEqual(everyField);
+
+    // The flags with per-output fields, impairment and ratio alongside.
+    const mixed = await cli(["rules", "add", "--id", "mixed", "--in", "in0:239.1.1.1:5004", "--out", "out0:239.2.2.4:6005", "--out", "out0:239.2.2.5:6006",
+      "--dscp", "preserve", "outputs[1].ttl=3", "impairment.loss=0.25", "traceSampleRatio=0.1"]);
+    expect(mixed.code).toBe(0);
+    expect((await r.api("GET", "/api/v1/rules/mixed")).body).toMatchObject({ traceSampleRatio: 0.1, impairment: { loss: 0.25 },
+      outputs: [{ ttl: 16, dscp: "preserve" }, { ttl: 3, dscp: "preserve" }] });
+
+    const set = await cli(["rules", "set", "every-field", "outputs[0].ttl=4", "impairment.loss=0.1", "traceSampleRatio=0.25", "outputs[1].dscp=12", "impairment.seed="]);
+    expect({ code: set.code, stderr: set.stderr }).toEqual({ code: 0, stderr: "" });
+    expect(set.stdout).toContain("updated rule every-field: ");
+    const shown = (await cli(["rules", "show", "every-field"])).stdout;
+    expect(shown).toMatch(/^traced:\s+0\.25 of packets$/m);
+    expect(shown).toMatch(/^impairment:\s+loss 0\.1, duplicate 0\.02, .*stages drop-odd-size$/m);
+    const after = (await r.api("GET", "/api/v1/rules/every-field")).body;
+    expect(after.outputs.map((o: any) => [o.ttl, o.dscp])).toEqual([[4, 46], [9, 12]]);
+    expect(after.traceSampleRatio).toBe(0.25);
+    expect(after.impairment.loss).toBe(0.1);
+    expect(after.impairment.seed).toBeUndefined();
+    expect(after.name).toBe("Every field"); // what was not named stays
+
+    // A value the API refuses: its field message, exit 1, nothing changed.
+    const bad = await cli(["rules", "set", "every-field", "outputs[0].ttl=300"]);
+    expect({ code: bad.code, stderr: bad.stderr }).toEqual({ code: 1, stderr: "error: invalid request\n  outputs[0].ttl: ttl must be 1–255\n" });
+    expect((await r.api("GET", "/api/v1/rules/every-field")).body.outputs[0].ttl).toBe(4);
+    // Paths the schema does not have, and values of the wrong kind: usage errors naming the field.
+    for (const [args, msg] of [[["impairment.lossy=1"], "impairment.lossy: a rule has no such field"], [["outputs[0].ttl=high"], 'outputs[0].ttl: "high" is not a number'],
+      [["outputs[5].ttl=3"], "outputs[5]: no such entry (there are 2; [2] adds one)"], [["id=other"], "cannot change a rule's id"]] as const) {
+      const u = await cli(["rules", "set", "every-field", ...args]);
+      expect({ args, code: u.code }).toEqual({ args, code: 2 });
+      expect(u.stderr).toContain(msg);
+    }
+    const missing = await cli(["rules", "set", "nope", "traceSampleRatio=1"]);
+    expect({ code: missing.code, stderr: missing.stderr }).toEqual({ code: 1, stderr: "error: rule nope: no such rule\n" });
   }, 60_000);
 
   test("a file that changes only a rule's impairment is an update, and apply stores it", async () => {
@@ -349,18 +385,18 @@ describe("apply's plan (no relay)", () => {
     outputs: [{ interface: "out0", group: "239.2.2.2", port: 9000, ttl: 16, dscp: 0 }] });
 
   test("writes before deletions, unless a write needs what a deletion frees", () => {
-    const p = plan([R("a", 1), R("n", 3)], [R("a", 1), R("old", 2), R("gone", 4)], true);
+    const p = plan({ rules: [R("a", 1), R("n", 3)] }, { rules: [R("a", 1), R("old", 2), R("gone", 4)] }, true);
     expect(p.steps.map((s) => `${s.action} ${s.id}`)).toEqual(["create n", "delete old", "delete gone"]);
-    const q = plan([R("n", 2)], [R("old", 2)], true);
+    const q = plan({ rules: [R("n", 2)] }, { rules: [R("old", 2)] }, true);
     expect(q.steps.map((s) => `${s.action} ${s.id}`)).toEqual(["delete old", "create n"]);
-    const byName = plan([R("n", 5, "feed")], [R("old", 2, "feed")], true);
+    const byName = plan({ rules: [R("n", 5, "feed")] }, { rules: [R("old", 2, "feed")] }, true);
     expect(byName.steps.map((s) => `${s.action} ${s.id}`)).toEqual(["delete old", "create n"]);
   });
 
   test("a chain of updates in the right order; a swap is broken by delete and create", () => {
-    const chain = plan([R("a", 2), R("b", 3)], [R("a", 1), R("b", 2)], true);
+    const chain = plan({ rules: [R("a", 2), R("b", 3)] }, { rules: [R("a", 1), R("b", 2)] }, true);
     expect(chain.steps.map((s) => `${s.action} ${s.id}`)).toEqual(["put b", "put a"]);
-    const swap = plan([R("a", 2), R("b", 1)], [R("a", 1), R("b", 2)], true);
+    const swap = plan({ rules: [R("a", 2), R("b", 1)] }, { rules: [R("a", 1), R("b", 2)] }, true);
     expect(swap.steps.map((s) => `${s.action} ${s.id}`)).toEqual(["delete b", "put a", "create b"]);
     expect(swap.changes.map((c) => c.op)).toEqual(["update", "update"]);
   });

@@ -58,6 +58,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  await browser?.close().catch(() => {});
   for (const g of gens) await g.stop().catch(() => {});
   await r?.stop();
   lab?.destroy();
@@ -143,7 +144,7 @@ describe("event stream", () => {
     expect(html).not.toContain(r.token);
     expect(html).not.toMatch(/https?:\/\//); // no CDN
     expect(page.headers.get("content-security-policy")).toContain("default-src 'none'");
-    for (const f of ["dashboard.js", "dashboard.css"]) {
+    for (const f of ["dashboard.js", "editor.js", "dashboard.css"]) {
       const a = await fetch(`http://relay/dashboard/${f}`, { unix: r.apiSocket } as RequestInit);
       expect(a.status).toBe(200);
       expect(await a.text()).not.toMatch(/https?:\/\/(?!localhost)/);
@@ -189,9 +190,24 @@ describe("mountDashboard", () => {
   }, 15_000);
 });
 
+let browser: BrowserContext | null = null;
+let uiPort = 0;
+const ctx = () => browser!;
+const port = () => uiPort;
+const num = async (page: Page, sel: string) => Number(await page.locator(sel).first().getAttribute("data-value"));
+/** Waits until the number an element shows (its data-value) passes test. (Polled from here: the
+ *  page's CSP forbids the eval that a string predicate in the page would need.) */
+async function untilValue(page: Page, sel: string, test: (n: number) => boolean, ms = 15_000): Promise<number> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const n = (await page.locator(sel).count()) ? await num(page, sel) : NaN;
+    if (test(n)) return n;
+    if (Date.now() > deadline) throw new Error(`${sel}: ${n} after ${ms} ms`);
+    await Bun.sleep(200);
+  }
+}
+
 describe("browser", () => {
-  let ctx: BrowserContext | null = null;
-  let port = 0;
 
   beforeAll(async () => {
     // TCP on the ui namespace's loopback -> the relay's API socket (Unix sockets cross namespaces).
@@ -213,30 +229,26 @@ describe("browser", () => {
       if (fwd.exitCode !== null || Date.now() > deadline) throw new Error(`forwarder did not start: ${out.text()}`);
       await Bun.sleep(20);
     }
-    port = Number(out.text().trim());
+    uiPort = Number(out.text().trim());
     // Chromium runs inside the ui namespace: it can reach that loopback and nothing else.
     const wrapper = join(tmp, "chromium-in-ns");
     writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${ui} ${CHROMIUM} "$@"\n`);
     chmodSync(wrapper, 0o755);
-    ctx = await chromium.launchPersistentContext(join(tmp, "profile"), {
+    browser = await chromium.launchPersistentContext(join(tmp, "profile"), {
       executablePath: wrapper, headless: true, viewport: { width: 1280, height: 800 },
       args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
     });
   }, 60_000);
 
-  afterAll(async () => {
-    await ctx?.close().catch(() => {});
-  });
-
   const num = async (page: Page, sel: string) => Number(await page.locator(sel).first().getAttribute("data-value"));
   const shown = async (page: Page, sel: string) => Number((await page.locator(sel).first().textContent())!.replace(/[^\d.]/g, ""));
 
   test("token once, live rates per rule, drops, workers, interfaces; screenshot", async () => {
-    const page = ctx!.pages()[0] ?? (await ctx!.newPage());
+    const page = ctx().pages()[0] ?? (await ctx().newPage());
     const errors: string[] = [];
     page.on("pageerror", (e) => errors.push(e.message));
     page.on("console", (m) => m.type() === "error" && !/401/.test(m.text()) && errors.push(m.text()));
-    await page.goto(`http://127.0.0.1:${port}/`);
+    await page.goto(`http://127.0.0.1:${port()}/`);
 
     // A wrong token is refused on the spot; the right one is kept.
     await page.locator("#token").fill("not-the-token-at-all");
@@ -292,6 +304,82 @@ describe("browser", () => {
     expect(await page.locator("#login").isHidden()).toBe(true);
     expect(errors).toEqual([]);
   }, 90_000);
+});
+
+describe("editing from the page", () => {
+  test("a bad TTL is shown at its field; fixed, the rule forwards; a loss slider makes drops; delete asks first; a wrong token is said", async () => {
+    const page = await ctx().newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    // A stream for the rule the page will make (dropped as no_rule until then).
+    gens.push(spawnGen(lab, src, ["--group", "239.1.1.5", "--port", "5005", "--interface", "eth0", "--rate", "1000", "--size", "200"]));
+    await page.goto(`http://127.0.0.1:${port()}/`);
+    await page.locator('tr[data-rule="feed-a"]').waitFor({ timeout: 15_000 }); // the token is remembered
+
+    await page.locator('button[data-action="new"][data-kind="rule"]').click();
+    const form = page.locator("#editor form");
+    const field = (path: string) => form.locator(`[data-path="${path}"]`);
+    for (const [path, value] of [["id", "ui-made"], ["name", "made in the browser"], ["input.interface", "in0"], ["input.group", "239.1.1.5"],
+      ["input.port", "5005"], ["outputs.0.interface", "out0"], ["outputs.0.group", "239.2.2.9"], ["outputs.0.port", "6009"], ["outputs.0.ttl", "300"]]) {
+      await field(path).fill(value);
+    }
+    await form.locator('[data-action="save"]').click();
+    // The API's message, at the field it names; nothing stored.
+    await form.locator('[data-error-for="outputs.0.ttl"]').filter({ hasText: "ttl must be 1–255" }).waitFor({ timeout: 10_000 });
+    expect(await field("outputs.0.ttl").getAttribute("aria-invalid")).toBe("true");
+    expect(await form.locator('[data-error-for="outputs.0.port"]').textContent()).toBe("");
+    expect((await r.api("GET", "/api/v1/rules/ui-made")).status).toBe(404);
+    await page.screenshot({ path: join(ROOT, "bench", "results", "dashboard-editor.png") });
+
+    await field("outputs.0.ttl").fill("4");
+    await form.locator('[data-action="save"]').click();
+    await page.locator("#editor").waitFor({ state: "hidden", timeout: 10_000 });
+    const row = 'tr[data-rule="ui-made"]';
+    await page.locator(row).waitFor({ timeout: 10_000 });
+    await untilValue(page, `${row} td.tx-pps`, (n) => n > 100);
+    expect(await page.locator(row).textContent()).toContain("active");
+    expect((await r.api("GET", "/api/v1/rules/ui-made")).body.outputs[0]).toMatchObject({ ttl: 4, group: "239.2.2.9" });
+
+    // Moving the loss slider (by keyboard, as a person can) applies it to the running rule.
+    const dropsBefore = await num(page, `${row} td.drops`);
+    await page.locator(`${row} button[data-action="edit"]`).click();
+    const slider = form.locator('[data-slider-for="impairment.loss"]');
+    await slider.focus();
+    for (let i = 0; i < 50; i++) await page.keyboard.press("ArrowRight");
+    const live = form.locator(".live-status").filter({ hasText: /impairment (not )?applied/ });
+    await live.waitFor({ timeout: 20_000 });
+    expect({ status: await live.textContent(), issues: await form.locator(".field-error, .form-error").allTextContents() })
+      .toMatchObject({ status: "impairment applied" });
+    expect(await field("impairment.loss").inputValue()).toBe("0.5");
+    expect((await r.api("GET", "/api/v1/rules/ui-made")).body.impairment).toEqual({ loss: 0.5 });
+    await form.locator('[data-action="cancel"]').click();
+    // About half of 1,000 pps is now dropped: the page's drop counter for the rule climbs.
+    await untilValue(page, `${row} td.drops`, (n) => n > dropsBefore + 500);
+    expect(await page.locator(`${row} td.drops`).getAttribute("title")).toContain("impairment");
+
+    // Delete asks first: keeping it keeps it; confirming removes it.
+    await page.locator(`${row} button[data-action="delete"]`).click();
+    const confirm = page.locator("#confirm");
+    expect(await confirm.locator("h2").textContent()).toBe("Delete rule made in the browser?");
+    await confirm.locator('[data-action="cancel"]').click();
+    await Bun.sleep(300);
+    expect((await r.api("GET", "/api/v1/rules/ui-made")).status).toBe(200);
+    await page.locator(`${row} button[data-action="delete"]`).click();
+    await confirm.locator('[data-action="confirm-delete"]').click();
+    await page.locator(row).waitFor({ state: "detached", timeout: 10_000 });
+    expect((await r.api("GET", "/api/v1/rules/ui-made")).status).toBe(404);
+
+    // A token the relay no longer takes: the page says so and asks for it, not a blank page.
+    await page.evaluate(() => localStorage.setItem("mcrelay.token", "wrong-token-wrong-token"));
+    await page.reload();
+    await page.locator("#login-error").filter({ hasText: "no longer accepts the stored token" }).waitFor({ timeout: 10_000 });
+    expect(await page.locator("#token").isVisible()).toBe(true);
+    await page.locator("#token").fill(r.token);
+    await page.locator("#connect").click();
+    await page.locator('tr[data-rule="feed-a"]').waitFor({ timeout: 15_000 });
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 120_000);
 });
 
 describe("top", () => {

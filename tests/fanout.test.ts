@@ -4,7 +4,8 @@
 //   src --veth-- [in0] relay [out0..out3 MTU 1500, out4 MTU 1000] --veths-- dst eth0..eth4
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Lab } from "../lab/netns.ts";
-import { BUN, ROOT, TestRelay, backlogDrops, collect, expectExactlyOnce, runGen, startSink } from "./lib/relay.ts";
+import { TestRelay, backlogDrops, expectExactlyOnce, runGen, startSink } from "./lib/relay.ts";
+import { CLEAN as clean, capture as captureIn } from "./lib/wire.ts";
 import { settled } from "./lib/settled.ts";
 import { metric, metricsText } from "./lib/metrics.ts";
 
@@ -31,28 +32,8 @@ beforeAll(() => {
 
 afterAll(() => lab?.destroy());
 
-/** Captures on the receiving ends; `wire()` waits for them to end and merges their reports. */
-function capture(ifaces: string[], ms: number) {
-  const caps = ifaces.map((i) => {
-    const p = lab.spawn(dst, [BUN, "tests/tools/capture.ts", "--interface", i, "--ms", String(ms)], { cwd: ROOT });
-    return { out: collect(p.stdout), err: collect(p.stderr), p };
-  });
-  return {
-    ready: async () => {
-      while (!caps.every((c) => c.err.text().includes("ready"))) await Bun.sleep(20);
-    },
-    wire: async (): Promise<Record<string, any>> => {
-      const all = await Promise.all(caps.map(async (c) => {
-        await c.p.exited;
-        await c.out.done;
-        return JSON.parse(c.out.text());
-      }));
-      return Object.assign({}, ...all);
-    },
-  };
-}
-
-const clean = { badIpSum: 0, badUdpSum: 0, badLength: 0, badMac: 0, fragments: 0, badPayload: 0 };
+/** Captures on the receiving ends (tests/lib/wire.ts). */
+const capture = (ifaces: string[], ms: number) => captureIn(lab, dst, ifaces, ms);
 
 describe("fan-out", () => {
   test.each(["raw", "socket"])("1:4 across 4 veths (send %s): every receiver gets every packet once, byte-exact; frames well formed; TTL, DSCP, checksums as configured", async (send) => {

@@ -1,6 +1,7 @@
 // A fleet: two relays, each in its own network namespace, sharing one real PostgreSQL server.
 //   srcA --veth-- [in0] node a [out0] --veth-- dstA
 //   srcB --veth-- [in0] node b [out0] --veth-- dstB
+//   and on each node [la0] [lb0], each a veth to a namespace of its own: a link's two ends.
 // Both hosts have the same interface names, as a fleet's hosts often do, so one rule for every
 // node ("*") runs on both. Their APIs listen on Unix sockets in their state directories, and
 // the database on a Unix socket too: no packet leaves the namespaces this test creates.
@@ -31,6 +32,8 @@ beforeAll(async () => {
     lab.veth({ ns: rly, ifname: "out0", addr: "10.77.0.1/24" }, { ns: dst, ifname: "eth0", addr: "10.77.0.2/24" });
     lab.sh(src, ["ip", "route", "add", "224.0.0.0/4", "dev", "eth0"]);
     lab.sysctl(dst, "net.core.rmem_max", String(8 << 20));
+    lab.veth({ ns: rly, ifname: "la0" }, { ns: lab.ns(`lx${n}`), ifname: "eth0" });
+    lab.veth({ ns: rly, ifname: "lb0" }, { ns: lab.ns(`ly${n}`), ifname: "eth0" });
     ns[n] = { src, rly, dst };
   }
   pg = await startPostgres();
@@ -210,6 +213,45 @@ describe("a fleet of two relays on one PostgreSQL", () => {
     for (const n of ["a", "b"] as const) expect(await settled(() => running(n).filter((id) => id.startsWith("bulk-")), (ids) => ids.length === 0, 10_000)).toEqual([]);
   }, 90_000);
 
+  test("links as rules: one made through a for b runs on b only, reported per node; interfaces are per node; counted in /api/v1/nodes", async () => {
+    const links = (n: "a" | "b") => (relays[n].status().links ?? []).map((l) => l.id);
+    // Made through a's API for node b: answered once b reported it, in force there only.
+    const made = await relays.a.api("POST", "/api/v1/links", { id: "lab-b", a: "la0", b: "lb0", node: "b", aToB: { delayMs: 1 } });
+    expect(made.status).toBe(201);
+    expect(made.body).toMatchObject({ node: "b", state: "active", nodes: [{ node: "b", state: "active", revision: made.body.revision }] });
+    // status.json is written a moment after the supervisor answers (writes are coalesced)
+    expect(await settled(() => links("b"), (ids) => ids.includes("lab-b"), 3000)).toContain("lab-b");
+    expect(links("a")).not.toContain("lab-b");
+    // Node a's own link on its own la0 and lb0: no clash with b's; one for every node clashes with both.
+    const mine = await relays.b.api("POST", "/api/v1/links", { id: "lab-a", a: "la0", b: "lb0", node: "a" });
+    expect(mine.status).toBe(201);
+    expect(mine.body).toMatchObject({ state: "active", nodes: [{ node: "a", state: "active", revision: mine.body.revision }] });
+    expect(await settled(() => links("a"), (ids) => ids.includes("lab-a"), 3000)).toContain("lab-a");
+    const every = await relays.a.api("POST", "/api/v1/links", { a: "lb0", b: "x0", node: "*" });
+    expect([every.status, every.body.issues?.[0]?.path]).toEqual([409, ["a"]]);
+    expect(every.body.issues[0].message).toContain("it runs on node");
+    // in0 is the input of "everywhere" on every node: a link of node b may not take it, nor a rule b's link's end.
+    const onInput = await relays.b.api("POST", "/api/v1/links", { a: "in0", b: "x0", node: "b" });
+    expect([onInput.status, onInput.body.issues?.[0]?.path]).toEqual([409, ["a"]]);
+    const onLink = await relays.a.api("POST", "/api/v1/rules", rule(5009, { node: "b", input: { interface: "la0", group: "239.1.1.1", port: 5009 } }));
+    expect([onLink.status, onLink.body.issues?.[0]?.path]).toEqual([409, ["input", "interface"]]);
+    // Both APIs see each link live where it runs, at its revision; the nodes count their links.
+    for (const via of ["a", "b"] as const) {
+      const all = (await relays[via].api("GET", "/api/v1/links")).body.links;
+      expect(all.map((l: any) => `${l.id}@${l.nodes.map((n: any) => `${n.node}:${n.state}:${n.revision === l.revision}`).join(",")}`).sort())
+        .toEqual(["lab-a@a:active:true", "lab-b@b:active:true"]);
+    }
+    const counts = await settled(() => nodes("b"), (n) => n.a.links.active === 1 && n.b.links.active === 1, 5000);
+    expect([counts.a.links, counts.b.links].map((c: any) => [c.active, c.pending, c.error])).toEqual([[1, 0, 0], [1, 0, 0]]);
+    // Moved from b to a, then deleted through the other node: each node runs what is its own.
+    const moved = await relays.a.api("PATCH", "/api/v1/links/lab-b", { node: "*", a: "la1" });
+    expect(moved.status).toBe(409); // la1 is free, but lb0 is lab-a's on node a
+    expect((await relays.b.api("DELETE", "/api/v1/links/lab-a")).status).toBe(204);
+    expect(await settled(() => links("a"), (ids) => !ids.includes("lab-a"), 3000)).not.toContain("lab-a");
+    expect((await relays.a.api("DELETE", "/api/v1/links/lab-b")).status).toBe(204);
+    expect(await settled(() => links("b"), (ids) => !ids.includes("lab-b"), 3000)).not.toContain("lab-b");
+  }, 30_000);
+
   test("PostgreSQL down: both keep forwarding, writes get 503 naming the store, nothing is stored; back: a new change propagates", async () => {
     const sinks = (["a", "b"] as const).map((n) => sink(n, 6001, ["--expect", "3000"]));
     await Promise.all(sinks.map((s) => s.ready));
@@ -286,7 +328,7 @@ describe("a fleet of two relays on one PostgreSQL", () => {
 });
 
 describe("with SQLite: a fleet of one", () => {
-  test("GET /api/v1/nodes lists this relay; a rule for another node is refused, naming node; for it or every node, taken", async () => {
+  test("GET /api/v1/nodes lists this relay; a rule or link for another node is refused, naming node; for it or every node, taken", async () => {
     const solo = lab.ns("solo");
     lab.veth({ ns: solo, ifname: "in0", addr: "192.168.60.1/24" }, { ns: solo, ifname: "in0p" });
     const r = await TestRelay.start(lab, solo, { rules: [] }, { args: ["--node", "solo"] });
@@ -311,6 +353,12 @@ describe("with SQLite: a fleet of one", () => {
       expect(refused.status).toBe(422);
       expect(refused.body.issues[0].message).toContain("broadcast address of in0");
       expect((await r.api("GET", `/api/v1/rules/${before.id}`)).body).toEqual(before);
+      // A link the same way: for another node refused, naming node; for this one taken (and waiting: no such interfaces here).
+      const otherLink = await r.api("POST", "/api/v1/links", { a: "sa0", b: "sb0", node: "b" });
+      expect([otherLink.status, otherLink.body.issues]).toEqual([422, [{ path: ["node"], message: expect.stringContaining("a link for node b would never run") }]]);
+      const own = await r.api("POST", "/api/v1/links", { a: "sa0", b: "sb0", node: "solo" });
+      expect([own.status, own.body.state, own.body.nodes]).toEqual([201, "waiting", undefined]);
+      expect((await r.api("GET", "/api/v1/nodes")).body.nodes[0].links).toMatchObject({ waiting: 1, error: 0 });
     } finally {
       await r.stop();
     }

@@ -75,10 +75,14 @@ describe("control socket", () => {
       const got = await runTool(relay, ["tests/tools/control-client.ts", "--socket", join(r.stateDir, "control.sock"), "--wait-ms", "1500"]);
       expect(got.whole).toBe(1); // root (the test) may ask
       const p = lab.spawn(relay, ["setpriv", `--reuid=${u.uid}`, `--regid=${u.gid}`, "--clear-groups", BUN, "tests/tools/control-client.ts",
-        "--socket", join(r.stateDir, "control.sock"), "--wait-ms", "1500"], { cwd: ROOT });
+        "--socket", join(r.stateDir, "control.sock"), "--wait-ms", "1500"],
+        { cwd: ROOT, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent" } }); // as the supervisor starts the relay user's processes
       const out = collect(p.stdout);
+      const err = collect(p.stderr);
       await p.exited;
       await out.done;
+      await err.done;
+      expect({ code: p.exitCode, stderr: err.text() }).toEqual({ code: 0, stderr: "" });
       expect(JSON.parse(out.text())).toEqual({ replies: 0, whole: 0, closed: true });
       expect(r.logs()).toContain("control socket: refused a peer");
     } finally {

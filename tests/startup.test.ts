@@ -83,6 +83,8 @@ describe("start-up with a bad flag or variable: exit 2 within a second, naming i
     ["an OTLP protocol we do not speak", [], { OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" }, "OTEL_EXPORTER_OTLP_PROTOCOL must be http/protobuf or http/json"],
     ["a log level that does not exist (flag)", ["--log-level", "loud"], {}, "--log-level must be one of"],
     ["a log level that does not exist (variable)", [], { MCRELAY_LOG_LEVEL: "loud" }, "MCRELAY_LOG_LEVEL must be one of"],
+    ["a log format that does not exist (flag)", ["--log-format", "xml"], {}, '--log-format must be one of pretty, json, got "xml"'],
+    ["a log format that does not exist (variable)", [], { MCRELAY_LOG_FORMAT: "xml" }, "MCRELAY_LOG_FORMAT must be one of pretty, json"],
     ["an API port out of range", ["--api-listen", "127.0.0.1:99999"], {}, "--api-listen port must be 0–65535"],
     ["an API port in use", ["--api-listen", `127.0.0.1:${busy.port}`], {}, `--api-listen 127.0.0.1:${busy.port}: cannot listen there: the port is in use`],
     ["an API address that is neither", ["--api-listen", "somewhere"], {}, "--api-listen must be HOST:PORT or unix:/PATH"],

@@ -9,7 +9,7 @@ Bun.argv.slice(2).forEach((a, i) => {
   const [ifname, group] = a.split(":");
   // A socket per 20 groups: net.ipv4.igmp_max_memberships is 20 per socket.
   if (i % 20 === 0) fds.push(helperSocket());
-  helperMember(fds.at(-1)!, ifIndex(ifname!), parseIpv4(group!)!, 0, true);
+  helperMember(fds.at(-1)!, ifIndex(ifname!), parseIpv4(group!)!, null, true);
 });
 console.error("ready");
 setInterval(() => {}, 1 << 30);

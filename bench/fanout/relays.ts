@@ -77,14 +77,27 @@ async function socat(r: Route, dir: string): Promise<Running> {
 }
 
 async function mcrelay(r: Route, dir: string, repo: string, send: "raw" | "socket", workers: number): Promise<Running> {
-  const config = join(dir, "mcrelay.json");
+  const rules = [{ name: "bench", input: { interface: r.input.ifname, group: r.input.group, port: r.input.port },
+    outputs: r.outputs.map((o) => ({ interface: o.ifname, group: o.group, port: o.port, ttl: r.ttl, send })) }];
+  return startMcrelay(r.ns, { rules }, dir, repo, ["--workers", String(workers)]);
+}
+
+/**
+ * `mcrelay start --no-api` in a namespace with a rules file (rules, links, pool) and its state in
+ * `dir`; ready once status.json says so and `ready` (if given) holds for it. Stopping it ends
+ * every process of its tree, by pid.
+ */
+export async function startMcrelay(
+  ns: string, config: object, dir: string, repo: string, args: string[] = [], ready: (status: Record<string, any>) => boolean = () => true,
+): Promise<Running & { state: string; pid: number }> {
+  const file = join(dir, "mcrelay.json");
   const state = join(dir, "state");
   const log = join(dir, "mcrelay.log");
+  // The workers run as the relay user and must pass through to the state dir: open up our (mkdtemp, 0700) directories.
   for (let d = dir; d.startsWith(tmpdir() + "/"); d = dirname(d)) chmodSync(d, statSync(d).mode | 0o011);
-  writeFileSync(config, JSON.stringify({ rules: [{ name: "bench", input: { interface: r.input.ifname, group: r.input.group, port: r.input.port },
-    outputs: r.outputs.map((o) => ({ interface: o.ifname, group: o.group, port: o.port, ttl: r.ttl, send })) }] }));
-  const cmd = [join(repo, "node_modules/.bin/bun"), "bin/mcrelay.ts", "start", "--config", config, "--state-dir", state, "--workers", String(workers), "--no-api"];
-  const p = start(exec(r.ns, cmd), { cwd: repo, log });
+  writeFileSync(file, JSON.stringify(config));
+  const cmd = [join(repo, "node_modules/.bin/bun"), "bin/mcrelay.ts", "start", "--config", file, "--state-dir", state, ...args, "--no-api"];
+  const p = start(exec(ns, cmd), { cwd: repo, log });
   const status = () => {
     try {
       return JSON.parse(read(join(state, "status.json")) || "{}");
@@ -92,8 +105,10 @@ async function mcrelay(r: Route, dir: string, repo: string, send: "raw" | "socke
       return {};
     }
   };
-  await waitFor("mcrelay", 30_000, p, () => status().state === "ready", log);
+  await waitFor("mcrelay", 30_000, p, () => status().state === "ready" && ready(status()), log);
   return {
+    state,
+    pid: p.pid,
     cpuTicks: () => treeCpuTicks(p.pid),
     async stop() {
       const tree = descendants(p.pid).map((pid) => ({ pid, start: startTime(pid) }));

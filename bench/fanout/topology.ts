@@ -13,8 +13,9 @@ export interface Namespace {
 
 const ipn = (n: string, ...args: string[]) => run(["ip", "-n", n, ...args]);
 
-export function namespaces(names: string[]): { prefix: string; ns: Record<string, Namespace> } {
-  const prefix = `mcrf${Math.random().toString(16).slice(2, 6)}`; // 8 characters: names stay within 15
+/** `tag` (4 characters) says whose namespaces they are (mcrf: fan-out and pipeline, mcrl: link). */
+export function namespaces(names: string[], tag = "mcrf"): { prefix: string; ns: Record<string, Namespace> } {
+  const prefix = `${tag}${Math.random().toString(16).slice(2, 6)}`; // 8 characters: names stay within 15
   const ns: Record<string, Namespace> = {};
   onCleanup(() => {
     for (const n of Object.values(ns)) run(["ip", "netns", "del", n.name], { allowFail: true });
@@ -29,12 +30,12 @@ export function namespaces(names: string[]): { prefix: string; ns: Record<string
   return { prefix, ns };
 }
 
-/** A veth between two namespaces, addressed, up, offloads as the kernel sets them. */
-export function link(a: { ns: string; ifname: string; cidr: string }, b: { ns: string; ifname: string; cidr: string }): void {
+/** A veth between two namespaces, addressed (an end without `cidr` gets none), up, offloads as the kernel sets them. */
+export function link(a: { ns: string; ifname: string; cidr?: string }, b: { ns: string; ifname: string; cidr?: string }): void {
   ipn(a.ns, "link", "add", a.ifname, "type", "veth", "peer", "name", b.ifname, "netns", b.ns);
   for (const e of [a, b]) {
     run(exec(e.ns, ["sysctl", "-qw", `net.ipv6.conf.${e.ifname}.disable_ipv6=1`]), { allowFail: true });
-    ipn(e.ns, "addr", "add", e.cidr, "dev", e.ifname);
+    if (e.cidr) ipn(e.ns, "addr", "add", e.cidr, "dev", e.ifname);
     ipn(e.ns, "link", "set", e.ifname, "up");
   }
 }

@@ -115,6 +115,18 @@ export function treeCpuTicks(pid: number): number {
   return [pid, ...descendants(pid)].reduce((sum, p) => sum + cpuTicks(p), 0);
 }
 
+/** Per process of a tree, the time its main thread (a worker's loop; not the runtime's JIT and GC
+ *  threads) spent runnable but waiting for a CPU: schedstat's run delay, ns. CPU starvation shows
+ *  here, not in utime+stime. */
+export function treeRunWaitNs(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const p of [pid, ...descendants(pid)]) {
+    const f = readOr(`/proc/${p}/schedstat`).split(" ");
+    if (f.length >= 2) out.set(p, Number(f[1]));
+  }
+  return out;
+}
+
 /** Whole-machine CPU from /proc/stat, in ticks: softirq and busy (all but idle and iowait). */
 export function machineTicks(): { softirq: number; busy: number } {
   const f = readOr("/proc/stat").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
@@ -124,8 +136,13 @@ export function machineTicks(): { softirq: number; busy: number } {
 
 /** The Udp: counters of the network namespace that `pid` is in. */
 export function udpCounters(pid: number): Record<string, number> {
-  const lines = readOr(`/proc/${pid}/net/snmp`).split("\n").filter((l) => l.startsWith("Udp:"));
-  if (lines.length < 2) throw new Error(`no Udp counters for pid ${pid}`);
+  return snmpCounters(pid, "Udp");
+}
+
+/** One protocol's counters (Ip, Tcp, Udp, …) from /proc/<pid>/net/snmp: the namespace `pid` is in. */
+export function snmpCounters(pid: number, proto: string): Record<string, number> {
+  const lines = readOr(`/proc/${pid}/net/snmp`).split("\n").filter((l) => l.startsWith(`${proto}:`));
+  if (lines.length < 2) throw new Error(`no ${proto} counters for pid ${pid}`);
   const keys = lines[0]!.split(/\s+/).slice(1);
   const vals = lines[1]!.split(/\s+/).slice(1).map(Number);
   return Object.fromEntries(keys.map((k, i) => [k, vals[i]!]));

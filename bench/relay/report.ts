@@ -65,12 +65,15 @@ export interface SearchResult {
   probes: Row[];
 }
 
+/** What the search needs of a measured rate (bench:relay's rows, bench:link's trials). */
+type Measured = Pick<Row, "offeredPps" | "deliveredPct">;
+
 /** Bisect between the highest loss-free and the lowest lossy offered rate; `probe` runs (and repeats) one rate. */
-export async function searchMaxLossFree(rows: Row[], steps: number, probe: (rate: number) => Promise<Row>) {
-  const ok = (r: Row) => r.deliveredPct >= LOSS_FREE_PCT;
+export async function searchMaxLossFree<R extends Measured = Row>(rows: R[], steps: number, probe: (rate: number) => Promise<R>) {
+  const ok = (r: R) => r.deliveredPct >= LOSS_FREE_PCT;
   let lo = Math.max(0, ...rows.filter(ok).map((r) => r.offeredPps));
   const lossy = () => rows.filter((r) => !ok(r) && r.offeredPps > lo).map((r) => r.offeredPps);
-  const probes: Row[] = [];
+  const probes: R[] = [];
   for (let i = 0; i < steps && lossy().length > 0; i++) {
     const hi = Math.min(...lossy());
     const mid = Math.round((lo + hi) / 2 / 500) * 500;

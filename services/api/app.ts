@@ -9,19 +9,20 @@ import { docsAsset, docsPage } from "./docs.ts";
 import { error, fieldIssues } from "./errors.ts";
 import { bearer } from "./http/bearer.ts";
 import { requestSpans } from "./http/spans.ts";
+import { mountLinks } from "./routes/links.ts";
 import { mountRelay, type RelayDeps } from "./routes/relay.ts";
-import { mountNodes } from "./routes/nodes.ts";
+import { mountNodes, type NodesDeps } from "./routes/nodes.ts";
 import { mountRules, type RulesDeps } from "./routes/rules.ts";
 import { StoreUnavailableError, StoreUnreachableError } from "./store/index.ts";
 
-export interface ApiDeps extends RulesDeps, RelayDeps {
+export interface ApiDeps extends RulesDeps, RelayDeps, NodesDeps {
   token: string;
   tracer: Tracer;
 }
 
 export const API_INFO = {
   title: "mcrelay API", version: "1",
-  description: "Rules, interfaces and counters of an mcrelay multicast relay, and the nodes of its fleet.",
+  description: "Rules, links, interfaces and counters of an mcrelay multicast relay, and the nodes of its fleet.",
   license: { name: "Proprietary", identifier: "LicenseRef-mcrelay" },
 };
 
@@ -51,6 +52,7 @@ export function buildApp(d: ApiDeps) {
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
 
   mountRules(app, d);
+  mountLinks(app, d);
   mountNodes(app, d);
   mountRelay(app, d);
 

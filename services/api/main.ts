@@ -1,12 +1,12 @@
 // API process: unprivileged, started by the supervisor (or on its own, e.g. in its own
-// container). Persists rules, keeps the supervisor's rules equal to the store, serves HTTP.
+// container). Persists rules and links, keeps the supervisor's equal to the store, serves HTTP.
 // A configuration it cannot use (a flag, a variable, a store it cannot reach, a port it cannot
 // listen on) stops it at once with exit code 2 and one line saying which: the supervisor then
 // does not start it again.
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import pino from "pino";
+import { defaultLogFormat, makeLogger } from "../logging.ts";
 import { setDumpable } from "../../c/sys.ts";
 import { openSegment, type Segment } from "../../shm/segment.ts";
 import { collectStats } from "../../shm/stats.ts";
@@ -62,12 +62,12 @@ if (v.parent) {
   const parent = Number(v.parent);
   setInterval(() => process.ppid !== parent && process.exit(0), 500);
 }
-const log = pino({ base: { component: "api", pid: process.pid }, level: env.MCRELAY_LOG_LEVEL ?? "info" });
+const log = makeLogger({ component: "api", pid: process.pid }, env.MCRELAY_LOG_LEVEL ?? "info", env.MCRELAY_LOG_FORMAT ?? defaultLogFormat());
 // The workers run as the same user: none of them may ptrace this process or read its memory.
 setDumpable(false);
 
 const tracing = await setupTracing();
-const token = loadToken(v["state-dir"]!, (line) => console.error(line));
+const token = loadToken(v["state-dir"]!, (line) => log.info({}, line));
 let store: RuleStore;
 for (let said = false; ; ) {
   try {

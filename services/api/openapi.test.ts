@@ -5,8 +5,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { createConfig, lintFromString, type NormalizedProblem } from "@redocly/openapi-core";
 import { trace } from "@opentelemetry/api";
-import { inputKey, ruleId } from "../../rules/load.ts";
-import { ruleSchema, type Rule, type RuleInput } from "../../rules/schema.ts";
+import { linkId } from "../../rules/load.ts";
 import { EGRESS_COUNTERS, INGRESS_COUNTERS, RULE_DROP_REASONS, WORKER_DROP_REASONS } from "../../shm/layout.ts";
 import type { InterfaceInfo } from "../protocol/control.ts";
 import type { StatsBody } from "../protocol/stats.ts";
@@ -15,89 +14,12 @@ import { OpenApiValidator } from "../../tests/lib/openapi.ts";
 import { buildApp, type ApiDeps } from "./app.ts";
 import type { Fleet } from "./fleet/index.ts";
 import type { NodeView } from "../protocol/fleet.ts";
-import { ConflictError, StoreUnavailableError, StoreUnreachableError, type RuleStore, type StoredRule } from "./store/index.ts";
+import { StoreUnreachableError, storeOn } from "./store/index.ts";
+import { memoryBackend } from "./store/memory.ts";
 import type { DataPlaneSync, StoreChange, WriteResult } from "./sync.ts";
 
 const TOKEN = "openapi-test-token-0123456789";
 const DOC_REF = "openapi.json";
-
-/** The store, in memory: the same ids, defaults and clashes (id, name, input) as the real one. */
-class MemoryStore implements RuleStore {
-  readonly kind = "sqlite" as const;
-  private readonly rules = new Map<string, StoredRule>();
-  /** a full disk: every write fails as the real store's does */
-  full = false;
-  /** a database that cannot be reached: every read and write fails */
-  away = false;
-  private revision = 0;
-
-  private reachable(): void {
-    if (this.away) throw new StoreUnreachableError("the rule store (PostgreSQL mcrelay at db:5432) cannot be reached: connect ECONNREFUSED");
-  }
-
-  private writable(): void {
-    this.reachable();
-    if (this.full) throw new StoreUnavailableError("the rule store /test/mcrelay.db cannot be written: no space left on device (ENOSPC)");
-  }
-
-  private clash(rule: Rule, id: string, self?: string): void {
-    for (const r of this.rules.values()) {
-      if (r.id === self) continue;
-      if (r.id === id) throw new ConflictError("id", r.id, `a rule with id "${id}" already exists`);
-      if (rule.name !== undefined && r.name === rule.name) throw new ConflictError("name", r.id, `name "${rule.name}" is already used by rule ${r.id}`);
-      if (inputKey(r) === inputKey(rule)) throw new ConflictError("input", r.id, `input ${inputKey(rule)} is already used by rule ${r.id}`);
-    }
-  }
-
-  async list() {
-    this.reachable();
-    return [...this.rules.values()];
-  }
-  async get(id: string) {
-    this.reachable();
-    return this.rules.get(id) ?? null;
-  }
-  async getMany(ids: string[]) {
-    return ids.flatMap((id) => this.rules.get(id) ?? []);
-  }
-  async revisions() {
-    return new Map([...this.rules.values()].map((r) => [r.id, r.revision]));
-  }
-  async create(input: RuleInput) {
-    this.writable();
-    const rule = ruleSchema.parse(input);
-    const id = ruleId(rule);
-    this.clash(rule, id);
-    const now = new Date().toISOString();
-    const stored = { ...rule, id, revision: ++this.revision, createdAt: now, updatedAt: now };
-    this.rules.set(id, stored);
-    return stored;
-  }
-  async replace(id: string, input: RuleInput) {
-    const old = this.rules.get(id);
-    if (!old) return null;
-    this.writable();
-    const rule = ruleSchema.parse(input);
-    if (rule.id !== undefined && rule.id !== id) throw new ConflictError("id", rule.id, `the rule's id "${rule.id}" is not "${id}"`);
-    this.clash(rule, id, id);
-    const stored = { ...rule, id, revision: ++this.revision, createdAt: old.createdAt, updatedAt: new Date().toISOString() };
-    this.rules.set(id, stored);
-    return stored;
-  }
-  async delete(id: string) {
-    this.writable();
-    return this.rules.delete(id);
-  }
-  async restore(r: StoredRule, over: number | null) {
-    if ((this.rules.get(r.id)?.revision ?? null) !== over) return false;
-    this.rules.set(r.id, r);
-    return true;
-  }
-  async upsertMany(): Promise<never> {
-    throw new Error("not used by the API routes");
-  }
-  async close() {}
-}
 
 /** What the stubs answer; each case sets what it needs. */
 const world = {
@@ -110,15 +32,24 @@ const world = {
   setLogLevelFails: false,
 };
 
-const store = new MemoryStore();
+/** The store's own logic over rows in memory, so ids, defaults and clashes are the real ones. */
+const memory = memoryBackend();
+const store = storeOn(memory);
 const zeros = (names: readonly string[]) => Object.fromEntries(names.map((n) => [n, 0]));
 
 const writes = {
+  node: null,
+  refused: { rule: new Map(), link: new Map() },
   async write<T>(change: () => Promise<StoreChange<T> | null>): Promise<WriteResult<T> | null> {
     const c = await change();
     if (!c) return null;
-    if (world.dataPlane === "takes") return { ok: true, value: c.value, states: new Map(c.put.map((r) => [r.id!, { id: r.id!, state: "active" as const }])) };
+    const active = (xs: { id?: string }[]) => new Map(xs.map((x) => [x.id!, { id: x.id!, state: "active" as const }]));
+    if (world.dataPlane === "takes") return { ok: true, value: c.value, states: { rules: active(c.noun === "rule" ? c.put : []), links: active(c.noun === "link" ? c.put : []) } };
     await c.undo();
+    if (world.dataPlane === "refuses" && c.noun === "link") {
+      const id = c.put[0]?.id ?? c.delete[0]?.id ?? "";
+      return { ok: false, refused: [{ kind: "link", id, path: ["b"], message: "no interface lb9" }], message: "refused" };
+    }
     if (world.dataPlane === "refuses") {
       const id = c.put[0]?.id ?? c.delete[0]?.id ?? "";
       return { ok: false, refused: [{ id, path: ["outputs", 0, "interface"], message: "no interface out9" }], message: "refused" };
@@ -131,7 +62,9 @@ async function status(): Promise<Status | null> {
   if (!world.supervisor) return null;
   const rules = (await store.list()).map((r, no) => ({ no, id: r.id, ...(r.name !== undefined ? { name: r.name } : {}), state: "waiting" as const, reason: "interface in0 is missing" }));
   return { state: "ready", version: 1, pid: 1, shm: "/mcrelay-test", workers: [{ role: "ingress", index: 0, pid: 2, restarts: 0 }, { role: "egress", index: 0, pid: 3, restarts: 0 }],
-    rules, api: { pid: 4, listen: "unix:/tmp/test.sock" }, joins: [], updatedAt: new Date().toISOString() };
+    rules, links: (await store.links.list()).map((l, i) => ({ id: l.id, ...(l.name !== undefined ? { name: l.name } : {}), a: l.a, b: l.b,
+      state: "waiting" as const, reason: `interface ${l.b} is missing`, channels: { aToB: { no: 100 + 2 * i, flows: [] }, bToA: { no: 101 + 2 * i, flows: [] } } })),
+    api: { pid: 4, listen: "unix:/tmp/test.sock" }, joins: [], updatedAt: new Date().toISOString() };
 }
 
 async function interfaces(): Promise<InterfaceInfo[] | null> {
@@ -156,23 +89,23 @@ async function stats(): Promise<StatsBody | null> {
 const fleetWorld = { bForgotten: false };
 const node = (name: string, state: NodeView["state"], self: boolean): NodeView => ({ name, state, self, version: "0.1.0", startedAt: "2026-01-01T00:00:00.000Z",
   heartbeatAt: "2026-01-01T00:00:10.000Z", lastSeenMs: state === "up" ? 1000 : 60_000, interfaces: [{ name: "in0", state: "up", addresses: ["192.168.50.1/24"] }],
-  rules: { active: 1, waiting: 0, down: 0, error: 0, pending: state === "up" ? 0 : 1 } });
+  rules: { active: 1, waiting: 0, down: 0, error: 0, pending: state === "up" ? 0 : 1 }, links: { active: 0, waiting: 1, down: 0, error: 0, pending: 0 } });
 const fleet: Fleet = {
   shared: true,
   hello() {},
   changed() {},
   refuseNode: (n) => (n === "nowhere" ? "no such node here" : null),
-  async states(rules) {
-    if (store.away) throw new StoreUnreachableError("the rule store (PostgreSQL mcrelay at db:5432) cannot be reached: connect ECONNREFUSED");
+  async states(_noun, rules) {
+    if (memory.away) throw new StoreUnreachableError("the rule store (PostgreSQL mcrelay at db:5432) cannot be reached: connect ECONNREFUSED");
     return new Map(rules.map((r) => [r.id, [{ node: "a", state: "active" as const, revision: r.revision, updatedAt: r.updatedAt }, { node: "b", state: "pending" as const, reason: "node b is down" }]]));
   },
   async settle() {},
   async nodes() {
-    if (store.away) throw new StoreUnreachableError("the rule store (PostgreSQL mcrelay at db:5432) cannot be reached: connect ECONNREFUSED");
+    if (memory.away) throw new StoreUnreachableError("the rule store (PostgreSQL mcrelay at db:5432) cannot be reached: connect ECONNREFUSED");
     return [node("a", "up", true), ...(fleetWorld.bForgotten ? [] : [node("b", "down", false)])];
   },
   async forget(name) {
-    if (store.away) throw new StoreUnreachableError("the rule store (PostgreSQL mcrelay at db:5432) cannot be reached: connect ECONNREFUSED");
+    if (memory.away) throw new StoreUnreachableError("the rule store (PostgreSQL mcrelay at db:5432) cannot be reached: connect ECONNREFUSED");
     if (name === "a") return "not down";
     if (name === "b" && !fleetWorld.bForgotten) return (fleetWorld.bForgotten = true), "forgotten";
     return "unknown";
@@ -247,11 +180,46 @@ async function expectStatus(status: number, method: string, path: string, req?: 
   return r;
 }
 
+/** PUT and PATCH of one stored thing: every answer they have (ok: a body that is taken; clash:
+ *  one that is a 409; invalid: one that is a 422), the data plane and the store made to fail. */
+async function replaceAndPatch(path: string, cases: readonly (readonly ["PUT" | "PATCH", object, object, object])[]) {
+  const missing = path.replace(/[^/]+$/, "nope");
+  for (const [method, ok, clash, invalid] of cases) {
+    await expectStatus(200, method, path, { body: ok });
+    await expectStatus(404, method, missing, { body: ok });
+    await expectStatus(409, method, path, { body: clash });
+    await expectStatus(422, method, path, { body: invalid });
+    await expectStatus(400, method, path, { raw: "{" });
+    world.dataPlane = "refuses";
+    await expectStatus(422, method, path, { body: ok });
+    world.dataPlane = "unreachable";
+    await expectStatus(503, method, path, { body: ok });
+    world.dataPlane = "takes";
+    memory.full = true;
+    await expectStatus(507, method, path, { body: ok });
+    memory.full = false;
+  }
+}
+
+/** DELETE of one stored thing: not taken by the data plane, a full store, deleted, gone. */
+async function deleteAnswers(path: string) {
+  world.dataPlane = "unreachable";
+  await expectStatus(503, "DELETE", path);
+  world.dataPlane = "takes";
+  memory.full = true;
+  await expectStatus(507, "DELETE", path);
+  memory.full = false;
+  expect((await expectStatus(204, "DELETE", path)).text).toBe("");
+  await expectStatus(404, "DELETE", path);
+}
+
 const rule = (port: number, extra: object = {}) => ({
   input: { interface: "in0", group: "239.1.1.1", port },
   outputs: [{ interface: "out0", group: "239.2.2.2", port: port + 1000 }],
   ...extra,
 });
+
+const link = (extra: object = {}) => ({ a: "la0", b: "lb0", ...extra });
 
 const formatProblem = (p: NormalizedProblem) => `${p.severity} ${p.ruleId}: ${p.message} at ${p.location.map((l) => l.pointer).join(", ")}`;
 
@@ -312,9 +280,9 @@ describe("OpenAPI document", () => {
     world.dataPlane = "unreachable";
     await expectStatus(503, "POST", "/api/v1/rules", { body: rule(5002) });
     world.dataPlane = "takes";
-    store.full = true;
+    memory.full = true;
     expect((await expectStatus(507, "POST", "/api/v1/rules", { body: rule(5002) })).body.error).toContain("ENOSPC");
-    store.full = false;
+    memory.full = false;
 
     // Rules: read (the state comes from the supervisor's status; unknown without it).
     expect((await expectStatus(200, "GET", "/api/v1/rules")).body.rules.map((r: any) => [r.id, r.state])).toEqual([[a.id, "waiting"], ["b", "waiting"]]);
@@ -325,24 +293,10 @@ describe("OpenAPI document", () => {
     await expectStatus(404, "GET", "/api/v1/rules/nope");
 
     // Rules: replace and patch.
-    for (const [method, ok, clash, invalid] of [
+    await replaceAndPatch(`/api/v1/rules/${a.id}`, [
       ["PUT", rule(5000, { name: "a2", outputs: [{ interface: "out0", group: "239.2.2.3", port: 7000, ttl: 4, dscp: "preserve" }] }), rule(5000, { name: "b" }), rule(5000, { id: "other" })],
-      ["PATCH", { name: "a3", traceSampleRatio: 0.5 }, { name: "b" }, { input: { vlan: 3 } }],
-    ] as const) {
-      await expectStatus(200, method, `/api/v1/rules/${a.id}`, { body: ok });
-      await expectStatus(404, method, "/api/v1/rules/nope", { body: ok });
-      await expectStatus(409, method, `/api/v1/rules/${a.id}`, { body: clash });
-      await expectStatus(422, method, `/api/v1/rules/${a.id}`, { body: invalid });
-      await expectStatus(400, method, `/api/v1/rules/${a.id}`, { raw: "{" });
-      world.dataPlane = "refuses";
-      await expectStatus(422, method, `/api/v1/rules/${a.id}`, { body: ok });
-      world.dataPlane = "unreachable";
-      await expectStatus(503, method, `/api/v1/rules/${a.id}`, { body: ok });
-      world.dataPlane = "takes";
-      store.full = true;
-      await expectStatus(507, method, `/api/v1/rules/${a.id}`, { body: ok });
-      store.full = false;
-    }
+      ["PATCH", { name: "a3", traceSampleRatio: 0.5 }, { name: "b" }, { input: { colour: 3 } }],
+    ]);
 
     // A rule's node: one this store can never run is refused, naming the field; in a fleet the
     // rule shows its state on each node.
@@ -357,12 +311,12 @@ describe("OpenAPI document", () => {
     await expectStatus(404, "DELETE", "/api/v1/nodes/b");
 
     // PostgreSQL away: reads and writes say so (503, naming it), nothing is stored.
-    store.away = true;
+    memory.away = true;
     for (const [method, path, body] of [["GET", "/api/v1/rules"], ["GET", `/api/v1/rules/${a.id}`], ["POST", "/api/v1/rules", rule(5004)], ["PUT", `/api/v1/rules/${a.id}`, rule(5004)],
       ["PATCH", `/api/v1/rules/${a.id}`, { name: "x" }], ["DELETE", `/api/v1/rules/${a.id}`], ["GET", "/api/v1/nodes"], ["DELETE", "/api/v1/nodes/b"]] as const) {
       expect((await expectStatus(503, method, path, { body })).body.error).toContain("PostgreSQL mcrelay at db:5432");
     }
-    store.away = false;
+    memory.away = false;
     expect((await store.list()).some((r) => r.input.port === 5004)).toBe(false);
 
     // The relay: interfaces, counters, metrics, events (with the supervisor and without).
@@ -389,16 +343,77 @@ describe("OpenAPI document", () => {
     world.setLogLevelFails = false;
 
     // Rules: delete.
-    world.dataPlane = "unreachable";
-    await expectStatus(503, "DELETE", "/api/v1/rules/b");
-    world.dataPlane = "takes";
-    store.full = true;
-    await expectStatus(507, "DELETE", "/api/v1/rules/b");
-    store.full = false;
-    expect((await expectStatus(204, "DELETE", "/api/v1/rules/b")).text).toBe("");
-    await expectStatus(404, "DELETE", "/api/v1/rules/b");
+    await deleteAnswers("/api/v1/rules/b");
+  });
 
-    // Every operation was called, and every answer the document promises was seen.
+  test("every link route's answers validate; links and rules' inputs do not share an interface", async () => {
+    Object.assign(world, { supervisor: true, synced: true, dataPlane: "takes" });
+    const feed = (await expectStatus(201, "POST", "/api/v1/rules", { body: rule(5100, { id: "feed" }) })).body;
+
+    // Create.
+    expect((await expectStatus(200, "GET", "/api/v1/links")).body).toEqual({ links: [] });
+    const lab = (await expectStatus(201, "POST", "/api/v1/links", { body: link({ id: "lab", name: "lab", aToB: { delayMs: 20 } }) })).body;
+    expect(lab).toEqual({ id: "lab", name: "lab", a: "la0", b: "lb0", aToB: { delayMs: 20 }, state: "active", revision: lab.revision, createdAt: lab.createdAt, updatedAt: lab.createdAt,
+      nodes: [{ node: "a", state: "active", revision: lab.revision, updatedAt: lab.createdAt }, { node: "b", state: "pending", reason: "node b is down" }] });
+    const flows = [{ name: "web", match: { address: "10.0.0.0/8", protocol: "tcp", ports: "80-443" }, bToA: { loss: 0.1 } }, { name: "any", match: {} }];
+    const wan = (await expectStatus(201, "POST", "/api/v1/links", { body: link({ a: "wa0", b: "wb0", flows }) })).body;
+    expect(wan).toMatchObject({ id: linkId({ a: "wa0", b: "wb0" }), flows, state: "active" });
+    for (const [body, path] of [[link({ a: "la0", b: "x0" }), ["a"]], [link({ a: "x0", b: "wa0" }), ["b"]], [link({ a: feed.input.interface, b: "x0" }), ["a"]], [link({ name: "lab", a: "x0", b: "y0" }), ["name"]]] as const) {
+      expect((await expectStatus(409, "POST", "/api/v1/links", { body })).body.issues.map((i: any) => i.path)).toEqual([path]);
+    }
+    // and the other way: a rule whose input is a link's interface.
+    const onLink = rule(5101, { input: { interface: "lb0", group: "239.1.1.1", port: 5101 } });
+    expect((await expectStatus(409, "POST", "/api/v1/rules", { body: onLink })).body.issues).toEqual([{ path: ["input", "interface"], message: expect.stringContaining("belongs to link lab") }]);
+    for (const [body, path] of [[link({ colour: "red" }), ["colour"]], [link({ b: "la0" }), ["b"]], [link({ flows: [{ name: "f", match: { ports: "99999" } }] }), ["flows", 0, "match", "ports"]],
+      [link({ flows: [{ name: "f", match: { protocol: "sctp" } }] }), ["flows", 0, "match", "protocol"]]] as const) {
+      expect((await expectStatus(422, "POST", "/api/v1/links", { body })).body.issues.map((i: any) => i.path)).toEqual([path]);
+    }
+    await expectStatus(400, "POST", "/api/v1/links", { raw: '{"a": ' });
+    world.dataPlane = "refuses";
+    expect((await expectStatus(422, "POST", "/api/v1/links", { body: link({ a: "n0", b: "n1" }) })).body.issues).toEqual([{ path: ["b"], message: "no interface lb9" }]);
+    world.dataPlane = "unreachable";
+    await expectStatus(503, "POST", "/api/v1/links", { body: link({ a: "n0", b: "n1" }) });
+    world.dataPlane = "takes";
+    memory.full = true;
+    expect((await expectStatus(507, "POST", "/api/v1/links", { body: link({ a: "n0", b: "n1" }) })).body.error).toContain("ENOSPC");
+    memory.full = false;
+    // Nothing of those was stored.
+    expect((await expectStatus(200, "GET", "/api/v1/links")).body.links.map((l: any) => l.id)).toEqual(["lab", wan.id]);
+
+    // Read: the state from the supervisor's status, unknown without it.
+    expect((await expectStatus(200, "GET", "/api/v1/links/lab")).body).toMatchObject({ id: "lab", state: "waiting", reason: "interface lb0 is missing" });
+    world.supervisor = false;
+    expect((await expectStatus(200, "GET", "/api/v1/links")).body.links.map((l: any) => l.state)).toEqual(["unknown", "unknown"]);
+    world.supervisor = true;
+    await expectStatus(404, "GET", "/api/v1/links/nope");
+
+    // Replace and patch.
+    await replaceAndPatch("/api/v1/links/lab", [
+      ["PUT", link({ name: "lab", bToA: { loss: 0.5 } }), link({ a: "wa0" }), link({ id: "other" })],
+      ["PATCH", { flows: [{ name: "only", match: { ports: "53" } }] }, { b: "wb0" }, { flows: [{ name: "x", match: { ports: "1-0" } }] }],
+    ]);
+    // PATCH replaced the flows and kept what it did not name (PUT had set bToA).
+    expect((await expectStatus(200, "GET", "/api/v1/links/lab")).body).toMatchObject({ name: "lab", bToA: { loss: 0.5 }, flows: [{ name: "only", match: { ports: "53" } }] });
+
+    // A link's node, as a rule's: one this store can never run is refused, naming the field; in a
+    // fleet the link shows its state on each node; a store that cannot be reached is a 503.
+    expect((await expectStatus(422, "POST", "/api/v1/links", { body: link({ a: "n0", b: "n1", node: "nowhere" }) })).body.issues[0].path).toEqual(["node"]);
+    await expectStatus(422, "POST", "/api/v1/links", { body: link({ a: "n0", b: "n1", node: "no spaces" }) });
+    expect((await expectStatus(200, "GET", "/api/v1/links/lab")).body.nodes.map((n: any) => `${n.node}:${n.state}`)).toEqual(["a:active", "b:pending"]);
+    memory.away = true;
+    for (const [method, path, body] of [["GET", "/api/v1/links"], ["GET", "/api/v1/links/lab"], ["POST", "/api/v1/links", link({ a: "n0", b: "n1" })],
+      ["PUT", "/api/v1/links/lab", link({ name: "lab" })], ["PATCH", "/api/v1/links/lab", { name: "x" }], ["DELETE", "/api/v1/links/lab"]] as const) {
+      expect((await expectStatus(503, method, path, { body })).body.error).toContain("PostgreSQL mcrelay at db:5432");
+    }
+    memory.away = false;
+
+    // Delete.
+    await deleteAnswers("/api/v1/links/lab");
+    // Its interfaces are free for rules again.
+    await expectStatus(201, "POST", "/api/v1/rules", { body: onLink });
+  });
+
+  test("every operation was called, and every answer the document promises was seen", () => {
     expect(v.unexercised()).toEqual([]);
     expect(v.responses().filter((r) => !v.seen.has(r))).toEqual([]);
   });

@@ -56,9 +56,9 @@ export class PacketSpans {
             "mcrelay.rule.id": rule?.id ?? `#${rec.rule}`,
             "mcrelay.rule.name": rule?.name ?? rule?.id ?? `#${rec.rule}`,
             "mcrelay.input.interface": rule?.ifname ?? "",
-            "source.address": formatIpv4(rec.src),
+            // An IPv6 packet's addresses do not fit the record (shm/trace.ts): the rule's input says them.
+            ...(rec.family === 6 ? { "network.type": "ipv6" } : { "source.address": formatIpv4(rec.src), "destination.address": formatIpv4(rec.dst) }),
             "source.port": rec.sport,
-            "destination.address": formatIpv4(rec.dst),
             "destination.port": rec.dport,
             "mcrelay.packet.size": rec.size,
             "mcrelay.outputs": rec.outputs,

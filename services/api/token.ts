@@ -15,7 +15,7 @@ export function loadToken(stateDir: string, print: (line: string) => void): stri
   const token = randomBytes(24).toString("base64url");
   writeFileSync(file, token + "\n", { mode: 0o600, flag: "wx" });
   // The token itself never goes to a log: logs are read by more people than the file is.
-  print(`mcrelay: generated an API token into ${file} (mode 0600: the relay user and root can read it)`);
+  print(`generated an API token into ${file} (mode 0600: the relay user and root can read it)`);
   return token;
 }
 

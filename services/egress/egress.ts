@@ -82,6 +82,9 @@ export class Egress {
   private readonly refs: Uint16Array;
   /** extra copies a duplicate stage asked for, per slot */
   private readonly extra: Uint8Array;
+  /** a sampled packet's stages, per slot (ns from its receive time, SH.rxNsF64): egress took its descriptor, submitted its sends */
+  private readonly takeNs: Uint32Array;
+  private readonly submitNs: Uint32Array;
   private readonly uring = new Uring(SQ_ENTRIES, CQ_ENTRIES, TUNE.uring.startsWith("defer") ? SETUP_SINGLE_ISSUER | SETUP_DEFER_TASKRUN : 0);
   private readonly fixed = TUNE.uring.endsWith("fixed");
   private readonly pool: PairSlots;
@@ -122,6 +125,8 @@ export class Egress {
     this.latency = new LatencyWriter(seg.buf, pl.egressLatency, l.maxRules);
     this.refs = new Uint16Array(l.slots + l.jumboSlots);
     this.extra = new Uint8Array(l.slots + l.jumboSlots);
+    this.takeNs = new Uint32Array(l.slots + l.jumboSlots);
+    this.submitNs = new Uint32Array(l.slots + l.jumboSlots);
     // A power of two (the ring capacity, ≥ every slot), so free-running u32 indices wrap cleanly.
     this.queues = [0, 1, 2].map(() => new Int32Array(l.ringCapacity));
     this.ruleCls = new Int8Array(l.maxRules);
@@ -289,7 +294,7 @@ export class Egress {
       n++;
       const so = this.slotOffset(slot);
       const rule = this.slotU32[(so >> 2) + SH.rule];
-      if (this.slotU32[(so >> 2) + SH.sampled] === 1) this.slotU32[(so >> 2) + SH.takeNs] = monotonicNs() - this.slotF64[(so >> 3) + SH.rxNsF64];
+      if (this.slotU32[(so >> 2) + SH.sampled] === 1) this.takeNs[slot] = monotonicNs() - this.slotF64[(so >> 3) + SH.rxNsF64];
       this.held[rule]++;
       const pipe = this.pipes[rule];
       if (pipe !== undefined) pipe.head(slot);
@@ -362,7 +367,7 @@ export class Egress {
       const t = outs.tmpl[i];
       for (let k = 0; k < copies; k++) {
         const rc = t !== 0 ? this.uring.sendRaw(outs.fds[i], t, buf, len, tos, sum, data)
-          : outs.preserve[i] === 1 ? this.uring.sendTos(outs.fds[i], buf, len, tos, data) : this.uring.send(outs.fds[i], buf, len, data);
+          : outs.preserve[i] !== 0 ? this.uring.sendTos(outs.fds[i], buf, len, tos, outs.preserve[i] === 2, data) : this.uring.send(outs.fds[i], buf, len, data);
         if (rc === 0) queued++;
         else this.sendFailed(rule, tag, rc);
       }
@@ -432,7 +437,7 @@ export class Egress {
         if (this.slotU32[h + SH.sampled] === 1) {
           const u = this.slotU32;
           this.trace.write(u[h + SH.rule], u[h + SH.src], u[h + SH.dst], u[h + SH.ports], u[h + SH.len], u[h + SH.outputs],
-            this.slotF64[(so >> 3) + SH.rxNsF64], monotonicNs(), u[h + SH.ringWaitNs], u[h + SH.takeNs], u[h + SH.submitNs]);
+            this.slotF64[(so >> 3) + SH.rxNsF64], monotonicNs(), u[h + SH.family], u[h + SH.ringWaitNs], this.takeNs[slot], this.submitNs[slot]);
           this.c[C.traced]++;
         }
         this.release(slot);
@@ -447,8 +452,9 @@ export class Egress {
   private stampSubmit(): void {
     const now = monotonicNs();
     for (let i = 0; i < this.nSampledQueued; i++) {
-      const so = this.slotOffset(this.sampledQueued[i]);
-      this.slotU32[(so >> 2) + SH.submitNs] = now - this.slotF64[(so >> 3) + SH.rxNsF64];
+      const slot = this.sampledQueued[i];
+      const so = this.slotOffset(slot);
+      this.submitNs[slot] = now - this.slotF64[(so >> 3) + SH.rxNsF64];
     }
     this.nSampledQueued = 0;
   }

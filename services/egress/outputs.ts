@@ -11,7 +11,8 @@ import { writeTemplate } from "./raw-frame.ts";
 export interface RuleOutputs {
   n: number;
   fds: Int32Array;
-  /** 1 where the output copies the input's DSCP (socket sends; raw ones do it in the template) */
+  /** where the output copies the input's DSCP (socket sends; raw ones do it in the template): 1 by
+   *  IP_TOS, 2 by IPV6_TCLASS; 0: not */
   preserve: Uint8Array;
   /** the raw header template's address, 0: sent on the output's UDP socket */
   tmpl: Float64Array;
@@ -61,7 +62,7 @@ export function ruleOutputs(r: EgressRule, sockets: ReadonlyMap<string, number>,
   return {
     n: idx.length,
     fds: pick((i) => sockets.get(r.outputs[i].socket)!, Int32Array),
-    preserve: pick((i) => (r.outputs[i].preserve && !r.outputs[i].raw ? 1 : 0), Uint8Array),
+    preserve: pick((i) => (r.outputs[i].preserve && !r.outputs[i].raw ? (r.outputs[i].v6 ? 2 : 1) : 0), Uint8Array),
     tmpl: pick((i) => templates.address(r, i), Float64Array),
     maxLen: pick((i) => r.outputs[i].maxPayload, Uint32Array),
     tag: pick((i) => r.outputs[i].row + 1, Uint32Array),

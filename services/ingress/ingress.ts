@@ -21,9 +21,10 @@ import type { BusyPoll, IngressInput, IngressLink, IngressRule } from "../protoc
 import { LinkEnd } from "./link-end.ts";
 import { FlowTopWriter } from "../../shm/flowtop.ts";
 import { readTune } from "../tune.ts";
-import { MatchTable } from "./match.ts";
+import { MatchTable, NO_VLAN } from "./match.ts";
 import { Moderation } from "./moderation.ts";
-import { F, PARSED_FIELDS, parseFrame, udpChecksumOk } from "./parse.ts";
+import { F, NOT_UDP_CODE, PARSED_FIELDS, parseFrame, udpChecksumOk } from "./parse.ts";
+import { UDP } from "../../rules/protocols.ts";
 import { openRing, type RxRing } from "./rx-ring.ts";
 import { StagedCounters } from "./staged-counters.ts";
 
@@ -70,6 +71,8 @@ export class Ingress {
   /** per input: the link way it is the end of, or null (a rules input) */
   private ends: (LinkEnd | null)[] = [];
   private match = new MatchTable([]);
+  /** rules of protocols other than UDP, keyed by protocol instead of port; null: there are none */
+  private opaque: MatchTable | null = null;
   /** the rules this worker matches, by number */
   private rules = new Map<number, IngressRule>();
   /** rule number -> 1 when the rule is down (matched, counted, not forwarded) */
@@ -181,7 +184,11 @@ export class Ingress {
       this.sum[r.no] = r.sum ? 1 : 0;
     }
     const idx = new Map(keep.map((inp, i) => [inp.ifname, i]));
-    this.match = new MatchTable([...this.rules.values()].filter((r) => idx.has(r.ifname)).map((r) => ({ ...r, input: idx.get(r.ifname)! })));
+    const open = [...this.rules.values()].filter((r) => idx.has(r.ifname)).map((r) => ({ ...r, input: idx.get(r.ifname)! }));
+    this.match = new MatchTable(open.filter((r) => r.protocol === UDP));
+    // Rules of other protocols, by protocol where UDP has its port.
+    const opaque = open.filter((r) => r.protocol !== UDP).map((r) => ({ ...r, port: r.protocol }));
+    this.opaque = opaque.length ? new MatchTable(opaque) : null;
     this.poll = new PollSet([this.controlFd, ...keep.map((i) => i.fd)]);
     const ends = new Map(links.map((l) => [l.ifname, new LinkEnd(l)]));
     this.ends = keep.map((i) => ends.get(i.ifname) ?? null);
@@ -265,7 +272,7 @@ export class Ingress {
         } else if (type === K.PACKET_OTHERHOST) {
           this.st.c[C.frames]++;
           this.st.c[C.drop_other_host]++; // not for this host: seen only because the interface is promiscuous
-        } else this.frame(ring, input, f, ring.mac(f), ring.snap(f), ring.wireLen(f), ring.status(f));
+        } else this.frame(ring, input, ring.mac(f), ring.snap(f), ring.wireLen(f), ring.status(f), f);
       }
       // Progress first, then the counters, then the publish: a successor that finds the publish
       // done skips this batch, one that does not reads it again (rx-ring.ts).
@@ -278,7 +285,8 @@ export class Ingress {
     return total;
   }
 
-  private frame(ring: RxRing, input: number, f: number, off: number, snap: number, wireLen: number, status: number): void {
+  /** f: the frame's ring header (for the VLAN tag the kernel took off, when it did, and its receive time). */
+  private frame(ring: RxRing, input: number, off: number, snap: number, wireLen: number, status: number, f: number): void {
     const c = this.st.c;
     const P = this.parsed;
     c[C.frames]++;
@@ -286,14 +294,27 @@ export class Ingress {
       c[C.drop_oversize]++; // larger than a ring frame: never a frame we could relay whole
       return;
     }
-    const r = parseFrame(ring.u8, off, snap, (status & K.TP_STATUS_VLAN_VALID) !== 0, P);
-    if (r !== 0) {
+    const r = parseFrame(ring.u8, off, snap, (status & K.TP_STATUS_VLAN_VALID) !== 0 ? ring.vlan(f) & 0xffff : -1, P);
+    let rule: number;
+    if (r === 0) {
+      // IPv6 compares the addresses' bytes in the ring (their keys are hashes).
+      rule = P[F.family] === 4 ? this.match.lookup(input, P[F.vlan], P[F.dst], P[F.dport], P[F.src])
+        : this.match.lookup6(input, P[F.vlan], P[F.dst], P[F.dport], P[F.src], ring.u8, P[F.addrOff]);
+      if (rule < 0) {
+        if (rule === NO_VLAN) c[C.drop_vlan]++;
+        else c[C.drop_no_rule]++;
+        return;
+      }
+    } else if (r === NOT_UDP_CODE && this.opaque !== null) {
+      // Another protocol, which a rule may relay whole: its payload is in P as a datagram's would be.
+      rule = P[F.family] === 4 ? this.opaque.lookup(input, P[F.vlan], P[F.dst], P[F.proto], P[F.src])
+        : this.opaque.lookup6(input, P[F.vlan], P[F.dst], P[F.proto], P[F.src], ring.u8, P[F.addrOff]);
+      if (rule < 0) {
+        c[DROP0 + r - 1]++;
+        return;
+      }
+    } else {
       c[DROP0 + r - 1]++;
-      return;
-    }
-    const rule = this.match.lookup(input, P[F.dst], P[F.dport], P[F.src]);
-    if (rule < 0) {
-      c[C.drop_no_rule]++;
       return;
     }
     const rc = this.st.rc;
@@ -310,8 +331,8 @@ export class Ingress {
     const h = so >> 2;
     const dst = this.seg.addr + so + SLOT_HEADER_BYTES;
     const src = ring.map.addr + P[F.payloadOff];
-    // A zero UDP checksum means "none" (IPv4); one the kernel vouches for, or that this host has
-    // yet to compute, is not checked.
+    // A zero UDP checksum means "none" (IPv4; the parser refused it for IPv6); one the kernel
+    // vouches for, or that this host has yet to compute, is not checked.
     const check = P[F.udpSum] !== 0 && (status & CSUM_KNOWN) === 0;
     if (check || this.sum[rule] === 1) {
       const sum = copySum(dst, src, len);
@@ -338,6 +359,7 @@ export class Ingress {
     const ratio = TRACING ? this.sample[rule] : 0;
     if (TRACING && ratio !== 0 && Math.random() < ratio) {
       this.slotU32[h + SH.sampled] = 1;
+      this.slotU32[h + SH.family] = P[F.family]; // an IPv6 packet's addresses do not fit: its span names the rule's
       this.slotU32[h + SH.src] = P[F.src];
       this.slotU32[h + SH.dst] = P[F.dst];
       this.slotU32[h + SH.ports] = ((P[F.sport] << 16) | P[F.dport]) >>> 0;

@@ -252,9 +252,11 @@ export class FrameRing extends RxRing {
   pkttype(f: number): number {
     return this.u8[f + K.TP2_PKTTYPE];
   }
-  /** Links read V3 rings only (their frames vary up to 64 KiB); rules never need the tag. */
-  vlan(_f: number): number {
-    return 0;
+  vlan(f: number): number {
+    const tci = this.u8[f + K.TP2_VLAN_TCI] | (this.u8[f + K.TP2_VLAN_TCI + 1] << 8);
+    const tpid = (this.i32[(f + K.TP2_STATUS) >> 2] & K.TP_STATUS_VLAN_TPID_VALID) !== 0
+      ? this.u8[f + K.TP2_VLAN_TPID] | (this.u8[f + K.TP2_VLAN_TPID + 1] << 8) : 0x8100;
+    return ((tpid << 16) | tci) >>> 0;
   }
   sec(f: number): number {
     return this.u32[(f + K.TP2_SEC) >> 2];

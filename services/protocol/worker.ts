@@ -70,9 +70,16 @@ export interface IngressFlow {
 export interface IngressRule {
   no: number;
   ifname: string;
-  group: number;
+  /** 802.1Q id of the frames it takes, 0: untagged ones */
+  vlan: number;
+  /** canonical text (rules/ip.ts), IPv4 or IPv6 */
+  group: string;
+  /** UDP's destination port; 0 for another protocol */
   port: number;
-  source: number;
+  /** the IP protocol: 17 (UDP), or another whose IP payloads the rule relays whole */
+  protocol: number;
+  /** canonical text, "": any source */
+  source: string;
   /** matched but not forwarded: every output is down */
   down: boolean;
   /** share of packets to trace (0..1) */
@@ -101,9 +108,10 @@ export interface IngressConfigMsg {
 export interface RawOutputSpec {
   /** the interface's MAC, "aa:bb:cc:dd:ee:ff" */
   srcMac: string;
-  /** source and destination addresses, host order */
-  src: number;
-  dst: number;
+  /** source and destination addresses, canonical text of one family (IPv6: an Ethernet + IPv6 +
+   *  UDP header, the UDP checksum always computed) */
+  src: string;
+  dst: string;
   sport: number;
   dport: number;
   ttl: number;
@@ -111,13 +119,14 @@ export interface RawOutputSpec {
   dscp: number;
   /** copy each packet's TOS byte */
   preserve: boolean;
-  /** compute the UDP checksum (else 0: "none", which IPv4 allows) */
+  /** compute the UDP checksum (else 0: "none", which IPv4 allows; IPv6 always has one) */
   checksum: boolean;
 }
 
 /** One output of a rule, as egress sends to it. */
 export interface EgressOutput {
-  /** the socket it goes out on: a UDP socket of its own, or (raw) its interface's packet socket */
+  /** the socket it goes out on: a UDP socket (a raw IP socket for another protocol) of its own,
+   *  or (raw) its interface's packet socket */
   socket: string;
   /** its row in the output counters, or -1 when the rows are all taken (then counted per rule only) */
   row: number;
@@ -125,6 +134,8 @@ export interface EgressOutput {
   maxPayload: number;
   /** copy the input packet's DSCP */
   preserve: boolean;
+  /** an IPv6 output: its socket is AF_INET6 (a preserved DSCP goes in IPV6_TCLASS, not IP_TOS) */
+  v6?: boolean;
   /** raw sends: the frame header to build */
   raw?: RawOutputSpec;
 }

@@ -4,6 +4,7 @@
 import { parse as parsePg } from "pg-connection-string";
 import { z } from "zod";
 import { nodeName } from "../../rules/schema.ts";
+import { LOG_FORMATS } from "../logging.ts";
 import { readTune } from "../tune.ts";
 
 export class ConfigError extends Error {}
@@ -38,6 +39,7 @@ export const ENVIRONMENT = {
   OTEL_TRACES_EXPORTER: z.enum(["otlp", "none"], { error: "OTEL_TRACES_EXPORTER must be otlp or none" }),
   MCRELAY_NODE: z.string().refine((s) => nodeName.safeParse(s).success, { message: "MCRELAY_NODE must be a node name: 1–64 of A–Z a–z 0–9 . _ -, starting with a letter or digit" }),
   MCRELAY_LOG_LEVEL: z.enum(LOG_LEVELS, { error: `MCRELAY_LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}` }),
+  MCRELAY_LOG_FORMAT: z.enum(LOG_FORMATS, { error: `MCRELAY_LOG_FORMAT must be one of ${LOG_FORMATS.join(", ")}` }),
   MCRELAY_TRACING: z.enum(["on", "off"], { error: "MCRELAY_TRACING must be on or off (off leaves sampling out of the packet path)" }),
 } as const;
 

@@ -14,6 +14,7 @@ import { lookupUser } from "../supervisor/workers.ts";
 import { DEFAULT_STATE_DIR } from "../protocol/status.ts";
 import { ConfigError, LOG_LEVELS, readEnvironment, type Environment } from "./environment.ts";
 import { parseListen } from "./listen.ts";
+import { LOG_FORMATS, defaultLogFormat, type LogFormat } from "../logging.ts";
 import { allowedCpus, lowLatencyArg, lowLatencyCpus } from "./low-latency.ts";
 
 export { ConfigError };
@@ -33,6 +34,8 @@ export const START_USAGE = `usage: mcrelay start [options]
   --node NAME         this relay's name in a fleet sharing one PostgreSQL store (default MCRELAY_NODE, else the host name)
   --max-rules N       most rules the relay holds, 1–65536 (default 16384)
   --log-level LEVEL   ${LOG_LEVELS.join("|")} (default info)
+  --log-format F      ${LOG_FORMATS.join("|")}: one coloured line per event, or JSON lines
+                      (default: pretty when stdout is a terminal, else json; or MCRELAY_LOG_FORMAT)
   --low-latency [CPUS]  workers busy-poll instead of sleeping while traffic flows, pinned to CPUS
                       (e.g. 2,3 or 2-5; auto, the default: the highest-numbered CPU, both workers
                       of the pair on it). Each busy-polling CPU is spent whole while traffic flows.
@@ -61,7 +64,7 @@ export function parseStart(argv: string[]): StartOptions | null {
       options: {
         config: { type: "string" }, workers: { type: "string" }, "state-dir": { type: "string", default: DEFAULT_STATE_DIR },
         "api-listen": { type: "string", default: "127.0.0.1:8080" }, user: { type: "string" },
-        "log-level": { type: "string" }, "max-rules": { type: "string", default: "16384" }, node: { type: "string" },
+        "log-level": { type: "string" }, "log-format": { type: "string" }, "max-rules": { type: "string", default: "16384" }, node: { type: "string" },
         "no-api": { type: "boolean", default: false }, "external-api": { type: "boolean", default: false },
         "low-latency": { type: "string" },
         help: { type: "boolean", short: "h", default: false },
@@ -83,6 +86,8 @@ export function parseStart(argv: string[]): StartOptions | null {
     const from = v.node !== undefined ? "--node" : env.MCRELAY_NODE !== undefined ? "MCRELAY_NODE" : `the host name (the default of --node)`;
     throw new ConfigError(`${from} "${node}" is not a node name: 1–64 of A–Z a–z 0–9 . _ -, starting with a letter or digit${v.node === undefined && env.MCRELAY_NODE === undefined ? "; give one with --node" : ""}`);
   }
+  const logFormat = v["log-format"] ?? env.MCRELAY_LOG_FORMAT ?? defaultLogFormat();
+  if (!(LOG_FORMATS as readonly string[]).includes(logFormat)) throw new ConfigError(`--log-format must be one of ${LOG_FORMATS.join(", ")}, got "${logFormat}"`);
   if (v["no-api"] && v["external-api"]) throw new ConfigError("--no-api and --external-api cannot be combined");
   const apiListen = v["no-api"] || v["external-api"] ? null : v["api-listen"]!;
   if (apiListen) parseListen("--api-listen", apiListen);
@@ -93,8 +98,8 @@ export function parseStart(argv: string[]): StartOptions | null {
     if (e instanceof RulesConfigError) throw new ConfigError(e.message);
     throw e;
   }
-  return { config, configPath: v.config, workers, stateDir: v["state-dir"]!, user: v.user ?? DEFAULT_USER, logLevel, maxRules, apiListen,
-    externalApi: v["external-api"]!, node, env, ...(busyPoll ? { busyPoll } : {}) };
+  return { config, configPath: v.config, workers, stateDir: v["state-dir"]!, user: v.user ?? DEFAULT_USER, logLevel,
+    logFormat: logFormat as LogFormat, maxRules, apiListen, externalApi: v["external-api"]!, node, env, ...(busyPoll ? { busyPoll } : {}) };
 }
 
 /** The checks that need the system: who runs, the user, the API's port and database. */

@@ -22,7 +22,7 @@ export interface ApiOptions {
 }
 
 /** Variables the API may use; nothing else of the supervisor's environment is passed on. */
-const PASS_ENV = /^(MCRELAY_API_TOKEN|DATABASE_URL|OTEL_.*|TZ)$/;
+const PASS_ENV = /^(MCRELAY_API_TOKEN|MCRELAY_LOG_FORMAT|DATABASE_URL|OTEL_.*|TZ)$/;
 
 export class ApiProcess {
   private proc: Bun.Subprocess | null = null;
@@ -41,7 +41,8 @@ export class ApiProcess {
     const argv = [process.execPath, join(SERVICES_ROOT, "services", "api", "main.ts"),
       "--listen", this.o.listen, "--state-dir", this.o.stateDir, "--control", this.o.control, "--parent", String(process.pid)];
     const started = Date.now();
-    const p = Bun.spawn(unprivileged(this.o.user, argv), { cwd: SERVICES_ROOT, stdio: ["ignore", "inherit", "inherit"], env });
+    // A group's SIGHUP or SIGINT is the supervisor's (see WORKER_IGNORES); SIGTERM stops the API.
+    const p = Bun.spawn(unprivileged(this.o.user, argv, ["HUP", "INT"]), { cwd: SERVICES_ROOT, stdio: ["ignore", "inherit", "inherit"], env });
     this.proc = p;
     p.exited.then((code) => {
       if (this.stopping || this.proc !== p) return;

@@ -9,7 +9,7 @@ import type { Netdev } from "./netdevs.ts";
 import { RuleNumbers } from "./numbers.ts";
 import { makePlan } from "./plan.ts";
 
-const netdev = (ifindex: number, up = true, addr = "10.0.0.1", mac = "02:00:00:00:00:0" + ifindex): Netdev => ({ ifindex, up, addr, broadcast: (10 << 24) + 255, mtu: 1500, mac });
+const netdev = (ifindex: number, up = true, addr = "10.0.0.1", mac = "02:00:00:00:00:0" + ifindex, addr6 = ""): Netdev => ({ ifindex, up, addr, addr6, broadcast: (10 << 24) + 255, mtu: 1500, mac });
 const facts: OutputFacts = { socketKey, sourcePort: () => 40000, row: (no, i) => no * 2 + i };
 const netdevs = (o: Record<string, Netdev>) => new Map(Object.entries(o));
 const rule = (id: string, port: number, extra: Partial<IdentifiedRule> = {}): IdentifiedRule => ({
@@ -44,7 +44,7 @@ describe("plan", () => {
   test("an output that did not open is left out of egress's rule", () => {
     const rules = [rule("two", 1, { outputs: [{ interface: "out0", group: "239.2.2.2", port: 9, ttl: 1, dscp: 0 }, { interface: "out0", group: "239.2.2.3", port: 9, ttl: 1, dscp: "preserve" }] })];
     const p = makePlan(rules, numbered(rules), netdevs({ in0: netdev(2), out0: netdev(4) }));
-    const [e] = egressRules(p, (o) => o.addr !== ((239 << 24) + (2 << 16) + (2 << 8) + 3) >>> 0, facts);
+    const [e] = egressRules(p, (o) => o.addr !== "239.2.2.3", facts);
     expect(e.outputs).toHaveLength(1);
     expect(e.cls).toBe(-1); // one output copies the input's DSCP: classes come from each packet
   });
@@ -64,11 +64,39 @@ describe("plan", () => {
       ["raw:out0#4", true, 0, 1372], ["raw:out0#4", true, 1, 1372], ["udp", false, 2, 1372], ["udp", false, 3, 1372],
       ["udp", false, 4, 1472], // lo is not Ethernet: through its socket
     ]);
-    expect(e.outputs[0].raw).toEqual({ srcMac: "02:00:00:00:00:04", src: (10 << 24) + 1, dst: ((239 << 24) + (2 << 16) + (2 << 8) + 2) >>> 0,
+    expect(e.outputs[0].raw).toEqual({ srcMac: "02:00:00:00:00:04", src: "10.0.0.1", dst: "239.2.2.2",
       sport: 40000, dport: 9, ttl: 3, dscp: 46, preserve: false, checksum: true });
     expect(e.outputs[1].raw).toMatchObject({ preserve: true, checksum: false });
     // Ingress sums the payloads of a rule with a raw, checksummed output as it copies them.
     expect(ingressRules(p)[0].sum).toBe(true);
+  });
+
+  test("IPv6 in and out, either way: canonical addresses, raw only with an IPv6 address, 48 header bytes, the checksum always", () => {
+    const outputs = [
+      { interface: "out0", group: "FF0E:0:0::1:2", port: 9, ttl: 3, dscp: 46 },
+      { interface: "out0", group: "ff0e::1:3", port: 9, ttl: 1, dscp: "preserve" as const, send: "socket" as const },
+      { interface: "out1", group: "ff0e::1:4", port: 9, ttl: 1, dscp: 0 }, // out1 has no IPv6 address: socket
+      { interface: "out0", group: "239.2.2.2", port: 9, ttl: 1, dscp: 0 },
+    ];
+    const rules = [rule("six", 1, { input: { interface: "in0", group: "ff3e:0::8000:1", port: 1, source: "2001:DB8::2", vlan: 100 }, outputs })];
+    const p = makePlan(rules, numbered(rules), netdevs({ in0: netdev(2), out0: netdev(4, true, "10.0.0.1", "02:00:00:00:00:04", "2001:db8:1::1"), out1: netdev(5) }));
+    expect(ingressRules(p)[0]).toMatchObject({ group: "ff3e::8000:1", source: "2001:db8::2", vlan: 100, sum: true });
+    const [e] = egressRules(p, () => true, facts);
+    expect(e.outputs.map((o) => [o.socket.startsWith("raw:") ? o.socket : "udp", !!o.raw, o.v6 ?? false, o.maxPayload])).toEqual([
+      ["raw:out0#4", true, true, 1452], ["udp", false, true, 1452], ["udp", false, true, 1452], ["raw:out0#4", true, false, 1472],
+    ]);
+    expect(e.outputs[0].raw).toEqual({ srcMac: "02:00:00:00:00:04", src: "2001:db8:1::1", dst: "ff0e::1:2",
+      sport: 40000, dport: 9, ttl: 3, dscp: 46, preserve: false, checksum: true });
+    expect(e.outputs[3].raw).toMatchObject({ src: "10.0.0.1", dst: "239.2.2.2" });
+  });
+
+  test("a rule of another protocol (ESP): matched by protocol, never raw, an IP header's room in the MTU", () => {
+    const outputs = [{ interface: "out0", group: "239.2.2.2", ttl: 3, dscp: 0 }, { interface: "out0", group: "ff0e::2", ttl: 3, dscp: 0 }];
+    const rules = [rule("esp", 1, { input: { interface: "in0", group: "239.1.1.1", protocol: "esp" }, outputs })];
+    const p = makePlan(rules, numbered(rules), netdevs({ in0: netdev(2), out0: netdev(4, true, "10.0.0.1", "02:00:00:00:00:04", "2001:db8:1::1") }));
+    expect(ingressRules(p)[0]).toMatchObject({ protocol: 50, port: 0, sum: false });
+    const [e] = egressRules(p, () => true, facts);
+    expect(e.outputs.map((o) => [o.socket.split("|")[0], !!o.raw, o.maxPayload])).toEqual([["ip50", false, 1480], ["ip50", false, 1460]]);
   });
 });
 

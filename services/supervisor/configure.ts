@@ -1,7 +1,7 @@
 // From a plan to what each worker is told, computed before anything is carried out (Snabb's
 // "config applied as computed actions"). Pure: the tables a worker should hold, the difference
 // to what it holds, and that difference cut into messages no bigger than the channel takes.
-import { parseIpv4 } from "../../rules/ipv4.ts";
+import { UDP } from "../../rules/protocols.ts";
 import { JUMBO_PAYLOAD_MAX } from "../../shm/layout.ts";
 import { MAX_MESSAGE_BYTES, type EgressOutput, type EgressRule, type IngressLink, type IngressRule } from "../protocol/worker.ts";
 import type { PlannedWay } from "./link-plan.ts";
@@ -10,7 +10,7 @@ import type { Plan, PlannedOutput } from "./plan.ts";
 /** What ingress matches: every rule whose input is open. */
 export function ingressRules(plan: Plan): IngressRule[] {
   return plan.rules.filter((r) => r.matched).map((r) => ({
-    no: r.no, ifname: r.ifname, group: r.group, port: r.port, source: r.source, down: r.outputs.length === 0, sample: r.sample, cls: r.cls,
+    no: r.no, ifname: r.ifname, vlan: r.vlan, group: r.group, port: r.port, protocol: r.protocol, source: r.source, down: r.outputs.length === 0, sample: r.sample, cls: r.cls,
     sum: r.outputs.some((o) => o.raw && o.checksum),
   }));
 }
@@ -23,14 +23,16 @@ export interface OutputFacts {
   row(no: number, index: number): number;
 }
 
-/** IPv4 header without options, and UDP's. */
-const IP_UDP_HEADERS = 28;
+/** The IP header by family (IPv4 without options; IPv6 without extension headers); UDP adds 8. */
+export const IP_HEADER = { 4: 20, 6: 40 } as const;
 
 export function egressOutput(no: number, o: PlannedOutput, f: OutputFacts): EgressOutput {
-  const out: EgressOutput = { socket: f.socketKey(o), row: f.row(no, o.index), maxPayload: o.mtu - IP_UDP_HEADERS, preserve: o.preserve };
+  const headers = IP_HEADER[o.family] + (o.protocol === UDP ? 8 : 0);
+  const out: EgressOutput = { socket: f.socketKey(o), row: f.row(no, o.index), maxPayload: o.mtu - headers, preserve: o.preserve,
+    ...(o.family === 6 ? { v6: true } : {}) };
   if (!o.raw) return out;
-  return { ...out, raw: { srcMac: o.mac, src: parseIpv4(o.src)!, dst: o.addr, sport: f.sourcePort(o), dport: o.port, ttl: o.ttl, dscp: o.dscp,
-    preserve: o.preserve, checksum: o.checksum } };
+  return { ...out, raw: { srcMac: o.mac, src: o.src, dst: o.addr, sport: f.sourcePort(o), dport: o.port, ttl: o.ttl, dscp: o.dscp,
+    preserve: o.preserve, checksum: o.checksum || o.family === 6 } };
 }
 
 /** What egress sends for: every matched rule with an output up, on the outputs that opened; and

@@ -2,7 +2,7 @@
 // lacks its rule: egress learns new and changed rules (keeping the old), ingress switches its
 // match table, egress retires the rules that are gone (it answers "retired" once no packet of
 // one is left; then the rule's number may be used again). Only differences are sent, in parts.
-import { formatIpv4, isMulticast } from "../../rules/ipv4.ts";
+import { isMulticastIp } from "../../rules/ip.ts";
 import { ErrnoError } from "../../c/lib.ts";
 import { MAX_FDS_PER_MESSAGE } from "../../c/unixmsg.ts";
 import type { EgressConfigMsg, IngressConfigMsg, IngressInput } from "../protocol/worker.ts";
@@ -10,7 +10,7 @@ import { packetTxOpen } from "../../c/packet_tx.ts";
 import { cut, delta, egressRules, frameSocketKey, ingressLinks, ingressRules, linkWays, type OutputFacts, type Part } from "./configure.ts";
 import { EgressSockets, socketKey } from "./egress-sockets.ts";
 import type { OutputRows } from "./output-rows.ts";
-import { inputGeometry, LINK_GEOMETRY } from "./geometry.ts";
+import { GEOMETRY, LINK_GEOMETRY, inputGeometry } from "./geometry.ts";
 import { readMtu } from "./netdevs.ts";
 import { InputSlots, InputSockets, type Logger } from "./inputs.ts";
 import type { Plan, PlannedOutput } from "./plan.ts";
@@ -146,25 +146,20 @@ export class DataPlane {
     return m;
   }
 
-  /** Opens (or closes) input sockets as the plan's inputs say, and joins their groups. */
+  /** Opens (or closes) input sockets as the plan's inputs say, and joins their groups. A V2 ring
+   *  whose frames no longer hold the interface's MTU is opened again (what its ring held is lost). */
   private openInputs(plan: Plan): void {
     const want = this.allInputs(plan);
     for (const [ifname, { ifindex, link }] of want) {
       const cur = this.inputs.get(ifname);
-      const geometry = link ? LINK_GEOMETRY : inputGeometry(readMtu(ifname));
-      // A V2 ring's frames are sized for the MTU: one that grew needs a new ring (what waits in the
-      // old one is lost then: an MTU change is rare, a frame cut short would be every frame).
-      const fits = cur !== undefined && cur.geometry.version === geometry.version && cur.geometry.frameSize >= geometry.frameSize;
-      if (cur && cur.ifindex === ifindex && cur.link === link && fits) continue;
-      if (cur) {
-        if (!fits && cur.ifindex === ifindex) this.log.info({ ifname, frameSize: geometry.frameSize }, "input MTU grew: its receive rings are made again");
-        this.closeInput(cur);
-      }
+      const geometry = link ? LINK_GEOMETRY : inputGeometry(GEOMETRY, readMtu(ifname));
+      if (cur && cur.ifindex === ifindex && cur.link === link && cur.geometry.frameSize === geometry.frameSize) continue;
+      if (cur) this.closeInput(cur);
       this.inputs.set(ifname, new InputSockets(ifname, ifindex, this.slots.take(), geometry, this.log, link));
     }
     for (const s of this.inputs.values()) if (!want.has(s.ifname)) this.closeInput(s);
     for (const s of this.inputs.values()) {
-      s.joins.update(plan.rules.filter((r) => r.matched && r.ifname === s.ifname && isMulticast(r.group)).map((r) => ({ group: r.group, source: r.source })));
+      s.joins.update(plan.rules.filter((r) => r.matched && r.ifname === s.ifname && isMulticastIp(r.group)).map((r) => ({ group: r.group, source: r.source })));
     }
   }
 
@@ -255,7 +250,7 @@ export class DataPlane {
         const join = this.inputs.get(r.ifname)?.joins.problem(r.group, r.source);
         if (join) problems.push(`${join}; forwarding what arrives, retrying the join`);
         const bad = r.outputs.filter((o) => this.failedOutputs.has(o.key));
-        for (const o of bad) problems.push(`output ${o.ifname} ${formatIpv4(o.addr)}:${o.port} could not be opened: ${this.failedOutputs.get(o.key)}`);
+        for (const o of bad) problems.push(`output ${o.ifname} ${o.family === 6 ? `[${o.addr}]` : o.addr}:${o.port} could not be opened: ${this.failedOutputs.get(o.key)}`);
         if (!problems.length) return r;
         const down = join !== undefined || (r.outputs.length > 0 && bad.length === r.outputs.length);
         return { ...r, state: down ? ("down" as const) : r.state, reason: [r.reason, ...problems].filter(Boolean).join("; ") };

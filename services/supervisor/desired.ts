@@ -86,7 +86,7 @@ export function vet(r: IdentifiedRule, netdevs: Map<string, Netdev>): ControlIss
   const issues: ControlIssue[] = [];
   r.outputs.forEach((o, i) => {
     const l = netdevs.get(o.interface);
-    if (l && l.broadcast !== 0 && parseIpv4(o.group) === l.broadcast) {
+    if (l && l.broadcast !== 0 && parseIpv4(o.group) === l.broadcast) { // IPv6 has no broadcast (parseIpv4 gives null)
       issues.push({ id: r.id, path: ["outputs", i, "group"], message: `${o.group} is the broadcast address of ${o.interface} (${l.addr}, broadcast ${formatIpv4(l.broadcast)}): not an output a relay can send to` });
     }
   });

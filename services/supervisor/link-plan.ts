@@ -2,7 +2,8 @@
 // the channels ingress sorts frames into (rule numbers: the counters and egress pipelines of the
 // way's own frames and of each flow's) with the impairment each runs. Pure.
 import { parseCidr } from "../../rules/cidr.ts";
-import { DIRECTIONS, PROTOCOLS, type Direction, type FlowMatch } from "../../rules/link.ts";
+import { DIRECTIONS, type Direction, type FlowMatch } from "../../rules/link.ts";
+import { PROTOCOLS } from "../../rules/protocols.ts";
 import type { Impairment } from "../../rules/schema.ts";
 import type { LinkStatusEntry } from "../protocol/status.ts";
 import type { IngressFlow } from "../protocol/worker.ts";

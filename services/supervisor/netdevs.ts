@@ -1,8 +1,9 @@
 // The state of this namespace's interfaces, as rules need it: exists, carrier up, IPv4 address
-// and its subnet's broadcast address.
+// and its subnet's broadcast address, IPv6 address.
 import { readdirSync, readFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { parseIpv4 } from "../../rules/ipv4.ts";
+import { canonicalIp } from "../../rules/ip.ts";
 
 export interface Netdev {
   ifindex: number;
@@ -10,6 +11,8 @@ export interface Netdev {
   up: boolean;
   /** first IPv4 address, or "" */
   addr: string;
+  /** an IPv6 address (global scope before link-local: what raw IPv6 sends put as the source), or "" */
+  addr6: string;
   /** broadcast address of that address's subnet (host order), or 0 */
   broadcast: number;
   mtu: number;
@@ -32,15 +35,6 @@ function broadcastOf(addr: string, netmask: string): number {
   return (a | ~m) >>> 0;
 }
 
-/** An interface's MTU now (0 when it is gone). */
-export function readMtu(name: string): number {
-  try {
-    return Number(readFileSync(`/sys/class/net/${name}/mtu`, "utf8").trim()) || 0;
-  } catch {
-    return 0;
-  }
-}
-
 export function readNetdevs(): Map<string, Netdev> {
   const addrs = networkInterfaces();
   const links = new Map<string, Netdev>();
@@ -49,9 +43,11 @@ export function readNetdevs(): Map<string, Netdev> {
       const read = (f: string) => readFileSync(`/sys/class/net/${name}/${f}`, "utf8").trim();
       const flags = Number(read("flags"));
       const v4 = (addrs[name] ?? []).find((a) => a.family === "IPv4");
+      const v6 = (addrs[name] ?? []).filter((a) => a.family === "IPv6");
+      const v6addr = (v6.find((a) => !a.address.toLowerCase().startsWith("fe80")) ?? v6[0])?.address ?? "";
       links.set(name, {
         ifindex: Number(read("ifindex")), up: (flags & IFF_UP) !== 0 && CARRIER.has(read("operstate")),
-        addr: v4?.address ?? "", broadcast: v4 ? broadcastOf(v4.address, v4.netmask) : 0, mtu: Number(read("mtu")),
+        addr: v4?.address ?? "", addr6: canonicalIp(v6addr.replace(/%.*$/, "")), broadcast: v4 ? broadcastOf(v4.address, v4.netmask) : 0, mtu: Number(read("mtu")),
         mac: Number(read("type")) === ARPHRD_ETHER ? read("address") : "",
       });
     } catch {
@@ -59,4 +55,13 @@ export function readNetdevs(): Map<string, Netdev> {
     }
   }
   return links;
+}
+
+/** An interface's MTU now (0 when it is gone). */
+export function readMtu(ifname: string): number {
+  try {
+    return Number(readFileSync(`/sys/class/net/${ifname}/mtu`, "utf8").trim()) || 0;
+  } catch {
+    return 0;
+  }
 }

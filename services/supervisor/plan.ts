@@ -1,6 +1,7 @@
 // From the desired rules and the interfaces that exist now, what the data plane should run:
 // each rule's state, its number, the outputs it can send on, and the inputs to open. Pure.
-import { isMulticast, parseIpv4 } from "../../rules/ipv4.ts";
+import { canonicalIp, ipFamily, isMulticastIp, type Family } from "../../rules/ip.ts";
+import { UDP, protocolNumber } from "../../rules/protocols.ts";
 import type { Impairment } from "../../rules/schema.ts";
 import { BEST_EFFORT, classOf } from "../../shm/classes.ts";
 import type { RuleState } from "../protocol/status.ts";
@@ -14,9 +15,17 @@ export interface PlannedOutput {
   key: string;
   ifname: string;
   ifindex: number;
+  /** the output's family: IPv4 or IPv6 (whatever the input's) */
+  family: Family;
+  /** the interface's address of that family (the source of raw sends), or "" */
   src: string;
-  addr: number;
+  /** canonical text */
+  addr: string;
+  /** UDP's destination port; 0 for another protocol */
   port: number;
+  /** the IP protocol it sends: UDP (17), or another whose payloads a raw IP socket sends whole */
+  protocol: number;
+  /** TTL or hop limit */
   ttl: number;
   /** the socket's code point (0 when the packet's own is preserved) */
   dscp: number;
@@ -44,9 +53,15 @@ export interface PlannedRule {
   reason?: string;
   ifname: string;
   ifindex: number;
-  group: number;
+  /** 802.1Q id, 0: untagged */
+  vlan: number;
+  /** canonical text; source "" is any source */
+  group: string;
+  /** UDP's port; 0 for another protocol */
   port: number;
-  source: number;
+  /** the IP protocol it takes (17: UDP) */
+  protocol: number;
+  source: string;
   /** share of packets traced */
   sample: number;
   impairment?: Impairment;
@@ -70,7 +85,7 @@ export interface Plan {
 export const RAW_BY_DEFAULT = true;
 
 export function outputKey(o: Omit<PlannedOutput, "key" | "index">): string {
-  return `${o.raw ? `raw:${o.mac}|${o.mtu}` : "udp"}|${o.ifname}#${o.ifindex}|${o.src}|${o.addr}|${o.port}|${o.ttl}|${o.preserve ? "preserve" : o.dscp}|${o.checksum ? "" : "nocsum"}`;
+  return `${o.raw ? `raw:${o.mac}|${o.mtu}` : o.protocol === UDP ? "udp" : `ip${o.protocol}`}|${o.ifname}#${o.ifindex}|${o.src}|${o.addr}|${o.port}|${o.ttl}|${o.preserve ? "preserve" : o.dscp}|${o.checksum ? "" : "nocsum"}`;
 }
 
 /** A rule's packets are of the highest class among its outputs; -1 when one copies the input's DSCP. */
@@ -86,25 +101,29 @@ const plural = (n: number, w: string) => `${w}${n > 1 ? "s" : ""}`;
  * why the membership failed; such a rule forwards whatever arrives but is reported down.
  */
 export function makePlan(rules: IdentifiedRule[], numberOf: (id: string) => number, netdevs: Map<string, Netdev>,
-  notJoined: (ifname: string, group: number, source: number) => string | undefined = () => undefined, links: IdentifiedLink[] = []): Plan {
+  notJoined: (ifname: string, group: string, source: string) => string | undefined = () => undefined, links: IdentifiedLink[] = []): Plan {
   const inputs = new Map<string, number>();
   const planned = rules.map((r): PlannedRule => {
     const input = netdevs.get(r.input.interface);
     const all = r.outputs.map((o, index) => {
       const l = netdevs.get(o.interface);
       const preserve = o.dscp === "preserve";
-      const addr = parseIpv4(o.group)!;
-      // By default raw where it can be: a multicast group on an Ethernet link with an address.
-      const raw = o.send === "raw" || (o.send === undefined && RAW_BY_DEFAULT && isMulticast(addr) && !!l?.mac && !!l.addr);
-      const out = { ifname: o.interface, ifindex: l?.ifindex ?? 0, src: l?.addr ?? "", addr, port: o.port, ttl: o.ttl,
+      const addr = canonicalIp(o.group);
+      const protocol = protocolNumber(r.input.protocol);
+      const family = ipFamily(addr) as Family;
+      const src = (family === 6 ? l?.addr6 : l?.addr) ?? "";
+      // By default raw where it can be: UDP to a multicast group on an Ethernet link with an address of its family.
+      const raw = o.send === "raw" || (o.send === undefined && RAW_BY_DEFAULT && protocol === UDP && isMulticastIp(addr) && !!l?.mac && !!src);
+      const out = { ifname: o.interface, ifindex: l?.ifindex ?? 0, family, src, addr, port: o.port ?? 0, protocol, ttl: o.ttl,
         dscp: preserve ? 0 : (o.dscp as number), preserve, raw, checksum: o.udpChecksum !== false, mtu: l?.mtu ?? 0, mac: l?.mac ?? "" };
       return { ...out, key: outputKey(out), index, up: l?.up ?? false };
     });
-    const group = parseIpv4(r.input.group)!;
-    const source = r.input.source ? parseIpv4(r.input.source)! : 0;
+    const group = canonicalIp(r.input.group);
+    const source = r.input.source ? canonicalIp(r.input.source) : "";
     const p: PlannedRule = {
       no: numberOf(r.id), id: r.id, name: r.name, state: "active",
-      ifname: r.input.interface, ifindex: input?.ifindex ?? 0, group, port: r.input.port, source,
+      ifname: r.input.interface, ifindex: input?.ifindex ?? 0, vlan: r.input.vlan ?? 0, group, port: r.input.port ?? 0,
+      protocol: protocolNumber(r.input.protocol), source,
       sample: r.traceSampleRatio, impairment: r.impairment, cls: ruleClass(all),
       outputs: all.filter((o) => o.up).map(({ up: _up, ...o }) => o), matched: false,
     };

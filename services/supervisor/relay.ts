@@ -17,6 +17,7 @@ import type { ControlIssue, LinkStatus, Reply, Request, RuleStatus } from "../pr
 import type { LinkStatusEntry } from "../protocol/status.ts";
 import type { Status } from "../protocol/status.ts";
 import { LOG_LEVELS } from "../startup/environment.ts";
+import { makeLogger, type LogFormat } from "../logging.ts";
 import { CONFIG_EXIT, ApiProcess } from "./api-process.ts";
 import { ControlServer } from "./control-socket.ts";
 import { ANSWER_MS, DataPlane } from "./dataplane.ts";
@@ -39,6 +40,8 @@ export interface RelayOptions {
   stateDir: string;
   user: string;
   logLevel: string;
+  /** pretty or json; the workers and the API get it as MCRELAY_LOG_FORMAT */
+  logFormat: LogFormat;
   maxRules: number;
   /** HOST:PORT for the REST API, or null to run without it */
   apiListen: string | null;
@@ -91,7 +94,9 @@ export class Relay {
   private readonly startedAt = new Date().toISOString();
 
   constructor(private readonly opts: RelayOptions) {
-    this.log = pino({ base: { component: "supervisor", pid: process.pid }, level: opts.logLevel });
+    this.log = makeLogger({ component: "supervisor", pid: process.pid }, opts.logLevel, opts.logFormat);
+    // Read by workers.ts and api-process.ts when they start their processes.
+    process.env.MCRELAY_LOG_FORMAT = opts.logFormat;
     this.dir = new StateDir(resolve(opts.stateDir), this.log);
     this.numbers = new RuleNumbers(opts.maxRules);
     this.rows = new OutputRows(opts.maxRules * OUTPUT_ROWS_PER_RULE);
@@ -129,8 +134,8 @@ export class Relay {
       }
     }, 50);
     for (const p of this.pairs) for (const w of p.workers()) await w.expect("ready", ANSWER_MS);
-    // A rules file may hold a fleet's rules: this node runs its own (the API stores them all).
-    const initial = this.check(this.opts.config.rules.filter((r) => runsOn(r, this.opts.node)), [], this.opts.config.links, []);
+    // A rules file may hold a fleet's rules and links: this node runs its own (the API stores them all).
+    const initial = this.check(this.opts.config.rules.filter((r) => runsOn(r, this.opts.node)), [], this.opts.config.links.filter((l) => runsOn(l, this.opts.node)), []);
     if ("issues" in initial) throw new StartupConfigError(initial.issues.map((i) => `${i.kind ?? "rule"} ${i.id} ${i.path.join(".")}: ${i.message}`).join("\n"));
     this.take(initial.rules, [], initial.links, []);
     await this.queueApply();
@@ -335,7 +340,7 @@ export class Relay {
     put = put.filter((r) => unchanged.get(ruleId(r)) !== JSON.stringify({ ...r, id: ruleId(r) }));
     // Links the same way: upserted for the API to import, or (without one) the file's are all there is.
     const curLinks = this.desiredLinks.list();
-    let linkPut: Link[] = cfg.links;
+    let linkPut: Link[] = cfg.links.filter((l) => runsOn(l, this.opts.node));
     let linkDel: string[] = [];
     if (this.api || this.opts.externalApi) {
       linkPut = linkPut.map((l) => ({ ...l, id: l.id ?? curLinks.find((x) => l.name !== undefined && x.name === l.name)?.id ?? linkId(l) }));

@@ -30,10 +30,21 @@ export function lookupUser(name: string): RelayUser {
   return { name, uid, gid: Number(f[3]) };
 }
 
-/** argv run as user with no capabilities, no supplementary groups and no_new_privs. */
-export function unprivileged(user: RelayUser, argv: string[]): string[] {
-  return ["setpriv", `--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "--inh-caps=-all",
+/**
+ * Signals a worker ignores. One sent to the relay's process group — Ctrl-C, a closed terminal's
+ * SIGHUP, `kill -- -PGID` — is the supervisor's to act on (it stops its workers in order, by
+ * message); left to their default, it killed the workers mid-stream. The supervisor itself only
+ * ever SIGKILLs a worker. (Not setsid: a session of their own is also a scheduler autogroup of
+ * their own, and with it tests/hardening.test.ts's killed ingress lost packets on a loaded host.)
+ */
+export const WORKER_IGNORES = ["HUP", "INT", "TERM"] as const;
+
+/** argv run as user with no capabilities, no supplementary groups and no_new_privs; the signals
+ *  in `ignore` set to SIG_IGN first (kept across exec; sh execs in place, so the pid is argv's). */
+export function unprivileged(user: RelayUser, argv: string[], ignore: readonly string[] = []): string[] {
+  const priv = ["setpriv", `--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "--inh-caps=-all",
     "--bounding-set=-all", "--no-new-privs", "--", ...argv];
+  return ignore.length ? ["sh", "-c", `trap '' ${ignore.join(" ")}; exec "$@"`, "sh", ...priv] : priv;
 }
 
 type Unprompted = Extract<FromWorker, { type: "retired" }>;
@@ -57,12 +68,13 @@ export class WorkerHandle {
     this.sock = mine;
     const entry = join(ROOT, "services", role, "main.ts");
     const nice = readTune().nice; // set while still root: lowering it needs CAP_SYS_NICE
-    const cmd = [...(nice !== 0 ? ["nice", "-n", String(nice)] : []), ...unprivileged(user, [process.execPath, entry, "--index", String(index)])];
+    const cmd = [...(nice !== 0 ? ["nice", "-n", String(nice)] : []), ...unprivileged(user, [process.execPath, entry, "--index", String(index)], WORKER_IGNORES)];
     this.proc = Bun.spawn(cmd, {
       cwd: ROOT,
       stdio: ["ignore", "inherit", "inherit", theirs],
       env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent", MCRELAY_LOG_LEVEL: logLevel,
         ...(process.env.MCRELAY_TRACING ? { MCRELAY_TRACING: process.env.MCRELAY_TRACING } : {}),
+        ...(process.env.MCRELAY_LOG_FORMAT ? { MCRELAY_LOG_FORMAT: process.env.MCRELAY_LOG_FORMAT } : {}),
         ...Object.fromEntries(Object.entries(process.env).filter(([k]) => TUNE_ENV.test(k))) },
     });
     closeFd(theirs);

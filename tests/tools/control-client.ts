@@ -13,6 +13,8 @@ let replies = 0;
 let whole = 0;
 let closed = false;
 let bad = "";
+// A supervisor that refuses the peer closes at once: the connect itself may then fail with
+// ECONNRESET, which is that refusal, not an error of this tool.
 const sock = await Bun.connect({
   unix: v.socket!,
   socket: {
@@ -34,6 +36,10 @@ const sock = await Bun.connect({
       closed = true;
     },
   },
+}).catch((e: NodeJS.ErrnoException) => {
+  if (e.code !== "ECONNRESET" && e.code !== "EPIPE") throw e;
+  console.log(JSON.stringify({ replies: 0, whole: 0, closed: true }));
+  process.exit(0);
 });
 const n = Number(v.count);
 sock.write(Buffer.concat(Array.from({ length: n }, (_, i) => encodeFrame({ id: i + 1, type: "status" }))));

@@ -1,5 +1,7 @@
 // Writes a corpus of hand-made frames onto a link with a raw socket: valid datagrams (lab
-// payload format, so a sink can verify them) interleaved with malformed ones of every kind.
+// payload format, so a sink can verify them) interleaved with malformed ones of every kind
+// (--each of each; 0: valid ones only). --vlan N tags the valid ones with 802.1Q VLAN N;
+// --protocol N makes them IP protocol N (not UDP), the lab payload right after the IPv4 header.
 // Prints what it sent per kind as JSON.
 import { parseArgs } from "node:util";
 import { ifIndex } from "../../c/inet.ts";
@@ -11,7 +13,7 @@ const { values: v } = parseArgs({
   options: {
     interface: { type: "string" }, src: { type: "string" }, group: { type: "string" }, port: { type: "string" },
     valid: { type: "string", default: "200" }, each: { type: "string", default: "5" }, size: { type: "string", default: "1000" },
-    tos: { type: "string", default: "0" }, "size-step": { type: "string", default: "0" },
+    tos: { type: "string", default: "0" }, "size-step": { type: "string", default: "0" }, vlan: { type: "string" }, protocol: { type: "string" },
   },
 });
 const src = parseIpv4(v.src!)!;
@@ -63,6 +65,23 @@ function datagram(payload: number, dport = port, fill?: (b: Uint8Array) => void)
   return fixIp(b);
 }
 
+/** Ethernet + IPv4 of protocol proto carrying `payload` bytes (what fill writes) after its header. */
+function opaque(proto: number, payload: number, fill: (b: Uint8Array) => void): Uint8Array {
+  const d = datagram(payload - 8, port);
+  d[23] = proto;
+  fill(d.subarray(34));
+  return fixIp(d);
+}
+
+/** The frame with an 802.1Q tag of VLAN vid after its MAC addresses. */
+function tag(d: Uint8Array, vid: number): Uint8Array {
+  const b = new Uint8Array(d.length + 4);
+  b.set(d.subarray(0, 12));
+  b.set([0x81, 0x00, vid >> 8, vid & 255], 12);
+  b.set(d.subarray(12), 16);
+  return b;
+}
+
 const bad: Record<string, () => Uint8Array> = {
   ip_truncated: () => datagram(100).subarray(0, 14 + 12),
   bad_ihl: () => { const b = datagram(100); b[14] = 0x44; return b; },
@@ -77,15 +96,24 @@ const bad: Record<string, () => Uint8Array> = {
   bad_udp_checksum: () => { const b = datagram(100, port, (p) => writePayload(p, 0, 0, 0)); b[60] ^= 1; return b; },
   // To another host's MAC: the interface only hands it up when promiscuous; the relay must not relay it.
   other_host: () => { const b = datagram(100); b.set([0x02, 0x99, 0x99, 0x99, 0x99, 0x99], 0); return b; },
-  vlan: () => {
+  vlan: () => tag(datagram(100), 100),
+  qinq: () => {
     const d = datagram(100);
-    const b = new Uint8Array(d.length + 4);
+    const b = new Uint8Array(d.length + 8);
     b.set(d.subarray(0, 12));
-    b.set([0x81, 0x00, 0x00, 0x64], 12);
-    b.set(d.subarray(12), 16);
+    b.set([0x88, 0xa8, 0x00, 0x0a, 0x81, 0x00, 0x00, 0x64], 12);
+    b.set(d.subarray(12), 20);
     return b;
   },
-  not_ipv4: () => { const b = datagram(100); b[12] = 0x88; b[13] = 0xb5; return b; },
+  // UDP over IPv6 with checksum 0, which IPv4 allows and IPv6 does not.
+  udp_zero_checksum: () => {
+    const b = new Uint8Array(14 + 40 + 8 + 100);
+    b.set([0x33, 0x33, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x86, 0xdd]);
+    b.set([0x60, 0, 0, 0, 0, 108, 17, 16, 0x20, 0x01, 0x0d, 0xb8, ...Array(11).fill(0), 2, 0xff, 0x0e, ...Array(13).fill(0), 1], 14);
+    b.set([0x9c, 0x40, port >> 8, port & 255, 0, 108, 0, 0], 54);
+    return b;
+  },
+  not_ip: () => { const b = datagram(100); b[12] = 0x88; b[13] = 0xb5; return b; },
   oversize: () => datagram(9000 - 28),
   no_rule: () => datagram(100, port + 1),
 };
@@ -97,7 +125,9 @@ const kinds = Object.keys(bad);
 const sent: Record<string, number> = { valid: 0 };
 for (let seq = 0; seq < valid; seq++) {
   // --size-step alternates the payload length (size, size + step, ...): for stages that look at it.
-  rawSend(fd, datagram(Number(v.size) + (seq % 2) * Number(v["size-step"]), port, (p) => writePayload(p, 0, seq, 0)));
+  const size = Number(v.size) + (seq % 2) * Number(v["size-step"]);
+  const d = v.protocol ? opaque(Number(v.protocol), size, (p) => writePayload(p, 0, seq, 0)) : datagram(size, port, (p) => writePayload(p, 0, seq, 0));
+  rawSend(fd, v.vlan ? tag(d, Number(v.vlan)) : d);
   sent.valid++;
   // Spread the bad frames between the valid ones.
   const k = kinds[seq % kinds.length];

@@ -39,7 +39,8 @@
   }
   const sum = (o) => Object.values(o || {}).reduce((a, n) => a + (typeof n === "number" ? n : 0), 0);
   const nonZero = (o) => Object.entries(o || {}).filter(([, n]) => typeof n === "number" && n > 0);
-  const addr = (x) => `${x.interface} ${x.group}:${x.port}`;
+  // IPv6 in brackets; a rule of another protocol has no port (its input names the protocol)
+  const addr = (x) => `${x.interface}${x.vlan ? ` vlan ${x.vlan}` : ""} ${x.port === undefined ? x.group : x.group.includes(":") ? `[${x.group}]:${x.port}` : `${x.group}:${x.port}`}${x.protocol && x.protocol !== "udp" ? ` ${x.protocol}` : ""}`;
 
   // ---- token ------------------------------------------------------------------------------
   let token = localStorage.getItem(KEY) || "";
@@ -255,6 +256,9 @@
         el("td", { class: "num tx-bps", "data-value": r.txBps }, bits(r.txBps)),
         el("td", { class: `num drops${drops > 0 ? " warn" : ""}`, "data-value": drops, title: nonZero(r.drops).map(([k, n]) => `${k} ${n}`).join(", ") || "no drops" }, int(drops)),
         el("td", {}, canvas),
+        el("td", { class: "row-actions" },
+          el("button", { type: "button", class: "small", "data-action": "edit", "data-kind": "rule", "data-id": r.id }, "Edit"),
+          el("button", { type: "button", class: "small danger", "data-action": "delete", "data-kind": "rule", "data-id": r.id, "data-label": r.name || r.id }, "Delete")),
       );
       queueMicrotask(() => draw(canvas, s, { width: 150, height: 32 }));
       return row;
@@ -332,6 +336,10 @@
   }
 
   window.addEventListener("resize", () => { const t = series.get("__total"); if (t) draw($("total-chart"), t, { height: 90, axis: true }); });
+
+  // Rules are added, edited and deleted through the REST API with the same token; the event
+  // stream shows the result within a second.
+  window.mcrelayEditor.mount({ token: () => token, unauthorized: (msg) => showLogin(msg), changed: () => {} });
 
   if (token) connect();
   else showLogin("");

@@ -61,7 +61,8 @@ function bearer(c: Context, token: string): boolean {
   return given !== undefined && given !== "" && tokenMatches(given, token);
 }
 
-const ASSETS: Record<string, string> = { "dashboard.js": "text/javascript; charset=utf-8", "nodes.js": "text/javascript; charset=utf-8", "dashboard.css": "text/css; charset=utf-8" };
+const ASSETS: Record<string, string> = { "dashboard.js": "text/javascript; charset=utf-8", "editor.js": "text/javascript; charset=utf-8",
+  "nodes.js": "text/javascript; charset=utf-8", "links.js": "text/javascript; charset=utf-8", "dashboard.css": "text/css; charset=utf-8" };
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 export interface DashboardOpts {

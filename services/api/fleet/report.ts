@@ -1,19 +1,25 @@
-// What this node runs of each rule, written to rule_status for every API of the fleet to read:
-// the revision its supervisor took (DataPlaneSync.applied) with the state its supervisor gives,
-// or the revision it refused with why. Only differences are written; after a failure (the store
+// What this node runs of each rule and link, written to rule_status for every API of the fleet to
+// read: the revision its supervisor took (DataPlaneSync.applied) with the state its supervisor
+// gives, or the revision it refused with why. Only differences are written; after a failure (the store
 // unreachable) or at the first write, the node's rows are replaced whole, so rows of rules it no
 // longer runs do not outlive it.
 import type { Status } from "../../protocol/status.ts";
-import type { DataPlaneSync } from "../sync.ts";
+import type { Noun } from "../store/collection.ts";
+import { NOUNS, type DataPlaneSync } from "../sync.ts";
+import { statesIn } from "./index.ts";
 import type { FleetTables } from "./tables.ts";
 
 interface Entry {
+  kind: Noun;
+  id: string;
   revision: number;
   state: string;
   reason: string | null;
 }
 
 const same = (a: Entry | undefined, b: Entry) => a !== undefined && a.revision === b.revision && a.state === b.state && a.reason === b.reason;
+/** An entry's key: a rule and a link may share an id. */
+const key = (kind: Noun, id: string) => `${kind}\n${id}`;
 
 export class StatusReporter {
   private reported = new Map<string, Entry>();
@@ -57,19 +63,22 @@ export class StatusReporter {
     if (node === null) return;
     const st = await this.status();
     if (!st) return; // no supervisor to ask: the rows stay as they were, and the node goes stale
-    const states = new Map(st.rules.map((r) => [r.id, r]));
     const want = new Map<string, Entry>();
-    for (const [id, revision] of this.sync.applied) {
-      const s = states.get(id);
-      if (s) want.set(id, { revision, state: s.state, reason: s.reason ?? null });
-      else if (this.reported.has(id)) want.set(id, this.reported.get(id)!); // status older than the apply: next time
+    for (const kind of NOUNS) {
+      const states = new Map(statesIn(st, kind).map((r) => [r.id, r]));
+      for (const [id, revision] of this.sync.applied[kind]) {
+        const s = states.get(id);
+        const k = key(kind, id);
+        if (s) want.set(k, { kind, id, revision, state: s.state, reason: s.reason ?? null });
+        else if (this.reported.has(k)) want.set(k, this.reported.get(k)!); // status older than the apply: next time
+      }
+      for (const [id, r] of this.sync.refused[kind]) want.set(key(kind, id), { kind, id, revision: r.revision, state: "error", reason: r.reason });
     }
-    for (const [id, r] of this.sync.refused) want.set(id, { revision: r.revision, state: "error", reason: r.reason });
-    const put = [...want].filter(([id, e]) => this.whole || !same(this.reported.get(id), e)).map(([ruleId, e]) => ({ ruleId, ...e }));
-    const remove = this.whole ? [] : [...this.reported.keys()].filter((id) => !want.has(id));
+    const put = [...want].filter(([k, e]) => this.whole || !same(this.reported.get(k), e)).map(([, { id, ...e }]) => ({ ruleId: id, ...e }));
+    const remove = this.whole ? [] : [...this.reported].filter(([k]) => !want.has(k)).map(([, e]) => ({ kind: e.kind, ruleId: e.id }));
     if (!put.length && !remove.length && !this.whole) return;
     try {
-      await this.tables.report(node, put, remove, this.whole ? [...want.keys()] : undefined);
+      await this.tables.report(node, put, remove, this.whole);
       this.reported = want;
       this.whole = false;
     } catch (e) {

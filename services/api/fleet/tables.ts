@@ -1,10 +1,11 @@
 // The fleet's queries on PostgreSQL (tables in store/schema.pg.ts): heartbeats, the nodes, and
-// what each node reports of each rule. Times are the database server's (now()), so hosts' clocks
+// what each node reports of each rule and link (rule_status, by kind). Times are the database server's (now()), so hosts' clocks
 // need not agree; every error comes out as the store's (unreachable: 503).
-import { and, asc, eq, inArray, notInArray, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import type { NodeInterface } from "../../protocol/fleet.ts";
+import type { Noun } from "../store/collection.ts";
 import type { PgBackend } from "../store/pg.ts";
-import { nodes, rules, ruleStatus } from "../store/schema.pg.ts";
+import { links, nodes, rules, ruleStatus } from "../store/schema.pg.ts";
 import { STALE_MS } from "../../protocol/fleet.ts";
 
 /** A node's row, and how long ago it beat. */
@@ -18,8 +19,9 @@ export interface NodeRow {
   interfaces: NodeInterface[];
 }
 
-/** One node's report on one rule. */
+/** One node's report on one rule or link (kind). */
 export interface StatusRow {
+  kind: Noun;
   ruleId: string;
   node: string;
   revision: number;
@@ -28,8 +30,11 @@ export interface StatusRow {
   updatedAt: string;
 }
 
-/** Rows per statement: under the protocol's 65,535 parameters at 5 per row. */
+/** Rows per statement: under the protocol's 65,535 parameters at 6 per row. */
 const BATCH = 1000;
+
+/** Each kind's table: what rule_status.rule_id is an id of. */
+const TABLES = { rule: rules, link: links } as const;
 
 export class FleetTables {
   constructor(private readonly pg: PgBackend) {}
@@ -68,45 +73,47 @@ export class FleetTables {
     return rows.map((r) => ({ ...r, startedAt: r.startedAt.toISOString(), heartbeatAt: r.heartbeatAt.toISOString(), lastSeenMs: Number(r.lastSeenMs) }));
   }
 
-  /** Per node: how many of its reports are about its rules' current revisions, by state; and how
-   *  many rules it runs have no report at their current revision (pending). */
-  async counts(): Promise<{ reported: { node: string; state: string; n: number }[]; pending: { node: string; n: number }[] }> {
+  /** Per node, of one kind: how many of its reports are about current revisions, by state; and
+   *  how many it runs have no report at their current revision (pending). */
+  async counts(kind: Noun): Promise<{ reported: { node: string; state: string; n: number }[]; pending: { node: string; n: number }[] }> {
     const db = this.pg.db;
+    const t = TABLES[kind] as typeof rules;
     const reported = await this.run(db.select({ node: ruleStatus.node, state: ruleStatus.state, n: sql<number>`count(*)::int` })
-      .from(ruleStatus).innerJoin(rules, and(eq(rules.id, ruleStatus.ruleId), eq(rules.revision, ruleStatus.revision)))
+      .from(ruleStatus).innerJoin(t, and(eq(ruleStatus.kind, kind), eq(t.id, ruleStatus.ruleId), eq(t.revision, ruleStatus.revision)))
       .groupBy(ruleStatus.node, ruleStatus.state));
     const pending = await this.run(db.execute<{ node: string; n: number }>(sql`
       SELECT n.name AS node, count(r.id)::int AS n FROM ${nodes} n
-        JOIN ${rules} r ON r.node IN ('*', n.name)
-        LEFT JOIN ${ruleStatus} s ON s.rule_id = r.id AND s.node = n.name AND s.revision = r.revision
+        JOIN ${t} r ON r.node IN ('*', n.name)
+        LEFT JOIN ${ruleStatus} s ON s.kind = ${kind} AND s.rule_id = r.id AND s.node = n.name AND s.revision = r.revision
       WHERE s.rule_id IS NULL GROUP BY n.name`));
     return { reported, pending: pending.rows };
   }
 
-  /** What every node reported of these rules (every rule when ids is null). */
-  async status(ids: string[] | null): Promise<StatusRow[]> {
+  /** What every node reported of these rules or links (every one of the kind when ids is null). */
+  async status(kind: Noun, ids: string[] | null): Promise<StatusRow[]> {
     const db = this.pg.db;
-    const q = db.select().from(ruleStatus);
-    const rows = await this.run(ids === null ? q : ids.length ? q.where(inArray(ruleStatus.ruleId, ids)) : Promise.resolve([]));
-    return rows.map((r) => ({ ...r, updatedAt: r.updatedAt.toISOString() }));
+    if (ids !== null && !ids.length) return [];
+    const rows = await this.run(db.select().from(ruleStatus).where(and(eq(ruleStatus.kind, kind), ids === null ? undefined : inArray(ruleStatus.ruleId, ids))));
+    return rows.map((r) => ({ ...r, kind: r.kind as Noun, updatedAt: r.updatedAt.toISOString() }));
   }
 
-  /** A node's reports: these rows put, these rule ids removed; with `only`, every other row of the node goes. */
-  async report(node: string, put: Omit<StatusRow, "node" | "updatedAt">[], remove: string[], only?: string[]): Promise<void> {
+  /** A node's reports: these rows put, these removed; `whole`: every other row of the node goes. */
+  async report(node: string, put: Omit<StatusRow, "node" | "updatedAt">[], remove: { kind: Noun; ruleId: string }[], whole: boolean): Promise<void> {
     const db = this.pg.db;
     await this.run(db.transaction(async (tx) => {
+      if (whole) await tx.delete(ruleStatus).where(eq(ruleStatus.node, node));
       for (let i = 0; i < put.length; i += BATCH) {
         await tx.insert(ruleStatus).values(put.slice(i, i + BATCH).map((r) => ({ ...r, node, updatedAt: sql`now()` })))
           .onConflictDoUpdate({
-            target: [ruleStatus.ruleId, ruleStatus.node],
+            target: [ruleStatus.kind, ruleStatus.ruleId, ruleStatus.node],
             set: { revision: sql`excluded.revision`, state: sql`excluded.state`, reason: sql`excluded.reason`, updatedAt: sql`excluded.updated_at` },
           });
       }
-      for (let i = 0; i < remove.length; i += BATCH) {
-        await tx.delete(ruleStatus).where(and(eq(ruleStatus.node, node), inArray(ruleStatus.ruleId, remove.slice(i, i + BATCH))));
-      }
-      if (only) {
-        await tx.delete(ruleStatus).where(only.length ? and(eq(ruleStatus.node, node), notInArray(ruleStatus.ruleId, only)) : eq(ruleStatus.node, node));
+      for (const kind of ["rule", "link"] as const) {
+        const ids = remove.filter((r) => r.kind === kind).map((r) => r.ruleId);
+        for (let i = 0; i < ids.length; i += BATCH) {
+          await tx.delete(ruleStatus).where(and(eq(ruleStatus.node, node), eq(ruleStatus.kind, kind), inArray(ruleStatus.ruleId, ids.slice(i, i + BATCH))));
+        }
       }
     }));
   }

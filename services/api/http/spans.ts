@@ -1,4 +1,4 @@
-// Every request is a span (exported when OTLP is configured); rule changes name their rule. The
+// Every request is a span (exported when OTLP is configured); a change names its rule or link. The
 // span rides on the request itself (no async context manager is needed).
 import { SpanKind, SpanStatusCode, type Span, type Tracer } from "@opentelemetry/api";
 import type { Context, MiddlewareHandler } from "hono";
@@ -6,7 +6,7 @@ import type { Context, MiddlewareHandler } from "hono";
 const spans = new WeakMap<Request, Span>();
 
 /** The route as a template, so ids do not make every span name distinct. */
-const route = (path: string) => path.replace(/^\/api\/v1\/rules\/[^/]+$/, "/api/v1/rules/{id}");
+const route = (path: string) => path.replace(/^\/api\/v1\/(rules|links)\/[^/]+$/, "/api/v1/$1/{id}");
 
 export function requestSpans(tracer: Tracer): MiddlewareHandler {
   return async (c, next) => {
@@ -24,7 +24,7 @@ export function requestSpans(tracer: Tracer): MiddlewareHandler {
   };
 }
 
-/** Puts the rule a request is about on its span. */
-export function tagRule(c: Context, id: string): void {
-  spans.get(c.req.raw)?.setAttribute("mcrelay.rule.id", id);
+/** Puts the rule or link a request is about on its span (attribute mcrelay.rule.id, mcrelay.link.id). */
+export function tagId(c: Context, attribute: string, id: string): void {
+  spans.get(c.req.raw)?.setAttribute(attribute, id);
 }

@@ -1,35 +1,64 @@
-// What index.ts needs from a database: a few queries, and a way to run them in one transaction.
+// What the stores need from a database: a few queries per table, and a way to run them in one
+// transaction.
+import type { Link } from "../../../rules/link.ts";
 import type { Rule } from "../../../rules/schema.ts";
 
-/** One row of the rules table, dates as ISO strings. */
-export interface Row {
+/** What every table's row has: its id, its name if it has one, the node that runs it, the
+ *  revision it was last written at, the validated body, ISO dates. */
+export interface BaseRow<B> {
   id: string;
   name: string | null;
-  inputKey: string;
   /** a node's name, or "*" */
   node: string;
   revision: number;
-  body: Rule & { id: string };
+  body: B & { id: string };
   createdAt: string;
   updatedAt: string;
 }
 
-export interface Queries {
+/** One row of the rules table. */
+export interface Row extends BaseRow<Rule> {
+  inputKey: string;
+}
+
+/** One row of the links table. */
+export interface LinkRow extends BaseRow<Link> {
+  a: string;
+  b: string;
+}
+
+/** The queries every table answers. */
+export interface TableQueries<R> {
   /** Ordered by createdAt, then id. */
-  list(): Promise<Row[]>;
-  get(id: string): Promise<Row | undefined>;
-  getMany(ids: string[]): Promise<Row[]>;
-  /** id → revision of the rules the node runs (its own and those for every node) */
+  list(): Promise<R[]>;
+  get(id: string): Promise<R | undefined>;
+  getMany(ids: string[]): Promise<R[]>;
+  /** id → revision of the rows the node runs (its own and those for every node) */
   revisions(node: string): Promise<Map<string, number>>;
-  /** Bumps the store's revision and returns it: the first thing every write transaction does. */
-  bump(): Promise<number>;
-  byName(name: string): Promise<Row | undefined>;
+  byName(name: string): Promise<R | undefined>;
+  insert(row: R): Promise<void>;
+  /** Overwrites the row that has id `id` (its id may change). */
+  update(id: string, row: R): Promise<void>;
+  remove(id: string): Promise<boolean>;
+}
+
+export interface RuleQueries extends TableQueries<Row> {
   /** Rows with this id, or this name (when given), or this input key (on any node). */
   clashes(id: string, name: string | undefined, inputKey: string): Promise<Row[]>;
-  insert(row: Row): Promise<void>;
-  /** Overwrites the row that has id `id` (its id may change). */
-  update(id: string, row: Row): Promise<void>;
-  remove(id: string): Promise<boolean>;
+  /** Rules whose input is on one of these interfaces (on any node). */
+  inputsOn(ifnames: string[]): Promise<Row[]>;
+}
+
+export interface LinkQueries extends TableQueries<LinkRow> {
+  /** Links with this id or this name (each when given), or with an end on one of these interfaces (on any node). */
+  clashes(c: { id?: string; name?: string; ifnames: string[] }): Promise<LinkRow[]>;
+}
+
+export interface Queries {
+  rules: RuleQueries;
+  links: LinkQueries;
+  /** Bumps the store's revision and returns it: the first thing every write transaction does. */
+  bump(): Promise<number>;
 }
 
 export interface Backend {
@@ -47,3 +76,10 @@ export function findCause(e: unknown, test: (e: any) => boolean): boolean {
   for (let c: any = e, depth = 0; c && depth < 8; c = c.cause, depth++) if (test(c)) return true;
   return false;
 }
+
+/** What inputKey (rules/load.ts) begins with for a rule whose input is on `ifname`: the name and a
+ *  space (an interface name holds none), so a prefix compare finds exactly that interface's rules. */
+export const inputKeyPrefix = (ifname: string) => `${ifname} `;
+
+/** Ids per query, under SQLite's and PostgreSQL's limits on parameters. */
+export const CHUNK = 5000;

@@ -1,55 +1,38 @@
-// The rule store: rules kept in embedded SQLite (default) or PostgreSQL (DATABASE_URL), through
-// drizzle-orm, with the same calling code for both. Migrations come from drizzle/ (npm run db:generate).
+// The store: rules and links kept in embedded SQLite (default) or PostgreSQL (DATABASE_URL),
+// through drizzle-orm, with the same calling code for both. Migrations come from drizzle/
+// (npm run db:generate).
 import { join } from "node:path";
-import { inputKey, ruleId, ruleNode, shareNode } from "../../../rules/load.ts";
-import { ruleSchema, type Rule, type RuleInput } from "../../../rules/schema.ts";
-import { withoutServerFields, type StoredRule } from "../../protocol/rules.ts";
-import type { Backend, Queries, Row } from "./backend.ts";
-export { StoreUnavailableError, StoreUnreachableError } from "./errors.ts";
+import type { Link } from "../../../rules/link.ts";
+import type { Rule, RuleInput } from "../../../rules/schema.ts";
+import type { StoredLink } from "../../protocol/links.ts";
+import type { StoredRule } from "../../protocol/rules.ts";
+import type { Backend, LinkRow, Queries, Row } from "./backend.ts";
+import { Collection, type CollectionApi, type Noun } from "./collection.ts";
+import { ConflictError } from "./errors.ts";
+import { LINKS, RULES, type LinkInput } from "./kinds.ts";
 import { openPostgres, type PgBackend } from "./pg.ts";
 import { openSqlite } from "./sqlite.ts";
 
+export { ConflictError, StoreUnavailableError, StoreUnreachableError } from "./errors.ts";
+export type { LinkInput } from "./kinds.ts";
+export type { Noun } from "./collection.ts";
 export type { StoredRule } from "../../protocol/rules.ts";
+export type { StoredLink } from "../../protocol/links.ts";
 
-export class ConflictError extends Error {
-  override readonly name = "ConflictError";
-  constructor(
-    readonly field: "id" | "name" | "input",
-    readonly otherId: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export type RuleCollection = CollectionApi<RuleInput, StoredRule>;
+export type LinkStore = CollectionApi<LinkInput, StoredLink>;
 
-export interface RuleStore {
+/** The rules (its own methods, as before links, and `rules`) and the links (`links`), in one database. */
+export interface RuleStore extends RuleCollection {
   readonly kind: "sqlite" | "postgres";
   /** The PostgreSQL server, for the fleet's own tables (services/api/fleet/); none with SQLite. */
   readonly postgres?: PgBackend;
-  /** Ordered by createdAt, then id. */
-  list(): Promise<StoredRule[]>;
-  get(id: string): Promise<StoredRule | null>;
-  /** The rules with these ids that exist, in no particular order. */
-  getMany(ids: string[]): Promise<StoredRule[]>;
-  /** id → revision of every rule the node runs (its own and those for every node). */
-  revisions(node: string): Promise<Map<string, number>>;
-  /** id = rule.id ?? ruleId(rule). ConflictError when the id, name or input is taken. */
-  create(rule: RuleInput): Promise<StoredRule>;
-  /** Full replacement keeping id and createdAt; null for an unknown id. ConflictError when rule.id
-   *  differs from id, or the name or input belongs to another rule. */
-  replace(id: string, rule: RuleInput): Promise<StoredRule | null>;
-  /** With `revision`, only while the rule still has it: the undo of a create, which must not take
-   *  away what another node wrote since. */
-  delete(id: string, revision?: number): Promise<boolean>;
-  /** Puts a rule back exactly as it was (timestamps and revision too): the undo of a write the data
-   *  plane refused. Its revision was the rule's before, so a node that saw the undone one applies it
-   *  again. Only while the write undone is still the last (the rule has revision `over`, or with
-   *  null is absent) and nothing took its input or name since: in a fleet another node may have
-   *  written meanwhile, and that write stays. False when it did not put it back. */
-  restore(rule: StoredRule, over: number | null): Promise<boolean>;
-  /** Rules from a --config file, in one transaction: each is inserted, or updates the stored rule
-   *  with the same id, else the same name. `updated` counts only rules that changed. */
-  upsertMany(rules: RuleInput[]): Promise<{ inserted: number; updated: number }>;
+  readonly rules: RuleCollection;
+  readonly links: LinkStore;
+  /** A rules file's rules and links, in one transaction: each is inserted, or updates the stored
+   *  one with the same id, else the same name. The counts are of both; `updated` counts only
+   *  those that changed. */
+  upsertMany(rules: RuleInput[], links?: LinkInput[]): Promise<{ inserted: number; updated: number }>;
   close(): Promise<void>;
 }
 
@@ -57,182 +40,64 @@ const MIGRATIONS = join(import.meta.dir, "../../../drizzle");
 
 export async function openStore(opts: { databaseUrl?: string; stateDir: string }): Promise<RuleStore> {
   const url = opts.databaseUrl;
-  if (url && /^postgres(ql)?:\/\//.test(url)) return new Store(await openPostgres(url, join(MIGRATIONS, "pg")));
+  if (url && /^postgres(ql)?:\/\//.test(url)) return storeOn(await openPostgres(url, join(MIGRATIONS, "pg")));
   if (url) throw new Error(`DATABASE_URL must start with postgres:// or postgresql:// (got "${url.split(":")[0]}:…")`);
-  return new Store(openSqlite(opts.stateDir, join(MIGRATIONS, "sqlite")));
+  return storeOn(openSqlite(opts.stateDir, join(MIGRATIONS, "sqlite")));
 }
 
-/** What a rule will be stored as. */
-interface Wanted {
-  id: string;
-  /** The id was given, not derived from the input: a clash on it is reported before others. */
-  explicitId: boolean;
-  rule: Rule;
-}
-
-/** Stored bodies are parsed again so fields added to the schema later get their defaults. */
-const toStored = (r: Row): StoredRule => ({ ...ruleSchema.parse(r.body), id: r.id, revision: r.revision, createdAt: r.createdAt, updatedAt: r.updatedAt });
-
-function want(input: RuleInput): Wanted {
-  const rule = ruleSchema.parse(input);
-  return { id: ruleId(rule), explicitId: rule.id !== undefined, rule };
-}
-
-function row(w: Wanted, id: string, revision: number, createdAt: string, updatedAt: string): Row {
-  const { id: _, ...rest } = w.rule;
-  return { id, name: w.rule.name ?? null, inputKey: inputKey(w.rule), node: ruleNode(w.rule), revision, body: { id, ...rest }, createdAt, updatedAt };
-}
-
-const where = (node: string) => (node === "*" ? "every node" : `node ${node}`);
-
-/** Throws ConflictError if a rule other than `self` has w's id, name or input. */
-async function checkClashes(q: Queries, w: Wanted, id: string, self?: string): Promise<void> {
-  const key = inputKey(w.rule);
-  const others = (await q.clashes(id, w.rule.name, key)).filter((r) => r.id !== self);
-  const idClash = others.find((r) => r.id === id);
-  const nameClash = w.rule.name === undefined ? undefined : others.find((r) => r.name === w.rule.name);
-  // The same input on two nodes is two hosts' business; on a node both run on, a clash.
-  const inputClash = others.find((r) => r.inputKey === key && shareNode(r, w.rule));
-  if (idClash && w.explicitId) throw new ConflictError("id", idClash.id, `a rule with id "${id}" already exists`);
-  if (nameClash) throw new ConflictError("name", nameClash.id, `name "${w.rule.name}" is already used by rule ${nameClash.id}`);
-  if (inputClash) {
-    const nodes = inputClash.node === "*" && ruleNode(w.rule) === "*" ? "" : ` (it runs on ${where(inputClash.node)})`;
-    throw new ConflictError("input", inputClash.id, `input ${key} is already used by rule ${inputClash.id}${nodes}`);
-  }
-  if (idClash) throw new ConflictError("id", idClash.id, `a rule with id "${id}" already exists`);
+/** The store over any backend (tests use one in memory: memory.ts). */
+export function storeOn(db: Backend): RuleStore {
+  return new Store(db);
 }
 
 class Store implements RuleStore {
   readonly kind: "sqlite" | "postgres";
-  /** Parsed rows by id, while their updatedAt is the same: listing 5,000 rules parsed 5,000 bodies
-   *  per request. The objects are shared: callers copy before they change one. */
-  private readonly parsed = new Map<string, StoredRule>();
-
   readonly postgres?: PgBackend;
+  readonly rules: Collection<RuleInput, Rule, StoredRule, Row>;
+  readonly links: Collection<LinkInput, Link, StoredLink, LinkRow>;
+
   constructor(private readonly db: Backend) {
     this.kind = db.kind;
     if (db.kind === "postgres") this.postgres = db as PgBackend;
-  }
-
-  private stored(r: Row): StoredRule {
-    const hit = this.parsed.get(r.id);
-    if (hit && hit.revision === r.revision && hit.updatedAt === r.updatedAt && hit.createdAt === r.createdAt) return hit;
-    const s = toStored(r);
-    this.parsed.set(r.id, s);
-    return s;
+    const write = <T>(fn: (q: Queries, revision: number) => Promise<T>, noun: Noun) => this.write(fn, noun);
+    this.rules = new Collection(db, RULES, write);
+    this.links = new Collection(db, LINKS, write);
   }
 
   /** One transaction, which first bumps the store's revision (fn gets the new one): in PostgreSQL
-   *  that row's lock makes writers from every node take turns, so the clash checks, which a unique
-   *  constraint cannot make for a rule on every node, see every write before them. Every write checks
-   *  for clashes first; a unique violation from the database
-   *  means a concurrent writer got there between the check and the write, so the transaction is
-   *  run again, and its check then reports the clash as a ConflictError. */
-  private async write<T>(fn: (q: Queries, revision: number) => Promise<T>): Promise<T> {
+   *  that row's lock makes writers from every node take turns, so the clash checks, which no
+   *  constraint can make (a rule or link for every node against the others, a link's interfaces
+   *  against the rules' inputs), see every write before them. A unique violation from the
+   *  database means a concurrent writer got there between the check and the write anyway, so the
+   *  transaction is run again, and its check then reports the clash as a ConflictError. */
+  private async write<T>(fn: (q: Queries, revision: number) => Promise<T>, noun: Noun): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.db.write(async (q) => fn(q, await q.bump()));
       } catch (e) {
         if (!this.db.isUniqueViolation(e)) throw e;
-        if (attempt >= 5) throw new ConflictError("input", "", "the rule clashes with a concurrently changed rule; try again");
+        if (attempt >= 5) throw new ConflictError(noun === "rule" ? "input" : "a", "", `the ${noun} clashes with a concurrently changed ${noun}; try again`);
       }
     }
   }
 
-  async list(): Promise<StoredRule[]> {
-    const rows = await this.db.read((q) => q.list());
-    if (this.parsed.size > rows.length * 2) this.parsed.clear(); // deleted rules go now and then
-    return rows.map((r) => this.stored(r));
-  }
+  list = () => this.rules.list();
+  get = (id: string) => this.rules.get(id);
+  getMany = (ids: string[]) => this.rules.getMany(ids);
+  revisions = (node: string) => this.rules.revisions(node);
+  create = (rule: RuleInput) => this.rules.create(rule);
+  replace = (id: string, rule: RuleInput) => this.rules.replace(id, rule);
+  delete = (id: string, revision?: number) => this.rules.delete(id, revision);
+  restore = (rule: StoredRule, over: number | null) => this.rules.restore(rule, over);
 
-  async get(id: string): Promise<StoredRule | null> {
-    const r = await this.db.read((q) => q.get(id));
-    return r ? this.stored(r) : null;
-  }
-
-  async getMany(ids: string[]): Promise<StoredRule[]> {
-    if (!ids.length) return [];
-    return (await this.db.read((q) => q.getMany(ids))).map((r) => this.stored(r));
-  }
-
-  revisions(node: string): Promise<Map<string, number>> {
-    return this.db.read((q) => q.revisions(node));
-  }
-
-  async create(rule: RuleInput): Promise<StoredRule> {
-    const w = want(rule);
+  upsertMany(rules: RuleInput[], links: LinkInput[] = []): Promise<{ inserted: number; updated: number }> {
     return this.write(async (q, revision) => {
-      await checkClashes(q, w, w.id);
-      const now = new Date().toISOString();
-      const r = row(w, w.id, revision, now, now);
-      await q.insert(r);
-      return toStored(r);
-    });
-  }
-
-  async replace(id: string, rule: RuleInput): Promise<StoredRule | null> {
-    const w = want(rule);
-    if (rule.id !== undefined && rule.id !== id) throw new ConflictError("id", rule.id, `the rule's id "${rule.id}" is not "${id}"`);
-    return this.write(async (q, revision) => {
-      const old = await q.get(id);
-      if (!old) return null;
-      await checkClashes(q, { ...w, id }, id, id);
-      const r = row(w, id, revision, old.createdAt, new Date().toISOString());
-      await q.update(id, r);
-      return toStored(r);
-    });
-  }
-
-  async delete(id: string, revision?: number): Promise<boolean> {
-    return this.write(async (q) => {
-      if (revision !== undefined && (await q.get(id))?.revision !== revision) return false;
-      return q.remove(id);
-    });
-  }
-
-  async restore(r: StoredRule, over: number | null): Promise<boolean> {
-    // Without the server's fields: the rule schema is strict, and would refuse createdAt.
-    const w = want(withoutServerFields(r) as RuleInput);
-    const stored = row(w, r.id, r.revision, r.createdAt, r.updatedAt);
-    return this.write(async (q) => {
-      const now = await q.get(r.id);
-      if ((now?.revision ?? null) !== over) return false;
-      try {
-        await checkClashes(q, { ...w, id: r.id }, r.id, r.id);
-      } catch (e) {
-        if (e instanceof ConflictError) return false;
-        throw e;
-      }
-      if (now) await q.update(r.id, stored);
-      else await q.insert(stored);
-      return true;
-    });
-  }
-
-  async upsertMany(rules: RuleInput[]): Promise<{ inserted: number; updated: number }> {
-    const wanted = rules.map(want);
-    return this.write(async (q, revision) => {
-      let inserted = 0;
-      let updated = 0;
-      for (const w of wanted) {
-        const now = new Date().toISOString();
-        const old = (await q.get(w.id)) ?? (w.rule.name !== undefined ? await q.byName(w.rule.name) : undefined);
-        if (!old) {
-          await checkClashes(q, w, w.id);
-          await q.insert(row(w, w.id, revision, now, now));
-          inserted++;
-          continue;
-        }
-        // Matched by name: the stored rule keeps its id unless the file gives one.
-        const id = w.explicitId ? w.id : old.id;
-        await checkClashes(q, w, id, old.id);
-        const r = row(w, id, revision, old.createdAt, now);
-        if (r.id === old.id && JSON.stringify(r.body) === JSON.stringify(old.body)) continue;
-        await q.update(old.id, r);
-        updated++;
-      }
-      return { inserted, updated };
-    });
+      const r = await this.rules.upsert(q, revision, rules);
+      const l = await this.links.upsert(q, revision, links);
+      await this.rules.checkCrossClashes(q, r.written);
+      await this.links.checkCrossClashes(q, l.written);
+      return { inserted: r.inserted + l.inserted, updated: r.updated + l.updated };
+    }, "rule");
   }
 
   close(): Promise<void> {

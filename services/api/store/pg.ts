@@ -1,54 +1,70 @@
 // PostgreSQL through a node-postgres pool. Migrations run under an advisory lock, so several
-// processes may start at once. A server that cannot be reached is a StoreUnreachableError (503),
-// one that refuses writes (disk full, read-only) a StoreUnavailableError (507); both name it.
+// processes may start at once; writers take turns on the store_revision row (index.ts). A server
+// that cannot be reached is a StoreUnreachableError (503), one that refuses writes (disk full,
+// read-only) a StoreUnavailableError (507); both name it.
 import { asc, eq, inArray, or, sql } from "drizzle-orm";
 import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
 import { migrate } from "drizzle-orm/node-postgres/migrator";
 import pg from "pg";
 import { parse as parsePg } from "pg-connection-string";
-import { findCause, type Backend, type Queries, type Row } from "./backend.ts";
+import { CHUNK, findCause, inputKeyPrefix, type Backend, type BaseRow, type LinkRow, type Queries, type Row, type TableQueries } from "./backend.ts";
 import { StoreUnavailableError, StoreUnreachableError } from "./errors.ts";
-import { rules, storeRevision } from "./schema.pg.ts";
+import { links, rules, storeRevision } from "./schema.pg.ts";
 
 /** pg_advisory_lock key for migrations ("mcrelay" in ASCII). */
 const MIGRATION_LOCK = 0x6d6372656c6179;
-/** Ids per query, well under the protocol's 65,535 parameters. */
-const CHUNK = 5000;
 
 type Db = Pick<NodePgDatabase, "select" | "insert" | "update" | "delete">;
-type DbRow = typeof rules.$inferSelect;
+type DbRow<R> = Omit<R, "createdAt" | "updatedAt"> & { createdAt: Date; updatedAt: Date };
 
-const fromDb = (r: DbRow): Row => ({ ...r, createdAt: r.createdAt.toISOString(), updatedAt: r.updatedAt.toISOString() });
-const toDb = (r: Row): DbRow => ({ ...r, createdAt: new Date(r.createdAt), updatedAt: new Date(r.updatedAt) });
+/** Rows as the database gives them (dates as Date) -> rows with ISO dates. */
+const fromDb = <R extends BaseRow<unknown>>(rs: unknown[]): R[] =>
+  (rs as DbRow<R>[]).map((r) => ({ ...r, createdAt: r.createdAt.toISOString(), updatedAt: r.updatedAt.toISOString() }) as unknown as R);
+const toDb = <R extends BaseRow<unknown>>(r: R): DbRow<R> => ({ ...r, createdAt: new Date(r.createdAt), updatedAt: new Date(r.updatedAt) });
 
-function queries(db: Db): Queries {
+/** The queries both tables answer alike. */
+function table<R extends BaseRow<unknown>>(db: Db, t: typeof rules | typeof links): TableQueries<R> {
+  // drizzle's builders do not take a union of tables; every member has these columns.
+  const x = t as typeof rules;
+  const rows = fromDb<R>;
   return {
-    list: async () => (await db.select().from(rules).orderBy(asc(rules.createdAt), asc(rules.id))).map(fromDb),
-    get: async (id) => (await db.select().from(rules).where(eq(rules.id, id))).map(fromDb)[0],
+    list: async () => rows(await db.select().from(x).orderBy(asc(x.createdAt), asc(x.id))),
+    get: async (id) => rows(await db.select().from(x).where(eq(x.id, id)))[0],
     getMany: async (ids) => {
-      const out: Row[] = [];
-      for (let i = 0; i < ids.length; i += CHUNK) out.push(...(await db.select().from(rules).where(inArray(rules.id, ids.slice(i, i + CHUNK)))).map(fromDb));
+      const out: R[] = [];
+      for (let i = 0; i < ids.length; i += CHUNK) out.push(...rows(await db.select().from(x).where(inArray(x.id, ids.slice(i, i + CHUNK)))));
       return out;
     },
     revisions: async (node) =>
-      new Map((await db.select({ id: rules.id, revision: rules.revision }).from(rules).where(inArray(rules.node, ["*", node]))).map((r) => [r.id, r.revision])),
+      new Map((await db.select({ id: x.id, revision: x.revision }).from(x).where(inArray(x.node, ["*", node]))).map((r) => [r.id, r.revision])),
+    byName: async (name) => rows(await db.select().from(x).where(eq(x.name, name)))[0],
+    insert: async (row) => void (await db.insert(x).values(toDb(row) as unknown as typeof rules.$inferInsert)),
+    update: async (id, row) => void (await db.update(x).set(toDb(row) as unknown as typeof rules.$inferInsert).where(eq(x.id, id))),
+    remove: async (id) => (await db.delete(x).where(eq(x.id, id)).returning({ id: x.id })).length > 0,
+  };
+}
+
+function queries(db: Db): Queries {
+  return {
+    rules: {
+      ...table<Row>(db, rules),
+      clashes: async (id, name, inputKey) =>
+        fromDb<Row>(await db.select().from(rules).where(or(eq(rules.id, id), name === undefined ? undefined : eq(rules.name, name), eq(rules.inputKey, inputKey)))),
+      inputsOn: async (ifnames) =>
+        fromDb<Row>(await db.select().from(rules).where(or(...ifnames.map((n) => sql`substr(${rules.inputKey}, 1, ${inputKeyPrefix(n).length}::int) = ${inputKeyPrefix(n)}`)))),
+    },
+    links: {
+      ...table<LinkRow>(db, links),
+      clashes: async (c) =>
+        fromDb<LinkRow>(await db.select().from(links).where(or(c.id === undefined ? undefined : eq(links.id, c.id), c.name === undefined ? undefined : eq(links.name, c.name),
+          inArray(links.a, c.ifnames), inArray(links.b, c.ifnames)))),
+    },
     bump: async () => {
       const [r] = await db.insert(storeRevision).values({ id: 1, value: 1 })
         .onConflictDoUpdate({ target: storeRevision.id, set: { value: sql`${storeRevision.value} + 1` } })
         .returning({ value: storeRevision.value });
       return r!.value;
     },
-    byName: async (name) => (await db.select().from(rules).where(eq(rules.name, name))).map(fromDb)[0],
-    clashes: async (id, name, inputKey) =>
-      (
-        await db
-          .select()
-          .from(rules)
-          .where(or(eq(rules.id, id), name === undefined ? undefined : eq(rules.name, name), eq(rules.inputKey, inputKey)))
-      ).map(fromDb),
-    insert: async (row) => void (await db.insert(rules).values(toDb(row))),
-    update: async (id, row) => void (await db.update(rules).set(toDb(row)).where(eq(rules.id, id))),
-    remove: async (id) => (await db.delete(rules).where(eq(rules.id, id)).returning({ id: rules.id })).length > 0,
   };
 }
 

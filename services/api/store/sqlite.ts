@@ -8,14 +8,11 @@ import { Database } from "bun:sqlite";
 import { mkdirSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { asc, eq, inArray, or, sql } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/bun-sqlite";
+import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { migrate } from "drizzle-orm/bun-sqlite/migrator";
-import { findCause, type Backend, type Queries, type Row } from "./backend.ts";
+import { CHUNK, findCause, inputKeyPrefix, type Backend, type Queries, type TableQueries } from "./backend.ts";
 import { StoreUnavailableError } from "./errors.ts";
-import { rules, storeRevision } from "./schema.sqlite.ts";
-
-/** Ids per query, under SQLite's limit on parameters. */
-const CHUNK = 5000;
+import { links, rules, storeRevision } from "./schema.sqlite.ts";
 
 /** SQLite's "database or disk is full" and I/O errors, as an error that names the file and why. */
 function translate(e: unknown, file: string): unknown {
@@ -24,6 +21,28 @@ function translate(e: unknown, file: string): unknown {
   if (code === "SQLITE_FULL") return new StoreUnavailableError(`the rule store ${file} cannot be written: no space left on device (ENOSPC)`);
   if (code?.startsWith("SQLITE_IOERR") || code === "SQLITE_READONLY") return new StoreUnavailableError(`the rule store ${file} cannot be written: ${code}`);
   return e;
+}
+
+/** The queries both tables answer alike. */
+function table<T extends typeof rules | typeof links>(db: BunSQLiteDatabase, t: T): TableQueries<T["$inferSelect"]> {
+  // drizzle's builders do not take a union of tables; every member has these columns.
+  const x = t as typeof rules;
+  type R = T["$inferSelect"];
+  return {
+    list: async () => db.select().from(x).orderBy(asc(x.createdAt), asc(x.id)).all() as R[],
+    get: async (id) => db.select().from(x).where(eq(x.id, id)).get() as R | undefined,
+    getMany: async (ids) => {
+      const out: R[] = [];
+      for (let i = 0; i < ids.length; i += CHUNK) out.push(...(db.select().from(x).where(inArray(x.id, ids.slice(i, i + CHUNK))).all() as R[]));
+      return out;
+    },
+    revisions: async (node) =>
+      new Map(db.select({ id: x.id, revision: x.revision }).from(x).where(inArray(x.node, ["*", node])).all().map((r) => [r.id, r.revision])),
+    byName: async (name) => db.select().from(x).where(eq(x.name, name)).get() as R | undefined,
+    insert: async (row) => void db.insert(x).values(row as typeof rules.$inferInsert).run(),
+    update: async (id, row) => void db.update(x).set(row as typeof rules.$inferInsert).where(eq(x.id, id)).run(),
+    remove: async (id) => db.delete(x).where(eq(x.id, id)).returning({ id: x.id }).all().length > 0,
+  };
 }
 
 class Lock {
@@ -59,29 +78,23 @@ export function openSqlite(stateDir: string, migrationsFolder: string): Backend 
   }
 
   const q: Queries = {
-    list: async () => db.select().from(rules).orderBy(asc(rules.createdAt), asc(rules.id)).all(),
-    get: async (id) => db.select().from(rules).where(eq(rules.id, id)).get(),
-    getMany: async (ids) => {
-      const out = [];
-      for (let i = 0; i < ids.length; i += CHUNK) out.push(...db.select().from(rules).where(inArray(rules.id, ids.slice(i, i + CHUNK))).all());
-      return out;
+    rules: {
+      ...table(db, rules),
+      clashes: async (id, name, inputKey) =>
+        db.select().from(rules).where(or(eq(rules.id, id), name === undefined ? undefined : eq(rules.name, name), eq(rules.inputKey, inputKey))).all(),
+      inputsOn: async (ifnames) =>
+        db.select().from(rules).where(or(...ifnames.map((n) => sql`substr(${rules.inputKey}, 1, ${inputKeyPrefix(n).length}) = ${inputKeyPrefix(n)}`))).all(),
     },
-    revisions: async (node) =>
-      new Map(db.select({ id: rules.id, revision: rules.revision }).from(rules).where(inArray(rules.node, ["*", node])).all().map((r) => [r.id, r.revision])),
+    links: {
+      ...table(db, links),
+      clashes: async (c) =>
+        db.select().from(links).where(or(c.id === undefined ? undefined : eq(links.id, c.id), c.name === undefined ? undefined : eq(links.name, c.name),
+          inArray(links.a, c.ifnames), inArray(links.b, c.ifnames))).all(),
+    },
     bump: async () =>
       db.insert(storeRevision).values({ id: 1, value: 1 })
         .onConflictDoUpdate({ target: storeRevision.id, set: { value: sql`${storeRevision.value} + 1` } })
         .returning({ value: storeRevision.value }).get()!.value,
-    byName: async (name) => db.select().from(rules).where(eq(rules.name, name)).get(),
-    clashes: async (id, name, inputKey) =>
-      db
-        .select()
-        .from(rules)
-        .where(or(eq(rules.id, id), name === undefined ? undefined : eq(rules.name, name), eq(rules.inputKey, inputKey)))
-        .all(),
-    insert: async (row) => void db.insert(rules).values(row).run(),
-    update: async (id, row) => void db.update(rules).set(row).where(eq(rules.id, id)).run(),
-    remove: async (id) => db.delete(rules).where(eq(rules.id, id)).returning({ id: rules.id }).all().length > 0,
   };
 
   let lock = locks.get(file);

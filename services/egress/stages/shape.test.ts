@@ -15,7 +15,7 @@ describe("shape", () => {
   test("1 Mbit/s: 1,000 frames of 1,250 B offered at once leave at the rate, the rest beyond the queue dropped", () => {
     const h = harness({ bps: 1e6, queueMs: 50, limit: 4096 }, () => 1250); // 10 kbit a frame: 100 a second
     for (let i = 0; i < 1000; i++) h.s.push(i);
-    // The bucket's 2 ms burst (at least one frame) goes at once; 50 ms of queue holds 5 more.
+    // The bucket's 10 ms burst (one frame) goes at once; 50 ms of queue holds 5 more.
     expect(h.sent.length).toBe(1);
     expect(h.dropped.length).toBe(1000 - 1 - 5);
     for (let t = 1; t <= 1000; t++) h.at(t);

@@ -14,7 +14,9 @@ export const shape: StageFactory<{ pps?: number; bps?: number; queueMs: number; 
   let queuedBits = 0;
   const maxBits = bps ? (bps * queueMs) / 1000 : Infinity;
   const maxPkts = pps ? Math.max(1, Math.floor((pps * queueMs) / 1000)) : limit;
-  const burstS = 0.002; // 2 ms, at least a full-size frame's worth
+  // 10 ms (at least a full-size frame): the egress loop may wake a few ms late on a busy host, and
+  // tokens that overflow a smaller bucket meanwhile are rate lost for good.
+  const burstS = 0.01;
   const pCap = pps ? Math.max(1, pps * burstS) : 0;
   const bCap = bps ? Math.max(1514 * 8, bps * burstS) : 0;
   let pTokens = pCap;

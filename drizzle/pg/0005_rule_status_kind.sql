@@ -1,0 +1,2 @@
+ALTER TABLE "rule_status" DROP CONSTRAINT "rule_status_rule_id_node_pk";--> statement-breakpoint
+ALTER TABLE "rule_status" ADD CONSTRAINT "rule_status_kind_rule_id_node_pk" PRIMARY KEY("kind","rule_id","node");

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { LATENCY_BUCKETS_S, LATENCY_WORDS } from "./layout.ts";
-import { LatencyWriter, addHistogram, collectLatency, emptyHistogram, quantileBound } from "./latency.ts";
+import { LatencyWriter, addHistogram, collectLatency, emptyHistogram, histogramDelta, quantile, quantileBound } from "./latency.ts";
 
 describe("latency histograms", () => {
   const rules = 4;
@@ -37,5 +37,28 @@ describe("latency histograms", () => {
     expect(quantileBound(h, 0.5)).toBe(2e-5);
     expect(quantileBound(h, 0.99)).toBe(5e-4);
     expect(quantileBound(emptyHistogram(), 0.5)).toBeNull();
+  });
+});
+
+describe("latency quantiles over a window", () => {
+  test("interpolated within the bucket, as histogram_quantile does; a window is the difference of two readings", () => {
+    const buf = new ArrayBuffer(8 * LATENCY_WORDS);
+    const w = new LatencyWriter(buf, 0, 1);
+    const read = () => {
+      const h = emptyHistogram();
+      addHistogram(h, buf, 0, 0);
+      return h;
+    };
+    for (let i = 0; i < 100; i++) w.add(0, 1e6); // 1 ms: the (0.5 ms, 1 ms] bucket
+    const before = read();
+    for (let i = 0; i < 50; i++) w.add(0, 12_000); // (10, 20] µs
+    for (let i = 0; i < 50; i++) w.add(0, 30_000); // (20, 50] µs
+    const h = histogramDelta(read(), before);
+    expect(h.counts.reduce((a, b) => a + b, 0)).toBe(100);
+    expect(quantile(h, 0.5)).toBeCloseTo(2e-5, 12); // the top of (10, 20]
+    expect(quantile(h, 0.75)).toBeCloseTo(3.5e-5, 12); // half way through (20, 50]
+    expect(quantile(histogramDelta(read(), read()), 0.5)).toBeNull();
+    w.add(0, 5e9);
+    expect(quantile(histogramDelta(read(), read()), 0.99)).toBeNull();
   });
 });

@@ -64,3 +64,29 @@ export function quantileBound(h: LatencyHistogram, q: number): number | null {
   for (let b = 0; b <= NB; b++) if ((seen += h.counts[b]) >= rank) return b < NB ? LATENCY_BUCKETS_S[b] : Infinity;
   return Infinity;
 }
+
+/** The histogram of what came between two readings of one rule's (after minus before). */
+export function histogramDelta(after: LatencyHistogram, before: LatencyHistogram | undefined): LatencyHistogram {
+  if (!before) return after;
+  return { counts: after.counts.map((c, i) => c - before.counts[i]!), sumSeconds: after.sumSeconds - before.sumSeconds };
+}
+
+/**
+ * Quantile q (s) estimated as Prometheus' histogram_quantile does: linear within the bucket that
+ * holds it (the first bucket from 0); above every bound, the last bound. null when empty.
+ */
+export function quantile(h: LatencyHistogram, q: number): number | null {
+  const total = h.counts.reduce((a, b) => a + b, 0);
+  if (total <= 0) return null;
+  const rank = q * total;
+  let seen = 0;
+  for (let b = 0; b < NB; b++) {
+    const n = h.counts[b]!;
+    if (n > 0 && seen + n >= rank) {
+      const lo = b === 0 ? 0 : LATENCY_BUCKETS_S[b - 1]!;
+      return lo + (LATENCY_BUCKETS_S[b]! - lo) * ((rank - seen) / n);
+    }
+    seen += n;
+  }
+  return LATENCY_BUCKETS_S[NB - 1]!;
+}

@@ -46,8 +46,8 @@ export function readTune(env: Record<string, string | undefined> = process.env) 
     /** AF_PACKET ring of each input: block size (KiB) and block count. */
     blockKiB: int("MCRELAY_TUNE_BLOCK_KIB", 128, 8, 4096),
     blocks: int("MCRELAY_TUNE_BLOCKS", 256, 2, 65536),
-    /** Ingress's longest hold (µs) at high rates, reached at 300k frames/s (services/ingress/moderation.ts); 0: never hold. */
-    holdUs: int("MCRELAY_TUNE_HOLD_US", 200, 0, 10_000),
+    /** Ingress's longest hold (µs) at high rates, reached at 150k frames/s (services/ingress/moderation.ts); 0: never hold. */
+    holdUs: int("MCRELAY_TUNE_HOLD_US", 1000, 0, 10_000),
     /** Workers' EEVDF time slice (µs; 0: the kernel's default): shorter wins the CPU sooner on wake-up. */
     sliceUs: int("MCRELAY_TUNE_SLICE_US", 0, 0, 100_000),
     /** Raw egress: frames straight to the driver (PACKET_QDISC_BYPASS), past the interface's qdisc. */

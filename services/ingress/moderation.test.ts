@@ -3,15 +3,17 @@ import { FULL_RATE, HOLD_MAX_US, Moderation, holdUs } from "./moderation.ts";
 
 describe("ingress moderation", () => {
   test("no hold at low rates: each frame wakes ingress", () => {
-    for (const r of [0, 1000, 20_000, 35_000]) expect(holdUs(r)).toBe(0);
+    for (const r of [0, 1000, 20_000, 28_000]) expect(holdUs(r)).toBe(0);
   });
 
   test("above, a hold that grows with the rate to its maximum, and only when a frame is due within it", () => {
-    expect(holdUs(50_000)).toBe(Math.round((HOLD_MAX_US * 50_000) / FULL_RATE));
+    expect(holdUs(30_000)).toBe(40);
+    expect(holdUs(50_000)).toBe(Math.round(HOLD_MAX_US * (50_000 / FULL_RATE) ** 2)); // 111 µs
+    expect(holdUs(100_000)).toBe(444);
     expect(holdUs(100_000)).toBeGreaterThan(holdUs(50_000));
     expect(holdUs(FULL_RATE)).toBe(HOLD_MAX_US);
     expect(holdUs(10 * FULL_RATE)).toBe(HOLD_MAX_US);
-    for (const r of [40_000, 100_000, FULL_RATE]) expect((r * holdUs(r)) / 1e6).toBeGreaterThanOrEqual(1);
+    for (const r of [30_000, 100_000, FULL_RATE]) expect((r * holdUs(r)) / 1e6).toBeGreaterThanOrEqual(1);
     expect(holdUs(FULL_RATE, 0)).toBe(0);
   });
 

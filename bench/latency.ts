@@ -68,7 +68,14 @@ try {
     for (const v of variants) {
       const dir = join(work, `${v.name}-${round}`);
       mkdirSync(dir);
-      const relay = await v.start(topo, dir, { workers: 1, repo, traceRatio });
+      // A relay that did not get ready (a worker slower than the supervisor's 10 s to start, on a
+      // machine other jobs load) is tried once more in a fresh directory before the run gives up.
+      const relay = await v.start(topo, dir, { workers: 1, repo, traceRatio }).catch((e) => {
+        log(`round ${round} ${v.name}: ${String(e).split("\n")[0]}; starting it again`);
+        const again = join(work, `${v.name}-${round}-again`);
+        mkdirSync(again);
+        return v.start(topo, again, { workers: 1, repo, traceRatio });
+      });
       try {
         const no = relay.stateDir ? (JSON.parse(readFileSync(join(relay.stateDir, "status.json"), "utf8")).rules?.[0]?.no ?? 0) : 0;
         const records = relay.stateDir ? new RelayRecords(relay.stateDir, no) : null;

@@ -51,7 +51,7 @@ export function latencyReport(cells: Cell[], meta: { command: string; date: stri
   out.push("Method: the bench:relay topology (`src —veth— relay —veth— dst`), one iperf 2 sender and receiver for every variant. The sender stamps",
     "each datagram as it sends it (`--trip-times`), the receiver takes the kernel's receive stamp and keeps a histogram of 1 µs bins: the",
     "latency of a packet is its trip from the sender's `write` to the receiver's kernel. *Added* is a relay's percentile minus the kernel's",
-    "(smcroute) in the same round, rate and size: what the relay costs over the kernel's own forwarding. **mcrelay**: defaults; **mcrelay-ll**:",
+    "(smcroute) in the same round, rate and size: what the relay costs over the kernel's own forwarding. **mcrelay**: defaults; **mcrelay-v3**: `MCRELAY_TUNE_RING=v3` (the block ring, the default before issue 17); **mcrelay-ll**:",
     `\`--low-latency\` (auto: both workers busy-poll on the highest-numbered CPU). Both with \`traceSampleRatio\` ${meta.traceRatio}, for the stage records below.`,
     "*CPU*: the relay's processes' CPU time per delivered packet, and as cores (CPU time per second).", "");
   for (const size of meta.sizes) {

@@ -23,7 +23,7 @@ describe("Prometheus files", () => {
   test("promtool check rules: the alert rules are valid", () => {
     const r = promtool("check", "rules", ALERTS);
     expect(r).toMatchObject({ code: 0 });
-    expect(r.out).toContain("SUCCESS: 6 rules found");
+    expect(r.out).toContain("SUCCESS: 7 rules found");
   });
 
   test("promtool test rules: each alert fires on what should fire it, with its text", () => {

@@ -15,6 +15,7 @@ commands:
   export                                     print every rule and link as a rules file
   stats   [--json]                           counters per rule and worker
   top     [--once]                           live rules, rates, drops and workers (every second)
+  capture ID [--link] [--count N] [-w FILE]  a pcap of a rule's (link's) next packets
           (API address and token: --api ADDR --token T, or MCRELAY_API / MCRELAY_API_TOKEN,
            or --state-dir DIR of a local relay, default ${DEFAULT_STATE_DIR})
   gen     traffic generator
@@ -89,7 +90,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     switch (cmd) {
       case "start": return await start(rest);
-      case "rules": case "links": case "apply": case "export": case "stats": case "top":
+      case "rules": case "links": case "apply": case "export": case "stats": case "top": case "capture":
         return await (await import("../cli/index.ts")).main(cmd, rest);
       case "gen": return await (await import("../lab/gen.ts")).main(rest);
       case "sink": return await (await import("../lab/sink.ts")).main(rest);

@@ -112,21 +112,34 @@ export class Client {
 
   /** The parsed JSON body (null for 204); ApiError for any other status. */
   async request<T = any>(method: string, path: string, body?: unknown): Promise<T> {
+    // A write answers once the data plane has applied it, which may take seconds.
+    const res = await this.send(method, path, body, AbortSignal.timeout(60_000));
+    const text = await res.text();
+    return this.answer<T>(res, text);
+  }
+
+  /** A streamed answer (a capture): the response when it is 2xx, else ApiError as request(). */
+  async stream(path: string, signal?: AbortSignal): Promise<Response> {
+    const res = await this.send("GET", path, undefined, signal);
+    if (res.ok) return res;
+    return this.answer(res, await res.text());
+  }
+
+  private async send(method: string, path: string, body: unknown, signal: AbortSignal | undefined): Promise<Response> {
     const { endpoint, token } = this.target;
     const headers: Record<string, string> = { authorization: `Bearer ${token}` };
     if (body !== undefined) headers["content-type"] = "application/json";
-    let res: Response;
     try {
-      res = await fetch(endpoint.base + path, {
-        method, headers, body: body === undefined ? undefined : JSON.stringify(body),
-        // A write answers once the data plane has applied it, which may take seconds.
-        signal: AbortSignal.timeout(60_000),
+      return await fetch(endpoint.base + path, {
+        method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal,
         ...(endpoint.unix ? { unix: endpoint.unix } : {}),
       } as RequestInit);
     } catch (e) {
       throw new UnreachableError(`cannot reach the API at ${endpoint.label} (address from ${this.target.addrFrom}): ${reason(e, endpoint)}`);
     }
-    const text = await res.text();
+  }
+
+  private answer<T>(res: Response, text: string): T {
     let parsed: any = null;
     try {
       parsed = text ? JSON.parse(text) : null;
@@ -136,7 +149,7 @@ export class Client {
     if (res.ok) return parsed as T;
     const err = typeof parsed?.error === "string" ? parsed.error : `HTTP ${res.status} ${res.statusText}${text ? `: ${text.slice(0, 200)}` : ""}`;
     const issues: Issue[] = Array.isArray(parsed?.issues) ? parsed.issues : [];
-    const hint = res.status === 401 ? `token from ${this.target.tokenFrom}, sent to ${endpoint.label}` : undefined;
+    const hint = res.status === 401 ? `token from ${this.target.tokenFrom}, sent to ${this.target.endpoint.label}` : undefined;
     throw new ApiError(res.status, err, issues, hint);
   }
 }

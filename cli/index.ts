@@ -1,5 +1,6 @@
-// The API client commands: rules, links, apply, export, stats (dispatched here from bin/mcrelay.ts).
+// The API client commands: rules, links, apply, export, stats, top, capture (dispatched here from bin/mcrelay.ts).
 import { apply, exportRules } from "./apply.ts";
+import { CAPTURE_USAGE, capture } from "./capture.ts";
 import { edit } from "./edit.ts";
 import { CliError, UsageError, describeError } from "./errors.ts";
 import { print } from "./format.ts";
@@ -30,6 +31,7 @@ const USAGE = {
   export: `usage: mcrelay export
   Prints every rule and link as a rules file that apply -f accepts.`,
   top: TOP_USAGE,
+  capture: CAPTURE_USAGE,
   stats: `usage: mcrelay stats
   Counters and rates per rule and worker; without a reachable API, read from the shared memory of
   the relay running with --state-dir DIR.`,
@@ -41,7 +43,7 @@ const SUBCOMMANDS: Record<"rules" | "links", Sub> = {
   links: { ls: links.ls, list: links.ls, show: links.show, get: links.show, add: links.add, rm: links.rm, delete: links.rm, set: links.set },
 };
 
-export async function main(cmd: "rules" | "links" | "apply" | "export" | "stats" | "top", argv: string[]): Promise<number> {
+export async function main(cmd: "rules" | "links" | "apply" | "export" | "stats" | "top" | "capture", argv: string[]): Promise<number> {
   const usage = `${USAGE[cmd]}\n${COMMON_USAGE}`;
   if (argv.includes("--help") || argv.includes("-h")) {
     await print(usage);
@@ -59,6 +61,7 @@ export async function main(cmd: "rules" | "links" | "apply" | "export" | "stats"
       case "export": return await exportRules(argv);
       case "stats": return await stats(argv);
       case "top": return await top(argv);
+      case "capture": return await capture(argv);
     }
   } catch (e) {
     if (e instanceof UsageError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {

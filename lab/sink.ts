@@ -8,8 +8,10 @@ import { ifaceAddr, isMulticast, UsageError } from "./gen.ts";
 import { checkPayload } from "./payload.ts";
 
 const USAGE = `usage: sink --group G --port P [--interface IF] [--expect N] [--flows K] [--timeout MS]
-            [--idle MS] [--record-seqs] [--json]
-  G may be IPv4 or IPv6 (multicast, or this host's unicast address).`;
+            [--idle MS] [--record-seqs] [--record-times] [--json]
+  G may be IPv4 or IPv6 (multicast, or this host's unicast address).
+  --record-seqs: the report lists flow 0's sequence numbers as they arrived (seqs);
+  --record-times: and [seq, sent, received] of each (times; CLOCK_MONOTONIC ns, one host).`;
 
 const LINGER_MS = 300; // after --expect is met, to still catch late duplicates
 const CHUNK_BITS = 1 << 16;
@@ -66,6 +68,7 @@ function parse(argv: string[]) {
       timeout: { type: "string" },
       idle: { type: "string" },
       "record-seqs": { type: "boolean", default: false },
+      "record-times": { type: "boolean", default: false },
       json: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -87,6 +90,7 @@ function parse(argv: string[]) {
     timeoutMs: int("timeout", v.timeout, 30000, 1),
     idleMs: int("idle", v.idle, 2000, 1),
     recordSeqs: v["record-seqs"],
+    recordTimes: v["record-times"],
     json: v.json,
   };
 }
@@ -115,6 +119,7 @@ export async function main(argv: string[]): Promise<number> {
   let lat = new Float64Array(Math.max(1024, opts.expect ?? 0));
   let nLat = 0;
   const seqs: number[] = [];
+  const times: [number, number, number][] = [];
   let lastAt = 0;
   let doneAt = 0; // when --expect unique packets had arrived
 
@@ -144,6 +149,7 @@ export async function main(argv: string[]): Promise<number> {
     if (p.seq < f.maxSeq) f.outOfOrder++;
     else f.maxSeq = p.seq;
     if (opts.recordSeqs && p.flow === 0) seqs.push(p.seq);
+    if (opts.recordTimes && p.flow === 0) times.push([p.seq, p.tNs, now]);
     if (p.ok) {
       if (nLat === lat.length) {
         const bigger = new Float64Array(lat.length * 2);
@@ -225,6 +231,7 @@ export async function main(argv: string[]): Promise<number> {
     senders: [...senders],
   };
   if (opts.recordSeqs) report.seqs = seqs;
+  if (opts.recordTimes) report.times = times;
 
   if (opts.json) console.log(JSON.stringify(report));
   else {

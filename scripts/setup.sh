@@ -23,8 +23,8 @@ done
 runtime=(liburing-dev libc6-dev util-linux iproute2 nftables)
 # Tests only: a real PostgreSQL server (initdb), headless Chromium (the dashboard test),
 # promtool (the alert rules), systemd-analyze and systemd-nspawn (the unit file, run by systemd),
-# ping (what crosses a link), iptables (shape's iptables path).
-testing=(postgresql chromium prometheus systemd systemd-container iputils-ping iptables)
+# ping (what crosses a link), iptables (shape's iptables path), tcpdump (reads captures back).
+testing=(postgresql chromium prometheus systemd systemd-container iputils-ping iptables tcpdump)
 
 if [ $list -eq 1 ]; then
   echo "debian: ${runtime[*]}$([ $test_deps -eq 1 ] && echo " ${testing[*]}")"

@@ -1,5 +1,6 @@
 // The dashboard (GET /, /api/v1/events) and `mcrelay top` against a real relay with traffic:
-//   src --veth-- relay --veth-- dst;  ui: a namespace with only loopback, where a headless
+//   src --veth-- relay --veth-- dst;  lx --veth-- [la0 relay lb0] --veth-- ly (for a link);
+//   ui: a namespace with only loopback, where a headless
 //   Chromium (Debian's, driven by playwright-core) talks to a small TCP -> Unix-socket forwarder
 //   in front of the relay's API socket. No packet leaves the namespaces this test creates.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -11,7 +12,9 @@ import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { Lab } from "../lab/netns.ts";
 import type { ApiDeps } from "../services/api/app.ts";
 import { mountDashboard } from "../services/api/dashboard/index.ts";
-import { BUN, ROOT, TestRelay, collect, spawnGen } from "./lib/relay.ts";
+import { metric, metricsText } from "./lib/metrics.ts";
+import { BUN, ROOT, TestRelay, collect, spawnGen, startSink } from "./lib/relay.ts";
+import { settled } from "./lib/settled.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const SCREENSHOT = join(ROOT, "bench", "results", "dashboard.png");
@@ -380,6 +383,159 @@ describe("editing from the page", () => {
     expect(errors).toEqual([]);
     await page.close();
   }, 120_000);
+});
+
+describe("links on the page", () => {
+  const LINK = "ui-lab";
+  const linkGens: ReturnType<typeof spawnGen>[] = [];
+  /** A way's own row (frames no flow took) and the flow "bulk"'s row. */
+  const own = (dir: string, id = LINK) => `#links tr[data-link="${id}"][data-direction="${dir}"]:not([data-flow])`;
+  const bulk = `#links tr[data-link="${LINK}"][data-direction="aToB"][data-flow="bulk"]`;
+  const linkStats = async () => (await r.api("GET", "/api/v1/stats")).body.links.find((l: any) => l.id === LINK);
+  /** A new tab on the board (the token is remembered), once it shows the running link; its page errors. */
+  async function board(): Promise<{ page: Page; errors: string[] }> {
+    const page = await ctx().newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(`http://127.0.0.1:${port()}/`);
+    await page.locator(own("aToB")).waitFor({ timeout: 15_000 });
+    return { page, errors };
+  }
+
+  beforeAll(async () => {
+    const lx = lab.ns("lx"), ly = lab.ns("ly");
+    lab.veth({ ns: lx, ifname: "eth0", addr: "10.60.0.1/24" }, { ns: rly, ifname: "la0" });
+    lab.veth({ ns: rly, ifname: "lb0" }, { ns: ly, ifname: "eth0", addr: "10.60.0.2/24" });
+    const c = await r.api("POST", "/api/v1/links", { id: LINK, name: "ui lab", a: "la0", b: "lb0", flows: [{ name: "bulk", match: { protocol: "udp", ports: "7400" } }] });
+    expect([c.status, c.body.state]).toEqual([201, "active"]);
+    // Receivers for every stream (else ICMP port unreachable ends the senders); lab.destroy() ends them.
+    const sinks = ([[ly, "10.60.0.2", 7400], [ly, "10.60.0.2", 7401], [lx, "10.60.0.1", 7402]] as const)
+      .map(([ns, addr, p]) => startSink(lab, ns, ["--group", addr, "--port", String(p), "--timeout", "600000", "--idle", "600000"]));
+    for (const k of sinks) k.result.catch(() => {});
+    await Promise.all(sinks.map((k) => k.ready));
+    // The busiest: 800 pps a → b in the flow "bulk"; a trickle each way that no flow takes.
+    linkGens.push(spawnGen(lab, lx, ["--group", "10.60.0.2", "--port", "7400", "--rate", "800", "--size", "300"]));
+    linkGens.push(spawnGen(lab, lx, ["--group", "10.60.0.2", "--port", "7401", "--rate", "150", "--size", "100"]));
+    linkGens.push(spawnGen(lab, ly, ["--group", "10.60.0.1", "--port", "7402", "--rate", "150", "--size", "100"]));
+    const s = await settled(linkStats, (l) => l?.aToB.flows[0].rxPackets > 100 && l.bToA.rxPackets > 20, 15_000);
+    if (!(s?.aToB.flows[0].rxPackets > 100)) throw new Error(`no traffic over the link: ${JSON.stringify(s)}\n${r.logs()}`);
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const g of linkGens) await g.stop().catch(() => {});
+    await r?.api("DELETE", `/api/v1/links/${LINK}`).catch(() => {});
+  });
+
+  test("each way's counters move while traffic crosses; the flow top names the busiest flow; screenshot", async () => {
+    const { page, errors } = await board();
+    expect(await page.locator("#links-card").isVisible()).toBe(true);
+    expect(await page.locator(own("aToB")).textContent()).toMatch(/^ui lab\s*active\s*a → b/);
+    // Every way moves: a → b's own and its flow's, b → a's own; in and out alike.
+    const cells = [`${own("aToB")} td.rx`, `${own("aToB")} td.tx`, `${bulk} td.rx`, `${bulk} td.tx`, `${own("bToA")} td.rx`, `${own("bToA")} td.tx`];
+    const before = await Promise.all(cells.map((sel) => num(page, sel)));
+    for (const [i, sel] of cells.entries()) {
+      const step = sel.startsWith(bulk) ? 800 : 100;
+      expect({ sel, moved: (await untilValue(page, sel, (n) => n >= before[i]! + step)) >= before[i]! + step }).toEqual({ sel, moved: true });
+    }
+    expect(await num(page, `${own("bToA")} td.drops`)).toBe(0);
+
+    // The flow top's first row: the 800 pps stream, with the flow entry it matched.
+    const first = page.locator("#flowtop tbody tr").first();
+    const deadline = Date.now() + 15_000;
+    const firstText = async () => ((await page.locator("#flowtop tbody tr").count()) ? (await first.textContent()) ?? "" : "");
+    while (!/bulk/.test(await firstText()) && Date.now() < deadline) await Bun.sleep(200);
+    const top = await first.locator("td").allTextContents();
+    expect(top.slice(0, 6)).toEqual(["ui lab", "a → b", "bulk", "udp", expect.stringMatching(/^10\.60\.0\.1:\d+$/), "10.60.0.2:7400"]);
+    expect(Number(top[6]!.replace(/,/g, ""))).toBeGreaterThan(400);
+    await page.locator("#links-card").screenshot({ path: join(ROOT, "bench", "results", "dashboard-links.png") });
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 60_000);
+
+  test("a link made from the page: a bad port range is shown at its field, nothing stored; fixed, it is made; delete asks first", async () => {
+    const { page, errors } = await board();
+
+    await page.locator('button[data-action="new"][data-kind="link"]').click();
+    const form = page.locator("#editor form");
+    const field = (path: string) => form.locator(`[data-path="${path}"]`);
+    expect(await form.locator("h2").textContent()).toBe("New link");
+    for (const [path, value] of [["id", "ui-made"], ["name", "made in the browser"], ["a", "lc0"], ["b", "ld0"]]) await field(path).fill(value);
+    await form.locator('[data-list="flows"] [data-action="add-item"]').click();
+    for (const [path, value] of [["flows.0.name", "web"], ["flows.0.match.protocol", "tcp"], ["flows.0.match.ports", "80-99999"], ["flows.0.bToA.delayMs", "20"]]) {
+      await field(path).fill(value);
+    }
+    await form.locator('[data-action="save"]').click();
+    // The API's message, at the field it names; nothing stored.
+    await form.locator('[data-error-for="flows.0.match.ports"]').filter({ hasText: 'ports must be "N" or "N-M"' }).waitFor({ timeout: 10_000 });
+    expect(await field("flows.0.match.ports").getAttribute("aria-invalid")).toBe("true");
+    for (const ok of ["flows.0.name", "flows.0.match.protocol", "a", "b"]) expect({ ok, error: await form.locator(`[data-error-for="${ok}"]`).textContent() }).toEqual({ ok, error: "" });
+    expect((await r.api("GET", "/api/v1/links/ui-made")).status).toBe(404);
+    await page.screenshot({ path: join(ROOT, "bench", "results", "dashboard-link-editor.png") });
+
+    await field("flows.0.match.ports").fill("80-443");
+    await form.locator('[data-action="save"]').click();
+    await page.locator("#editor").waitFor({ state: "hidden", timeout: 10_000 });
+    await page.locator(own("aToB", "ui-made")).waitFor({ timeout: 10_000 });
+    const made = (await r.api("GET", "/api/v1/links/ui-made")).body;
+    expect(made).toMatchObject({ id: "ui-made", name: "made in the browser", a: "lc0", b: "ld0", state: "waiting",
+      flows: [{ name: "web", match: { protocol: "tcp", ports: "80-443" }, bToA: { delayMs: 20 } }] });
+    expect(made.aToB).toBeUndefined(); // empty groups are left out
+    expect(await page.locator(own("aToB", "ui-made")).textContent()).toContain("waiting");
+    expect(await page.locator('#links tr[data-link="ui-made"][data-flow="web"]').count()).toBe(2); // one row each way
+
+    // Delete asks first: keeping it keeps it; confirming removes it.
+    const del = page.locator('#links tr[data-link="ui-made"] button[data-action="delete"]');
+    await del.click();
+    const confirm = page.locator("#confirm");
+    expect(await confirm.locator("h2").textContent()).toBe("Delete link made in the browser?");
+    expect(await confirm.textContent()).toContain("Frames stop crossing");
+    await confirm.locator('[data-action="cancel"]').click();
+    await confirm.waitFor({ state: "hidden" });
+    expect((await r.api("GET", "/api/v1/links/ui-made")).status).toBe(200);
+    await del.click();
+    await confirm.locator('[data-action="confirm-delete"]').click();
+    await page.locator('#links tr[data-link="ui-made"]').first().waitFor({ state: "detached", timeout: 10_000 });
+    expect((await r.api("GET", "/api/v1/links/ui-made")).status).toBe(404);
+    expect(await page.locator(own("aToB")).count()).toBe(1); // the running link is still there
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 90_000);
+
+  test("a loss slider on a → b of the running link makes link drops: on the page, in /api/v1/stats and /metrics; b → a untouched", async () => {
+    const { page, errors } = await board();
+    const before = await linkStats();
+    expect(before.aToB.flows[0].drops.impairment).toBe(0);
+
+    await page.locator(`${own("aToB")} button[data-action="edit"]`).click();
+    const form = page.locator("#editor form");
+    expect(await form.locator("h2").textContent()).toBe("Edit link ui lab");
+    const slider = form.locator('[data-slider-for="aToB.loss"]');
+    await slider.focus();
+    for (let i = 0; i < 50; i++) await page.keyboard.press("ArrowRight");
+    const live = form.locator(".live-status").filter({ hasText: /aToB (not )?applied/ });
+    await live.waitFor({ timeout: 20_000 });
+    expect(await form.locator('[data-path="aToB.loss"]').inputValue()).toBe("0.5");
+    // Keys may come slower than the form's pause: the last PATCH is the one that stays.
+    const stored = await settled(async () => (await r.api("GET", `/api/v1/links/${LINK}`)).body, (l) => l.aToB?.loss === 0.5, 10_000);
+    expect({ status: await live.textContent(), aToB: stored.aToB, flows: stored.flows, issues: (await form.locator(".field-error, .form-error").allTextContents()).filter(Boolean) })
+      .toEqual({ status: "aToB applied", aToB: { loss: 0.5 }, flows: [{ name: "bulk", match: { protocol: "udp", ports: "7400" } }], issues: [] });
+    await form.locator('[data-action="cancel"]').click();
+
+    // About half of the flow's 800 pps (which takes its loss from the way) and of the trickle is dropped.
+    await untilValue(page, `${bulk} td.drops`, (n) => n > 300);
+    await untilValue(page, `${own("aToB")} td.drops`, (n) => n > 30);
+    expect(await page.locator(`${bulk} td.drops`).textContent()).toMatch(/impairment [\d,]+/);
+    const after = await linkStats();
+    expect(after.aToB.flows[0].drops.impairment).toBeGreaterThan(300);
+    expect(after.aToB.drops.impairment).toBeGreaterThan(30);
+    expect(after.bToA.drops.impairment).toBe(0);
+    const m = await metricsText(r);
+    expect(metric(m, "mcrelay_link_drops_total", { link: "ui lab", direction: "aToB", flow: "bulk", reason: "impairment" })).toBeGreaterThan(300);
+    expect(metric(m, "mcrelay_link_drops_total", { link: "ui lab", direction: "bToA", flow: "", reason: "impairment" })).toBeUndefined();
+    expect(await num(page, `${own("bToA")} td.drops`)).toBe(0);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 90_000);
 });
 
 describe("top", () => {

@@ -103,7 +103,7 @@ describe("links through the REST API", () => {
       ["ports out of range", "POST", "/api/v1/links", flow({ ports: "99999" }), 422, [["flows", 0, "match", "ports"]], /ports must be "N" or "N-M"/],
       ["ports backwards", "POST", "/api/v1/links", flow({ ports: "9-1" }), 422, [["flows", 0, "match", "ports"]], /ports must be/],
       ["bad prefix", "POST", "/api/v1/links", flow({ address: "10.0.0.0/33" }), 422, [["flows", 0, "match", "address"]], /address must be an IPv4 or IPv6 prefix/],
-      ["bad protocol", "POST", "/api/v1/links", flow({ protocol: "sctp" }), 422, [["flows", 0, "match", "protocol"]], /protocol must be/],
+      ["bad protocol", "POST", "/api/v1/links", flow({ protocol: "quic" }), 422, [["flows", 0, "match", "protocol"]], /protocol must be/],
       ["unknown match key", "POST", "/api/v1/links", flow({ vlan: 3 }), 422, [["flows", 0, "match", "vlan"]], /unknown key "vlan"/],
       ["flow impairment", "POST", "/api/v1/links", flow({}, { aToB: { delayMs: -1 } }), 422, [["flows", 0, "aToB", "delayMs"]], /delayMs must be 0–10000/],
       ["two flows one name", "POST", "/api/v1/links", link({ a: "x0", b: "y0", flows: [flows[0], flows[0]] }), 422, [["flows", 1, "name"]], /two flows are named "web"/],

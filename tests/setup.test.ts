@@ -1,6 +1,6 @@
 // What `make start` and `make test` install (scripts/setup.sh): running needs the relay's own
 // packages (nftables for `mcrelay shape`'s NAT); PostgreSQL, Chromium, promtool, systemd-nspawn,
-// ping and iptables come only with the tests.
+// ping, iptables and tcpdump come only with the tests.
 import { describe, expect, test } from "bun:test";
 import { ROOT } from "./lib/relay.ts";
 
@@ -9,7 +9,7 @@ const run = (cmd: string[]) => {
   return { code: r.exitCode, out: r.stdout.toString() };
 };
 const packages = (out: string) => /^debian: (.*)$/m.exec(out)![1].split(" ");
-const TEST_ONLY = ["postgresql", "chromium", "prometheus", "systemd", "systemd-container", "iputils-ping", "iptables"];
+const TEST_ONLY = ["postgresql", "chromium", "prometheus", "systemd", "systemd-container", "iputils-ping", "iptables", "tcpdump"];
 
 describe("set-up", () => {
   test("make start sets up what running needs, make test adds what tests need", () => {

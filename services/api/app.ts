@@ -9,13 +9,14 @@ import { docsAsset, docsPage } from "./docs.ts";
 import { error, fieldIssues } from "./errors.ts";
 import { bearer } from "./http/bearer.ts";
 import { requestSpans } from "./http/spans.ts";
+import { mountCapture, type CaptureDeps } from "./routes/capture.ts";
 import { mountLinks } from "./routes/links.ts";
 import { mountRelay, type RelayDeps } from "./routes/relay.ts";
 import { mountNodes, type NodesDeps } from "./routes/nodes.ts";
 import { mountRules, type RulesDeps } from "./routes/rules.ts";
 import { StoreUnavailableError, StoreUnreachableError } from "./store/index.ts";
 
-export interface ApiDeps extends RulesDeps, RelayDeps, NodesDeps {
+export interface ApiDeps extends RulesDeps, RelayDeps, NodesDeps, CaptureDeps {
   token: string;
   tracer: Tracer;
 }
@@ -55,6 +56,7 @@ export function buildApp(d: ApiDeps) {
   mountLinks(app, d);
   mountNodes(app, d);
   mountRelay(app, d);
+  mountCapture(app, d);
 
   // The server is "/": the relay that serves this document, wherever it is reached from (a host
   // name, a Unix socket, a reverse proxy), so the document is the same for every client.

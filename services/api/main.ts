@@ -20,7 +20,7 @@ import { parseListen } from "../startup/listen.ts";
 import { buildApp } from "./app.ts";
 import { LocalFleet, type Fleet, type FleetDeps } from "./fleet/index.ts";
 import { PgFleet } from "./fleet/shared.ts";
-import { SupervisorLink } from "./link.ts";
+import { RefusedError, SupervisorLink } from "./link.ts";
 import { makeMetrics, type Snapshot } from "./metrics.ts";
 import { setupTracing } from "./otel.ts";
 import { PacketSpans, type RuleInfo } from "./packet-spans.ts";
@@ -176,6 +176,14 @@ const app = buildApp({
   flowTop: async (limit) => {
     const st = await status();
     return seg && st ? flowTop.top(st.links ?? [], limit) : null;
+  },
+  exists: async (kind, id) => (await (kind === "rule" ? store.rules : store.links).get(id)) !== null,
+  capture: async (kind, id, query) => {
+    try {
+      return { fifo: (await link.request<"capture">({ type: "capture", kind, target: id, query })).fifo };
+    } catch (e) {
+      return e instanceof RefusedError ? { refused: e.message } : null;
+    }
   },
 });
 

@@ -3,6 +3,9 @@
 // and every documented operation is called through app.request() — its successes and its error
 // answers — with each answer validated against the document (tests/lib/openapi.ts, ajv).
 import { beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createConfig, lintFromString, type NormalizedProblem } from "@redocly/openapi-core";
 import { trace } from "@opentelemetry/api";
 import { linkId } from "../../rules/load.ts";
@@ -11,6 +14,7 @@ import type { InterfaceInfo } from "../protocol/control.ts";
 import type { StatsBody } from "../protocol/stats.ts";
 import type { Status } from "../protocol/status.ts";
 import { OpenApiValidator } from "../../tests/lib/openapi.ts";
+import { pcapHeader } from "../capture/pcap.ts";
 import { buildApp, type ApiDeps } from "./app.ts";
 import type { Fleet } from "./fleet/index.ts";
 import type { NodeView } from "../protocol/fleet.ts";
@@ -30,7 +34,12 @@ const world = {
   dataPlane: "takes" as "takes" | "refuses" | "unreachable",
   logLevel: "info",
   setLogLevelFails: false,
+  /** what the supervisor says to a capture: a pcap to read, a refusal, or nothing */
+  capture: "ok" as "ok" | "refused" | "unreachable",
 };
+/** The capture's "FIFO": a regular file with a pcap header, read the same way. */
+const pcapFile = join(mkdtempSync(join(tmpdir(), "mcrelay-openapi-")), "c.pcap");
+writeFileSync(pcapFile, pcapHeader());
 
 /** The store's own logic over rows in memory, so ids, defaults and clashes are the real ones. */
 const memory = memoryBackend();
@@ -127,6 +136,8 @@ const deps: ApiDeps = {
     src: "10.0.0.1", dst: "10.0.0.2", sport: 40000, dport: 53, pps: 10, bps: 8000, frames: 100, bytes: 10000 },
     { link: "lab", linkId: "l-1", direction: "bToA" as const, flow: null, protocol: "arp", src: "", dst: "", sport: null, dport: null, pps: 1, bps: 480, frames: 2, bytes: 120 }].slice(0, limit) } : null),
   metrics: async () => ({ contentType: "text/plain; version=0.0.4; charset=utf-8", body: "# HELP mcrelay_up 1 when the relay runs\n# TYPE mcrelay_up gauge\nmcrelay_up 1\n" }),
+  exists: async (kind, id) => (await (kind === "rule" ? store.rules : store.links).get(id)) !== null,
+  capture: async () => (world.capture === "ok" ? { fifo: pcapFile } : world.capture === "refused" ? { refused: "4 captures run already" } : null),
   logLevel: () => world.logLevel,
   setLogLevel: async (level) => {
     if (world.setLogLevelFails) throw new Error("the supervisor is not connected");
@@ -199,6 +210,18 @@ async function replaceAndPatch(path: string, cases: readonly (readonly ["PUT" | 
     await expectStatus(507, method, path, { body: ok });
     memory.full = false;
   }
+}
+
+/** A capture: a pcap stream, the query's fields named, one that is not there, refused, no supervisor. */
+async function captureAnswers(path: string) {
+  expect((await expectStatus(200, "GET", `${path}?count=5&direction=both`)).text.length).toBe(24);
+  expect((await expectStatus(422, "GET", `${path}?count=0&direction=up`)).body.issues.map((i: any) => i.path)).toEqual([["count"], ["direction"]]);
+  await expectStatus(404, "GET", path.replace(/[^/]+\/capture$/, "nope/capture"));
+  world.capture = "refused";
+  expect((await expectStatus(409, "GET", path)).body.error).toContain("captures run already");
+  world.capture = "unreachable";
+  await expectStatus(503, "GET", path);
+  world.capture = "ok";
 }
 
 /** DELETE of one stored thing: not taken by the data plane, a full store, deleted, gone. */
@@ -324,6 +347,7 @@ describe("OpenAPI document", () => {
     expect((await expectStatus(200, "GET", "/api/v1/stats")).body.rules).toHaveLength(2);
     expect((await expectStatus(200, "GET", "/api/v1/flows/top?limit=1")).body.flows).toHaveLength(1);
     expect((await expectStatus(422, "GET", "/api/v1/flows/top?limit=0")).body.issues[0].path).toEqual(["limit"]);
+    await captureAnswers(`/api/v1/rules/${b.id}/capture`);
     expect((await expectStatus(200, "GET", "/metrics")).text).toContain("mcrelay_up 1");
     expect((await expectStatus(200, "GET", "/api/v1/events")).text).toContain("event: stats");
     world.supervisor = false;
@@ -365,7 +389,7 @@ describe("OpenAPI document", () => {
     const onLink = rule(5101, { input: { interface: "lb0", group: "239.1.1.1", port: 5101 } });
     expect((await expectStatus(409, "POST", "/api/v1/rules", { body: onLink })).body.issues).toEqual([{ path: ["input", "interface"], message: expect.stringContaining("belongs to link lab") }]);
     for (const [body, path] of [[link({ colour: "red" }), ["colour"]], [link({ b: "la0" }), ["b"]], [link({ flows: [{ name: "f", match: { ports: "99999" } }] }), ["flows", 0, "match", "ports"]],
-      [link({ flows: [{ name: "f", match: { protocol: "sctp" } }] }), ["flows", 0, "match", "protocol"]]] as const) {
+      [link({ flows: [{ name: "f", match: { protocol: "quic" } }] }), ["flows", 0, "match", "protocol"]]] as const) {
       expect((await expectStatus(422, "POST", "/api/v1/links", { body })).body.issues.map((i: any) => i.path)).toEqual([path]);
     }
     await expectStatus(400, "POST", "/api/v1/links", { raw: '{"a": ' });
@@ -406,6 +430,8 @@ describe("OpenAPI document", () => {
       expect((await expectStatus(503, method, path, { body })).body.error).toContain("PostgreSQL mcrelay at db:5432");
     }
     memory.away = false;
+
+    await captureAnswers("/api/v1/links/lab/capture");
 
     // Delete.
     await deleteAnswers("/api/v1/links/lab");

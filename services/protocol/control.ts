@@ -8,6 +8,7 @@
 // alone can see (the interfaces' addresses, free rule numbers), and either applies all of a
 // request or none of it: a rejection names the rule and field, as the API's own 422s do.
 import type { Link } from "../../rules/link.ts";
+import type { CaptureQuery } from "./capture.ts";
 import type { Rule } from "../../rules/schema.ts";
 import type { RuleState, Status } from "./status.ts";
 
@@ -55,7 +56,9 @@ export type Request =
   | { id: number; type: "change"; put: Rule[]; delete: string[]; links?: { put: Link[]; delete: string[] } }
   | { id: number; type: "status" }
   | { id: number; type: "interfaces" }
-  | { id: number; type: "log-level"; level: string };
+  | { id: number; type: "log-level"; level: string }
+  /** a capture of a rule's or link's next packets (capture.ts), as a pcap in a FIFO */
+  | { id: number; type: "capture"; kind: "rule" | "link"; target: string; query: CaptureQuery };
 
 export type Response =
   | { id: number; ok: false; error: string; issues?: ControlIssue[] }
@@ -64,7 +67,9 @@ export type Response =
   | { id: number; ok: true; type: "applied"; version: number; rules: RuleStatus[]; links: LinkStatus[] }
   | { id: number; ok: true; type: "status"; status: Status }
   | { id: number; ok: true; type: "interfaces"; interfaces: InterfaceInfo[] }
-  | { id: number; ok: true; type: "done" };
+  | { id: number; ok: true; type: "done" }
+  /** the FIFO to read the capture's pcap from (it ends when the capture does) */
+  | { id: number; ok: true; type: "capture"; fifo: string };
 
 /** Unprompted, id 0: the status changed (version counts changes); ask for it when it is needed. */
 export interface StatusEvent {

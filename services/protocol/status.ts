@@ -53,10 +53,13 @@ export const DEFAULT_STATE_DIR = "/var/lib/mcrelay";
 
 export const statusPath = (stateDir: string) => join(stateDir, "status.json");
 
-export function writeStatus(stateDir: string, s: Status): void {
+/** Writes status.json whole (a reader never sees half of it); returns its size in bytes. */
+export function writeStatus(stateDir: string, s: Status): number {
   const p = statusPath(stateDir);
-  writeFileSync(p + ".tmp", JSON.stringify(s, null, 2) + "\n", { mode: 0o644 });
+  const text = JSON.stringify(s, null, 2) + "\n";
+  writeFileSync(p + ".tmp", text, { mode: 0o644 });
   renameSync(p + ".tmp", p);
+  return text.length;
 }
 
 export function readStatus(stateDir: string): Status | null {

@@ -27,7 +27,10 @@ import { LinkWatch } from "./link-watch.ts";
 import { readNetdevs } from "./netdevs.ts";
 import { RuleNumbers } from "./numbers.ts";
 import { Pair } from "./pairs.ts";
-import { makePlan, type Plan } from "./plan.ts";
+import { makePlan, type Plan, type PlannedRule } from "./plan.ts";
+import { Captures, linkWants, ruleWants } from "./capture.ts";
+import type { PlannedLink } from "./link-plan.ts";
+import { captureQuerySchema, type CaptureQuery } from "../protocol/capture.ts";
 import { channelKeys, DesiredLinks, type IdentifiedLink } from "./desired-links.ts";
 import { Recovery } from "./recovery.ts";
 import { StateDir } from "./state-dir.ts";
@@ -91,6 +94,7 @@ export class Relay {
   private api: ApiProcess | null = null;
   private apiHello: (() => void) | null = null;
   private apiFailed: ((code: number) => void) | null = null;
+  private captures: Captures | null = null;
   private readonly startedAt = new Date().toISOString();
 
   constructor(private readonly opts: RelayOptions) {
@@ -213,8 +217,28 @@ export class Relay {
         this.log.level = req.level;
         for (const p of this.pairs) for (const w of p.workers()) if (w.alive) w.send({ type: "log-level", level: req.level });
         return { ok: true, type: "done" };
+      case "capture":
+        return this.capture(req.kind, req.target, req.query);
       default:
         return { ok: false, error: `unknown request type "${(req as { type: string }).type}"` };
+    }
+  }
+
+  /** Starts a capture of a rule or link this node runs (it must be forwarding: a capture of
+   *  something that waits for an interface would show nothing and say nothing). */
+  private capture(kind: "rule" | "link", id: string, query: CaptureQuery): Reply {
+    const checked = captureQuerySchema.safeParse(query); // trust no peer
+    if (!checked.success) return { ok: false, error: `invalid capture: ${checked.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}` };
+    const q = checked.data;
+    const o = kind === "rule" ? this.plan.rules.find((r) => r.id === id) : this.plan.links.find((l) => l.id === id);
+    if (!o) return { ok: false, error: `no ${kind} ${id} runs on this node` };
+    if (o.state !== "active") return { ok: false, error: `${kind} ${id} is ${o.state}${o.reason ? ` (${o.reason})` : ""}: nothing to capture` };
+    this.captures ??= new Captures(join(this.dir.dir, "api"), this.user, (m, msg) => this.log.info(m, msg));
+    try {
+      const wants = kind === "rule" ? ruleWants(o as PlannedRule, q) : linkWants(o as PlannedLink, q);
+      return { ok: true, type: "capture", fifo: this.captures.start(`${kind} ${id}`, wants, q) };
+    } catch (e) {
+      return { ok: false, error: (e as Error).message };
     }
   }
 
@@ -450,6 +474,7 @@ export class Relay {
     if (this.stopping) return this.stopping;
     this.stopping = (async () => {
       this.links.stop();
+      this.captures?.stop();
       if (this.watchdog) clearInterval(this.watchdog);
       this.state = "stopping";
       await this.api?.stop();

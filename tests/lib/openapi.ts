@@ -52,6 +52,7 @@ export class OpenApiValidator {
   constructor(readonly doc: OpenApiDocument) {
     if (!/^3\.1\./.test(doc.openapi)) throw new Error(`not an OpenAPI 3.1 document (openapi: ${doc.openapi})`);
     this.ajv = new Ajv2020({ strict: false, allErrors: true });
+    this.ajv.addFormat("binary", true); // OpenAPI's: a body of bytes (a pcap), no text to check
     // The document itself, so the response schemas' "#/components/schemas/X" resolve.
     this.ajv.addSchema(doc as object, DOC_ID);
     // Literal templates first, then the ones with fewer parameters: /rules/new before /rules/{id}.

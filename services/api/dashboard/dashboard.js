@@ -341,9 +341,10 @@
 
   window.addEventListener("resize", () => { const t = series.get("__total"); if (t) draw($("total-chart"), t, { height: 90, axis: true }); });
 
-  // Rules are added, edited and deleted through the REST API with the same token; the event
-  // stream shows the result within a second.
-  window.mcrelayEditor.mount({ token: () => token, unauthorized: (msg) => showLogin(msg), changed: () => {} });
+  // Rules and links are added, edited and deleted through the REST API with the same token; the
+  // event stream shows a rule's result within a second, the Links card (links.js) at once.
+  window.mcrelayEditor.mount({ token: () => token, unauthorized: (msg) => showLogin(msg),
+    changed: () => document.dispatchEvent(new Event("mcrelay-changed")) });
 
   if (token) connect();
   else showLogin("");

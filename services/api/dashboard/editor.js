@@ -1,4 +1,4 @@
-// mcrelay dashboard: editing objects (rules now; another kind is one more entry in KINDS). The
+// mcrelay dashboard: editing objects (rules and links; another kind is one more entry in KINDS). The
 // form is built from the object's schema in the relay's own /openapi.json, so a field added to
 // the schema appears here without a change to this file. The API judges every value; its field
 // errors (422/409 `issues`, each with a path) are shown next to the field they name.
@@ -7,11 +7,16 @@
   /**
    * What the page edits. schema: the name under components.schemas; path: the collection;
    * live: top-level fields that, while an existing object is edited, are applied as they change
-   * (PATCH), so a slider acts on the running object; label: how one object is named.
+   * (PATCH), so a slider acts on the running object; label: how one object is named; gone: what
+   * deleting one does.
    */
   const KINDS = {
     rule: { schema: "Rule", path: "/api/v1/rules", live: ["impairment", "traceSampleRatio"], title: "rule",
-      label: (o) => o.name || o.id },
+      label: (o) => o.name || o.id, gone: "Its packets stop being relayed at once." },
+    // A link's ways and flows act on the running link as they change: a PATCH replaces the
+    // field given whole (aToB, bToA, or all the flows), which is what the form holds.
+    link: { schema: "Link", path: "/api/v1/links", live: ["aToB", "bToA", "flows"], title: "link",
+      label: (o) => o.name || o.id, gone: "Frames stop crossing between its interfaces at once." },
   };
   const LIVE_DELAY_MS = 250;
 
@@ -41,6 +46,14 @@
   }
   /** A schema with a $ref followed. */
   const deref = (s) => (s && s.$ref ? doc.components.schemas[s.$ref.split("/").pop()] : s);
+  /** What a live field emptied in the form is sent as: {} (no impairment), [] (no flows), 0. */
+  const emptyOf = (s) => { s = deref(s); return s.type === "object" ? {} : s.type === "array" ? [] : 0; };
+
+  /** A value for a JSON field's placeholder: the first named alternative of its entries. */
+  function jsonExample(s) {
+    const first = (deref(s.items).anyOf || []).map(deref).find((o) => o.enum);
+    return first ? [first.enum[0]] : [];
+  }
 
   /** What a field looks like, from its schema. */
   function widget(s) {
@@ -51,7 +64,14 @@
       return { kind: "mixed", enums, numeric };
     }
     if (s.type === "object") return { kind: "object" };
-    if (s.type === "array") return deref(s.items).type === "object" ? { kind: "list" } : { kind: "choices", options: deref(s.items).enum || [] };
+    if (s.type === "array") {
+      const items = deref(s.items);
+      if (items.type === "object") return { kind: "list" };
+      // Entries of several shapes (a stage: its name, or an object with its parameters) are
+      // written as JSON, so that none is lost when the form is sent back.
+      if (items.anyOf) return { kind: "json" };
+      return { kind: "choices", options: items.enum || [] };
+    }
     if (s.type === "integer" || s.type === "number") {
       // A fraction or a span with both ends (loss 0–1, delayMs 0–10000) gets a slider.
       const slider = s.type === "number" && Number.isFinite(s.minimum) && Number.isFinite(s.maximum);
@@ -89,6 +109,7 @@
           const kept = collect(s, box, path).filter((_, j) => j !== i);
           items.replaceChildren();
           kept.forEach(add);
+          onLive(path); // a removed entry (a flow) leaves the running object too
         });
         item.append(rm);
         items.append(item);
@@ -111,12 +132,12 @@
         input.append(el("label", { class: "choice" }, cb, o));
       }
     } else {
-      const def = s.default !== undefined ? String(s.default) : "";
+      const def = w.kind === "json" ? `JSON, e.g. ${JSON.stringify(jsonExample(s))}` : s.default !== undefined ? String(s.default) : "";
       input = el("input", { id, "data-path": key(path), "data-kind": w.kind, "data-numeric": w.kind === "mixed" && w.numeric ? "1" : null,
         type: w.kind === "number" ? "number" : "text", placeholder: def, autocomplete: "off", spellcheck: "false",
         min: s.minimum, max: s.maximum, step: w.kind === "number" ? (s.type === "integer" ? 1 : "any") : null,
         list: w.options || (w.enums && w.enums.length) ? `${id}-list` : null });
-      if (value !== undefined && value !== null) input.value = String(value);
+      if (value !== undefined && value !== null) input.value = w.kind === "json" ? JSON.stringify(value) : String(value);
       if (w.options || (w.enums && w.enums.length)) extra.push(el("datalist", { id: `${id}-list` }, (w.options || w.enums).map((o) => el("option", { value: o }))));
       input.addEventListener("input", () => onLive(path));
       if (w.slider) {
@@ -157,6 +178,9 @@
     }
     const t = input.value.trim();
     if (t === "") return undefined;
+    if (w.kind === "json") {
+      try { return JSON.parse(t); } catch { return t; } // not JSON: the API names the field
+    }
     if (w.kind === "number" || (w.kind === "mixed" && w.numeric && /^-?\d+(\.\d+)?$/.test(t))) return Number(t);
     return t;
   }
@@ -238,7 +262,7 @@
         liveTimer = setTimeout(async () => {
           const field = path[0];
           const v = collect(schema.properties[field], form, [field]);
-          const r = await api("PATCH", `${kind.path}/${encodeURIComponent(id)}`, { [field]: v === undefined ? (field === "impairment" ? {} : 0) : v });
+          const r = await api("PATCH", `${kind.path}/${encodeURIComponent(id)}`, { [field]: v === undefined ? emptyOf(schema.properties[field]) : v });
           if (r.status === 200) { status.textContent = `${field} applied`; showIssues(form, null, ""); opts.changed(); }
           else { status.textContent = `${field} not applied`; showIssues(form, r.body); }
         }, LIVE_DELAY_MS);
@@ -281,7 +305,7 @@
       const msg = el("p", { class: "form-error", role: "alert" });
       confirmBox.replaceChildren(el("div", { class: "edit-form" },
         el("h2", { text: `Delete ${kind.title} ${label}?` }),
-        el("p", { text: `Its packets stop being relayed at once. This cannot be undone.` }), msg,
+        el("p", { text: `${kind.gone} This cannot be undone.` }), msg,
         el("div", { class: "actions" }, yes, no)));
       no.addEventListener("click", () => confirmBox.close());
       yes.addEventListener("click", async () => {

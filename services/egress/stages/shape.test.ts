@@ -39,6 +39,19 @@ describe("shape", () => {
     expect(h.sent.length).toBe(2);
   });
 
+  test("an egress that wakes late keeps the rate: backlogged, what should have left meanwhile goes", () => {
+    const h = harness({ bps: 1e6, queueMs: 200, limit: 4096 }, () => 1250); // one frame per 10 ms
+    for (let i = 0; i < 20; i++) h.s.push(i); // 1 sent, 19 queued
+    h.at(50); // woke 40 ms late: the 5 frames due by now go, not the bucket's one
+    expect(h.sent.length).toBe(6);
+    h.at(200); // ... and never more than the rate: 20 frames by 190 ms
+    expect(h.sent.length).toBe(20);
+    // Idle again, the bucket caps at its burst: a new burst is smoothed as before.
+    h.at(1000);
+    for (let i = 20; i < 25; i++) h.s.push(i);
+    expect(h.sent.length).toBe(21);
+  });
+
   test("a 64 KiB super-frame bigger than the bucket still goes (the bucket goes into debt)", () => {
     const h = harness({ bps: 10e6, queueMs: 50, limit: 4096 }, (x) => (x === 1 ? 65536 : 1514));
     h.s.push(1);

@@ -14,19 +14,21 @@ export const shape: StageFactory<{ pps?: number; bps?: number; queueMs: number; 
   let queuedBits = 0;
   const maxBits = bps ? (bps * queueMs) / 1000 : Infinity;
   const maxPkts = pps ? Math.max(1, Math.floor((pps * queueMs) / 1000)) : limit;
-  // 10 ms (at least a full-size frame): the egress loop may wake a few ms late on a busy host, and
-  // tokens that overflow a smaller bucket meanwhile are rate lost for good.
+  // 10 ms (at least a full-size frame) when idle.
   const burstS = 0.01;
   const pCap = pps ? Math.max(1, pps * burstS) : 0;
   const bCap = bps ? Math.max(1514 * 8, bps * burstS) : 0;
   let pTokens = pCap;
   let bTokens = bCap;
   let last = ctx.now();
+  // Idle, tokens cap at the burst. Backlogged, the line was waiting on this loop, not idle: an
+  // egress that wakes late (a loaded host) may then send what should have left meanwhile, up to
+  // what is queued, so the rate holds however late the wake-up; it never bursts past the backlog.
   const refill = (now: number) => {
     const dt = (now - last) / 1000;
     last = now;
-    if (pps) pTokens = Math.min(pCap, pTokens + pps * dt);
-    if (bps) bTokens = Math.min(bCap, bTokens + bps * dt);
+    if (pps) pTokens = Math.min(n > 0 ? Math.max(pCap, n) : pCap, pTokens + pps * dt);
+    if (bps) bTokens = Math.min(n > 0 ? Math.max(bCap, queuedBits) : bCap, bTokens + bps * dt);
   };
   // A frame bigger than the bucket (a 64 KiB super-frame) goes once the bucket is full and leaves
   // it in debt: it still takes its time on the wire.

@@ -11,7 +11,7 @@ import { median, parseRate, type Row } from "./relay/report.ts";
 import { runRelayBench } from "./relay/subrun.ts";
 
 export const LEVERS: { name: string; what: string; env: Record<string, string> }[] = [
-  { name: "baseline", what: "defaults: no idle spin, take 256, plain io_uring, no pinning, V3 ring of 256 × 128 KiB blocks", env: {} },
+  { name: "baseline", what: "defaults: no idle spin, take 256, plain io_uring, no pinning, moderated V2 ring of 256 × 128 KiB blocks", env: {} },
   { name: "spin50", what: "spin 50 µs before sleeping (the default until these measurements)", env: { MCRELAY_TUNE_SPIN_US: "50" } },
   { name: "spin200", what: "spin 200 µs before sleeping", env: { MCRELAY_TUNE_SPIN_US: "200" } },
   { name: "defer", what: "io_uring SINGLE_ISSUER + DEFER_TASKRUN", env: { MCRELAY_TUNE_URING: "defer" } },
@@ -22,7 +22,7 @@ export const LEVERS: { name: string; what: string; env: Record<string, string> }
   { name: "pin-same", what: "ingress and egress both on CPU 0", env: { MCRELAY_TUNE_PIN: "same" } },
   { name: "blocks32k", what: "AF_PACKET ring 1024 × 32 KiB blocks", env: { MCRELAY_TUNE_BLOCK_KIB: "32", MCRELAY_TUNE_BLOCKS: "1024" } },
   { name: "blocks512k", what: "AF_PACKET ring 64 × 512 KiB blocks", env: { MCRELAY_TUNE_BLOCK_KIB: "512", MCRELAY_TUNE_BLOCKS: "64" } },
-  { name: "ring-v2", what: "TPACKET_V2 ring: every frame handed over at once (latency)", env: { MCRELAY_TUNE_RING: "v2" } },
+  { name: "ring-v3", what: "TPACKET_V3 ring: a block at a time, full or after 1 ms (the default before issue 17)", env: { MCRELAY_TUNE_RING: "v3" } },
 ];
 
 const { values: a } = parseArgs({

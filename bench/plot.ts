@@ -13,7 +13,7 @@ const file = v.in ?? readdirSync(dir).filter((f) => f.startsWith("relay-")).sort
   .find((f) => new Set(load(f).rows.map((r) => r.variant)).size === 3)!;
 const rows = load(file).rows;
 const sizes = [...new Set(rows.map((r) => r.size))].sort((a, b) => a - b);
-const colours: Record<string, string> = { mcrelay: "#1a7f37", "mcrelay-v2": "#8a4fff", kernel: "#0b57d0", socat: "#b3261e" };
+const colours: Record<string, string> = { mcrelay: "#1a7f37", "mcrelay-v3": "#8a4fff", "mcrelay-ll": "#e37400", kernel: "#0b57d0", socat: "#b3261e" };
 const VARIANT_NAMES = Object.keys(colours).filter((n) => rows.some((r) => r.variant === n));
 const W = 460, H = 340, M = { l: 60, r: 16, t: 36, b: 46 };
 const max = Math.ceil(Math.max(...rows.map((r) => Math.max(r.offeredPps, r.deliveredPps))) / 100_000) * 100_000;

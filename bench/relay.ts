@@ -1,6 +1,6 @@
 // bun run bench:relay — mcrelay vs the kernel's multicast forwarding (smcroute) vs socat,
 // in one topology (src —veth— relay —veth— dst, three network namespaces made and deleted here).
-// Flags: --seconds 5 --rates 20k,50k,...,max --sizes 64,1400 --only kernel,socat,mcrelay,mcrelay-v2
+// Flags: --seconds 5 --rates 20k,50k,...,max --sizes 64,1400 --only kernel,socat,mcrelay,mcrelay-v3,mcrelay-ll
 //        --workers 1 --flows 1 --repeat 1 --search [--search-steps 4] --no-latency --no-doc --skip-setup
 //        --sender-checksums (the sender computes UDP checksums itself, so mcrelay verifies every one)
 // MCRB_KEEP=1 keeps the work directory (relay, iperf logs) instead of deleting it.
@@ -21,7 +21,7 @@ const { values: a } = parseArgs({
     seconds: { type: "string", default: "5" },
     rates: { type: "string", default: "20k,50k,100k,150k,200k,250k,300k,max" },
     sizes: { type: "string", default: "64,1400" },
-    only: { type: "string", default: "kernel,socat,mcrelay,mcrelay-v2" },
+    only: { type: "string", default: "kernel,socat,mcrelay,mcrelay-v3" },
     workers: { type: "string", default: "1" },
     flows: { type: "string", default: "1" },
     repeat: { type: "string", default: "1" },
@@ -173,9 +173,10 @@ Method:
 - **kernel**: smcrouted with one route from the input veth to the output veth. It cannot rewrite the group, so the
   receiver listens on ${IN.group}. **socat**: \`UDP4-RECV\` joined on the input veth, 4 MiB receive buffer
   (mcrelay's AF_PACKET ring is 16 MiB), \`UDP4-SEND\` to ${OUT.group}:${OUT.port}. **mcrelay**:
-  \`mcrelay start --workers ${opts.workers}\`, one rule ${IN.group}:${IN.port} → ${OUT.group}:${OUT.port}, defaults (TPACKET_V3 ring).
-  **mcrelay-v2**: the same with \`MCRELAY_TUNE_RING=v2\`, the low-latency receive path (a TPACKET_V2 ring hands
-  every frame over at once instead of a block at a time). An iperf 2 server in \`dst\` receives.
+  \`mcrelay start --workers ${opts.workers}\`, one rule ${IN.group}:${IN.port} → ${OUT.group}:${OUT.port}, defaults (a TPACKET_V2 ring,
+  moderated by ingress as the rate asks). **mcrelay-v3**: the same with \`MCRELAY_TUNE_RING=v3\`, the block ring that was the
+  default before (a TPACKET_V3 block at a time, full or after 1 ms). **mcrelay-ll**: \`--low-latency\` (busy-polling workers on
+  one CPU). An iperf 2 server in \`dst\` receives.
 - *Offered pps*: what the iperf client reports it sent. At *max* it sends as fast as it can while sharing the
   2 CPUs with the relay and the receiver, so this rate differs between variants.
 - *Delivered*: datagrams that reached the UDP layer in \`dst\` (\`InDatagrams + RcvbufErrors + IgnoredMulti\`), so a slow

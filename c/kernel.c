@@ -51,6 +51,11 @@ static const int layout[] = {
 	PACKET_OUTGOING,
 	// limits
 	IOV_MAX,
+	// the kernel's receive time of a frame (CLOCK_REALTIME), V2 and V3
+	offsetof(struct tpacket2_hdr, tp_sec),
+	offsetof(struct tpacket2_hdr, tp_nsec),
+	offsetof(struct tpacket3_hdr, tp_sec),
+	offsetof(struct tpacket3_hdr, tp_nsec),
 };
 
 // Copies up to n entries into out; returns how many the table has.

@@ -15,6 +15,7 @@ const NAMES = [
   "TP_STATUS_KERNEL", "TP_STATUS_USER", "TP_STATUS_CSUMNOTREADY", "TP_STATUS_VLAN_VALID", "TP_STATUS_CSUM_VALID", "TP_STATUS_VLAN_TPID_VALID",
   "PACKET_HOST", "PACKET_BROADCAST", "PACKET_MULTICAST", "PACKET_OTHERHOST", "PACKET_OUTGOING",
   "IOV_MAX",
+  "TP2_SEC", "TP2_NSEC", "TP3_SEC", "TP3_NSEC",
 ] as const;
 
 function load(): Record<(typeof NAMES)[number], number> {
@@ -28,6 +29,7 @@ function load(): Record<(typeof NAMES)[number], number> {
  * Offsets (bytes) into an AF_PACKET ring's blocks and frames, status bits and packet types:
  * - BLOCK_*: a TPACKET_V3 block descriptor (status, frame count, first frame, sequence number);
  * - TP3_*, TP2_*: a frame's header; *_PKTTYPE is sockaddr_ll.sll_pkttype after it;
- * - TP_STATUS_*, PACKET_*: values of tp_status bits and sll_pkttype.
+ * - TP_STATUS_*, PACKET_*: values of tp_status bits and sll_pkttype;
+ * - TP2_SEC/NSEC, TP3_SEC/NSEC: the kernel's receive time of the frame (CLOCK_REALTIME).
  */
 export const K = load();

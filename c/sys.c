@@ -14,6 +14,7 @@
 #include <sys/prctl.h>
 #include <sched.h>
 #include <sys/syscall.h>
+#include <sys/resource.h>
 
 int mr_shm_create(const char *name, unsigned long len)
 {
@@ -76,6 +77,24 @@ int mr_poll(const int *fds, int *revents, unsigned n, int timeout_ms)
 	return rc;
 }
 
+// poll() with a timeout in µs (ppoll; < 0: none): an ingress that holds off for a few tens of µs
+// to let frames gather (services/ingress/moderation.ts) cannot do it in poll()'s milliseconds.
+int mr_poll_us(const int *fds, int *revents, unsigned n, long timeout_us)
+{
+	struct pollfd p[64];
+	if (n > 64)
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++)
+		p[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
+	struct timespec ts = { .tv_sec = timeout_us / 1000000, .tv_nsec = (timeout_us % 1000000) * 1000 };
+	int rc = ppoll(p, n, timeout_us >= 0 ? &ts : NULL, NULL);
+	if (rc < 0)
+		return -errno;
+	for (unsigned i = 0; i < n; i++)
+		revents[i] = p[i].revents;
+	return rc;
+}
+
 // The one copy user space makes of a packet: from the receive ring into its pool slot.
 void mr_copy(void *dst, const void *src, unsigned len)
 {
@@ -110,6 +129,52 @@ long mr_monotonic_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
+// CLOCK_REALTIME as {seconds, nanoseconds}: the clock the kernel stamps AF_PACKET frames with
+// (tpacket tp_sec/tp_nsec). Two words, because nanoseconds since 1970 do not fit a double exactly.
+void mr_realtime(uint32_t *out)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	out[0] = (uint32_t)ts.tv_sec;
+	out[1] = (uint32_t)ts.tv_nsec;
+}
+
+// The thread's timer slack (ns): 50 µs by default, which would stretch a 20 µs hold to 70.
+int mr_timer_slack(unsigned long ns)
+{
+	return prctl(PR_SET_TIMERSLACK, ns, 0, 0, 0) < 0 ? -errno : 0;
+}
+
+// Gives the CPU to another runnable thread, if there is one: a busy-polling worker that shares
+// its CPU with the other worker of its pair lets it run.
+int mr_yield(void)
+{
+	return sched_yield() < 0 ? -errno : 0;
+}
+
+// struct sched_attr (linux/sched/types.h; glibc 2.36 has no wrapper for sched_setattr).
+struct mr_sched_attr {
+	uint32_t size, sched_policy;
+	uint64_t sched_flags;
+	int32_t sched_nice;
+	uint32_t sched_priority;
+	uint64_t sched_runtime, sched_deadline, sched_period;
+	uint32_t sched_util_min, sched_util_max;
+};
+
+// The calling thread's time slice (ns) as a normal (EEVDF) task, its niceness kept: a shorter
+// slice gives an earlier deadline, so a worker that wakes gets the CPU from a busy task at once
+// instead of after that task's slice (Linux 6.12+; the kernel clamps it to 0.1–100 ms).
+int mr_sched_slice(unsigned long ns)
+{
+	errno = 0;
+	int nice = getpriority(PRIO_PROCESS, 0);
+	if (nice == -1 && errno != 0)
+		return -errno;
+	struct mr_sched_attr a = { .size = sizeof(a), .sched_policy = SCHED_OTHER, .sched_nice = nice, .sched_runtime = ns };
+	return syscall(SYS_sched_setattr, 0, &a, 0) < 0 ? -errno : 0;
 }
 
 // Pins the calling thread (the worker's JavaScript thread) to one CPU.

@@ -10,11 +10,16 @@ const { symbols: C } = dlopen(libPath(), {
   mr_futex_wait: { args: [T.ptr, T.u32, T.i64], returns: T.i32 },
   mr_futex_wake: { args: [T.ptr, T.i32], returns: T.i32 },
   mr_poll: { args: [T.ptr, T.ptr, T.u32, T.i32], returns: T.i32 },
+  mr_poll_us: { args: [T.ptr, T.ptr, T.u32, T.i64], returns: T.i32 },
   mr_copy: { args: [T.ptr, T.ptr, T.u32], returns: T.void },
   mr_copy_sum: { args: [T.ptr, T.ptr, T.u32], returns: T.u32 },
   mr_drop_privileges: { args: [T.u32, T.u32], returns: T.i32 },
   mr_monotonic_ns: { args: [], returns: T.i64 },
   mr_pin_cpu: { args: [T.i32], returns: T.i32 },
+  mr_realtime: { args: [T.ptr], returns: T.void },
+  mr_timer_slack: { args: [T.u64], returns: T.i32 },
+  mr_yield: { args: [], returns: T.i32 },
+  mr_sched_slice: { args: [T.u64], returns: T.i32 },
   mr_set_dumpable: { args: [T.i32], returns: T.i32 },
   mr_alloc: { args: [T.u64], returns: T.ptr },
   mr_free: { args: [T.ptr], returns: T.void },
@@ -65,15 +70,25 @@ export function futexWake(addr: number): number {
 export class PollSet {
   readonly fds: Int32Array;
   readonly revents: Int32Array;
+  private readonly fdsPtr: Pointer;
+  private readonly reventsPtr: Pointer;
   constructor(fds: number[]) {
     this.fds = new Int32Array(fds);
     this.revents = new Int32Array(fds.length);
+    this.fdsPtr = ptr(this.fds);
+    this.reventsPtr = ptr(this.revents);
   }
   /** How many fds are ready (0 on timeout or a signal); their revents are in `revents`. */
   wait(timeoutMs: number): number {
-    const rc = C.mr_poll(ptr(this.fds), ptr(this.revents), this.fds.length, timeoutMs);
+    const rc = C.mr_poll(this.fdsPtr, this.reventsPtr, this.fds.length, timeoutMs);
     if (rc === -E.EINTR) return 0;
     return check(rc, "poll");
+  }
+  /** wait() with the timeout in µs. */
+  waitUs(timeoutUs: number): number {
+    const rc = C.mr_poll_us(this.fdsPtr, this.reventsPtr, this.fds.length, timeoutUs);
+    if (rc === -E.EINTR) return 0;
+    return check(rc, "ppoll");
   }
 }
 
@@ -93,6 +108,36 @@ export function dropPrivileges(uid: number, gid: number): void {
 
 export function monotonicNs(): number {
   return Number(C.mr_monotonic_ns());
+}
+
+/** CLOCK_REALTIME, the clock of AF_PACKET frame stamps: read() puts it in now[0] (seconds) and
+ *  now[1] (nanoseconds), with no allocation (nanoseconds since 1970 do not fit a double exactly). */
+export class RealtimeClock {
+  readonly now = new Uint32Array(2);
+  private readonly at = ptr(this.now);
+  read(): void {
+    C.mr_realtime(this.at);
+  }
+  /** ns from (sec, nsec) to the time last read */
+  since(sec: number, nsec: number): number {
+    return (this.now[0] - sec) * 1e9 + (this.now[1] - nsec);
+  }
+}
+
+/** The calling thread's timer slack: how late the kernel may end its timed sleeps (default 50 µs). */
+export function setTimerSlack(ns: number): void {
+  check(C.mr_timer_slack(ns), "PR_SET_TIMERSLACK");
+}
+
+/** The calling thread's EEVDF time slice (sched_setattr sched_runtime, Linux 6.12+): shorter
+ *  slices win the CPU sooner on wake-up. 0 or -errno (older kernels: EINVAL). */
+export function setSchedSlice(ns: number): number {
+  return C.mr_sched_slice(ns);
+}
+
+/** sched_yield(): lets another runnable thread on this CPU run. */
+export function yieldCpu(): void {
+  C.mr_yield();
 }
 
 /** Pins the calling thread to one CPU (sched_setaffinity). */

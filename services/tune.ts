@@ -7,7 +7,7 @@ export const TUNE_ENV = /^MCRELAY_TUNE_[A-Z_]+$/;
 
 /** The variables readTune knows; any other MCRELAY_TUNE_* is a typo and stops start-up. */
 const KNOWN = ["MCRELAY_TUNE_SPIN_US", "MCRELAY_TUNE_TAKE", "MCRELAY_TUNE_URING", "MCRELAY_TUNE_PIN", "MCRELAY_TUNE_NICE", "MCRELAY_TUNE_RING",
-  "MCRELAY_TUNE_BLOCK_KIB", "MCRELAY_TUNE_BLOCKS", "MCRELAY_TUNE_QDISC_BYPASS"];
+  "MCRELAY_TUNE_BLOCK_KIB", "MCRELAY_TUNE_BLOCKS", "MCRELAY_TUNE_QDISC_BYPASS", "MCRELAY_TUNE_HOLD_US", "MCRELAY_TUNE_SLICE_US"];
 
 function intOf(env: Record<string, string | undefined>, name: string, dflt: number, min: number, max: number): number {
   const v = env[name];
@@ -40,11 +40,16 @@ export function readTune(env: Record<string, string | undefined> = process.env) 
     pin: oneOf("MCRELAY_TUNE_PIN", "none", ["none", "same", "split"] as const),
     /** Scheduling niceness of the workers (-20–19): below 0 they win the CPU from other busy processes. */
     nice: int("MCRELAY_TUNE_NICE", 0, -20, 19),
-    /** AF_PACKET ring version: 3 (blocks: fewer wake-ups) or 2 (a frame at a time: lower latency). */
-    ring: oneOf("MCRELAY_TUNE_RING", "v3", ["v3", "v2"] as const),
+    /** AF_PACKET ring of rules inputs: 2 (a frame at a time; ingress batches at high rates itself)
+     *  or 3 (blocks, handed over full or after 1 ms: the default until the latency work, issue 17). */
+    ring: oneOf("MCRELAY_TUNE_RING", "v2", ["v2", "v3"] as const),
     /** AF_PACKET ring of each input: block size (KiB) and block count. */
     blockKiB: int("MCRELAY_TUNE_BLOCK_KIB", 128, 8, 4096),
     blocks: int("MCRELAY_TUNE_BLOCKS", 256, 2, 65536),
+    /** Ingress's longest hold (µs) at high rates, reached at 150k frames/s (services/ingress/moderation.ts); 0: never hold. */
+    holdUs: int("MCRELAY_TUNE_HOLD_US", 1000, 0, 10_000),
+    /** Workers' EEVDF time slice (µs; 0: the kernel's default): shorter wins the CPU sooner on wake-up. */
+    sliceUs: int("MCRELAY_TUNE_SLICE_US", 0, 0, 100_000),
     /** Raw egress: frames straight to the driver (PACKET_QDISC_BYPASS), past the interface's qdisc. */
     qdiscBypass: oneOf("MCRELAY_TUNE_QDISC_BYPASS", "off", ["off", "on"] as const) === "on",
   };

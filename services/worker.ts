@@ -2,7 +2,7 @@
 import { inheritedLogFormat, makeLogger } from "./logging.ts";
 import { recvMessage, sendMessage } from "../c/unixmsg.ts";
 import { closeFd } from "../c/inet.ts";
-import { dropPrivileges, pinCpu, setDumpable } from "../c/sys.ts";
+import { dropPrivileges, pinCpu, setDumpable, setSchedSlice, setTimerSlack } from "../c/sys.ts";
 import { mapSegment, type Segment } from "../shm/segment.ts";
 import { CONTROL_FD, type EgressConfigMsg, type FromWorker, type IngressConfigMsg, type IngressInput, type IngressLink, type InitMsg, type ToWorker } from "./protocol/worker.ts";
 import { pinnedCpu, readTune } from "./tune.ts";
@@ -43,7 +43,11 @@ export function startWorker(role: "ingress" | "egress"): Started {
   closeFd(first.fds[0]); // the mapping stays; the fd is not needed
   if (process.getuid!() === 0) dropPrivileges(65534, 65534);
   setDumpable(false); // the API and the other workers run as the same user: none may ptrace us
-  const cpu = pinnedCpu(readTune(), role, init.index);
+  // Timed sleeps (an ingress's hold, tens of µs) end on time, not up to 50 µs late (the default slack).
+  setTimerSlack(1000);
+  const tune = readTune();
+  if (tune.sliceUs > 0) setSchedSlice(tune.sliceUs * 1000); // an older kernel refuses it: then the default slice
+  const cpu = init.busyPoll?.cpu ?? pinnedCpu(tune, role, init.index);
   if (cpu !== null) pinCpu(cpu);
   return { init, seg };
 }

@@ -3,7 +3,7 @@
 // segment: it is handed raw addresses, so no second copy of this layout exists.
 
 export const SHM_MAGIC = 0x4c52434d; // "MCRL" in little-endian bytes
-export const LAYOUT_VERSION = 6;
+export const LAYOUT_VERSION = 7;
 export const LINE = 64;
 /** Link frames by 5-tuple, per pair (shm/flowtop.ts): entries of one cache line each. */
 export const FLOW_TOP_ENTRIES = 4096;
@@ -18,14 +18,24 @@ export const JUMBO_SLOT_BYTES = 65536 + 128;
  * packets only: source, destination, ports (src << 16 | dst); the input's TOS byte (word 7,
  * always); at byte 32 the receive time (f64 ns, CLOCK_MONOTONIC); word 10 the payload's
  * ones'-complement sum when ingress computed it (0xffffffff when not); word 11 a sampled packet's
- * address family (4, or 6: then src and dst are not its addresses, which do not fit); word 12 the
- * path (which of a redundant rule's inputs it came in on; 0 for every other rule); word 13 when
- * ingress took it (CLOCK_MONOTONIC ms mod 2^32, read once per batch: a redundant rule's gaps wait
- * by it, so a worker that fell behind does not give up a gap whose filler waits in the ring). The
- * payload follows at SLOT_HEADER_BYTES.
+ * address family (4, or 6: then src and dst are not its addresses, which do not fit). Words 12
+ * and 13, always: the kernel's receive time of the frame (CLOCK_REALTIME seconds and
+ * nanoseconds, from the AF_PACKET ring: what the latency histogram counts from). Word 14: the
+ * path in its top 2 bits (SLOT_PATH_SHIFT: which of a redundant rule's inputs it came in on; 0
+ * for every other rule), and, sampled packets only, the frame's wait in the AF_PACKET ring below
+ * (ns, kernel receive to ingress, at most RING_WAIT_MASK). Word 15: when ingress took it
+ * (CLOCK_MONOTONIC ms mod 2^32, read once per batch: a redundant rule's gaps wait by it, so a
+ * worker that fell behind does not give up a gap whose filler waits in the ring). The payload
+ * follows at SLOT_HEADER_BYTES.
  */
 export const SLOT_HEADER_BYTES = 64;
-export const SH = { rule: 0, len: 1, sampled: 2, outputs: 3, src: 4, dst: 5, ports: 6, tos: 7, rxNsF64: 4, csum: 10, family: 11, path: 12, stampMs: 13 } as const;
+export const SH = {
+  rule: 0, len: 1, sampled: 2, outputs: 3, src: 4, dst: 5, ports: 6, tos: 7, rxNsF64: 4, csum: 10, family: 11,
+  rxSec: 12, rxNsec: 13, path: 14, ringWaitNs: 14, stampMs: 15,
+} as const;
+/** SH.path's word: the path above this bit, a sampled packet's ring wait below it. */
+export const SLOT_PATH_SHIFT = 30;
+export const RING_WAIT_MASK = (1 << SLOT_PATH_SHIFT) - 1;
 
 /** The most inputs (paths) a redundant rule has: SMPTE ST 2022-7 sends two, market-data feeds A/B, some more. */
 export const MAX_PATHS = 4;
@@ -33,6 +43,16 @@ export const MAX_PATHS = 4;
 /** Trace ring per pair: sampled packets, written by egress, read by anyone (lossy, seq-checked). */
 export const TRACE_RECORDS = 4096;
 export const TRACE_RECORD_BYTES = 48;
+/** Beside the trace ring, per record: its packet's stages (shm/trace.ts TraceStages). */
+export const TRACE_STAGE_BYTES = 16;
+
+/**
+ * Relay latency, receive (the kernel's stamp on the frame) to the last send's completion: a
+ * histogram per rule number and pair, kept by egress, f64 words: a count per bucket (upper bounds
+ * in seconds, the last bucket unbounded), then the sum of the latencies in seconds.
+ */
+export const LATENCY_BUCKETS_S = [5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 1e-1] as const;
+export const LATENCY_WORDS = LATENCY_BUCKETS_S.length + 2;
 export const STD_PAYLOAD_MAX = STD_SLOT_BYTES - SLOT_HEADER_BYTES;
 export const JUMBO_PAYLOAD_MAX = JUMBO_SLOT_BYTES - SLOT_HEADER_BYTES;
 
@@ -107,6 +127,8 @@ export const INGRESS_COUNTERS = [
   ...drop(PARSE_DROPS),
   ...drop(["oversize", "vlan", "no_rule", "outgoing", "other_host", "rule_down", "bad_udp_checksum", "pool_exhausted", "ring_full", "kernel_ring_full",
     "worker_restart"] as const),
+  // interrupt moderation (services/ingress/moderation.ts): timed holds, and the hold now (µs; 0: per frame)
+  "holds", "holdUs",
 ] as const;
 /** Send errors by errno, for egress's counters `send_errno_<NAME>` (the rest: `send_errno_other`). */
 export const SEND_ERRNOS = ["EAGAIN", "ENOBUFS", "EMSGSIZE", "ENETDOWN", "ENETUNREACH", "EHOSTUNREACH", "ENXIO", "EPERM", "EACCES", "EINVAL", "other"] as const;
@@ -173,6 +195,10 @@ export interface PairLayout {
   egressPaths: number;
   ingressProgress: number;
   traceRing: number;
+  /** per trace record, its packet's stages */
+  traceStages: number;
+  /** egress's latency histograms, LATENCY_WORDS per rule number */
+  egressLatency: number;
   pool: number;
   jumboPool: number;
 }
@@ -216,6 +242,8 @@ export function computeLayout(p: LayoutParams): Layout {
       ingressProgress: take(8 * PROGRESS_WORDS * MAX_INPUTS),
       traceRing: take(LINE + TRACE_RECORD_BYTES * TRACE_RECORDS),
       flowTop: take(FLOW_TOP_ENTRY_BYTES * FLOW_TOP_ENTRIES, LINE),
+      traceStages: take(TRACE_STAGE_BYTES * TRACE_RECORDS),
+      egressLatency: take(8 * LATENCY_WORDS * p.maxRules),
       pool: take(STD_SLOT_BYTES * p.slots, 4096),
       jumboPool: take(JUMBO_SLOT_BYTES * p.jumboSlots, 4096),
     });

@@ -1,15 +1,17 @@
-// Counters are totals in shared memory; rates come from sampling them once a second.
+// Counters are totals in shared memory; rates come from sampling them once a second, and so do
+// each rule's latency quantiles over the last window (from its histogram, shm/latency.ts).
 import { collectStats, type RuleMeta, type Stats } from "./stats.ts";
+import { collectLatency, histogramDelta, quantile, type LatencyHistogram } from "./latency.ts";
 import type { Segment } from "./segment.ts";
 
 export interface Rates {
   windowSeconds: number;
-  rules: Record<string, { rxPps: number; txPps: number; rxBps: number; txBps: number }>;
+  rules: Record<string, { rxPps: number; txPps: number; rxBps: number; txBps: number; latencyP50Us: number | null; latencyP99Us: number | null }>;
   workers: { index: number; rxPps: number; txPps: number; ingressUtilisation: number; egressUtilisation: number }[];
 }
 
 export class RateSampler {
-  private prev: { t: number; s: Stats } | null = null;
+  private prev: { t: number; s: Stats; lat: Map<number, LatencyHistogram> } | null = null;
   rates: Rates = { windowSeconds: 0, rules: {}, workers: [] };
   private timer: Timer | null = null;
 
@@ -23,6 +25,7 @@ export class RateSampler {
     const seg = this.seg();
     if (!seg) return;
     const s = collectStats(seg, this.rules());
+    const lat = collectLatency(seg, s.rules.map((r) => r.no));
     const t = performance.now();
     const p = this.prev;
     if (p) {
@@ -32,8 +35,13 @@ export class RateSampler {
       for (const r of s.rules) {
         const q = before.get(r.id);
         if (!q) continue;
+        // A rule number given to another rule meanwhile was zeroed first: its window starts there.
+        const h = q.no === r.no ? histogramDelta(lat.get(r.no)!, p.lat.get(r.no)) : lat.get(r.no)!;
+        const p50 = quantile(h, 0.5);
+        const p99 = quantile(h, 0.99);
         rules[r.id] = { rxPps: (r.rxPackets - q.rxPackets) / dt, txPps: (r.txPackets - q.txPackets) / dt,
-          rxBps: (8 * (r.rxBytes - q.rxBytes)) / dt, txBps: (8 * (r.txBytes - q.txBytes)) / dt };
+          rxBps: (8 * (r.rxBytes - q.rxBytes)) / dt, txBps: (8 * (r.txBytes - q.txBytes)) / dt,
+          latencyP50Us: p50 === null ? null : p50 * 1e6, latencyP99Us: p99 === null ? null : p99 * 1e6 };
       }
       // Utilisation: the share of the window the loop was not asleep (a restarted worker's
       // counters continue, so the deltas stay meaningful).
@@ -44,7 +52,7 @@ export class RateSampler {
         egressUtilisation: util(w.egress.sleepNs, p.s.workers[i]?.egress.sleepNs ?? 0) }));
       this.rates = { windowSeconds: dt, rules, workers };
     }
-    this.prev = { t, s };
+    this.prev = { t, s, lat };
   }
 
   stop(): void {

@@ -33,11 +33,17 @@ export function mapSegment(fd: number, size: number, writable: boolean, name = "
   return { name, fd, addr, buf, layout };
 }
 
-export function openSegment(name: string): Segment & { layout: { supervisorPid: number } } {
-  const fd = shmOpen(name, false);
+/**
+ * Opens a segment by name, for reading. `atomics`: the reader uses Atomics on it (the trace ring's
+ * seqlock), so it is mapped writable although nothing is written: JavaScriptCore's optimised code
+ * does an Atomics.load with a locked instruction, which faults on a read-only page (a reader
+ * crashed after ~2,000 reads once its loop was compiled).
+ */
+export function openSegment(name: string, atomics = false): Segment & { layout: { supervisorPid: number } } {
+  const fd = shmOpen(name, atomics);
   // Map the header first to learn the size.
   const head = mapSegment(fd, 4096, false, name);
-  return mapSegment(fd, head.layout.size, false, name) as Segment & { layout: { supervisorPid: number } };
+  return mapSegment(fd, head.layout.size, atomics, name) as Segment & { layout: { supervisorPid: number } };
 }
 
 export function removeSegment(name: string): void {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { LINE, TRACE_RECORDS, TRACE_RECORD_BYTES } from "./layout.ts";
+import { LINE, TRACE_RECORDS, TRACE_RECORD_BYTES, TRACE_STAGE_BYTES } from "./layout.ts";
 import { TraceReader, TraceWriter } from "./trace.ts";
 
 const ring = () => new ArrayBuffer(LINE + TRACE_RECORD_BYTES * TRACE_RECORDS);
@@ -31,5 +31,16 @@ describe("trace ring", () => {
     expect(r.lost).toBe(10);
     expect(got[0].rule).toBe(10);
     expect(got[got.length - 1].rule).toBe(TRACE_RECORDS + 9);
+  });
+});
+
+describe("trace stages", () => {
+  test("with a stages region, each record carries its packet's stages", () => {
+    const buf = new ArrayBuffer(LINE + TRACE_RECORD_BYTES * TRACE_RECORDS + TRACE_STAGE_BYTES * TRACE_RECORDS);
+    const stages = LINE + TRACE_RECORD_BYTES * TRACE_RECORDS;
+    const w = new TraceWriter(buf, 0, stages);
+    const r = new TraceReader(buf, 0, stages);
+    w.write(1, 2, 3, 4, 64, 1, 1000, 9000, 4, 700, 2500, 4100);
+    expect(r.read()).toEqual([{ rule: 1, src: 2, dst: 3, sport: 0, dport: 4, size: 64, outputs: 1, family: 4, rxNs: 1000, doneNs: 9000, ringWaitNs: 700, takeNs: 2500, submitNs: 4100 }]);
   });
 });

@@ -95,6 +95,9 @@ describe("start-up with a bad flag or variable: exit 2 within a second, naming i
     ["--max-rules 0", ["--max-rules", "0"], {}, "--max-rules must be 1–65536"],
     ["a node name that is not one (flag)", ["--node", "relay b"], {}, '--node "relay b" is not a node name'],
     ["a node name that is not one (variable)", [], { MCRELAY_NODE: "-b" }, "MCRELAY_NODE must be a node name"],
+    ["--low-latency with a value that is not a CPU list", ["--low-latency", "fast"], {}, '--low-latency must be auto or a list of CPUs like 3 or 2,3 or 2-5, got "fast"'],
+    ["--low-latency on a CPU the relay may not run on", ["--low-latency=4095"], {}, "--low-latency 4095: CPU 4095 is not one this relay may run on"],
+    ["--low-latency with fewer CPUs than worker pairs", ["--low-latency", "0", "--workers", "2"], {}, "--low-latency 0: 1 CPU for 2 worker pairs"],
   ];
   for (const [what, args, env, msg] of cases) {
     test(what, () => {

@@ -15,10 +15,12 @@ export interface Running {
   /** Process CPU (utime+stime) of the relay, in ticks. */
   cpuTicks(): number;
   stop(): Promise<void>;
+  /** mcrelay's state directory (its segment's name comes from it) */
+  stateDir?: string;
 }
 
 export interface Variant {
-  name: "kernel" | "socat" | "mcrelay" | "mcrelay-v2";
+  name: "kernel" | "socat" | "mcrelay" | "mcrelay-v3" | "mcrelay-ll" | `mcrelay-${string}`;
   /** What the receiver in dst listens on. */
   out: { group: string; port: number };
   start(t: Topology, dir: string, opts: { workers: number; repo: string; traceRatio?: number }): Promise<Running>;
@@ -91,8 +93,8 @@ const socat: Variant = {
   },
 };
 
-/** mcrelay with its defaults, or with `env` (MCRELAY_TUNE_*) on top. */
-const mcrelayWith = (name: Variant["name"], env: Record<string, string>): Variant => ({
+/** mcrelay with its defaults, or with `env` (MCRELAY_TUNE_*) and `args` (of start) on top. */
+export const mcrelayWith = (name: Variant["name"], env: Record<string, string>, args: string[] = []): Variant => ({
   name,
   out: OUT,
   async start(t, dir, { workers, repo, traceRatio }) {
@@ -113,7 +115,7 @@ const mcrelayWith = (name: Variant["name"], env: Record<string, string>): Varian
       }, null, 2),
     );
     const bun = join(repo, "node_modules/.bin/bun");
-    const cmd = [bun, "run", "mcrelay", "start", "--config", config, "--state-dir", state, "--workers", String(workers)];
+    const cmd = [bun, "run", "mcrelay", "start", "--config", config, "--state-dir", state, "--workers", String(workers), ...args];
     const p = start(exec(t.ns.relay, cmd), { cwd: repo, log, env });
     const status = () => {
       try {
@@ -124,6 +126,7 @@ const mcrelayWith = (name: Variant["name"], env: Record<string, string>): Varian
     };
     await waitFor("mcrelay", 30_000, p, () => status().state === "ready", log);
     return {
+      stateDir: state,
       cpuTicks: () => treeCpuTicks(p.pid),
       async stop() {
         // SIGTERM to the supervisor (bun run forwards it); stragglers of its tree are killed after 10 s.
@@ -139,6 +142,8 @@ const mcrelayWith = (name: Variant["name"], env: Record<string, string>): Varian
 
 export const VARIANTS: Variant[] = [
   kernel, socat, mcrelayWith("mcrelay", {}),
-  // The low-latency receive path: a TPACKET_V2 ring hands over every frame at once.
-  mcrelayWith("mcrelay-v2", { MCRELAY_TUNE_RING: "v2" }),
+  // The block ring that was the default before issue 17: TPACKET_V3, a block at a time (1 ms timer).
+  mcrelayWith("mcrelay-v3", { MCRELAY_TUNE_RING: "v3" }),
+  // Busy-polling workers, both on the highest-numbered CPU (--low-latency's auto).
+  mcrelayWith("mcrelay-ll", {}, ["--low-latency"]),
 ];

@@ -25,7 +25,7 @@ export class Exposition {
   }
 
   /** Starts a metric family: its HELP and TYPE lines. */
-  family(name: string, type: "counter" | "gauge", help: string): this {
+  family(name: string, type: "counter" | "gauge" | "histogram", help: string): this {
     this.parts.push(`# HELP ${name} ${help.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")}\n# TYPE ${name} ${type}\n`);
     return this;
   }
@@ -40,6 +40,17 @@ export class Exposition {
     const all = this.common && labels ? `${this.common},${labels}` : this.common || labels;
     this.parts.push(`${name}${all ? `{${all}}` : ""} ${Number.isFinite(value) ? value : value > 0 ? "+Inf" : value < 0 ? "-Inf" : "NaN"}\n`);
     return this;
+  }
+
+  /** A histogram's series for one label set: cumulative `_bucket`s (le: the upper bounds, then
+   *  +Inf), `_sum` and `_count`. counts: per bucket, not cumulative, one more than bounds. */
+  histogram(name: string, labels: string, bounds: readonly number[], counts: readonly number[], sum: number): this {
+    let c = 0;
+    const sep = labels ? `${labels},` : "";
+    for (let i = 0; i < bounds.length; i++) this.sampleWith(`${name}_bucket`, `${sep}le="${bounds[i]}"`, (c += counts[i]!));
+    this.sampleWith(`${name}_bucket`, `${sep}le="+Inf"`, (c += counts[bounds.length]!));
+    this.sampleWith(`${name}_sum`, labels, sum);
+    return this.sampleWith(`${name}_count`, labels, c);
   }
 
   text(): string {

@@ -10,6 +10,7 @@ import { defaultLogFormat, makeLogger } from "../logging.ts";
 import { setDumpable } from "../../c/sys.ts";
 import { openSegment, type Segment } from "../../shm/segment.ts";
 import { collectStats } from "../../shm/stats.ts";
+import { collectLatency } from "../../shm/latency.ts";
 import { RateSampler } from "../../shm/rates.ts";
 import { FlowTopSampler } from "../../shm/flowtop-sampler.ts";
 import { DEFAULT_STATE_DIR, type Status } from "../protocol/status.ts";
@@ -106,7 +107,7 @@ async function status(): Promise<Status | null> {
   if (st) {
     lastStatus = st;
     if (st.shm && (!seg || seg.name !== st.shm || segOwner !== st.pid)) {
-      seg = openSegment(st.shm);
+      seg = openSegment(st.shm, true); // the trace ring's reader uses Atomics (shm/segment.ts)
       segOwner = st.pid;
       spans.attach(seg);
     }
@@ -146,7 +147,9 @@ let snap: Snapshot | null = null;
 // 100 ms old, exact as of then): 50 clients on /metrics cost what one does.
 const metricsNow = shared(async () => {
   const st = await status();
-  snap = seg && st ? { stats: collectStats(seg, st.rules, st.links ?? []), rates: sampler.rates, status: st } : null;
+  snap = seg && st
+    ? { stats: collectStats(seg, st.rules, st.links ?? []), rates: sampler.rates, status: st, latency: collectLatency(seg, st.rules.map((r) => r.no)) }
+    : null;
   // Encoded once: every request of the moment sends the same bytes.
   return { contentType: registry.contentType, body: new TextEncoder().encode(await registry.text()) };
 }, 100);

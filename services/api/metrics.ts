@@ -4,7 +4,8 @@
 // data-plane series carries the relay's `node` (its --node name), so a dashboard that scrapes a
 // fleet adds up or tells apart the nodes without relabelling.
 import { collectDefaultMetrics, Registry } from "prom-client";
-import { PATH_COUNTERS, SEND_ERRNOS } from "../../shm/layout.ts";
+import { LATENCY_BUCKETS_S, PATH_COUNTERS, SEND_ERRNOS } from "../../shm/layout.ts";
+import type { LatencyHistogram } from "../../shm/latency.ts";
 import type { Rates } from "../../shm/rates.ts";
 import type { Stats } from "../../shm/stats.ts";
 import type { Status } from "../protocol/status.ts";
@@ -14,6 +15,8 @@ export interface Snapshot {
   stats: Stats;
   rates: Rates;
   status: Status;
+  /** rule number -> its latency histogram */
+  latency?: Map<number, LatencyHistogram>;
 }
 
 type Labels = (readonly [string, string])[];
@@ -76,6 +79,14 @@ export function dataPlaneMetrics(s: Snapshot, spans: { exported: number; lost: n
   for (const [field, name, type, help] of PATH_SERIES) {
     x.family(name, type, help);
     for (const { r, labels } of red) for (const p of r.pathStats!) x.sampleWith(name, `${labels},path="${p.index}"`, p[field]);
+  }
+  // Receive (the kernel's stamp on the frame) to the last send's completion, every packet. A
+  // rule's series appear once it has sent a packet: 17 series of zeros for each of 16,384 idle
+  // rules would be most of the scrape.
+  x.family("mcrelay_rule_latency_seconds", "histogram", "Time from the frame's receive (the kernel's stamp) to the completion of the packet's last send (a rule's series appear once it has sent)");
+  for (const { r, labels } of rules) {
+    const h = s.latency?.get(r.no);
+    if (h && h.counts.some((c) => c !== 0)) x.histogram("mcrelay_rule_latency_seconds", labels, LATENCY_BUCKETS_S, h.counts, h.sumSeconds);
   }
   x.family("mcrelay_rule_up", "gauge", "1 when the rule forwards, 0 when it waits for an interface or is down");
   for (const { r, labels } of rules) x.sampleWith("mcrelay_rule_up", `${labels},state="${r.state}"`, r.state === "active" ? 1 : 0);

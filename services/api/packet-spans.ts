@@ -31,7 +31,7 @@ export class PacketSpans {
   attach(seg: Segment): void {
     if (this.seg === seg) return;
     this.seg = seg;
-    this.readers = seg.layout.pairs.map((pl) => new TraceReader(seg.buf, pl.traceRing));
+    this.readers = seg.layout.pairs.map((pl) => new TraceReader(seg.buf, pl.traceRing, pl.traceStages));
   }
 
   start(intervalMs = 100): void {
@@ -63,6 +63,11 @@ export class PacketSpans {
             "mcrelay.packet.size": rec.size,
             "mcrelay.outputs": rec.outputs,
             "mcrelay.latency_ns": rec.doneNs - rec.rxNs,
+            // where the time went: in the AF_PACKET ring before ingress took the frame, then from
+            // there (the span's start) to egress taking its descriptor and submitting its sends
+            "mcrelay.ring_wait_ns": rec.ringWaitNs ?? 0,
+            "mcrelay.egress_take_ns": rec.takeNs ?? 0,
+            "mcrelay.egress_submit_ns": rec.submitNs ?? 0,
           },
         });
         span.end(epoch(rec.doneNs, offset));

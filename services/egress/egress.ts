@@ -2,19 +2,22 @@
 // io_uring send per output from the same slot (fan-out without copies): on the output's UDP
 // socket, or (raw) as a frame gathered from the output's header and the slot's payload. Per turn: held packets
 // that are due go out, one submit, every completion reaped; a slot goes back to ingress when
-// its last send has completed (or a stage dropped it).
+// its last send has completed (or a stage dropped it), and its latency (the kernel's receive
+// stamp to now) goes into its rule's histogram. Idle, it sleeps on the ring's futex, or with
+// --low-latency busy-polls the ring while traffic flows.
 import { closeFd } from "../../c/inet.ts";
-import { monotonicNs } from "../../c/sys.ts";
+import { RealtimeClock, monotonicNs, yieldCpu } from "../../c/sys.ts";
 import { E } from "../../c/lib.ts";
 import { VNET_HDR_BYTES } from "../../c/packet.ts";
 import { NO_SUM, SETUP_DEFER_TASKRUN, SETUP_SINGLE_ISSUER, Uring, userData } from "../../c/uring.ts";
 import { readTune } from "../tune.ts";
 import { indexOf, snapshot } from "../../shm/counters.ts";
-import { EGRESS_COUNTERS, EGRESS_RULE_COUNTERS, MAX_PATHS, OUTPUT_COUNTERS, OUTPUT_ROWS_PER_RULE, PATH_COUNTERS, PairSlots, SEND_ERRNOS, SH, SLOT_HEADER_BYTES } from "../../shm/layout.ts";
+import { EGRESS_COUNTERS, EGRESS_RULE_COUNTERS, MAX_PATHS, OUTPUT_COUNTERS, OUTPUT_ROWS_PER_RULE, PATH_COUNTERS, PairSlots, RING_WAIT_MASK, SEND_ERRNOS, SH, SLOT_HEADER_BYTES, SLOT_PATH_SHIFT } from "../../shm/layout.ts";
 import { RingConsumer, RingProducer, ringHeadAddr } from "../../shm/ring.ts";
 import type { Segment } from "../../shm/segment.ts";
 import { TraceWriter } from "../../shm/trace.ts";
-import type { EgressRule } from "../protocol/worker.ts";
+import { LatencyWriter } from "../../shm/latency.ts";
+import type { BusyPoll, EgressRule } from "../protocol/worker.ts";
 import type { Gathered } from "../worker.ts";
 import { seeded } from "./stages/random.ts";
 import { buildPipeline } from "./stages/registry.ts";
@@ -48,6 +51,8 @@ const FIXED_FILES = 4096;
 const SLEEP_US = 100_000;
 /** Longest a busy run() goes before it writes its heartbeat and returns for control messages. */
 const BUSY_RETURN_NS = 50_000_000;
+/** --low-latency: how long after the last descriptor a busy-polling egress keeps polling before it sleeps. */
+const BUSY_IDLE_NS = 1_000_000_000;
 
 interface Pipeline {
   /** the impairment (and redundancy) it was built from, to keep its state across unrelated changes */
@@ -78,9 +83,20 @@ export class Egress {
   private readonly slotU8: Uint8Array;
   private readonly slotF64: Float64Array;
   private readonly trace: TraceWriter;
+  private readonly latency: LatencyWriter;
+  /** read once per batch of completions: each packet's latency ends there */
+  private readonly clock = new RealtimeClock();
+  /** sampled slots queued this turn: their submit time is stamped just before the submit */
+  private readonly sampledQueued = new Int32Array(256);
+  private nSampledQueued = 0;
+  /** when the last descriptor was taken (ns, monotonic), for busy-polling */
+  private lastTakeNs = 0;
   private readonly refs: Uint16Array;
   /** extra copies a duplicate stage asked for, per slot */
   private readonly extra: Uint8Array;
+  /** a sampled packet's stages, per slot (ns from its receive time, SH.rxNsF64): egress took its descriptor, submitted its sends */
+  private readonly takeNs: Uint32Array;
+  private readonly submitNs: Uint32Array;
   private readonly uring = new Uring(SQ_ENTRIES, CQ_ENTRIES, TUNE.uring.startsWith("defer") ? SETUP_SINGLE_ISSUER | SETUP_DEFER_TASKRUN : 0);
   private readonly fixed = TUNE.uring.endsWith("fixed");
   private readonly pool: PairSlots;
@@ -114,7 +130,7 @@ export class Egress {
   /** performance.now() when this turn's descriptors were taken */
   private turnMs = 0;
 
-  constructor(private readonly seg: Segment, private readonly pair: number, private readonly onPath: PathEvent = () => {}) {
+  constructor(private readonly seg: Segment, private readonly pair: number, private readonly busy: BusyPoll | null = null, private readonly onPath: PathEvent = () => {}) {
     const l = seg.layout;
     const pl = l.pairs[pair];
     this.c = new Float64Array(seg.buf, pl.egressCounters, EGRESS_COUNTERS.length);
@@ -126,9 +142,12 @@ export class Egress {
     this.slotU32 = new Uint32Array(seg.buf);
     this.slotU8 = new Uint8Array(seg.buf);
     this.slotF64 = new Float64Array(seg.buf, 0, Math.floor(seg.buf.byteLength / 8));
-    this.trace = new TraceWriter(seg.buf, pl.traceRing);
+    this.trace = new TraceWriter(seg.buf, pl.traceRing, pl.traceStages);
+    this.latency = new LatencyWriter(seg.buf, pl.egressLatency, l.maxRules);
     this.refs = new Uint16Array(l.slots + l.jumboSlots);
     this.extra = new Uint8Array(l.slots + l.jumboSlots);
+    this.takeNs = new Uint32Array(l.slots + l.jumboSlots);
+    this.submitNs = new Uint32Array(l.slots + l.jumboSlots);
     // A power of two (the ring capacity, ≥ every slot), so free-running u32 indices wrap cleanly.
     this.queues = [0, 1, 2].map(() => new Int32Array(l.ringCapacity));
     this.ruleCls = new Int8Array(l.maxRules);
@@ -244,7 +263,7 @@ export class Egress {
       bytes: this.slotU8,
       start: ctx.start,
       len: ctx.len,
-      path: (slot: number) => this.slotU32[(this.slotOffset(slot) >> 2) + SH.path],
+      path: (slot: number) => this.slotU32[(this.slotOffset(slot) >> 2) + SH.path] >>> SLOT_PATH_SHIFT,
       // ingress's stamp (CLOCK_MONOTONIC ms mod 2^32) on the stages' clock (performance.now())
       stamp: (slot: number) => this.turnMs - ((((this.turnMs + this.monoOffset) >>> 0) - this.slotU32[(this.slotOffset(slot) >> 2) + SH.stampMs]) >>> 0),
       now: () => performance.now(),
@@ -286,7 +305,9 @@ export class Egress {
       if (this.merges.length > 0 && (turn % WATCH_TURNS === 0 || n === 0)) this.watch();
       if (n > 0 || done > 0 || due > 0) {
         idleSince = 0;
-        if (Bun.nanoseconds() - started > BUSY_RETURN_NS) break; // heartbeat and control on time under load
+        const now = Bun.nanoseconds();
+        if (n > 0) this.lastTakeNs = now;
+        if (now - started > BUSY_RETURN_NS) break; // heartbeat and control on time under load
         continue;
       }
       if (this.inflight > 0 || this.queued > 0) {
@@ -294,6 +315,10 @@ export class Egress {
         continue;
       }
       const now = Bun.nanoseconds();
+      if (this.busy !== null && now - this.lastTakeNs < BUSY_IDLE_NS) {
+        yieldCpu(); // the pair's other worker, or anything else, may want this CPU: let it run
+        continue;
+      }
       if (idleSince === 0) idleSince = now;
       else if (now - idleSince > SPIN_NS) {
         this.c[C.heartbeatMs] = Date.now();
@@ -329,7 +354,9 @@ export class Egress {
     while (n < avail && n < TAKE) {
       const slot = this.desc.take();
       n++;
-      const rule = this.slotU32[(this.slotOffset(slot) >> 2) + SH.rule];
+      const so = this.slotOffset(slot);
+      const rule = this.slotU32[(so >> 2) + SH.rule];
+      if (this.slotU32[(so >> 2) + SH.sampled] === 1) this.takeNs[slot] = monotonicNs() - this.slotF64[(so >> 3) + SH.rxNsF64];
       this.held[rule]++;
       const pipe = this.pipes[rule];
       if (pipe !== undefined) pipe.head(slot);
@@ -408,6 +435,7 @@ export class Egress {
       }
     }
     this.slotU32[h + SH.outputs] = outs.n;
+    if (this.slotU32[h + SH.sampled] === 1 && this.nSampledQueued < this.sampledQueued.length) this.sampledQueued[this.nSampledQueued++] = slot;
     this.refs[slot] = queued;
     this.inflight += queued;
     this.c[C.sends] += queued;
@@ -436,8 +464,10 @@ export class Egress {
   }
 
   private reap(waitFor: number): number {
+    if (this.nSampledQueued > 0) this.stampSubmit();
     const k = this.uring.flush(waitFor);
     const cq = this.uring.completions;
+    let clockRead = false;
     for (let i = 0; i < k; i++) {
       const slot = cq[3 * i];
       const res = cq[3 * i + 1];
@@ -461,10 +491,15 @@ export class Egress {
         }
       }
       if (--this.refs[slot] === 0) {
+        if (!clockRead) {
+          this.clock.read();
+          clockRead = true;
+        }
+        this.latency.add(rule, this.clock.since(this.slotU32[h + SH.rxSec], this.slotU32[h + SH.rxNsec]));
         if (this.slotU32[h + SH.sampled] === 1) {
           const u = this.slotU32;
           this.trace.write(u[h + SH.rule], u[h + SH.src], u[h + SH.dst], u[h + SH.ports], u[h + SH.len], u[h + SH.outputs],
-            this.slotF64[(so >> 3) + SH.rxNsF64], monotonicNs(), u[h + SH.family]);
+            this.slotF64[(so >> 3) + SH.rxNsF64], monotonicNs(), u[h + SH.family], u[h + SH.ringWaitNs] & RING_WAIT_MASK, this.takeNs[slot], this.submitNs[slot]);
           this.c[C.traced]++;
         }
         this.release(slot);
@@ -473,6 +508,17 @@ export class Egress {
     this.inflight -= k;
     this.c[C.inflight] = this.inflight;
     return k;
+  }
+
+  /** The sampled slots queued since the last submit: their submit time is now. */
+  private stampSubmit(): void {
+    const now = monotonicNs();
+    for (let i = 0; i < this.nSampledQueued; i++) {
+      const slot = this.sampledQueued[i];
+      const so = this.slotOffset(slot);
+      this.submitNs[slot] = now - this.slotF64[(so >> 3) + SH.rxNsF64];
+    }
+    this.nSampledQueued = 0;
   }
 
   private slotOffset(slot: number): number {

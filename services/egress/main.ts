@@ -7,7 +7,7 @@ import { Egress } from "./egress.ts";
 
 const { init, seg } = startWorker("egress");
 const log = workerLogger("egress", init.index);
-const eg = new Egress(seg, init.index, (e) => {
+const eg = new Egress(seg, init.index, init.busyPoll ?? null, (e) => {
   if (e.up) log.info(e, e.silentMs > 0 ? `redundant path ${e.path} of rule ${e.rule} is up again after ${e.silentMs} ms` : `redundant path ${e.path} of rule ${e.rule} is up`);
   else log.warn(e, `redundant path ${e.path} of rule ${e.rule} is silent (nothing for ${e.silentMs} ms)`);
 });

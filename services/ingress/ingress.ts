@@ -1,26 +1,28 @@
 // The ingress loop. Per frame: read its ring header, parse, match, take a slot, one copy (through
-// C; with the UDP checksum summed on the way when it has to be checked), push the slot index. Per
-// batch (a V3 block, or up to 256 V2 frames): record progress, add the batch's counters, one
-// atomic publish, hand the batch back to the kernel. No allocation, no Promise, no system call
-// per frame; poll() only when idle.
+// C; with the UDP checksum summed on the way when it has to be checked), push the slot index with
+// the kernel's receive time in its header. Per batch (a V3 block, or up to 256 V2 frames): record
+// progress, add the batch's counters, one atomic publish, hand the batch back to the kernel. No
+// allocation, no Promise, no system call per frame. When idle: poll() (woken by the next frame),
+// or at high rates a short timed hold first (moderation.ts); with --low-latency it busy-polls.
 import { K } from "../../c/kernel.ts";
 import { packetStats, VNET_HDR_BYTES } from "../../c/packet.ts";
 import { NO_SUM } from "../../c/uring.ts";
-import { PollSet, copy, copySum, monotonicNs } from "../../c/sys.ts";
+import { PollSet, RealtimeClock, copy, copySum, monotonicNs, yieldCpu } from "../../c/sys.ts";
 import { indexOf, snapshot } from "../../shm/counters.ts";
 import {
   INGRESS_COUNTERS, INGRESS_RULE_COUNTERS, JUMBO_PAYLOAD_MAX, MAX_INPUTS, PARSE_DROPS, PROGRESS_WORDS, PairSlots, SH, SLOT_HEADER_BYTES,
-  STD_PAYLOAD_MAX,
+  RING_WAIT_MASK, SLOT_PATH_SHIFT, STD_PAYLOAD_MAX,
 } from "../../shm/layout.ts";
 import { SlotStacks } from "../../shm/pool.ts";
 import { BEST_EFFORT, RESERVE, classOf } from "../../shm/classes.ts";
 import { RingConsumer, RingProducer, ringHeadAddr } from "../../shm/ring.ts";
 import type { Segment } from "../../shm/segment.ts";
-import type { IngressInput, IngressLink, IngressRule } from "../protocol/worker.ts";
+import type { BusyPoll, IngressInput, IngressLink, IngressRule } from "../protocol/worker.ts";
 import { LinkEnd } from "./link-end.ts";
 import { FlowTopWriter } from "../../shm/flowtop.ts";
 import { readTune } from "../tune.ts";
 import { MatchTable, NO_VLAN, PATH_SHIFT, RULE_MASK } from "./match.ts";
+import { Moderation } from "./moderation.ts";
 import { F, NOT_UDP_CODE, PARSED_FIELDS, parseFrame, udpChecksumOk } from "./parse.ts";
 import { UDP } from "../../rules/protocols.ts";
 import { openRing, type RxRing } from "./rx-ring.ts";
@@ -48,6 +50,8 @@ const SLEEP_MS = 100;
 const BUSY_RETURN_NS = 50_000_000;
 /** Batches (V3 blocks, V2 runs of frames) one input gives per turn before the next input's turn. */
 const BATCHES_PER_TURN = 1;
+/** --low-latency: how long after the last frame a busy-polling ingress keeps polling before it sleeps. */
+export const BUSY_IDLE_NS = 1_000_000_000;
 
 export class Ingress {
   private readonly c: Float64Array;
@@ -85,11 +89,19 @@ export class Ingress {
   /** free slots a class must leave for the classes above it */
   private readonly reserve: Int32Array;
   private poll: PollSet;
+  /** the control channel alone: what a hold waits on (frames are left to gather meanwhile) */
+  private readonly controlOnly: PollSet;
+  private readonly moderation = new Moderation(readTune().holdUs);
+  /** when the last frame was taken (ns, monotonic): a busy-polling ingress polls for BUSY_IDLE_NS after it */
+  private lastFrameNs = 0;
+  /** for a sampled packet's wait in the ring */
+  private readonly clock = new RealtimeClock();
   private lastStatsMs = 0;
   /** this batch's time (CLOCK_MONOTONIC ms mod 2^32), in every slot's header */
   private stampMs = 0;
 
-  constructor(private readonly seg: Segment, pair: number, private readonly controlFd: number, replacesDeadIngress = false) {
+  constructor(private readonly seg: Segment, pair: number, private readonly controlFd: number, replacesDeadIngress = false,
+    private readonly busy: BusyPoll | null = null) {
     const l = seg.layout;
     const pl = l.pairs[pair];
     this.c = new Float64Array(seg.buf, pl.ingressCounters, INGRESS_COUNTERS.length);
@@ -112,6 +124,7 @@ export class Ingress {
     this.slots = l.slots;
     this.jumbo = l.jumboSlots;
     this.poll = new PollSet([controlFd]);
+    this.controlOnly = new PollSet([controlFd]);
     // Egress was drained before we started: every slot is either in the free ring or was on the
     // dead ingress's stacks. Start with all of them and drop the ring's copies.
     if (replacesDeadIngress) this.free.discardAll();
@@ -190,7 +203,11 @@ export class Ingress {
     this.ends = keep.map((i) => ends.get(i.ifname) ?? null);
   }
 
-  /** Runs until a control message may be waiting; the caller reads it, then calls run() again. */
+  /**
+   * Runs until a control message may be waiting; the caller reads it, then calls run() again.
+   * Busy-polling (--low-latency) it returns after its turns (control messages are read then,
+   * without waiting), as it never poll()s while traffic flows.
+   */
   run(control: () => void): void {
     let idleSince = 0;
     const started = Bun.nanoseconds();
@@ -198,22 +215,35 @@ export class Ingress {
       let n = 0;
       for (let i = 0; i < this.inputs.length; i++) n += this.drain(this.inputs[i], i);
       this.c[C.loops]++;
+      const now = Bun.nanoseconds();
+      this.moderation.count(n, now);
       if (n > 0) {
         idleSince = 0;
+        this.lastFrameNs = now;
         // A busy turn can take a millisecond (a full block): return on time, not only on turns, so
         // the heartbeat and control messages never wait long under load (the watchdog kills at 3 s).
-        if (Bun.nanoseconds() - started > BUSY_RETURN_NS) break;
+        if (now - started > BUSY_RETURN_NS) break;
         continue;
       }
-      const now = Bun.nanoseconds();
+      if (this.busy !== null && now - this.lastFrameNs < BUSY_IDLE_NS) {
+        yieldCpu(); // the pair's other worker, or anything else, may want this CPU: let it run
+        continue;
+      }
       if (idleSince === 0) idleSince = now;
       else if (now - idleSince > SPIN_NS) {
         this.housekeeping();
         this.c[C.sleeps]++;
+        const hold = this.busy === null ? this.moderation.hold() : 0;
+        this.c[C.holdUs] = hold;
         const t0 = Bun.nanoseconds();
-        this.poll.wait(SLEEP_MS);
+        // Holding, frames gather in the ring and go as one batch; otherwise the next one wakes us.
+        const p = hold > 0 ? this.controlOnly : this.poll;
+        if (hold > 0) {
+          this.c[C.holds]++;
+          p.waitUs(hold);
+        } else p.wait(SLEEP_MS);
         this.c[C.sleepNs] += Bun.nanoseconds() - t0;
-        if (this.poll.revents[0] !== 0) break;
+        if (p.revents[0] !== 0) break;
         idleSince = 0;
       }
     }
@@ -268,7 +298,7 @@ export class Ingress {
     return total;
   }
 
-  /** f: the frame's ring header (for the VLAN tag the kernel took off, when it did). */
+  /** f: the frame's ring header (for the VLAN tag the kernel took off, when it did, and its receive time). */
   private frame(ring: RxRing, input: number, off: number, snap: number, wireLen: number, status: number, f: number): void {
     const c = this.st.c;
     const P = this.parsed;
@@ -336,8 +366,15 @@ export class Ingress {
     this.slotU32[h + SH.rule] = rule;
     this.slotU32[h + SH.len] = len;
     this.slotU32[h + SH.tos] = P[F.tos];
-    this.slotU32[h + SH.path] = path;
+    // Which of a redundant rule's inputs it came in on (SH.path's top bits; a sampled packet's ring
+    // wait fills the rest below), and the batch's time, which the merge's gaps wait by.
+    this.slotU32[h + SH.path] = (path << SLOT_PATH_SHIFT) >>> 0;
     this.slotU32[h + SH.stampMs] = this.stampMs;
+    // The kernel stamped the frame when it took it: the latency histogram's start, at no cost here.
+    const sec = ring.sec(f);
+    const nsec = ring.nsec(f);
+    this.slotU32[h + SH.rxSec] = sec;
+    this.slotU32[h + SH.rxNsec] = nsec;
     const ratio = TRACING ? this.sample[rule] : 0;
     if (TRACING && ratio !== 0 && Math.random() < ratio) {
       this.slotU32[h + SH.sampled] = 1;
@@ -346,6 +383,8 @@ export class Ingress {
       this.slotU32[h + SH.dst] = P[F.dst];
       this.slotU32[h + SH.ports] = ((P[F.sport] << 16) | P[F.dport]) >>> 0;
       this.slotF64[(so >> 3) + SH.rxNsF64] = monotonicNs();
+      this.clock.read();
+      this.slotU32[h + SH.ringWaitNs] = ((path << SLOT_PATH_SHIFT) | Math.min(RING_WAIT_MASK, Math.max(0, this.clock.since(sec, nsec)))) >>> 0; // the path stays in the top bits
       c[C.sampled]++;
     } else this.slotU32[h + SH.sampled] = 0;
     this.desc.push(slot);
@@ -456,6 +495,8 @@ export class Ingress {
     this.slotU32[h + SH.rule] = no;
     this.slotU32[h + SH.len] = len;
     this.slotU32[h + SH.tos] = end.tos;
+    this.slotU32[h + SH.rxSec] = ring.sec(f);
+    this.slotU32[h + SH.rxNsec] = ring.nsec(f);
     this.slotU32[h + SH.sampled] = 0;
     this.desc.push(slot);
     c[C.matched]++;

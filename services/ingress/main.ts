@@ -7,7 +7,7 @@ import { Ingress } from "./ingress.ts";
 
 const { init, seg } = startWorker("ingress");
 const log = workerLogger("ingress", init.index);
-const ing = new Ingress(seg, init.index, CONTROL_FD, init.replacesDeadIngress === true);
+const ing = new Ingress(seg, init.index, CONTROL_FD, init.replacesDeadIngress === true, init.busyPoll ?? null);
 send({ type: "ready", role: "ingress", index: init.index, uid: process.getuid!() });
 log.info({ uid: process.getuid!() }, "ingress ready");
 

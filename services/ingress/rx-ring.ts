@@ -57,6 +57,9 @@ export abstract class RxRing {
   abstract pkttype(f: number): number;
   /** The VLAN tag the kernel took off the frame (when status has TP_STATUS_VLAN_VALID): TPID << 16 | TCI. */
   abstract vlan(f: number): number;
+  /** The kernel's receive time of the frame, CLOCK_REALTIME: seconds, nanoseconds. */
+  abstract sec(f: number): number;
+  abstract nsec(f: number): number;
 
   /** Before publishing a batch: this batch, and the descriptor ring's head once it is out. */
   record(head: number): void {
@@ -154,6 +157,13 @@ export class BlockRing extends RxRing {
     return ((tpid << 16) | tci) >>> 0;
   }
 
+  sec(f: number): number {
+    return this.u32[(f + K.TP3_SEC) >> 2];
+  }
+  nsec(f: number): number {
+    return this.u32[(f + K.TP3_NSEC) >> 2];
+  }
+
   protected recordBatch(prog: Float64Array, base: number): void {
     prog[base + PROGRESS.seq] = this.seq(this.cur);
   }
@@ -247,6 +257,12 @@ export class FrameRing extends RxRing {
     const tpid = (this.i32[(f + K.TP2_STATUS) >> 2] & K.TP_STATUS_VLAN_TPID_VALID) !== 0
       ? this.u8[f + K.TP2_VLAN_TPID] | (this.u8[f + K.TP2_VLAN_TPID + 1] << 8) : 0x8100;
     return ((tpid << 16) | tci) >>> 0;
+  }
+  sec(f: number): number {
+    return this.u32[(f + K.TP2_SEC) >> 2];
+  }
+  nsec(f: number): number {
+    return this.u32[(f + K.TP2_NSEC) >> 2];
   }
 
   protected recordBatch(prog: Float64Array, base: number): void {

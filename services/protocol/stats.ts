@@ -18,6 +18,8 @@ export const ratesSchema = z.strictObject({
   txPps: z.number().describe("packets per second sent (one per output)"),
   rxBps: z.number().describe("payload bits per second received"),
   txBps: z.number().describe("payload bits per second sent"),
+  latencyP50Us: z.number().nullable().describe("relay latency (the frame's kernel receive stamp to its last send's completion) over the last window, median, µs: estimated within a bucket of mcrelay_rule_latency_seconds; null when nothing was sent"),
+  latencyP99Us: z.number().nullable().describe("the same, 99th percentile, µs"),
 });
 
 export const outputStatsSchema = z.strictObject({
@@ -106,7 +108,7 @@ export type StatsBody = z.infer<typeof statsSchema>;
 export type RuleStatsBody = z.infer<typeof ruleStatsSchema>;
 export type WorkerStatsBody = z.infer<typeof workerStatsSchema>;
 
-export const ZERO_RATES = { rxPps: 0, txPps: 0, rxBps: 0, txBps: 0 } as const;
+export const ZERO_RATES = { rxPps: 0, txPps: 0, rxBps: 0, txBps: 0, latencyP50Us: null, latencyP99Us: null } as const;
 export const ZERO_WORKER_RATES = { rxPps: 0, txPps: 0, ingressUtilisation: 0, egressUtilisation: 0 } as const;
 
 /** The body from counters and their rates (a rule or worker without a rate yet has zeros). */

@@ -17,7 +17,15 @@ export interface InitMsg {
   shmSize: number;
   /** A replacement ingress whose predecessor died: the free ring's slots are counted as its own. */
   replacesDeadIngress?: boolean;
+  /** --low-latency: the worker busy-polls on this CPU (pinned) instead of sleeping while traffic flows */
+  busyPoll?: BusyPoll;
   /** fds[0] is the segment. */
+}
+
+/** A busy-polling worker's CPU (it may be its pair's other worker's too: when a pass finds
+ *  nothing, a busy-polling worker yields the CPU to whatever else may run there). */
+export interface BusyPoll {
+  cpu: number;
 }
 
 export interface IngressInput {

@@ -15,6 +15,7 @@ import { DEFAULT_STATE_DIR } from "../protocol/status.ts";
 import { ConfigError, LOG_LEVELS, readEnvironment, type Environment } from "./environment.ts";
 import { parseListen } from "./listen.ts";
 import { LOG_FORMATS, defaultLogFormat, type LogFormat } from "../logging.ts";
+import { allowedCpus, lowLatencyArg, lowLatencyCpus } from "./low-latency.ts";
 
 export { ConfigError };
 
@@ -35,6 +36,10 @@ export const START_USAGE = `usage: mcrelay start [options]
   --log-level LEVEL   ${LOG_LEVELS.join("|")} (default info)
   --log-format F      ${LOG_FORMATS.join("|")}: one coloured line per event, or JSON lines
                       (default: pretty when stdout is a terminal, else json; or MCRELAY_LOG_FORMAT)
+  --low-latency [CPUS]  workers busy-poll instead of sleeping while traffic flows, pinned to CPUS
+                      (e.g. 2,3 or 2-5; auto, the default: the highest-numbered CPU, both workers
+                      of the pair on it). Each busy-polling CPU is spent whole while traffic flows.
+                      Without --workers: a pair per two CPUs given (auto: one)
   A bad flag, variable or file stops start-up with exit code 2, naming it.`;
 
 /** What the relay is started with, and the environment it was checked against. */
@@ -54,13 +59,14 @@ export function parseStart(argv: string[]): StartOptions | null {
   let v;
   try {
     ({ values: v } = parseArgs({
-      args: argv,
+      args: lowLatencyArg(argv),
       strict: true,
       options: {
         config: { type: "string" }, workers: { type: "string" }, "state-dir": { type: "string", default: DEFAULT_STATE_DIR },
         "api-listen": { type: "string", default: "127.0.0.1:8080" }, user: { type: "string" },
         "log-level": { type: "string" }, "log-format": { type: "string" }, "max-rules": { type: "string", default: "16384" }, node: { type: "string" },
         "no-api": { type: "boolean", default: false }, "external-api": { type: "boolean", default: false },
+        "low-latency": { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     }));
@@ -69,7 +75,9 @@ export function parseStart(argv: string[]): StartOptions | null {
   }
   if (v.help) return null;
   const env = readEnvironment();
-  const workers = v.workers === undefined ? Math.min(64, availableParallelism()) : int("--workers", v.workers, 1, 64);
+  const given = v.workers === undefined ? undefined : int("--workers", v.workers, 1, 64);
+  const busyPoll = v["low-latency"] === undefined ? undefined : lowLatencyCpus(v["low-latency"], given, allowedCpus());
+  const workers = busyPoll?.length ?? given ?? Math.min(64, availableParallelism());
   const maxRules = int("--max-rules", v["max-rules"]!, 1, 65536);
   const logLevel = v["log-level"] ?? env.MCRELAY_LOG_LEVEL ?? "info";
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got "${logLevel}"`);
@@ -91,7 +99,7 @@ export function parseStart(argv: string[]): StartOptions | null {
     throw e;
   }
   return { config, configPath: v.config, workers, stateDir: v["state-dir"]!, user: v.user ?? DEFAULT_USER, logLevel,
-    logFormat: logFormat as LogFormat, maxRules, apiListen, externalApi: v["external-api"]!, node, env };
+    logFormat: logFormat as LogFormat, maxRules, apiListen, externalApi: v["external-api"]!, node, env, ...(busyPoll ? { busyPoll } : {}) };
 }
 
 /** The checks that need the system: who runs, the user, the API's port and database. */

@@ -3,13 +3,16 @@ import type { RingGeometry } from "../../c/packet.ts";
 import { readTune } from "../tune.ts";
 
 /**
- * 256 blocks of 128 KiB (32 MiB) per worker and input. A block goes to user space when full or
- * after 1 ms, which bounds the latency the ring adds. Two forces set the shape:
- * - at low rates every block holds only a few frames, so the block count decides how long ingress
- *   may be descheduled before the kernel drops (64 blocks were ~64 ms at 5,000 pps: kernel_ring_full
- *   on a loaded machine; 256 are ~0.25 s);
- * - at high rates per-block costs matter: with 32 KiB blocks (22 full-size frames) the relay spent
- *   3.5 µs per 1,400 B packet at 250k pps, with 128 KiB 2.9 µs, with 256 KiB 2.6 µs (bench:relay).
+ * A rules input: a TPACKET_V2 ring of 256 blocks of 128 KiB (32 MiB) per worker. V2 hands every
+ * frame to user space at once, and ingress decides itself how long to let frames gather
+ * (services/ingress/moderation.ts): per frame at low rates, a batch at high rates. The V3 ring it
+ * replaced (issue 17) handed over a block when full or after its retire timer (1 ms, the smallest
+ * the kernel takes): ~0.6 ms added p50 at 20k pps (docs/PERFORMANCE.md). `MCRELAY_TUNE_RING=v3`
+ * still gives that ring. Two forces set the size:
+ * - the frame count decides how long ingress may be descheduled before the kernel drops
+ *   (16,384 2 KiB frames: 55 ms at 300k pps, 0.8 s at 20k pps);
+ * - V3 at high rates: per-block costs favour big blocks: with 32 KiB blocks (22 full-size frames)
+ *   the relay spent 3.5 µs per 1,400 B packet at 250k pps, with 128 KiB 2.9 µs, with 256 KiB 2.6 µs.
  */
 const tune = readTune(); // a bad MCRELAY_TUNE_* value stops start-up before this is read
 export const GEOMETRY: RingGeometry = {

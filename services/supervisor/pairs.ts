@@ -5,6 +5,7 @@ import { resetRing, ringHeadAddr } from "../../shm/ring.ts";
 import type { Segment } from "../../shm/segment.ts";
 import type { EgressRule, IngressRule } from "../protocol/worker.ts";
 import { WorkerHandle, type RelayUser } from "./workers.ts";
+import type { PairCpus } from "../startup/low-latency.ts";
 
 export type Role = "ingress" | "egress";
 
@@ -21,9 +22,10 @@ export class Pair {
   ingressRules = new Map<number, IngressRule>();
   ingressInputs = new Set<string>();
 
-  /** onRetired: its egress has no packet left of these rule numbers (protocol/worker.ts "retired"). */
+  /** onRetired: its egress has no packet left of these rule numbers (protocol/worker.ts "retired").
+   *  cpus: --low-latency, the CPUs its workers busy-poll on. */
   constructor(readonly index: number, private readonly seg: Segment, private readonly user: RelayUser, private readonly logLevel: () => string,
-    private readonly onRetired: (pair: number, nos: number[]) => void) {}
+    private readonly onRetired: (pair: number, nos: number[]) => void, private readonly cpus?: PairCpus) {}
 
   /** Starts a worker of this pair (replacing the handle; the old process must be gone). */
   spawn(role: Role, onExit: (w: WorkerHandle, code: number | null) => void, replacesDeadIngress = false): WorkerHandle {
@@ -41,7 +43,8 @@ export class Pair {
     }
     w.onUnprompted = (m) => this.onRetired(this.index, m.nos);
     w.proc.exited.then((code) => onExit(w, code));
-    w.send({ type: "init", role, index: this.index, shmSize: this.seg.layout.size, replacesDeadIngress }, [this.seg.fd]);
+    const busyPoll = this.cpus ? { busyPoll: { cpu: this.cpus[role] } } : {};
+    w.send({ type: "init", role, index: this.index, shmSize: this.seg.layout.size, replacesDeadIngress, ...busyPoll }, [this.seg.fd]);
     this[role] = w;
     return w;
   }

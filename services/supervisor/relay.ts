@@ -10,7 +10,7 @@ import { linkId, loadConfigFile, ruleId, runsOn } from "../../rules/load.ts";
 import type { Config } from "../../rules/config.ts";
 import type { Rule } from "../../rules/schema.ts";
 import type { Link } from "../../rules/link.ts";
-import { EGRESS_RULE_COUNTERS, INGRESS_RULE_COUNTERS, OUTPUT_COUNTERS, OUTPUT_ROWS_PER_RULE } from "../../shm/layout.ts";
+import { EGRESS_RULE_COUNTERS, INGRESS_RULE_COUNTERS, LATENCY_WORDS, OUTPUT_COUNTERS, OUTPUT_ROWS_PER_RULE } from "../../shm/layout.ts";
 import { OutputRows } from "./output-rows.ts";
 import { createSegment, removeSegment, segmentName, type Segment } from "../../shm/segment.ts";
 import type { ControlIssue, LinkStatus, Reply, Request, RuleStatus } from "../protocol/control.ts";
@@ -35,6 +35,7 @@ import { channelKeys, DesiredLinks, type IdentifiedLink } from "./desired-links.
 import { Recovery } from "./recovery.ts";
 import { StateDir } from "./state-dir.ts";
 import { lookupUser, type RelayUser } from "./workers.ts";
+import type { PairCpus } from "../startup/low-latency.ts";
 
 export interface RelayOptions {
   config: Config;
@@ -53,6 +54,8 @@ export interface RelayOptions {
   configPath?: string;
   /** this relay's name in a fleet (--node): of the file's rules it runs only those for it or for every node */
   node: string;
+  /** --low-latency: per pair, the CPUs its workers busy-poll on */
+  busyPoll?: PairCpus[];
 }
 
 /** A start-up failure that is the configuration's fault: exit code 2. */
@@ -118,7 +121,8 @@ export class Relay {
     // Readable by the relay user, so the unprivileged API reads counters without asking us.
     fchownSync(this.seg.fd, user.uid, user.gid);
     this.log.info({ shm: `/dev/shm/${name}`, bytes: this.seg.layout.size, workers: this.opts.workers }, "segment created");
-    this.pairs = Array.from({ length: this.opts.workers }, (_, i) => new Pair(i, this.seg, user, () => this.log.level, (pair, nos) => this.dataplane.retired(pair, nos)));
+    this.pairs = Array.from({ length: this.opts.workers }, (_, i) =>
+      new Pair(i, this.seg, user, () => this.log.level, (pair, nos) => this.dataplane.retired(pair, nos), this.opts.busyPoll?.[i]));
     this.dataplane = new DataPlane(this.pairs, this.log, this.rows);
     this.dataplane.onRetired = (no) => this.recycleIfHeld(no);
     this.recovery = new Recovery({
@@ -433,6 +437,7 @@ export class Relay {
     for (const pl of l.pairs) {
       new Float64Array(this.seg.buf, pl.ingressRules + 8 * INGRESS_RULE_COUNTERS.length * no, INGRESS_RULE_COUNTERS.length).fill(0);
       new Float64Array(this.seg.buf, pl.egressRules + 8 * EGRESS_RULE_COUNTERS.length * no, EGRESS_RULE_COUNTERS.length).fill(0);
+      new Float64Array(this.seg.buf, pl.egressLatency + 8 * LATENCY_WORDS * no, LATENCY_WORDS).fill(0);
     }
     for (const row of this.rows.release(no)) {
       for (const pl of l.pairs) new Float64Array(this.seg.buf, pl.egressOutputs + 8 * OUTPUT_COUNTERS.length * row, OUTPUT_COUNTERS.length).fill(0);

@@ -37,6 +37,8 @@
     if (n >= 1e3) return (n / 1e3).toFixed(1) + "k";
     return String(Math.round(n));
   }
+  // µs → "18 µs", "1.2 ms"; null (nothing sent in the window) → "—"
+  const micros = (us) => (typeof us !== "number" ? "—" : us < 1000 ? `${us < 10 ? us.toFixed(1) : Math.round(us)} µs` : `${(us / 1000).toFixed(us < 10_000 ? 2 : 1)} ms`);
   const sum = (o) => Object.values(o || {}).reduce((a, n) => a + (typeof n === "number" ? n : 0), 0);
   const nonZero = (o) => Object.entries(o || {}).filter(([, n]) => typeof n === "number" && n > 0);
   // IPv6 in brackets; a rule of another protocol has no port (its input names the protocol)
@@ -267,6 +269,8 @@
         el("td", { class: "num rx-bps", "data-value": r.rxBps }, bits(r.rxBps)),
         el("td", { class: "num tx-bps", "data-value": r.txBps }, bits(r.txBps)),
         el("td", { class: `num drops${drops > 0 ? " warn" : ""}`, "data-value": drops, title: nonZero(r.drops).map(([k, n]) => `${k} ${n}`).join(", ") || "no drops" }, int(drops)),
+        el("td", { class: "num latency", "data-p50": r.latencyP50Us ?? "", "data-p99": r.latencyP99Us ?? "" },
+          r.latencyP50Us === null || r.latencyP50Us === undefined ? el("span", { class: "muted" }, "—") : `${micros(r.latencyP50Us)} / ${micros(r.latencyP99Us)}`),
         el("td", {}, canvas),
         el("td", { class: "row-actions" },
           el("button", { type: "button", class: "small", "data-action": "edit", "data-kind": "rule", "data-id": r.id }, "Edit"),

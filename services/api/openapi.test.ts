@@ -87,11 +87,11 @@ async function stats(): Promise<StatsBody | null> {
   if (!world.supervisor) return null;
   const rules = (await store.list()).map((r, no) => ({ no, id: r.id, ...(r.name !== undefined ? { name: r.name } : {}), state: "active" as const,
     rxPackets: 10, rxBytes: 2000, txPackets: 10, txBytes: 2000, duplicated: 0, sequenceLost: 0, drops: zeros(RULE_DROP_REASONS),
-    outputStats: [{ index: 0, txPackets: 10, txBytes: 2000, drops: { mtu_exceeded: 0, send_error: 0 } }], rxPps: 1, txPps: 1, rxBps: 1600, txBps: 1600 }));
+    outputStats: [{ index: 0, txPackets: 10, txBytes: 2000, drops: { mtu_exceeded: 0, send_error: 0 } }], rxPps: 1, txPps: 1, rxBps: 1600, txBps: 1600, latencyP50Us: no === 0 ? 42 : null, latencyP99Us: no === 0 ? 180 : null }));
   const way = { rxPackets: 3, rxBytes: 300, txPackets: 3, txBytes: 300, duplicated: 0, sequenceLost: 0, drops: zeros(RULE_DROP_REASONS) };
   const links = [{ id: "l-1", name: "lab", state: "active" as const, aToB: { ...way, flows: [{ name: "dns", ...way }] }, bToA: { ...way, flows: [] } }];
   return { rules, links, workers: [{ index: 0, ingress: zeros(INGRESS_COUNTERS), egress: zeros(EGRESS_COUNTERS), rxPps: 1, txPps: 1, ingressUtilisation: 0.1, egressUtilisation: 0.1 }],
-    drops: zeros(WORKER_DROP_REASONS), windowSeconds: 5 } as unknown as StatsBody;
+    drops: zeros(WORKER_DROP_REASONS), windowSeconds: 5 } as unknown as StatsBody; // (zeros() is untyped by reason; the document check below is what catches a missing field)
 }
 
 /** The fleet: one other node besides this one, "b", which is down (so it can be forgotten once). */

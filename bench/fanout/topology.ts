@@ -85,8 +85,9 @@ export function pipeTopology(hops: number): PipeTopology {
   }
   for (let h = 0; h < hops; h++) {
     ifs.push({ input: `${p}b${h}`, output: `${p}a${h + 1}`, addr: `198.18.${11 + h}.1` });
-    // Routes back to the source for the kernel's RPF check, on every hop.
-    ipn(ns[names[h + 1]!]!.name, "route", "add", "198.18.10.0/24", "dev", `${p}b${h}`);
+    // Routes back to the source for the kernel's RPF check, on every hop after the first (the
+    // first has the source's subnet on its input already).
+    if (h > 0) ipn(ns[names[h + 1]!]!.name, "route", "add", "198.18.10.0/24", "dev", `${p}b${h}`);
   }
   ipn(ns.src!.name, "route", "add", "224.0.0.0/4", "dev", `${p}a0`);
   return { src: ns.src!, hops: names.slice(1, -1).map((n) => ns[n]!), dst: ns.dst!, srcAddr: "198.18.10.1", ifs, dstIf: `${p}b${hops}` };

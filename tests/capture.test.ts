@@ -119,13 +119,12 @@ describe("capture", () => {
     expect(lines.some((l) => l.includes("> 239.2.2.2.6001"))).toBe(true);
   }, 60_000);
 
-  test("a client that goes away ends the capture at once", async () => {
+  test("a client that goes away ends the capture at once, packets or not", async () => {
     const c = startCapture("/api/v1/rules/feed/capture?count=100000&seconds=600");
     await c.ready;
     const before = r.logs().match(/capture ended/g)?.length ?? 0;
-    c.abort();
+    c.abort(); // no packet comes after it: the capture sees the reader gone by itself
     await c.done.catch(() => {});
-    await gen(20); // its next write finds the reader gone
     expect(await settled(() => r.logs().match(/capture ended/g)?.length ?? 0, (n) => n > before, 5000)).toBe(before + 1);
   }, 30_000);
 

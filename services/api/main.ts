@@ -185,6 +185,9 @@ const app = buildApp({
       return e instanceof RefusedError ? { refused: e.message } : null;
     }
   },
+  captureStop: async (fifo) => {
+    await link.request<"done">({ type: "capture-stop", fifo }).catch(() => {}); // the supervisor ends it at its seconds anyway
+  },
 });
 
 let server: ReturnType<typeof Bun.serve>;

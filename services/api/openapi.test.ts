@@ -137,6 +137,7 @@ const deps: ApiDeps = {
     { link: "lab", linkId: "l-1", direction: "bToA" as const, flow: null, protocol: "arp", src: "", dst: "", sport: null, dport: null, pps: 1, bps: 480, frames: 2, bytes: 120 }].slice(0, limit) } : null),
   metrics: async () => ({ contentType: "text/plain; version=0.0.4; charset=utf-8", body: "# HELP mcrelay_up 1 when the relay runs\n# TYPE mcrelay_up gauge\nmcrelay_up 1\n" }),
   exists: async (kind, id) => (await (kind === "rule" ? store.rules : store.links).get(id)) !== null,
+  captureStop: async () => {},
   capture: async () => (world.capture === "ok" ? { fifo: pcapFile } : world.capture === "refused" ? { refused: "4 captures run already" } : null),
   logLevel: () => world.logLevel,
   setLogLevel: async (level) => {

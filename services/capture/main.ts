@@ -16,7 +16,10 @@ const rec = new Uint8Array(16 + SNAPLEN);
 const view = new DataView(rec.buffer);
 const frame = rec.subarray(16);
 const meta = new Int32Array(5);
-const poll = new PollSet(spec.sources.map((s) => s.fd));
+// The FIFO too: when the client goes away its write end reports POLLERR at once, so a capture
+// waiting for packets that may never come ends then, not at its seconds.
+const poll = new PollSet([...spec.sources.map((s) => s.fd), fifo]);
+const FIFO_AT = spec.sources.length;
 const deadline = Date.now() + spec.seconds * 1000;
 let written = 0;
 
@@ -33,6 +36,7 @@ function write(b: Uint8Array): boolean {
 let open = write(pcapHeader());
 while (open && written < spec.count && Date.now() < deadline) {
   if (poll.wait(Math.max(1, Math.min(200, deadline - Date.now()))) === 0) continue;
+  if (poll.revents[FIFO_AT] !== 0) break; // POLLERR or POLLHUP: the reader is gone
   for (const s of spec.sources) {
     for (let n = captureRecv(s.fd, frame, meta); n >= 0 && open && written < spec.count; n = captureRecv(s.fd, frame, meta)) {
       if ((meta[M.outgoing] === 1) !== (s.direction === "sent")) continue;

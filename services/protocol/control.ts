@@ -58,7 +58,9 @@ export type Request =
   | { id: number; type: "interfaces" }
   | { id: number; type: "log-level"; level: string }
   /** a capture of a rule's or link's next packets (capture.ts), as a pcap in a FIFO */
-  | { id: number; type: "capture"; kind: "rule" | "link"; target: string; query: CaptureQuery };
+  | { id: number; type: "capture"; kind: "rule" | "link"; target: string; query: CaptureQuery }
+  /** the client of a capture went away: end it (its FIFO names it) */
+  | { id: number; type: "capture-stop"; fifo: string };
 
 export type Response =
   | { id: number; ok: false; error: string; issues?: ControlIssue[] }

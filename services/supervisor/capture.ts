@@ -68,6 +68,8 @@ export function linkWants(l: PlannedLink, q: CaptureQuery): Want[] {
 
 export class Captures {
   private readonly running = new Map<number, Bun.Subprocess>();
+  /** FIFO path -> its capture's process */
+  private readonly byFifo = new Map<string, Bun.Subprocess>();
   private next = 1;
 
   constructor(private readonly apiDir: string, private readonly user: RelayUser, private readonly log: (o: object, m: string) => void) {}
@@ -99,15 +101,23 @@ export class Captures {
     });
     for (const fd of fds) closeFd(fd); // the capture process has them now
     this.running.set(n, proc);
+    this.byFifo.set(fifo, proc);
     const timer = setTimeout(() => proc.kill("SIGKILL"), q.seconds * 1000 + GRACE_MS);
     this.log({ capture: n, what, direction: q.direction, count: q.count, seconds: q.seconds, interfaces: wants.map((w) => `${w.ifname}:${w.direction}`), pid: proc.pid }, "capture started");
     void proc.exited.then((code) => {
       clearTimeout(timer);
       this.running.delete(n);
+      this.byFifo.delete(fifo);
       rmSync(fifo, { force: true });
       this.log({ capture: n, code, signal: proc.signalCode }, "capture ended");
     });
     return fifo;
+  }
+
+  /** Ends the capture that writes into fifo (its client left while it waited for packets, when
+   *  no write of its own would find that out). Unknown: it has ended already. */
+  end(fifo: string): void {
+    this.byFifo.get(fifo)?.kill("SIGTERM");
   }
 
   /** Ends every capture (the relay stops). */

@@ -219,6 +219,9 @@ export class Relay {
         return { ok: true, type: "done" };
       case "capture":
         return this.capture(req.kind, req.target, req.query);
+      case "capture-stop":
+        this.captures?.end(req.fifo);
+        return { ok: true, type: "done" };
       default:
         return { ok: false, error: `unknown request type "${(req as { type: string }).type}"` };
     }

@@ -15,6 +15,8 @@ export interface CaptureDeps {
   exists(kind: Noun, id: string): Promise<boolean>;
   /** starts a capture on this node's data plane: the FIFO to read, or why not */
   capture(kind: Noun, id: string, q: CaptureQuery): Promise<{ fifo: string } | { refused: string } | null>;
+  /** the client left: the capture ends (a read of an idle FIFO cannot be cancelled from here) */
+  captureStop(fifo: string): Promise<void>;
 }
 
 const PCAP = "application/vnd.tcpdump.pcap";
@@ -43,7 +45,10 @@ export function mountCapture(app: OpenAPIHono, d: CaptureDeps): void {
       // A capture may wait long for its packets: no idle timeout for this response.
       (c.env as { timeout?: (req: Request, s: number) => void } | undefined)?.timeout?.(c.req.raw, 0);
       const file = createReadStream(r.fifo);
-      c.req.raw.signal.addEventListener("abort", () => file.destroy());
+      c.req.raw.signal.addEventListener("abort", () => {
+        void d.captureStop(r.fifo); // its end closes the FIFO, which ends the read below
+        file.destroy();
+      });
       return new Response(Readable.toWeb(file) as ReadableStream, {
         status: 200, headers: { "content-type": PCAP, "content-disposition": `attachment; filename="${kind}-${id.replace(/[^\w.-]/g, "_")}.pcap"` },
       }) as never;

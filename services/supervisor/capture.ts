@@ -11,7 +11,7 @@ import { ipv6Key } from "../ingress/match.ts";
 import { ipValue } from "../../rules/ip.ts";
 import type { CaptureMatch, CaptureQuery, CaptureSource, CaptureSpec } from "../protocol/capture.ts";
 import type { PlannedLink } from "./link-plan.ts";
-import type { PlannedOutput, PlannedRule } from "./plan.ts";
+import type { PlannedRule } from "./plan.ts";
 import { SERVICES_ROOT as ROOT, unprivileged, type RelayUser } from "./workers.ts";
 
 /** Captures at once: each is a process and a copy of its interfaces' frames. */
@@ -34,28 +34,28 @@ interface Want {
 }
 
 export function ruleWants(r: PlannedRule, q: CaptureQuery): Want[] {
-  const w: Want[] = [];
+  const one: (Omit<Want, "matches"> & { match: CaptureMatch })[] = [];
   if (q.direction !== "sent") {
-    // Every input of the rule (a redundant rule's paths: each copy as it arrived), one socket per interface.
-    const byIf = new Map<string, Want>();
+    // Every input of the rule (a redundant rule's paths: each copy as it arrived).
     for (const i of r.paths?.filter((p) => p.up) ?? [r]) {
-      const m: CaptureMatch = { family: i.group.includes(":") ? 6 : 4, dst: addrKey(i.group), protocol: r.protocol,
-        ...(i.port ? { dport: i.port } : {}), ...(i.source ? { src: addrKey(i.source) } : {}), vlan: i.vlan };
-      const want = byIf.get(i.ifname);
-      if (want) want.matches!.push(m);
-      else byIf.set(i.ifname, { ifname: i.ifname, ifindex: i.ifindex, direction: "received", matches: [m] });
+      one.push({ ifname: i.ifname, ifindex: i.ifindex, direction: "received", match: { family: i.group.includes(":") ? 6 : 4, dst: addrKey(i.group),
+        protocol: r.protocol, ...(i.port ? { dport: i.port } : {}), ...(i.source ? { src: addrKey(i.source) } : {}), vlan: i.vlan } });
     }
-    w.push(...byIf.values());
   }
   if (q.direction !== "received") {
-    const byIf = new Map<string, PlannedOutput[]>();
-    for (const o of r.outputs) byIf.set(o.ifname, [...(byIf.get(o.ifname) ?? []), o]);
-    for (const outs of byIf.values()) {
-      w.push({ ifname: outs[0]!.ifname, ifindex: outs[0]!.ifindex, direction: "sent",
-        matches: outs.map((o) => ({ family: o.family, dst: addrKey(o.addr), protocol: o.protocol, ...(o.port ? { dport: o.port } : {}) })) });
+    for (const o of r.outputs) {
+      one.push({ ifname: o.ifname, ifindex: o.ifindex, direction: "sent", match: { family: o.family, dst: addrKey(o.addr), protocol: o.protocol, ...(o.port ? { dport: o.port } : {}) } });
     }
   }
-  return w;
+  // One socket per interface and direction, keeping any of its matches.
+  const w = new Map<string, Want>();
+  for (const { match, ...at } of one) {
+    const k = `${at.ifname} ${at.direction}`;
+    const got = w.get(k);
+    if (got) got.matches!.push(match);
+    else w.set(k, { ...at, matches: [match] });
+  }
+  return [...w.values()];
 }
 
 export function linkWants(l: PlannedLink, q: CaptureQuery): Want[] {
@@ -67,9 +67,8 @@ export function linkWants(l: PlannedLink, q: CaptureQuery): Want[] {
 }
 
 export class Captures {
-  private readonly running = new Map<number, Bun.Subprocess>();
-  /** FIFO path -> its capture's process */
-  private readonly byFifo = new Map<string, Bun.Subprocess>();
+  /** FIFO path -> the process of the capture that writes into it */
+  private readonly running = new Map<string, Bun.Subprocess>();
   private next = 1;
 
   constructor(private readonly apiDir: string, private readonly user: RelayUser, private readonly log: (o: object, m: string) => void) {}
@@ -87,27 +86,26 @@ export class Captures {
     if (mk.exitCode !== 0) throw new Error(`mkfifo ${fifo}: ${mk.stderr.toString().trim()}`);
     chownSync(fifo, this.user.uid, this.user.gid);
     const fds: number[] = [];
+    let proc: Bun.Subprocess;
     try {
       for (const w of wants) fds.push(captureOpen(w.ifindex));
+      const sources: CaptureSource[] = wants.map((w, i) => ({ fd: 3 + i, ifname: w.ifname, direction: w.direction, matches: w.matches }));
+      const spec: CaptureSpec = { fifo, count: q.count, seconds: q.seconds, sources };
+      proc = Bun.spawn(unprivileged(this.user, [process.execPath, join(ROOT, "services/capture/main.ts"), JSON.stringify(spec)]), {
+        cwd: ROOT, stdio: ["ignore", "inherit", "inherit", ...fds], env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent" },
+      });
     } catch (e) {
-      for (const fd of fds) closeFd(fd);
       rmSync(fifo, { force: true });
       throw e;
+    } finally {
+      for (const fd of fds) closeFd(fd); // the capture process has its own copies (or none started)
     }
-    const sources: CaptureSource[] = wants.map((w, i) => ({ fd: 3 + i, ifname: w.ifname, direction: w.direction, matches: w.matches }));
-    const spec: CaptureSpec = { fifo, count: q.count, seconds: q.seconds, sources };
-    const proc = Bun.spawn(unprivileged(this.user, [process.execPath, join(ROOT, "services/capture/main.ts"), JSON.stringify(spec)]), {
-      cwd: ROOT, stdio: ["ignore", "inherit", "inherit", ...fds], env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent" },
-    });
-    for (const fd of fds) closeFd(fd); // the capture process has them now
-    this.running.set(n, proc);
-    this.byFifo.set(fifo, proc);
+    this.running.set(fifo, proc);
     const timer = setTimeout(() => proc.kill("SIGKILL"), q.seconds * 1000 + GRACE_MS);
     this.log({ capture: n, what, direction: q.direction, count: q.count, seconds: q.seconds, interfaces: wants.map((w) => `${w.ifname}:${w.direction}`), pid: proc.pid }, "capture started");
     void proc.exited.then((code) => {
       clearTimeout(timer);
-      this.running.delete(n);
-      this.byFifo.delete(fifo);
+      this.running.delete(fifo);
       rmSync(fifo, { force: true });
       this.log({ capture: n, code, signal: proc.signalCode }, "capture ended");
     });
@@ -117,7 +115,7 @@ export class Captures {
   /** Ends the capture that writes into fifo (its client left while it waited for packets, when
    *  no write of its own would find that out). Unknown: it has ended already. */
   end(fifo: string): void {
-    this.byFifo.get(fifo)?.kill("SIGTERM");
+    this.running.get(fifo)?.kill("SIGTERM");
   }
 
   /** Ends every capture (the relay stops). */

@@ -60,8 +60,8 @@
           tr.dataset.link = l.id;
           tr.dataset.direction = dir;
           if (flow) tr.dataset.flow = flow;
-          const key = JSON.stringify([l.id, dir, flow, l.name ?? l.id]);
-          const old = shown.get(key);
+          tr.dataset.key = JSON.stringify([l.id, dir, flow, l.name ?? l.id]);
+          const old = shown.get(tr.dataset.key);
           if (old && old.cells.length === tr.cells.length) {
             // The counters and state change; the actions cell (its buttons) stays as it is.
             const n = tr.cells.length - 1;
@@ -72,7 +72,7 @@
       }
     }
     shown.clear();
-    for (const tr of rows) shown.set(JSON.stringify([tr.dataset.link, tr.dataset.direction, tr.dataset.flow ?? null, tr.cells[0].textContent]), tr);
+    for (const tr of rows) shown.set(tr.dataset.key, tr);
     $("links").querySelector("tbody").replaceChildren(...rows);
     $("links-empty").hidden = links.length > 0;
   }

@@ -346,16 +346,19 @@ describe("editing from the page", () => {
     // Moving the loss slider (by keyboard, as a person can) applies it to the running rule.
     const dropsBefore = await num(page, `${row} td.drops`);
     await page.locator(`${row} button[data-action="edit"]`).click();
-    const slider = form.locator('[data-slider-for="impairment.loss"]');
+    // The edit form, not the create form still in the closed dialog until the rule has been fetched.
+    const edit = page.locator('#editor form[data-editing="ui-made"]');
+    await edit.waitFor({ timeout: 10_000 });
+    const slider = edit.locator('[data-slider-for="impairment.loss"]');
     await slider.focus();
     for (let i = 0; i < 50; i++) await page.keyboard.press("ArrowRight");
-    const live = form.locator(".live-status").filter({ hasText: /impairment (not )?applied/ });
+    const live = edit.locator(".live-status").filter({ hasText: /impairment (not )?applied/ });
     await live.waitFor({ timeout: 20_000 });
-    expect({ status: await live.textContent(), issues: await form.locator(".field-error, .form-error").allTextContents() })
+    expect({ status: await live.textContent(), issues: await edit.locator(".field-error, .form-error").allTextContents() })
       .toMatchObject({ status: "impairment applied" });
-    expect(await field("impairment.loss").inputValue()).toBe("0.5");
+    expect(await edit.locator('[data-path="impairment.loss"]').inputValue()).toBe("0.5");
     expect((await r.api("GET", "/api/v1/rules/ui-made")).body.impairment).toEqual({ loss: 0.5 });
-    await form.locator('[data-action="cancel"]').click();
+    await edit.locator('[data-action="cancel"]').click();
     // About half of 1,000 pps is now dropped: the page's drop counter for the rule climbs.
     await untilValue(page, `${row} td.drops`, (n) => n > dropsBefore + 500);
     expect(await page.locator(`${row} td.drops`).getAttribute("title")).toContain("impairment");

@@ -1,4 +1,4 @@
-// Shared memory, futex wake-ups, poll, copying into pool slots, and privilege drop.
+// Shared memory, futex wake-ups, poll, copying into pool slots, and privilege drop (scheduling: sched.c).
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -12,9 +12,7 @@
 #include <linux/futex.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sched.h>
 #include <sys/syscall.h>
-#include <sys/resource.h>
 
 int mr_shm_create(const char *name, unsigned long len)
 {
@@ -145,45 +143,6 @@ void mr_realtime(uint32_t *out)
 int mr_timer_slack(unsigned long ns)
 {
 	return prctl(PR_SET_TIMERSLACK, ns, 0, 0, 0) < 0 ? -errno : 0;
-}
-
-// Gives the CPU to another runnable thread, if there is one: a busy-polling worker that shares
-// its CPU with the other worker of its pair lets it run.
-int mr_yield(void)
-{
-	return sched_yield() < 0 ? -errno : 0;
-}
-
-// struct sched_attr (linux/sched/types.h; glibc 2.36 has no wrapper for sched_setattr).
-struct mr_sched_attr {
-	uint32_t size, sched_policy;
-	uint64_t sched_flags;
-	int32_t sched_nice;
-	uint32_t sched_priority;
-	uint64_t sched_runtime, sched_deadline, sched_period;
-	uint32_t sched_util_min, sched_util_max;
-};
-
-// The calling thread's time slice (ns) as a normal (EEVDF) task, its niceness kept: a shorter
-// slice gives an earlier deadline, so a worker that wakes gets the CPU from a busy task at once
-// instead of after that task's slice (Linux 6.12+; the kernel clamps it to 0.1–100 ms).
-int mr_sched_slice(unsigned long ns)
-{
-	errno = 0;
-	int nice = getpriority(PRIO_PROCESS, 0);
-	if (nice == -1 && errno != 0)
-		return -errno;
-	struct mr_sched_attr a = { .size = sizeof(a), .sched_policy = SCHED_OTHER, .sched_nice = nice, .sched_runtime = ns };
-	return syscall(SYS_sched_setattr, 0, &a, 0) < 0 ? -errno : 0;
-}
-
-// Pins the calling thread (the worker's JavaScript thread) to one CPU.
-int mr_pin_cpu(int cpu)
-{
-	cpu_set_t set;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	return sched_setaffinity(0, sizeof(set), &set) < 0 ? -errno : 0;
 }
 
 // Not dumpable: no other process of the same user may ptrace this one or read its memory,

@@ -1,4 +1,4 @@
-// Typed wrapper of sys.c: shared memory, futex, poll, slot copy, privilege drop, clock.
+// Typed wrapper of sys.c: shared memory, futex, poll, slot copy, privilege drop, clock (scheduling: sched.ts).
 import { dlopen, FFIType as T, ptr, toArrayBuffer, type Pointer } from "bun:ffi";
 import { E, check, cstr, libPath } from "./lib.ts";
 
@@ -15,11 +15,8 @@ const { symbols: C } = dlopen(libPath(), {
   mr_copy_sum: { args: [T.ptr, T.ptr, T.u32], returns: T.u32 },
   mr_drop_privileges: { args: [T.u32, T.u32], returns: T.i32 },
   mr_monotonic_ns: { args: [], returns: T.i64 },
-  mr_pin_cpu: { args: [T.i32], returns: T.i32 },
   mr_realtime: { args: [T.ptr], returns: T.void },
   mr_timer_slack: { args: [T.u64], returns: T.i32 },
-  mr_yield: { args: [], returns: T.i32 },
-  mr_sched_slice: { args: [T.u64], returns: T.i32 },
   mr_set_dumpable: { args: [T.i32], returns: T.i32 },
   mr_alloc: { args: [T.u64], returns: T.ptr },
   mr_free: { args: [T.ptr], returns: T.void },
@@ -127,22 +124,6 @@ export class RealtimeClock {
 /** The calling thread's timer slack: how late the kernel may end its timed sleeps (default 50 µs). */
 export function setTimerSlack(ns: number): void {
   check(C.mr_timer_slack(ns), "PR_SET_TIMERSLACK");
-}
-
-/** The calling thread's EEVDF time slice (sched_setattr sched_runtime, Linux 6.12+): shorter
- *  slices win the CPU sooner on wake-up. 0 or -errno (older kernels: EINVAL). */
-export function setSchedSlice(ns: number): number {
-  return C.mr_sched_slice(ns);
-}
-
-/** sched_yield(): lets another runnable thread on this CPU run. */
-export function yieldCpu(): void {
-  C.mr_yield();
-}
-
-/** Pins the calling thread to one CPU (sched_setaffinity). */
-export function pinCpu(cpu: number): void {
-  check(C.mr_pin_cpu(cpu), `pinning to CPU ${cpu}`);
 }
 
 /** PR_SET_DUMPABLE: false keeps other processes of the same user from ptracing this one. */

@@ -7,7 +7,8 @@ export const TUNE_ENV = /^MCRELAY_TUNE_[A-Z_]+$/;
 
 /** The variables readTune knows; any other MCRELAY_TUNE_* is a typo and stops start-up. */
 const KNOWN = ["MCRELAY_TUNE_SPIN_US", "MCRELAY_TUNE_TAKE", "MCRELAY_TUNE_URING", "MCRELAY_TUNE_PIN", "MCRELAY_TUNE_NICE", "MCRELAY_TUNE_RING",
-  "MCRELAY_TUNE_BLOCK_KIB", "MCRELAY_TUNE_BLOCKS", "MCRELAY_TUNE_QDISC_BYPASS", "MCRELAY_TUNE_HOLD_US", "MCRELAY_TUNE_SLICE_US"];
+  "MCRELAY_TUNE_BLOCK_KIB", "MCRELAY_TUNE_BLOCKS", "MCRELAY_TUNE_QDISC_BYPASS", "MCRELAY_TUNE_HOLD_US", "MCRELAY_TUNE_SLICE_US",
+  "MCRELAY_TUNE_QUIET"];
 
 function intOf(env: Record<string, string | undefined>, name: string, dflt: number, min: number, max: number): number {
   const v = env[name];
@@ -50,6 +51,9 @@ export function readTune(env: Record<string, string | undefined> = process.env) 
     holdUs: int("MCRELAY_TUNE_HOLD_US", 1000, 0, 10_000),
     /** Workers' EEVDF time slice (µs; 0: the kernel's default): shorter wins the CPU sooner on wake-up. */
     sliceUs: int("MCRELAY_TUNE_SLICE_US", 0, 0, 100_000),
+    /** A quiet pair (services/schedule.ts): real-time and together on one CPU (the default), only
+     *  real-time, only together, or neither (ordinary tasks wherever the scheduler puts them). */
+    quiet: oneOf("MCRELAY_TUNE_QUIET", "realtime+together", ["realtime+together", "realtime", "together", "off"] as const),
     /** Raw egress: frames straight to the driver (PACKET_QDISC_BYPASS), past the interface's qdisc. */
     qdiscBypass: oneOf("MCRELAY_TUNE_QDISC_BYPASS", "off", ["off", "on"] as const) === "on",
   };

@@ -2,7 +2,9 @@
 import { inheritedLogFormat, makeLogger } from "./logging.ts";
 import { recvMessage, sendMessage } from "../c/unixmsg.ts";
 import { closeFd } from "../c/inet.ts";
-import { dropPrivileges, pinCpu, setDumpable, setSchedSlice, setTimerSlack } from "../c/sys.ts";
+import { dropPrivileges, setDumpable, setTimerSlack } from "../c/sys.ts";
+import { pinCpu, setSchedSlice } from "../c/sched.ts";
+import type { ScheduleOptions } from "./schedule.ts";
 import { mapSegment, type Segment } from "../shm/segment.ts";
 import { CONTROL_FD, type EgressConfigMsg, type FromWorker, type IngressConfigMsg, type IngressInput, type IngressLink, type InitMsg, type ToWorker } from "./protocol/worker.ts";
 import { pinnedCpu, readTune } from "./tune.ts";
@@ -50,6 +52,15 @@ export function startWorker(role: "ingress" | "egress"): Started {
   const cpu = init.busyPoll?.cpu ?? pinnedCpu(tune, role, init.index);
   if (cpu !== null) pinCpu(cpu);
   return { init, seg };
+}
+
+/** How the worker is scheduled while quiet (services/schedule.ts): real-time and together with its
+ *  partner unless it busy-polls (--low-latency) or the operator pinned it (MCRELAY_TUNE_PIN). */
+export function scheduleOptions(init: InitMsg): ScheduleOptions {
+  const t = readTune();
+  const busy = init.busyPoll != null;
+  return { realtime: !busy && t.quiet.startsWith("realtime"), together: !busy && t.pin === "none" && t.quiet.endsWith("together"),
+    sliceNs: t.sliceUs * 1000 };
 }
 
 /** A configuration gathered from its parts: fd indices refer to `fds`, the parts' fds in order. */

@@ -3,7 +3,7 @@
 // segment: it is handed raw addresses, so no second copy of this layout exists.
 
 export const SHM_MAGIC = 0x4c52434d; // "MCRL" in little-endian bytes
-export const LAYOUT_VERSION = 7;
+export const LAYOUT_VERSION = 8;
 export const LINE = 64;
 /** Link frames by 5-tuple, per pair (shm/flowtop.ts): entries of one cache line each. */
 export const FLOW_TOP_ENTRIES = 4096;
@@ -129,12 +129,15 @@ export const INGRESS_COUNTERS = [
     "worker_restart"] as const),
   // interrupt moderation (services/ingress/moderation.ts): timed holds, and the hold now (µs; 0: per frame)
   "holds", "holdUs",
+  // services/schedule.ts: 0 busy, 1 quiet, 2 quiet and real-time; the CPU it is pinned to while quiet (-1: none)
+  "quiet", "quietCpu",
 ] as const;
 /** Send errors by errno, for egress's counters `send_errno_<NAME>` (the rest: `send_errno_other`). */
 export const SEND_ERRNOS = ["EAGAIN", "ENOBUFS", "EMSGSIZE", "ENETDOWN", "ENETUNREACH", "EHOSTUNREACH", "ENXIO", "EPERM", "EACCES", "EINVAL", "other"] as const;
 
 export const EGRESS_COUNTERS = [
   "heartbeatMs", "loops", "sleeps", "sleepNs", "descriptors", "sends", "completions", "txBytes", "inflight", "traced",
+  "quiet", "quietCpu", // as ingress's
   ...drop(["send_error", "impairment", "no_output", "mtu_exceeded", "redundant_copy", "redundant_late", "no_sequence"] as const),
   ...SEND_ERRNOS.map((e) => `send_errno_${e}` as const),
 ] as const;

@@ -1,8 +1,9 @@
 // Relay latency as a metric (issue 17), against a real relay in namespaces:
 //   src --veth-- relay --veth-- dst
 // The per-rule histogram (the frame's kernel receive stamp to its last send's completion) counts
-// every packet relayed once, in /metrics as a Prometheus histogram and in /api/v1/stats; and
-// `start --low-latency` (busy-polling workers, pinned) starts, forwards and counts the same way.
+// every packet relayed once, in /metrics as a Prometheus histogram and in /api/v1/stats;
+// `start --low-latency` (busy-polling workers, pinned) starts, forwards and counts the same way;
+// and by default a quiet pair is real-time on one CPU, ordinary and free at high rates.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import type { Lab } from "../lab/netns.ts";
@@ -28,6 +29,14 @@ const rule = (name: string, port: number) => ({
 });
 const gen = (port: number, rate: number, count: number) =>
   runGen(lab, src, ["--group", "239.1.1.1", "--port", String(port), "--interface", "eth0", "--rate", String(rate), "--size", "1400", "--count", String(count)]);
+
+/** How the kernel schedules a worker's JavaScript thread (its main thread): policy and CPUs. */
+function sched(pid: number): { policy: "fifo" | "other"; cpus: string } {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const policy = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[38]); // field 41
+  const cpus = readFileSync(`/proc/${pid}/status`, "utf8").match(/^Cpus_allowed_list:\s*(\S+)$/m)![1]!;
+  return { policy: policy === 1 ? "fifo" : "other", cpus };
+}
 
 /** The rule's histogram as /metrics has it: cumulative buckets by le, _sum, _count. */
 function histogram(text: string, name: string) {
@@ -97,6 +106,39 @@ describe("relay latency", () => {
       expectExactlyOnce(await s.result, 3000, r);
       const m = await settled(() => metricsText(r), (t) => metric(t, "mcrelay_rule_tx_packets_total", { rule: "fast" }) === 6000);
       expectSane(histogram(m, "fast"), 3000);
+    } finally {
+      await r.stop();
+    }
+  }, 60_000);
+
+  test("a quiet pair runs real-time on one CPU; at a rate where ingress holds, both are ordinary tasks on any CPU; quiet again after", async () => {
+    const r = await TestRelay.start(lab, relay, { rules: [rule("sched", 5200)] });
+    try {
+      await r.apiReady();
+      const pids = () => r.status().workers.map((w) => w.pid);
+      const all = sched(process.pid).cpus; // the CPUs a worker may use (the test runs on the same)
+      const both = () => pids().map(sched);
+      // Idle is quiet: within a few windows the supervisor has made both real-time, and egress has joined ingress's CPU.
+      const quiet = (s: ReturnType<typeof both>) => s.every((x) => x.policy === "fifo") && s[0]!.cpus === s[1]!.cpus && !s[0]!.cpus.includes("-") && !s[0]!.cpus.includes(",");
+      let s = await settled(both, quiet, 5000);
+      expect(s.map((x) => x.policy)).toEqual(["fifo", "fifo"]);
+      expect(s[1]!.cpus).toBe(s[0]!.cpus);
+      // A rate above the hold threshold (~29k frames/s): busy, ordinary, the pair's CPUs given back.
+      const sink = startSink(lab, dst, ["--group", "239.2.2.2", "--port", "6200", "--interface", "eth0", "--expect", "200000"]);
+      await sink.ready;
+      const sending = gen(5200, 80_000, 200_000);
+      s = await settled(both, (x) => x.every((w) => w.policy === "other" && w.cpus === all), 5000);
+      expect(s).toEqual([{ policy: "other", cpus: all }, { policy: "other", cpus: all }]);
+      await sending;
+      await sink.result;
+      // Quiet again once the traffic stops.
+      s = await settled(both, quiet, 5000);
+      expect(s.map((x) => x.policy)).toEqual(["fifo", "fifo"]);
+      expect(s[1]!.cpus).toBe(s[0]!.cpus);
+      // What the workers say in their counters (an idle worker sees that it was raised when it next wakes).
+      const st = (await settled(async () => (await r.api("GET", "/api/v1/stats")).body.workers[0], (w) => w.ingress.quiet === 2 && w.egress.quiet === 2, 5000));
+      expect([st.ingress.quiet, st.egress.quiet]).toEqual([2, 2]);
+      expect(st.egress.quietCpu).toBe(st.ingress.quietCpu);
     } finally {
       await r.stop();
     }

@@ -6,13 +6,15 @@
 // stamp to now) goes into its rule's histogram. Idle, it sleeps on the ring's futex, or with
 // --low-latency busy-polls the ring while traffic flows.
 import { closeFd } from "../../c/inet.ts";
-import { RealtimeClock, monotonicNs, yieldCpu } from "../../c/sys.ts";
+import { RealtimeClock, monotonicNs } from "../../c/sys.ts";
+import { yieldCpu } from "../../c/sched.ts";
+import type { Schedule } from "../schedule.ts";
 import { E } from "../../c/lib.ts";
 import { VNET_HDR_BYTES } from "../../c/packet.ts";
 import { NO_SUM, SETUP_DEFER_TASKRUN, SETUP_SINGLE_ISSUER, Uring, userData } from "../../c/uring.ts";
 import { readTune } from "../tune.ts";
 import { indexOf, snapshot } from "../../shm/counters.ts";
-import { EGRESS_COUNTERS, EGRESS_RULE_COUNTERS, MAX_PATHS, OUTPUT_COUNTERS, OUTPUT_ROWS_PER_RULE, PATH_COUNTERS, PairSlots, RING_WAIT_MASK, SEND_ERRNOS, SH, SLOT_HEADER_BYTES, SLOT_PATH_SHIFT } from "../../shm/layout.ts";
+import { EGRESS_COUNTERS, EGRESS_RULE_COUNTERS, INGRESS_COUNTERS, MAX_PATHS, OUTPUT_COUNTERS, OUTPUT_ROWS_PER_RULE, PATH_COUNTERS, PairSlots, RING_WAIT_MASK, SEND_ERRNOS, SH, SLOT_HEADER_BYTES, SLOT_PATH_SHIFT } from "../../shm/layout.ts";
 import { RingConsumer, RingProducer, ringHeadAddr } from "../../shm/ring.ts";
 import type { Segment } from "../../shm/segment.ts";
 import { TraceWriter } from "../../shm/trace.ts";
@@ -27,6 +29,7 @@ import { WEIGHTS, classOf } from "../../shm/classes.ts";
 import { ruleOutputs, Templates, type RuleOutputs } from "./outputs.ts";
 
 const C = indexOf(EGRESS_COUNTERS);
+const IC = indexOf(INGRESS_COUNTERS);
 const RF = indexOf(EGRESS_RULE_COUNTERS);
 const NRF = EGRESS_RULE_COUNTERS.length;
 const OF = indexOf(OUTPUT_COUNTERS);
@@ -129,11 +132,16 @@ export class Egress {
   private readonly monoOffset = monotonicNs() / 1e6 - performance.now();
   /** performance.now() when this turn's descriptors were taken */
   private turnMs = 0;
+  /** the pair's ingress's counters, read for its quiet words (services/schedule.ts) */
+  private readonly partner: Float64Array;
 
-  constructor(private readonly seg: Segment, private readonly pair: number, private readonly busy: BusyPoll | null = null, private readonly onPath: PathEvent = () => {}) {
+  constructor(private readonly seg: Segment, private readonly pair: number, private readonly busy: BusyPoll | null = null, private readonly onPath: PathEvent = () => {},
+    private readonly sched: Schedule | null = null) {
     const l = seg.layout;
     const pl = l.pairs[pair];
     this.c = new Float64Array(seg.buf, pl.egressCounters, EGRESS_COUNTERS.length);
+    this.partner = new Float64Array(seg.buf, pl.ingressCounters, INGRESS_COUNTERS.length);
+    this.c[C.quietCpu] = -1;
     this.rc = new Float64Array(seg.buf, pl.egressRules, NRF * l.maxRules);
     this.oc = new Float64Array(seg.buf, pl.egressOutputs, NOF * OUTPUT_ROWS_PER_RULE * l.maxRules);
     this.pc = new Float64Array(seg.buf, pl.egressPaths, NPC * MAX_PATHS * l.maxRules);
@@ -302,6 +310,12 @@ export class Egress {
         this.freed = false;
       }
       this.c[C.loops]++;
+      if (this.sched !== null) {
+        // Quiet while its ingress is: real-time, and on ingress's CPU (services/schedule.ts).
+        this.sched.tick(Bun.nanoseconds(), this.partner[IC.quiet] !== 0, this.partner[IC.quietCpu]);
+        this.c[C.quietCpu] = this.sched.cpu;
+        this.c[C.quiet] = this.sched.word;
+      }
       if (this.merges.length > 0 && (turn % WATCH_TURNS === 0 || n === 0)) this.watch();
       if (n > 0 || done > 0 || due > 0) {
         idleSince = 0;

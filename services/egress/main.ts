@@ -2,15 +2,17 @@
 // It takes nothing from the ring before its first configuration: a replacement egress that
 // started sending without its rules would have nothing to send them to.
 import type { EgressRule } from "../protocol/worker.ts";
-import { ConfigParts, receive, send, startWorker, workerLogger } from "../worker.ts";
+import { ConfigParts, receive, scheduleOptions, send, startWorker, workerLogger } from "../worker.ts";
+import { Schedule } from "../schedule.ts";
 import { Egress } from "./egress.ts";
 
 const { init, seg } = startWorker("egress");
 const log = workerLogger("egress", init.index);
+const schedule = new Schedule(scheduleOptions(init));
 const eg = new Egress(seg, init.index, init.busyPoll ?? null, (e) => {
   if (e.up) log.info(e, e.silentMs > 0 ? `redundant path ${e.path} of rule ${e.rule} is up again after ${e.silentMs} ms` : `redundant path ${e.path} of rule ${e.rule} is up`);
   else log.warn(e, `redundant path ${e.path} of rule ${e.rule} is silent (nothing for ${e.silentMs} ms)`);
-});
+}, schedule);
 send({ type: "ready", role: "egress", index: init.index, uid: process.getuid!() });
 log.info({ uid: process.getuid!() }, "egress ready");
 
@@ -24,6 +26,7 @@ function control(block: boolean): void {
     if (m.msg.type === "config") {
       const cfg = parts.add(m.msg, m.fds);
       if (!cfg) continue;
+      schedule.ordinary(); // applying it is not traffic: never as a real-time task
       eg.configure(cfg);
       configured = true;
       send({ type: "applied", version: cfg.version });

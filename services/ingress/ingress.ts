@@ -7,7 +7,8 @@
 import { K } from "../../c/kernel.ts";
 import { packetStats, VNET_HDR_BYTES } from "../../c/packet.ts";
 import { NO_SUM } from "../../c/uring.ts";
-import { PollSet, RealtimeClock, copy, copySum, monotonicNs, yieldCpu } from "../../c/sys.ts";
+import { PollSet, RealtimeClock, copy, copySum, monotonicNs } from "../../c/sys.ts";
+import { yieldCpu } from "../../c/sched.ts";
 import { indexOf, snapshot } from "../../shm/counters.ts";
 import {
   INGRESS_COUNTERS, INGRESS_RULE_COUNTERS, JUMBO_PAYLOAD_MAX, MAX_INPUTS, PARSE_DROPS, PROGRESS_WORDS, PairSlots, SH, SLOT_HEADER_BYTES,
@@ -23,6 +24,7 @@ import { FlowTopWriter } from "../../shm/flowtop.ts";
 import { readTune } from "../tune.ts";
 import { MatchTable, NO_VLAN, PATH_SHIFT, RULE_MASK } from "./match.ts";
 import { Moderation } from "./moderation.ts";
+import type { Schedule } from "../schedule.ts";
 import { F, NOT_UDP_CODE, PARSED_FIELDS, parseFrame, udpChecksumOk } from "./parse.ts";
 import { UDP } from "../../rules/protocols.ts";
 import { openRing, type RxRing } from "./rx-ring.ts";
@@ -101,7 +103,7 @@ export class Ingress {
   private stampMs = 0;
 
   constructor(private readonly seg: Segment, pair: number, private readonly controlFd: number, replacesDeadIngress = false,
-    private readonly busy: BusyPoll | null = null) {
+    private readonly busy: BusyPoll | null = null, private readonly schedule: Schedule | null = null) {
     const l = seg.layout;
     const pl = l.pairs[pair];
     this.c = new Float64Array(seg.buf, pl.ingressCounters, INGRESS_COUNTERS.length);
@@ -129,6 +131,7 @@ export class Ingress {
     // dead ingress's stacks. Start with all of them and drop the ring's copies.
     if (replacesDeadIngress) this.free.discardAll();
     this.c[C.freeSlots] = this.stacks.free;
+    this.c[C.quietCpu] = -1;
   }
 
   /** Egress died: slots in neither ring nor on our stacks were its own (sent or lost), and are
@@ -217,6 +220,12 @@ export class Ingress {
       this.c[C.loops]++;
       const now = Bun.nanoseconds();
       this.moderation.count(n, now);
+      if (this.schedule !== null) {
+        // Quiet while it does not hold: egress follows the words below (services/schedule.ts).
+        this.schedule.tick(now, this.moderation.hold() === 0);
+        this.c[C.quietCpu] = this.schedule.cpu;
+        this.c[C.quiet] = this.schedule.word;
+      }
       if (n > 0) {
         idleSince = 0;
         this.lastFrameNs = now;

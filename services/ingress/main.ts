@@ -2,12 +2,14 @@
 // pushes slot indices to the egress of its core. One process per core.
 import type { IngressRule } from "../protocol/worker.ts";
 import { CONTROL_FD } from "../protocol/worker.ts";
-import { ConfigParts, receive, send, startWorker, workerLogger } from "../worker.ts";
+import { ConfigParts, receive, scheduleOptions, send, startWorker, workerLogger } from "../worker.ts";
+import { Schedule } from "../schedule.ts";
 import { Ingress } from "./ingress.ts";
 
 const { init, seg } = startWorker("ingress");
 const log = workerLogger("ingress", init.index);
-const ing = new Ingress(seg, init.index, CONTROL_FD, init.replacesDeadIngress === true, init.busyPoll ?? null);
+const schedule = new Schedule(scheduleOptions(init));
+const ing = new Ingress(seg, init.index, CONTROL_FD, init.replacesDeadIngress === true, init.busyPoll ?? null, schedule);
 send({ type: "ready", role: "ingress", index: init.index, uid: process.getuid!() });
 log.info({ uid: process.getuid!() }, "ingress ready");
 
@@ -19,6 +21,7 @@ function control(): void {
     if (m.msg.type === "config") {
       const cfg = parts.add(m.msg, m.fds);
       if (!cfg) continue;
+      schedule.ordinary(); // applying it is not traffic: never as a real-time task
       ing.configure(cfg.inputs, cfg.links, cfg.put, cfg.remove, cfg.fds);
       send({ type: "applied", version: cfg.version });
       log.info({ version: cfg.version, inputs: cfg.inputs.length, put: cfg.put.length, removed: cfg.remove.length }, "config applied");

@@ -16,8 +16,10 @@
 export const HOLD_MAX_US = 1000;
 /** frames/s at which the hold is HOLD_MAX_US */
 export const FULL_RATE = 150_000;
-/** The rate is measured over windows of this length (ns) and smoothed over two. */
-const WINDOW_NS = 2_000_000;
+/** The rate is measured over windows of this length (ns) and smoothed over two. Not shorter: a
+ *  sender's bursts (a descheduled sender catching up) made 2 ms windows of a steady 20k frames/s
+ *  read above the hold threshold hundreds of times a second, and each hold was a frame's p99. */
+export const WINDOW_NS = 10_000_000;
 
 /** The hold (µs) at a rate (frames/s): 0 means poll (be woken by the next frame). */
 export function holdUs(rate: number, maxUs = HOLD_MAX_US): number {

@@ -33,6 +33,8 @@ import type { PlannedLink } from "./link-plan.ts";
 import { captureQuerySchema, type CaptureQuery } from "../protocol/capture.ts";
 import { channelKeys, DesiredLinks, type IdentifiedLink } from "./desired-links.ts";
 import { Recovery } from "./recovery.ts";
+import { Realtime } from "./realtime.ts";
+import { readTune } from "../tune.ts";
 import { StateDir } from "./state-dir.ts";
 import { lookupUser, type RelayUser } from "./workers.ts";
 import type { PairCpus } from "../startup/low-latency.ts";
@@ -131,11 +133,13 @@ export class Relay {
     });
     for (const p of this.pairs) for (const role of ["ingress", "egress"] as const) p.spawn(role, (h) => this.recovery.onExit(p, h));
     // Between requests: what waits to go to a worker, and what workers say unprompted.
+    const realtime = new Realtime(this.seg, this.log, readTune().quiet.startsWith("realtime"));
     this.pump = setInterval(() => {
       for (const p of this.pairs) for (const w of p.workers()) {
         w.flush();
         w.pump();
       }
+      realtime.check(this.pairs);
     }, 50);
     for (const p of this.pairs) for (const w of p.workers()) await w.expect("ready", ANSWER_MS);
     // A rules file may hold a fleet's rules and links: this node runs its own (the API stores them all).

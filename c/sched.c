@@ -85,6 +85,14 @@ int mr_sched_fifo(int pid, int prio)
 	return sched_setscheduler(pid, SCHED_FIFO, &p) < 0 ? -errno : 0;
 }
 
+// Thread pid back to SCHED_OTHER (the supervisor's guard against a real-time worker that does
+// not step down by itself).
+int mr_sched_other(int pid)
+{
+	struct sched_param p = { .sched_priority = 0 };
+	return sched_setscheduler(pid, SCHED_OTHER, &p) < 0 ? -errno : 0;
+}
+
 // 1 if the calling thread is real-time (SCHED_FIFO or SCHED_RR), 0 if not.
 int mr_sched_is_realtime(void)
 {

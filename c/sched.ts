@@ -7,6 +7,7 @@ const { symbols: C } = dlopen(libPath(), {
   mr_yield: { args: [], returns: T.i32 },
   mr_sched_slice: { args: [T.u64], returns: T.i32 },
   mr_sched_fifo: { args: [T.i32, T.i32], returns: T.i32 },
+  mr_sched_other: { args: [T.i32], returns: T.i32 },
   mr_sched_is_realtime: { args: [], returns: T.i32 },
   mr_pin_cpu: { args: [T.i32], returns: T.i32 },
   mr_save_affinity: { args: [], returns: T.i32 },
@@ -30,6 +31,11 @@ export function setSchedSlice(ns: number): number {
 /** Thread pid (0: the caller) as SCHED_FIFO at prio. 0 or -errno (EPERM: without CAP_SYS_NICE). */
 export function setFifo(pid: number, prio: number): number {
   return C.mr_sched_fifo(pid, prio);
+}
+
+/** Thread pid as an ordinary task again (SCHED_OTHER). 0 or -errno. */
+export function setOther(pid: number): number {
+  return C.mr_sched_other(pid);
 }
 
 /** Whether the calling thread is a real-time task now. */

@@ -65,7 +65,7 @@ describe("make install", () => {
     expect(u).toContain(`ExecStart=${dirs.MCRELAY_HOME}/bin/mcrelay start --config ${dirs.CONFDIR}/rules.json --state-dir /var/lib/mcrelay --user mcrelay`);
     for (const line of ["ExecReload=/bin/kill -HUP $MAINPID", "Restart=on-failure", "StateDirectory=mcrelay", "RuntimeDirectory=mcrelay",
       "ProtectSystem=strict", "ProtectHome=yes", "NoNewPrivileges=yes", "KillMode=mixed"]) expect(u).toContain(line);
-    expect(unitCaps().sort()).toEqual(["chown", "kill", "net_admin", "net_raw", "setgid", "setpcap", "setuid"]);
+    expect(unitCaps().sort()).toEqual(["chown", "kill", "net_admin", "net_raw", "setgid", "setpcap", "setuid", "sys_nice"]);
   });
 });
 

@@ -81,14 +81,18 @@ describe("mcrelay.service under systemd", () => {
     const main = Number(/MainPID=(\d+)/.exec(systemctl("show", "-p", "MainPID", "mcrelay").out)![1]);
     expect(st.pid).toBe(main);
     const sup = procStatus(main);
-    // CAP_CHOWN 0, KILL 5, SETGID 6, SETUID 7, SETPCAP 8, NET_ADMIN 12, NET_RAW 13
-    expect(field(sup, "CapBnd")).toBe((2 ** 0 + 2 ** 5 + 2 ** 6 + 2 ** 7 + 2 ** 8 + 2 ** 12 + 2 ** 13).toString(16).padStart(16, "0"));
+    // CAP_CHOWN 0, KILL 5, SETGID 6, SETUID 7, SETPCAP 8, NET_ADMIN 12, NET_RAW 13, SYS_NICE 23
+    expect(field(sup, "CapBnd")).toBe((2 ** 0 + 2 ** 5 + 2 ** 6 + 2 ** 7 + 2 ** 8 + 2 ** 12 + 2 ** 13 + 2 ** 23).toString(16).padStart(16, "0"));
     expect(field(sup, "NoNewPrivs")).toBe("1");
     const mcrelayUid = /^mcrelay:x:(\d+):/m.exec(inside(["cat", "/etc/passwd"]).out)![1];
     for (const w of [...st.workers.map((x: any) => x.pid), st.api.pid]) {
       const ws = procStatus(w);
       expect([w, field(ws, "Uid")!.split(/\s+/)[0], field(ws, "CapBnd"), field(ws, "CapEff")]).toEqual([w, mcrelayUid, "0000000000000000", "0000000000000000"]);
     }
+    // Idle, the pair is quiet: the supervisor makes its workers real-time (CAP_SYS_NICE; the unit
+    // must not RestrictRealtime), SCHED_FIFO being policy 1, field 41 of /proc/PID/stat.
+    const policy = (pid: number) => { const s = inside(["cat", `/proc/${pid}/stat`]).out; return Number(s.slice(s.lastIndexOf(")") + 2).split(" ")[38]); };
+    await until("real-time workers", () => st.workers.every((x: any) => policy(x.pid) === 1), 10_000);
   }, 60_000);
 
   test("the installed command on PATH, from /, finds the relay through /var/lib/mcrelay", async () => {

@@ -83,6 +83,8 @@ export class Relay {
   private state: Status["state"] = "starting";
   private stopping: Promise<number> | null = null;
   private watchdog: Timer | null = null;
+  /** quiet workers made real-time, and the guard on them */
+  private realtime!: Realtime;
   private pump: Timer | null = null;
   private readonly links: LinkWatch;
   private applying = Promise.resolve();
@@ -133,7 +135,7 @@ export class Relay {
     });
     for (const p of this.pairs) for (const role of ["ingress", "egress"] as const) p.spawn(role, (h) => this.recovery.onExit(p, h));
     // Between requests: what waits to go to a worker, and what workers say unprompted.
-    const realtime = new Realtime(this.seg, this.log, readTune().quiet.startsWith("realtime"));
+    const realtime = (this.realtime = new Realtime(this.seg, this.log, readTune().quiet.startsWith("realtime")));
     this.pump = setInterval(() => {
       for (const p of this.pairs) for (const w of p.workers()) {
         w.flush();
@@ -153,7 +155,10 @@ export class Relay {
     const active = this.plan.rules.filter((r) => r.state === "active").length;
     this.log.info({ rules: this.plan.rules.length, active }, "relay ready");
     this.links.start();
-    this.watchdog = setInterval(() => this.recovery.checkHeartbeats(this.pairs), 500);
+    this.watchdog = setInterval(() => {
+      this.recovery.checkHeartbeats(this.pairs);
+      this.realtime.guard(this.pairs);
+    }, 500);
   }
 
   /** The control socket, and the API if we run it: start-up waits for its first hello, and fails

@@ -296,6 +296,15 @@ export class Egress {
     return { spec, head: (slot) => m.push(slot), stages: [m, ...built.stages], merge: m };
   }
 
+  /** Steps down before work that is not traffic (a configuration), and says so at once: the
+   *  supervisor must not raise a worker busy with it (services/schedule.ts). */
+  stepDown(): void {
+    if (this.sched === null) return;
+    this.sched.ordinary();
+    this.c[C.quiet] = this.sched.word;
+    this.c[C.quietCpu] = this.sched.cpu;
+  }
+
   /** Runs for a while; returns so the caller can read control messages. */
   run(): void {
     let idleSince = 0;

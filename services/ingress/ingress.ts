@@ -134,6 +134,15 @@ export class Ingress {
     this.c[C.quietCpu] = -1;
   }
 
+  /** Steps down before work that is not traffic (a configuration), and says so at once: the
+   *  supervisor must not raise a worker busy with it (services/schedule.ts). */
+  stepDown(): void {
+    if (this.schedule === null) return;
+    this.schedule.ordinary();
+    this.c[C.quiet] = this.schedule.word;
+    this.c[C.quietCpu] = this.schedule.cpu;
+  }
+
   /** Egress died: slots in neither ring nor on our stacks were its own (sent or lost), and are
    *  ours again; each one's packet is counted as lost to the restart, for its rule. */
   reclaim(): number {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { CALM_NS, Calm, MAX_LOAD, WINDOW_NS } from "./schedule.ts";
+import { CALM_NS, Calm, MAX_LOAD, PATIENCE, WINDOW_NS } from "./schedule.ts";
 
 /** Feeds windows of (load, calm) on from where the last call ended; returns when (ns after this
  *  call's start) quiet changed, and to what. */
@@ -22,13 +22,21 @@ describe("a worker's schedule: quiet (real-time, together) or busy", () => {
     expect(c.quiet).toBe(true);
   });
 
-  test("busy at the first window over MAX_LOAD, or the first the worker's own rule says is not calm", () => {
-    for (const w of [[MAX_LOAD, true], [0.9, true], [0.01, false]] as [number, boolean][]) {
+  test("busy at the first window over MAX_LOAD", () => {
+    for (const load of [MAX_LOAD, 0.9]) {
       const c = new Calm();
       run(c, times(20, [0.1, true]));
       expect(c.quiet).toBe(true);
-      expect(run(c, [[0.1, true], w])).toEqual([[2 * WINDOW_NS, false]]);
+      expect(run(c, [[0.1, true], [load, true]])).toEqual([[2 * WINDOW_NS, false]]);
     }
+  });
+
+  test("busy after PATIENCE windows in a row that the worker's own rule calls busy; fewer (a burst) keep it quiet", () => {
+    const c = new Calm();
+    run(c, times(20, [0.1, true]));
+    expect(run(c, [...times(PATIENCE - 1, [0.1, false]), [0.1, true], ...times(PATIENCE - 1, [0.1, false]), [0.1, true]])).toEqual([]);
+    expect(c.quiet).toBe(true);
+    expect(run(c, times(PATIENCE, [0.1, false]))).toEqual([[PATIENCE * WINDOW_NS, false]]);
   });
 
   test("a busy window in a calm stretch starts the count again", () => {

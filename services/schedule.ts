@@ -23,17 +23,25 @@ export const MAX_LOAD = 0.5;
 /** SCHED_FIFO priority while quiet: the lowest, above every ordinary task and below the kernel's own threads. */
 export const RT_PRIORITY = 1;
 
-/** The decision alone (no system calls): quiet after CALM_NS of calm windows, busy at the first busy one. */
+/** A worker's own condition (ingress: not holding) may fail this many windows in a row before it
+ *  is busy: a sender's catch-up burst makes ingress hold for a moment at 20k frames/s, and stepping
+ *  down for it (then CALM_NS before quiet again) put ~1 % of the packets in ordinary time. */
+export const PATIENCE = 5;
+
+/** The decision alone (no system calls): quiet after CALM_NS of calm windows; busy at the first
+ *  window over MAX_LOAD, or after PATIENCE windows in a row that the worker's own rule calls busy. */
 export class Calm {
   quiet = false;
   private calmSince = -1;
+  private uncalm = 0;
 
   /** One window that ended at now (ns): the worker's load (share of a CPU) and its own condition
    *  (ingress: not holding; egress: its ingress is quiet). True when `quiet` changed. */
   window(now: number, load: number, calm: boolean): boolean {
-    if (!calm || load >= MAX_LOAD) {
+    this.uncalm = calm ? 0 : this.uncalm + 1;
+    if (load >= MAX_LOAD || !calm) {
       this.calmSince = -1;
-      if (!this.quiet) return false;
+      if (!this.quiet || (load < MAX_LOAD && this.uncalm < PATIENCE)) return false;
       this.quiet = false;
       return true;
     }
@@ -47,6 +55,7 @@ export class Calm {
   reset(): void {
     this.quiet = false;
     this.calmSince = -1;
+    this.uncalm = 0;
   }
 }
 

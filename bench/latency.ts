@@ -59,6 +59,10 @@ const log = (s: string) => console.error(s);
 const t0 = Date.now();
 const load = () => Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
 const loadStart = load();
+/** /proc/stat's cpu line: [all ticks, stolen ticks] — a VM's host running something else meanwhile. */
+const cpuTicks = () => { const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1, 9).map(Number); return [f.reduce((x, y) => x + y, 0), f[7]!]; };
+const stolenPct = (a: number[], b: number[]) => Math.round((1000 * (b[1]! - a[1]!)) / Math.max(1, b[0]! - a[0]!)) / 10;
+const ticksStart = cpuTicks();
 const work = mkdtempSync(join(tmpdir(), "mcrb-lat-"));
 onCleanup(() => rmSync(work, { recursive: true, force: true }));
 const cells: Cell[] = [];
@@ -83,12 +87,14 @@ try {
         for (const size of sizes) {
           for (const rate of rates) {
             records?.begin();
+            const ticks = cpuTicks();
             const t = await runTrial(topo, v, relay, dir, size, rate, seconds);
+            const stolen = stolenPct(ticks, cpuTicks());
             const own = records?.end() ?? null;
-            cells.push({ round, variant: v.name, size, rate, trial: t, stages: own?.stages ?? null, histogram: own?.histogram ?? null });
+            cells.push({ round, variant: v.name, size, rate, trial: t, stages: own?.stages ?? null, histogram: own?.histogram ?? null, stolenPct: stolen });
             const l = t.latency;
             log(`round ${round} ${v.name.padEnd(10)} ${String(size).padStart(4)} B ${String(rate / 1000).padStart(4)}k: offered ${t.offeredPps.toFixed(0)}, ` +
-              `delivered ${t.deliveredPct.toFixed(2)} %, relay ${t.relayCpuUs?.toFixed(2) ?? "—"} µs/pkt, ` +
+              `delivered ${t.deliveredPct.toFixed(2)} %, stolen ${stolen} %, relay ${t.relayCpuUs?.toFixed(2) ?? "—"} µs/pkt, ` +
               `p50/p99/p999 ${l ? [l.p50, l.p99, l.p999].map((x) => (x * 1000).toFixed(0)).join("/") : "—"} µs` +
               (own?.stages ? `; stages p50 ${Object.entries(own.stages.p50).map(([k, x]) => `${k} ${x.toFixed(1)}`).join(", ")} µs` : ""));
           }
@@ -107,7 +113,7 @@ const cmd = `bun run bench:latency${Bun.argv.length > 2 ? " " + Bun.argv.slice(2
 mkdirSync(join(repo, "bench/results"), { recursive: true });
 const file = join(repo, `bench/results/latency-${date.toISOString().replace(/[:.]/g, "-")}.json`);
 const meta = { command: cmd, date: date.toISOString(), kernel: run(["uname", "-r"]).trim(), rounds, seconds, rates, sizes, traceRatio,
-  loadAverage1m: { start: loadStart, end: load() }, elapsedSeconds: Math.round((Date.now() - t0) / 1000) };
+  loadAverage1m: { start: loadStart, end: load() }, stolenPct: stolenPct(ticksStart, cpuTicks()), elapsedSeconds: Math.round((Date.now() - t0) / 1000) };
 await Bun.write(file, JSON.stringify({ meta, cells }, null, 2) + "\n");
 const body = latencyReport(cells, { ...meta, file: file.split("/").pop()!, variants: variants.map((v) => v.name) });
 console.log(body);

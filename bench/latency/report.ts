@@ -11,6 +11,8 @@ export interface Cell {
   rate: number;
   trial: Trial;
   stages: StageStats | null;
+  /** share of the machine's CPU time the VM's host took during the trial (steal) */
+  stolenPct?: number;
   histogram: HistogramStats | null;
 }
 
@@ -45,9 +47,9 @@ export function added(cells: Cell[], variant: string, size: number, rate: number
 }
 
 export function latencyReport(cells: Cell[], meta: { command: string; date: string; rounds: number; seconds: number; rates: number[]; sizes: number[];
-  traceRatio: number; loadAverage1m: { start: number; end: number }; elapsedSeconds: number; file: string; variants: string[] }): string {
+  traceRatio: number; loadAverage1m: { start: number; end: number }; stolenPct: number; elapsedSeconds: number; file: string; variants: string[] }): string {
   const out: string[] = [];
-  out.push(`\`${meta.command}\` — ${meta.date.slice(0, 16).replace("T", " ")} UTC; ${meta.rounds} round${meta.rounds > 1 ? "s" : ""} of ${meta.seconds} s per cell, medians over rounds; took ${Math.round(meta.elapsedSeconds / 60)} min; 1-min load average ${meta.loadAverage1m.start} at the start, ${meta.loadAverage1m.end} at the end (other jobs share this 2-core VM).`, "");
+  out.push(`\`${meta.command}\` — ${meta.date.slice(0, 16).replace("T", " ")} UTC; ${meta.rounds} round${meta.rounds > 1 ? "s" : ""} of ${meta.seconds} s per cell, medians over rounds; took ${Math.round(meta.elapsedSeconds / 60)} min; 1-min load average ${meta.loadAverage1m.start} at the start, ${meta.loadAverage1m.end} at the end; the host took ${meta.stolenPct} % of the VM's CPU time (steal; other jobs share this 2-core VM).`, "");
   out.push("Method: the bench:relay topology (`src —veth— relay —veth— dst`), one iperf 2 sender and receiver for every variant. The sender stamps",
     "each datagram as it sends it (`--trip-times`), the receiver takes the kernel's receive stamp and keeps a histogram of 1 µs bins: the",
     "latency of a packet is its trip from the sender's `write` to the receiver's kernel. *Added* is a relay's percentile minus the kernel's",

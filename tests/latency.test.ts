@@ -139,6 +139,9 @@ describe("relay latency", () => {
       const st = (await settled(async () => (await r.api("GET", "/api/v1/stats")).body.workers[0], (w) => w.ingress.quiet === 2 && w.egress.quiet === 2, 5000));
       expect([st.ingress.quiet, st.egress.quiet]).toEqual([2, 2]);
       expect(st.egress.quietCpu).toBe(st.ingress.quietCpu);
+      // and /metrics, whose snapshot may be a moment older
+      const words = (m: string) => [metric(m, "mcrelay_worker_schedule", { role: "ingress" }), metric(m, "mcrelay_worker_schedule", { role: "egress" })];
+      expect(words(await settled(() => metricsText(r), (m) => words(m).every((v) => v === 2), 5000))).toEqual([2, 2]);
     } finally {
       await r.stop();
     }

@@ -126,6 +126,11 @@ export function dataPlaneMetrics(s: Snapshot, spans: { exported: number; lost: n
     x.sample("mcrelay_worker_loop_utilisation", [["worker", String(w.index)], ["role", "ingress"]], w.ingressUtilisation);
     x.sample("mcrelay_worker_loop_utilisation", [["worker", String(w.index)], ["role", "egress"]], w.egressUtilisation);
   }
+  x.family("mcrelay_worker_schedule", "gauge", "How the worker is scheduled: 0 busy (an ordinary task), 1 quiet (asked to be real-time), 2 quiet and real-time (SCHED_FIFO, on its pair's CPU)");
+  for (const { w, labels } of workers) {
+    x.sample("mcrelay_worker_schedule", [...labels, ["role", "ingress"]], w.ingress.quiet);
+    x.sample("mcrelay_worker_schedule", [...labels, ["role", "egress"]], w.egress.quiet);
+  }
   x.family("mcrelay_worker_restarts_total", "counter", "Times the worker pair had a process replaced");
   for (const w of s.status.workers.filter((x) => x.role === "ingress")) x.sample("mcrelay_worker_restarts_total", [["worker", String(w.index)]], w.restarts);
   x.family("mcrelay_multicast_memberships", "gauge", "Multicast groups an input has joined, and joins that failed (they are retried every 5 s)");

@@ -12,12 +12,12 @@ afterEach(() => {
   for (const p of procs.splice(0)) p.kill("SIGKILL");
 });
 
-/** A process that spins (or sleeps) for at most 3 s, as SCHED_FIFO 1. */
-function worker(spin: boolean): WorkerHandle {
+/** A process that spins (or sleeps) for at most 3 s, as SCHED_FIFO 1 (or ordinary, with rt false). */
+function worker(spin: boolean, rt = true): WorkerHandle {
   const code = spin ? "const end = Date.now() + 3000; while (Date.now() < end);" : "await Bun.sleep(3000);";
   const p = Bun.spawn([process.execPath, "-e", code], { stdout: "ignore", stderr: "ignore" });
   procs.push(p);
-  expect(setFifo(p.pid, 1)).toBe(0);
+  if (rt) expect(setFifo(p.pid, 1)).toBe(0);
   return { pid: p.pid, alive: true, role: "ingress", index: 0 } as unknown as WorkerHandle;
 }
 
@@ -37,5 +37,21 @@ describe("the real-time guard", () => {
     expect(procSched(spinning.pid)!.realtime).toBe(false);
     expect(procSched(sleeping.pid)!.realtime).toBe(true);
     expect(warned).toEqual([expect.objectContaining({ pid: spinning.pid, role: "ingress" })]);
+  });
+
+  test("CPU a worker used as an ordinary task (busy, before it was raised) is not held against it", async () => {
+    const warned: object[] = [];
+    const rt = new Realtime(seg, { warn: (o) => warned.push(o) }, true);
+    const w = worker(true, false); // busy and ordinary: spinning is what it may do
+    const pairs = pairOf(w);
+    rt.guard(pairs);
+    await Bun.sleep(300);
+    expect(setFifo(w.pid, 1)).toBe(0); // raised just before the guard looks again
+    rt.guard(pairs);
+    expect([procSched(w.pid)!.realtime, warned]).toEqual([true, []]);
+    await Bun.sleep(300); // real-time at both ends of this stretch, and spinning: that is judged
+    rt.guard(pairs);
+    expect(procSched(w.pid)!.realtime).toBe(false);
+    expect(warned.length).toBe(1);
   });
 });

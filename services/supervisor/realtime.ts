@@ -41,7 +41,7 @@ export class Realtime {
   private readonly words: Float64Array;
   /** workers the guard made ordinary: never raised again */
   private readonly demoted = new WeakSet<WorkerHandle>();
-  private readonly seen = new WeakMap<WorkerHandle, { at: number; cpuS: number }>();
+  private readonly seen = new WeakMap<WorkerHandle, { at: number; cpuS: number; realtime: boolean }>();
 
   /** enabled: MCRELAY_TUNE_QUIET asks for real-time */
   constructor(private readonly seg: Segment, private readonly log: Log, private readonly enabled: boolean) {
@@ -72,8 +72,10 @@ export class Realtime {
       const s = w.alive ? procSched(w.pid) : null;
       if (s === null) continue;
       const last = this.seen.get(w);
-      this.seen.set(w, { at: now, cpuS: s.cpuS });
-      if (!s.realtime || last === undefined) continue;
+      this.seen.set(w, { at: now, cpuS: s.cpuS, realtime: s.realtime });
+      // Judged only over a stretch it was real-time at both ends: CPU it used as an ordinary task
+      // (busy, before it turned quiet and was raised) is not what the guard is for.
+      if (!s.realtime || last === undefined || !last.realtime) continue;
       const load = (s.cpuS - last.cpuS) / Math.max(0.001, (now - last.at) / 1000);
       if (load <= GUARD_LOAD) continue;
       setOther(w.pid);

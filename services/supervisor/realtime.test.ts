@@ -1,7 +1,8 @@
 // The guard on real-time workers, against a real process the kernel schedules SCHED_FIFO: one that
 // spins (what a worker that does not step down would do) is made ordinary; one that sleeps is left.
 import { afterEach, describe, expect, test } from "bun:test";
-import { setFifo } from "../../c/sched.ts";
+import { setFifo, setOther } from "../../c/sched.ts";
+import { INGRESS_COUNTERS } from "../../shm/layout.ts";
 import type { Segment } from "../../shm/segment.ts";
 import type { Pair } from "./pairs.ts";
 import { GUARD_LOAD, Realtime, procSched } from "./realtime.ts";
@@ -51,6 +52,26 @@ describe("the real-time guard", () => {
     expect([procSched(w.pid)!.realtime, warned]).toEqual([true, []]);
     await Bun.sleep(300); // real-time at both ends of this stretch, and spinning: that is judged
     rt.guard(pairs);
+    expect(procSched(w.pid)!.realtime).toBe(false);
+    expect(warned.length).toBe(1);
+  });
+
+  test("a worker that stepped down and was raised again between two looks is not judged over that stretch", async () => {
+    const warned: object[] = [];
+    const buf = new ArrayBuffer(4096);
+    const segQuiet = { buf, layout: { pairs: [{ ingressCounters: 0, egressCounters: 2048 }] } } as unknown as Segment;
+    new Float64Array(buf)[INGRESS_COUNTERS.indexOf("quiet")] = 1; // it says it is quiet
+    const rt = new Realtime(segQuiet, { warn: (o) => warned.push(o) }, true);
+    const w = worker(true);
+    const pairs = pairOf(w);
+    rt.guard(pairs); // real-time
+    expect(setOther(w.pid)).toBe(0); // it steps down (busy: spinning is what it may do)
+    await Bun.sleep(300);
+    rt.check(pairs); // quiet again: raised
+    rt.guard(pairs);
+    expect([procSched(w.pid)!.realtime, warned]).toEqual([true, []]);
+    await Bun.sleep(300);
+    rt.guard(pairs); // real-time throughout this stretch, and spinning
     expect(procSched(w.pid)!.realtime).toBe(false);
     expect(warned.length).toBe(1);
   });

@@ -42,6 +42,8 @@ export class Realtime {
   /** workers the guard made ordinary: never raised again */
   private readonly demoted = new WeakSet<WorkerHandle>();
   private readonly seen = new WeakMap<WorkerHandle, { at: number; cpuS: number; realtime: boolean }>();
+  /** when check() last raised a worker (Date.now()) */
+  private readonly raisedAt = new WeakMap<WorkerHandle, number>();
 
   /** enabled: MCRELAY_TUNE_QUIET asks for real-time */
   constructor(private readonly seg: Segment, private readonly log: Log, private readonly enabled: boolean) {
@@ -57,6 +59,7 @@ export class Realtime {
         const off = w.role === "ingress" ? pl.ingressCounters : pl.egressCounters;
         if (!w.alive || this.demoted.has(w) || this.words[(off >> 3) + WORD[w.role]] !== QUIET.quiet) continue;
         const rc = setFifo(w.pid, RT_PRIORITY);
+        if (rc === 0) this.raisedAt.set(w, Date.now());
         if (rc !== -E.EPERM && rc !== -E.EACCES) continue; // done, or the worker just exited (ESRCH)
         this.refused = true;
         this.log.warn({ errno: errnoName(-rc) }, "cannot make quiet workers real-time (the supervisor needs CAP_SYS_NICE): they stay ordinary tasks, and their latency at low rates is the scheduler's");
@@ -73,9 +76,10 @@ export class Realtime {
       if (s === null) continue;
       const last = this.seen.get(w);
       this.seen.set(w, { at: now, cpuS: s.cpuS, realtime: s.realtime });
-      // Judged only over a stretch it was real-time at both ends: CPU it used as an ordinary task
-      // (busy, before it turned quiet and was raised) is not what the guard is for.
-      if (!s.realtime || last === undefined || !last.realtime) continue;
+      // Judged only over a stretch it was real-time throughout (at both ends, and not raised in
+      // between): CPU it used as an ordinary task, busy before it turned quiet and was raised, is
+      // not what the guard is for.
+      if (!s.realtime || last === undefined || !last.realtime || (this.raisedAt.get(w) ?? 0) > last.at) continue;
       const load = (s.cpuS - last.cpuS) / Math.max(0.001, (now - last.at) / 1000);
       if (load <= GUARD_LOAD) continue;
       setOther(w.pid);

@@ -87,6 +87,10 @@ export class Schedule {
   private since = 0;
   private cpuNs = 0;
   private readonly enabled: boolean;
+  /** where word and cpu are published: the worker's counters (its `quiet` and `quietCpu`) */
+  private out: Float64Array | null = null;
+  private quietAt = 0;
+  private cpuAt = 0;
 
   constructor(private readonly o: ScheduleOptions) {
     this.enabled = o.realtime || o.together;
@@ -95,6 +99,20 @@ export class Schedule {
 
   get quiet(): boolean {
     return this.calm.quiet;
+  }
+
+  /** Publishes word and cpu at these indices of the worker's counters (egress and the supervisor read them). */
+  publishTo(counters: Float64Array, quietAt: number, cpuAt: number): void {
+    this.out = counters;
+    this.quietAt = quietAt;
+    this.cpuAt = cpuAt;
+    this.publish();
+  }
+
+  private publish(): void {
+    if (this.out === null) return;
+    this.out[this.cpuAt] = this.cpu; // before the word: egress reads the word, then the CPU
+    this.out[this.quietAt] = this.word;
   }
 
   /** One call per pass of the worker's loop. join: the CPU to be on while quiet (egress: its
@@ -116,14 +134,17 @@ export class Schedule {
       if (this.calm.quiet) this.word = QUIET.realtime;
       else setSchedSlice(this.o.sliceNs); // raised as it turned busy: down again
     }
+    this.publish();
   }
 
-  /** Steps down before work that is not traffic (a configuration); quiet again after CALM_NS. */
+  /** Steps down before work that is not traffic (a configuration), and says so at once (the
+   *  supervisor must not raise a worker busy with it); quiet again after CALM_NS. */
   ordinary(): void {
     this.calm.reset();
     this.since = 0;
     this.word = QUIET.busy;
     if (this.enabled) this.leave();
+    this.publish();
   }
 
   private pin(cpu: number): void {

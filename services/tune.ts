@@ -24,6 +24,8 @@ function oneOfIn<T extends string>(env: Record<string, string | undefined>, name
   return v as T;
 }
 
+const quietOf = (v: "realtime+together" | "realtime" | "together" | "off") => ({ realtime: v.startsWith("realtime"), together: v.endsWith("together") });
+
 export function readTune(env: Record<string, string | undefined> = process.env) {
   const unknown = Object.keys(env).find((k) => TUNE_ENV.test(k) && !KNOWN.includes(k));
   if (unknown) throw new Error(`${unknown} is not a tuning variable (known: ${KNOWN.join(", ")})`);
@@ -53,7 +55,7 @@ export function readTune(env: Record<string, string | undefined> = process.env) 
     sliceUs: int("MCRELAY_TUNE_SLICE_US", 0, 0, 100_000),
     /** A quiet pair (services/schedule.ts): real-time and together on one CPU (the default), only
      *  real-time, only together, or neither (ordinary tasks wherever the scheduler puts them). */
-    quiet: oneOf("MCRELAY_TUNE_QUIET", "realtime+together", ["realtime+together", "realtime", "together", "off"] as const),
+    quiet: quietOf(oneOf("MCRELAY_TUNE_QUIET", "realtime+together", ["realtime+together", "realtime", "together", "off"] as const)),
     /** Raw egress: frames straight to the driver (PACKET_QDISC_BYPASS), past the interface's qdisc. */
     qdiscBypass: oneOf("MCRELAY_TUNE_QDISC_BYPASS", "off", ["off", "on"] as const) === "on",
   };

@@ -59,8 +59,7 @@ export function startWorker(role: "ingress" | "egress"): Started {
 export function scheduleOptions(init: InitMsg): ScheduleOptions {
   const t = readTune();
   const busy = init.busyPoll != null;
-  return { realtime: !busy && t.quiet.startsWith("realtime"), together: !busy && t.pin === "none" && t.quiet.endsWith("together"),
-    sliceNs: t.sliceUs * 1000 };
+  return { realtime: !busy && t.quiet.realtime, together: !busy && t.pin === "none" && t.quiet.together, sliceNs: t.sliceUs * 1000 };
 }
 
 /** A configuration gathered from its parts: fd indices refer to `fds`, the parts' fds in order. */

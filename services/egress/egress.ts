@@ -141,7 +141,7 @@ export class Egress {
     const pl = l.pairs[pair];
     this.c = new Float64Array(seg.buf, pl.egressCounters, EGRESS_COUNTERS.length);
     this.partner = new Float64Array(seg.buf, pl.ingressCounters, INGRESS_COUNTERS.length);
-    this.c[C.quietCpu] = -1;
+    this.sched?.publishTo(this.c, C.quiet, C.quietCpu);
     this.rc = new Float64Array(seg.buf, pl.egressRules, NRF * l.maxRules);
     this.oc = new Float64Array(seg.buf, pl.egressOutputs, NOF * OUTPUT_ROWS_PER_RULE * l.maxRules);
     this.pc = new Float64Array(seg.buf, pl.egressPaths, NPC * MAX_PATHS * l.maxRules);
@@ -296,15 +296,6 @@ export class Egress {
     return { spec, head: (slot) => m.push(slot), stages: [m, ...built.stages], merge: m };
   }
 
-  /** Steps down before work that is not traffic (a configuration), and says so at once: the
-   *  supervisor must not raise a worker busy with it (services/schedule.ts). */
-  stepDown(): void {
-    if (this.sched === null) return;
-    this.sched.ordinary();
-    this.c[C.quiet] = this.sched.word;
-    this.c[C.quietCpu] = this.sched.cpu;
-  }
-
   /** Runs for a while; returns so the caller can read control messages. */
   run(): void {
     let idleSince = 0;
@@ -322,8 +313,6 @@ export class Egress {
       if (this.sched !== null) {
         // Quiet while its ingress is: real-time, and on ingress's CPU (services/schedule.ts).
         this.sched.tick(Bun.nanoseconds(), this.partner[IC.quiet] !== 0, this.partner[IC.quietCpu]);
-        this.c[C.quietCpu] = this.sched.cpu;
-        this.c[C.quiet] = this.sched.word;
       }
       if (this.merges.length > 0 && (turn % WATCH_TURNS === 0 || n === 0)) this.watch();
       if (n > 0 || done > 0 || due > 0) {

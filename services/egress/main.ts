@@ -26,7 +26,7 @@ function control(block: boolean): void {
     if (m.msg.type === "config") {
       const cfg = parts.add(m.msg, m.fds);
       if (!cfg) continue;
-      eg.stepDown(); // applying it is not traffic: never as a real-time task
+      schedule.ordinary(); // applying it is not traffic: never as a real-time task
       eg.configure(cfg);
       configured = true;
       send({ type: "applied", version: cfg.version });

@@ -131,16 +131,7 @@ export class Ingress {
     // dead ingress's stacks. Start with all of them and drop the ring's copies.
     if (replacesDeadIngress) this.free.discardAll();
     this.c[C.freeSlots] = this.stacks.free;
-    this.c[C.quietCpu] = -1;
-  }
-
-  /** Steps down before work that is not traffic (a configuration), and says so at once: the
-   *  supervisor must not raise a worker busy with it (services/schedule.ts). */
-  stepDown(): void {
-    if (this.schedule === null) return;
-    this.schedule.ordinary();
-    this.c[C.quiet] = this.schedule.word;
-    this.c[C.quietCpu] = this.schedule.cpu;
+    this.schedule?.publishTo(this.c, C.quiet, C.quietCpu);
   }
 
   /** Egress died: slots in neither ring nor on our stacks were its own (sent or lost), and are
@@ -230,10 +221,8 @@ export class Ingress {
       const now = Bun.nanoseconds();
       this.moderation.count(n, now);
       if (this.schedule !== null) {
-        // Quiet while it does not hold: egress follows the words below (services/schedule.ts).
+        // Quiet while it does not hold; egress follows the words it publishes (services/schedule.ts).
         this.schedule.tick(now, this.moderation.hold() === 0);
-        this.c[C.quietCpu] = this.schedule.cpu;
-        this.c[C.quiet] = this.schedule.word;
       }
       if (n > 0) {
         idleSince = 0;

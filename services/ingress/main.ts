@@ -21,7 +21,7 @@ function control(): void {
     if (m.msg.type === "config") {
       const cfg = parts.add(m.msg, m.fds);
       if (!cfg) continue;
-      ing.stepDown(); // applying it is not traffic: never as a real-time task
+      schedule.ordinary(); // applying it is not traffic: never as a real-time task
       ing.configure(cfg.inputs, cfg.links, cfg.put, cfg.remove, cfg.fds);
       send({ type: "applied", version: cfg.version });
       log.info({ version: cfg.version, inputs: cfg.inputs.length, put: cfg.put.length, removed: cfg.remove.length }, "config applied");

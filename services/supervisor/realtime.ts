@@ -10,13 +10,14 @@
 import { readFileSync } from "node:fs";
 import { E, errnoName } from "../../c/lib.ts";
 import { setFifo, setOther } from "../../c/sched.ts";
+import { indexOf } from "../../shm/counters.ts";
 import { EGRESS_COUNTERS, INGRESS_COUNTERS } from "../../shm/layout.ts";
 import type { Segment } from "../../shm/segment.ts";
 import { MAX_LOAD, QUIET, RT_PRIORITY } from "../schedule.ts";
 import type { Pair } from "./pairs.ts";
 import type { WorkerHandle } from "./workers.ts";
 
-const WORD = { ingress: INGRESS_COUNTERS.indexOf("quiet"), egress: EGRESS_COUNTERS.indexOf("quiet") };
+const WORD = { ingress: indexOf(INGRESS_COUNTERS).quiet, egress: indexOf(EGRESS_COUNTERS).quiet };
 /** The share of a CPU a real-time worker may use between two looks of the guard. */
 export const GUARD_LOAD = Math.min(1, MAX_LOAD + 0.2);
 const TICKS_PER_S = 100; // USER_HZ: /proc's clock ticks on Linux

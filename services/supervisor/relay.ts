@@ -135,7 +135,7 @@ export class Relay {
     });
     for (const p of this.pairs) for (const role of ["ingress", "egress"] as const) p.spawn(role, (h) => this.recovery.onExit(p, h));
     // Between requests: what waits to go to a worker, and what workers say unprompted.
-    const realtime = (this.realtime = new Realtime(this.seg, this.log, readTune().quiet.startsWith("realtime")));
+    const realtime = (this.realtime = new Realtime(this.seg, this.log, readTune().quiet.realtime));
     this.pump = setInterval(() => {
       for (const p of this.pairs) for (const w of p.workers()) {
         w.flush();

@@ -56,6 +56,8 @@ static const int layout[] = {
 	offsetof(struct tpacket2_hdr, tp_nsec),
 	offsetof(struct tpacket3_hdr, tp_sec),
 	offsetof(struct tpacket3_hdr, tp_nsec),
+	// a V2 frame cut to the ring's frame size whose whole the kernel queued on the socket (PACKET_COPY_THRESH)
+	TP_STATUS_COPY,
 };
 
 // Copies up to n entries into out; returns how many the table has.

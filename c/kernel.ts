@@ -16,6 +16,7 @@ const NAMES = [
   "PACKET_HOST", "PACKET_BROADCAST", "PACKET_MULTICAST", "PACKET_OTHERHOST", "PACKET_OUTGOING",
   "IOV_MAX",
   "TP2_SEC", "TP2_NSEC", "TP3_SEC", "TP3_NSEC",
+  "TP_STATUS_COPY",
 ] as const;
 
 function load(): Record<(typeof NAMES)[number], number> {
@@ -30,6 +31,7 @@ function load(): Record<(typeof NAMES)[number], number> {
  * - BLOCK_*: a TPACKET_V3 block descriptor (status, frame count, first frame, sequence number);
  * - TP3_*, TP2_*: a frame's header; *_PKTTYPE is sockaddr_ll.sll_pkttype after it;
  * - TP_STATUS_*, PACKET_*: values of tp_status bits and sll_pkttype;
- * - TP2_SEC/NSEC, TP3_SEC/NSEC: the kernel's receive time of the frame (CLOCK_REALTIME).
+ * - TP2_SEC/NSEC, TP3_SEC/NSEC: the kernel's receive time of the frame (CLOCK_REALTIME);
+ * - TP_STATUS_COPY: a V2 frame cut to the ring's frame size, whose whole waits on the socket.
  */
 export const K = load();

@@ -22,6 +22,12 @@
 
 #define MR_PACKET_VNET_HDR 1
 #define MR_PACKET_PROMISC 2
+// A link end's queue of whole super-frames: 8 MiB holds ~120 of 64 KiB (with their overhead).
+#define COPY_QUEUE_BYTES (8 << 20)
+// Bytes of a queued frame compared with the ring's head of it: past the Ethernet, IP and TCP
+// headers' IP ID and sequence number, which tell two super-frames of one stream apart.
+#define COPY_MATCH_BYTES 80
+#define VNET_HDR_BYTES 10
 
 // Opens the socket with protocol 0 so it receives nothing until the ring is set and it is bound.
 // Returns the fd, or -errno. fanout_id < 0 asks the kernel for a unique group id. version is 2 or
@@ -45,6 +51,17 @@ int mr_packet_open(int version, int ifindex, unsigned block_size, unsigned block
 	// Before the ring: the kernel refuses it afterwards (EBUSY).
 	if ((flags & MR_PACKET_VNET_HDR) && setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &on, sizeof(on)) < 0)
 		goto fail;
+	// A link's end on a V2 ring: a frame bigger than a ring frame (a GSO super-frame, up to 64 KiB)
+	// is cut there, and with a copy threshold the kernel also queues it whole on the socket, where
+	// mr_packet_take_copy() reads it. The queue needs room for a burst of them (root: FORCE).
+	if ((flags & MR_PACKET_VNET_HDR) && version == 2) {
+		if (setsockopt(fd, SOL_PACKET, PACKET_COPY_THRESH, &on, sizeof(on)) < 0)
+			goto fail;
+		int rcvbuf = COPY_QUEUE_BYTES;
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0 &&
+		    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) < 0)
+			goto fail;
+	}
 	// The relay must never see its own egress frames.
 	int one = 1;
 	if (setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) < 0)
@@ -134,4 +151,28 @@ int mr_packet_stats(int fd, unsigned *out)
 	out[1] = st.tp_drops;
 	out[2] = st.tp_freeze_q_cnt;
 	return 0;
+}
+
+// The whole of a frame the ring holds only the head of (TP_STATUS_COPY): the next frame queued on
+// the socket, with its virtio_net_hdr, into buf (cap 0: taken and thrown away). The queue holds
+// them in ring order, but an ingress that resumes a ring re-reads frames whose copies its
+// predecessor took: a queued frame whose first bytes differ from `head` is a later frame's and is
+// left there (-ESTALE). Returns the bytes the frame has (more than cap: it was cut), or -errno.
+int mr_packet_take_copy(int fd, void *buf, unsigned cap, const unsigned char *head, unsigned head_len)
+{
+	unsigned char peek[VNET_HDR_BYTES + COPY_MATCH_BYTES];
+	unsigned n = head_len < COPY_MATCH_BYTES ? head_len : COPY_MATCH_BYTES;
+	ssize_t got = recv(fd, peek, VNET_HDR_BYTES + n, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC);
+	if (got < 0)
+		return -errno;
+	if (got < (ssize_t)(VNET_HDR_BYTES + n) || memcmp(peek + VNET_HDR_BYTES, head, n) != 0)
+		return -ESTALE;
+	// A packet socket with a vnet header refuses a read shorter than the header (EINVAL): throw
+	// one away by reading just its header.
+	if (cap < VNET_HDR_BYTES) {
+		buf = peek;
+		cap = VNET_HDR_BYTES;
+	}
+	got = recv(fd, buf, cap, MSG_DONTWAIT | MSG_TRUNC);
+	return got < 0 ? -errno : (int)got;
 }

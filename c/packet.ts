@@ -9,6 +9,7 @@ const { symbols: C } = dlopen(libPath(), {
   mr_packet_map: { args: [T.i32, T.u64], returns: T.ptr },
   mr_unmap: { args: [T.ptr, T.u64], returns: T.i32 },
   mr_packet_stats: { args: [T.i32, T.ptr], returns: T.i32 },
+  mr_packet_take_copy: { args: [T.i32, T.ptr, T.u32, T.ptr, T.u32], returns: T.i32 },
 });
 
 /** PACKET_FANOUT_HASH: one flow (addresses and ports) always lands on the same worker. */
@@ -57,3 +58,14 @@ export function packetStats(fd: number): { packets: number; drops: number; freez
   return { packets: statsOut[0], drops: statsOut[1], freezes: statsOut[2] };
 }
 
+
+/**
+ * The whole of a V2 ring frame cut to the frame size (TP_STATUS_COPY, a link end's super-frame):
+ * copied with its virtio_net_hdr to `dst` (cap 0: thrown away). `head` is the frame's first
+ * bytes in the ring, which the queued one must start with. Returns its length (more than cap:
+ * cut), or -errno: EAGAIN none queued, ESTALE the queued one is a later frame's (left queued).
+ * No allocation: an address in, a number out.
+ */
+export function packetTakeCopy(fd: number, dst: number, cap: number, head: number, headLen: number): number {
+  return C.mr_packet_take_copy(fd, dst as unknown as Pointer, cap, head as unknown as Pointer, headLen);
+}

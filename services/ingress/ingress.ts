@@ -5,7 +5,7 @@
 // allocation, no Promise, no system call per frame. When idle: poll() (woken by the next frame),
 // or at high rates a short timed hold first (moderation.ts); with --low-latency it busy-polls.
 import { K } from "../../c/kernel.ts";
-import { packetStats, VNET_HDR_BYTES } from "../../c/packet.ts";
+import { packetStats, packetTakeCopy, VNET_HDR_BYTES } from "../../c/packet.ts";
 import { NO_SUM } from "../../c/uring.ts";
 import { PollSet, RealtimeClock, copy, copySum, monotonicNs } from "../../c/sys.ts";
 import { yieldCpu } from "../../c/sched.ts";
@@ -287,6 +287,7 @@ export class Ingress {
         const end = this.ends[input];
         if (end !== null && type !== K.PACKET_OUTGOING) this.linkFrame(ring, end, f, ring.mac(f), ring.snap(f), ring.wireLen(f), ring.status(f));
         else if (type === K.PACKET_OUTGOING) {
+          if ((ring.status(f) & K.TP_STATUS_COPY) !== 0) packetTakeCopy(ring.fd, this.seg.addr, 0, ring.map.addr + ring.mac(f), ring.snap(f)); // keep the queue in step
           this.st.c[C.frames]++;
           this.st.c[C.drop_outgoing]++; // our own sends, on kernels that cannot filter them in a fanout group
         } else if (type === K.PACKET_OTHERHOST) {
@@ -452,40 +453,58 @@ export class Ingress {
   private linkFrame(ring: RxRing, end: LinkEnd, f: number, off: number, snap: number, wireLen: number, status: number): void {
     const c = this.st.c;
     c[C.frames]++;
-    if (snap < wireLen) {
-      c[C.drop_oversize]++; // clamped by the ring: bigger than a block
+    // Cut to the ring's frame (a V2 ring: a GSO super-frame): the kernel queued the whole on the
+    // socket (TP_STATUS_COPY), unless its queue was full. Each queued one is taken, even to drop it.
+    const whole = snap < wireLen;
+    if (whole && (status & K.TP_STATUS_COPY) === 0) {
+      c[C.drop_oversize]++; // bigger than a ring frame, and no copy queued (or a V3 block's clamp)
       return;
     }
+    const src = ring.map.addr + off;
     const no = end.classify(ring.u8, off, snap);
-    this.top.count(no, end.family, end.protocol, ring.u8, end.src, end.dst, end.sport, end.dport, snap);
+    this.top.count(no, end.family, end.protocol, ring.u8, end.src, end.dst, end.sport, end.dport, wireLen);
     const rc = this.st.rc;
     const rb = this.st.row(no);
     if (end.down) {
+      if (whole) packetTakeCopy(ring.fd, this.seg.addr, 0, src, snap);
       c[C.drop_rule_down]++;
       rc[rb + RF.drop_rule_down]++;
       return;
     }
     const tag = (status & K.TP_STATUS_VLAN_VALID) !== 0 ? 4 : 0;
-    const len = VNET_HDR_BYTES + tag + snap;
+    const len = VNET_HDR_BYTES + tag + wireLen;
     const slot = this.takeSlot(len, no, rb, end.tos);
-    if (slot < 0) return;
+    if (slot < 0) {
+      if (whole) packetTakeCopy(ring.fd, this.seg.addr, 0, src, snap);
+      return;
+    }
     const so = this.pool.offset(slot);
     const h = so >> 2;
     const at = so + SLOT_HEADER_BYTES;
     const dst = this.seg.addr + at;
-    const src = ring.map.addr + off;
-    copy(dst, src - VNET_HDR_BYTES, VNET_HDR_BYTES);
-    if (tag === 0) copy(dst + VNET_HDR_BYTES, src, snap);
-    else {
+    if (whole) {
+      // One system call per super-frame (tens of KiB), not per frame of the wire.
+      const got = packetTakeCopy(ring.fd, dst, VNET_HDR_BYTES + wireLen, src, snap);
+      if (got !== VNET_HDR_BYTES + wireLen) {
+        this.stacks.give(slot);
+        c[C.drop_oversize]++; // its copy was not there (taken by a predecessor, or another's)
+        rc[rb + RF.drop_oversize]++;
+        return;
+      }
+      if (tag !== 0) this.slotU8.copyWithin(at + VNET_HDR_BYTES + 16, at + VNET_HDR_BYTES + 12, at + VNET_HDR_BYTES + wireLen);
+    } else {
+      copy(dst, src - VNET_HDR_BYTES, VNET_HDR_BYTES);
+      copy(dst + VNET_HDR_BYTES, src, tag === 0 ? snap : 12);
+      if (tag !== 0) copy(dst + VNET_HDR_BYTES + 16, src + 12, snap - 12);
+    }
+    if (tag !== 0) {
       const u8 = this.slotU8;
       const v = ring.vlan(f);
-      copy(dst + VNET_HDR_BYTES, src, 12);
       const t = at + VNET_HDR_BYTES + 12;
       u8[t] = v >>> 24;
       u8[t + 1] = (v >>> 16) & 0xff;
       u8[t + 2] = (v >>> 8) & 0xff;
       u8[t + 3] = v & 0xff;
-      copy(dst + VNET_HDR_BYTES + 16, src + 12, snap - 12);
       if ((u8[at] & VNET_NEEDS_CSUM) !== 0) {
         // csum_start (le16 at 6) and hdr_len (le16 at 2) count from the MAC header
         const cs = (u8[at + 6] | (u8[at + 7] << 8)) + 4;

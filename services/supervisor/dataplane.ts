@@ -10,7 +10,7 @@ import { packetTxOpen } from "../../c/packet_tx.ts";
 import { cut, delta, egressRules, frameSocketKey, ingressLinks, ingressRules, linkWays, pinnedInputs, type OutputFacts, type Part } from "./configure.ts";
 import { EgressSockets, socketKey } from "./egress-sockets.ts";
 import type { OutputRows } from "./output-rows.ts";
-import { GEOMETRY, LINK_GEOMETRY, inputGeometry } from "./geometry.ts";
+import { GEOMETRY, inputGeometry, linkGeometry } from "./geometry.ts";
 import { readMtu } from "./netdevs.ts";
 import { InputSlots, InputSockets, type Logger } from "./inputs.ts";
 import type { Plan, PlannedOutput } from "./plan.ts";
@@ -154,7 +154,7 @@ export class DataPlane {
     const want = this.allInputs(plan);
     for (const [ifname, { ifindex, link, pair }] of want) {
       const cur = this.inputs.get(ifname);
-      const geometry = link ? LINK_GEOMETRY : inputGeometry(GEOMETRY, readMtu(ifname));
+      const geometry = link ? linkGeometry(readMtu(ifname)) : inputGeometry(GEOMETRY, readMtu(ifname));
       // A pinned interface's one socket is not in a fanout group: when that changes, the sockets are
       // opened again (frames in their rings then are lost; it happens when a redundant rule comes or goes).
       if (cur && cur.ifindex === ifindex && cur.link === link && cur.geometry.frameSize === geometry.frameSize && cur.pair === pair) continue;

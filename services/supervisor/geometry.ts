@@ -19,9 +19,17 @@ export const GEOMETRY: RingGeometry = {
   version: tune.ring === "v2" ? 2 : 3, blockSize: tune.blockKiB << 10, blockCount: tune.blocks, frameSize: 2048, retireMs: 1,
 };
 
-/** A link's ends: always V3 (its frames vary up to a 64 KiB super-frame, which a block of at
- *  least 128 KiB holds whole); otherwise the same ring. */
-export const LINK_GEOMETRY: RingGeometry = { ...GEOMETRY, version: 3, blockSize: Math.max(GEOMETRY.blockSize, 128 << 10) };
+/**
+ * A link end's ring for its interface's MTU: the rules' ring. On V2 a GSO super-frame (up to 64
+ * KiB) is cut to the ring's frame, and the kernel queues it whole on the socket besides
+ * (PACKET_COPY_THRESH, c/packet.c), where ingress takes it: frames of the wire still go one by
+ * one, at once. (The V3 ring links had held their frames in 1 ms blocks: a round trip over an
+ * idle link took 0.6–1.8 ms, against 0.15–0.3 ms now: docs/PERFORMANCE.md.) On V3, blocks of
+ * at least 128 KiB hold a super-frame whole.
+ */
+export function linkGeometry(mtu: number): RingGeometry {
+  return GEOMETRY.version === 3 ? { ...GEOMETRY, blockSize: Math.max(GEOMETRY.blockSize, 128 << 10) } : inputGeometry(GEOMETRY, mtu);
+}
 
 /** What TPACKET_V2 puts before a frame in its slot: its header and sockaddr_ll, aligned (the
  *  frame starts at byte 66), with room for an in-frame VLAN tag and alignment after it. */

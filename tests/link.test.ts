@@ -33,12 +33,12 @@ function ping(ns: string, to: string, args: string[] = []): { sent: number; rece
 }
 
 /** A TCP transfer left → right of `bytes`; its goodput in bit/s, and whether it arrived whole. */
-async function tcp(bytes: number, port: number): Promise<{ bps: number; same: boolean }> {
+async function tcp(bytes: number, port: number, to = "10.50.0.2"): Promise<{ bps: number; same: boolean }> {
   const server = lab.spawn(right, [BUN, "tests/tools/tcp-sink.ts", "--port", String(port)], { cwd: ROOT });
   const out = collect(server.stdout);
   const err = collect(server.stderr);
   while (!err.text().includes("ready")) await Bun.sleep(20);
-  const client = lab.spawn(left, [BUN, "tests/tools/tcp-source.ts", "--to", "10.50.0.2", "--port", String(port), "--bytes", String(bytes), "--seed", "7"], { cwd: ROOT });
+  const client = lab.spawn(left, [BUN, "tests/tools/tcp-source.ts", "--to", to, "--port", String(port), "--bytes", String(bytes), "--seed", "7"], { cwd: ROOT });
   const cout = collect(client.stdout);
   expect(await client.exited).toBe(0);
   await server.exited;
@@ -91,6 +91,33 @@ describe("links", () => {
       await r.stop();
     }
   }, 90_000);
+
+  test("802.1Q-tagged frames cross both ways with their tag, byte for byte (the veth takes it off; ingress puts it back)", async () => {
+    const r = await TestRelay.start(lab, relay, link());
+    try {
+      await active(r);
+      for (const [from, to] of [[left, right], [right, left]] as const) {
+        const watch = (ns: string, outgoing: boolean) => {
+          const p = lab.spawn(ns, [BUN, "tests/tools/tagged.ts", "--interface", "eth0", "--ms", "2500", ...(outgoing ? ["--outgoing"] : [])], { cwd: ROOT });
+          const out = collect(p.stdout);
+          const err = collect(p.stderr);
+          return { ready: (async () => { while (!err.text().includes("ready")) await Bun.sleep(20); })(), frames: p.exited.then(() => out.done).then(() => JSON.parse(out.text())) };
+        };
+        const sent = watch(from, true);
+        const got = watch(to, false);
+        await Promise.all([sent.ready, got.ready]);
+        const inj = lab.spawn(from, [BUN, "tests/tools/inject.ts", "--interface", "eth0", "--src", "10.50.0.9", "--group", "239.5.5.5", "--port", "7300",
+          "--valid", "300", "--each", "0", "--vlan", "100", "--size", "1200"], { cwd: ROOT });
+        expect(await inj.exited).toBe(0);
+        const [a, b] = await Promise.all([sent.frames, got.frames]);
+        expect(a).toHaveLength(300);
+        expect(a.every((f: { vlan: number }) => f.vlan === 100)).toBe(true);
+        expect(b).toEqual(a);
+      }
+    } finally {
+      await r.stop();
+    }
+  }, 60_000);
 
   test("aToB loss 0.1 over 2,000 pings: 10% ± 3% lost, bToA untouched", async () => {
     const r = await TestRelay.start(lab, relay, link({ aToB: { loss: 0.1, seed: 11 } }));
@@ -179,7 +206,7 @@ describe("links", () => {
       const server = lab.spawn(right, [BUN, "tests/tools/tcp-sink.ts", "--port", "7102"], { cwd: ROOT });
       const err = collect(server.stderr);
       while (!err.text().includes("ready")) await Bun.sleep(20);
-      const client = lab.spawn(left, [BUN, "tests/tools/tcp-source.ts", "--to", "10.50.0.2", "--port", "7102", "--bytes", "1000", "--connect-timeout", "2000"], { cwd: ROOT });
+      const client = lab.spawn(left, [BUN, "tests/tools/tcp-source.ts", "--to", to, "--port", "7102", "--bytes", "1000", "--connect-timeout", "2000"], { cwd: ROOT });
       expect(await client.exited).toBe(3);
       server.kill();
       expect(ping(left, "10.50.0.2", ["-c", "10", "-i", "0.01", "-W", "1"]).received).toBe(10);

@@ -493,8 +493,9 @@ export class Ingress {
       }
       if (tag !== 0) this.slotU8.copyWithin(at + VNET_HDR_BYTES + 16, at + VNET_HDR_BYTES + 12, at + VNET_HDR_BYTES + wireLen);
     } else {
-      copy(dst, src - VNET_HDR_BYTES, VNET_HDR_BYTES);
-      copy(dst + VNET_HDR_BYTES, src, tag === 0 ? snap : 12);
+      // The ring has the vnet header just before the frame: one copy for both (up to the MAC
+      // addresses when a tag goes in after them).
+      copy(dst, src - VNET_HDR_BYTES, VNET_HDR_BYTES + (tag === 0 ? snap : 12));
       if (tag !== 0) copy(dst + VNET_HDR_BYTES + 16, src + 12, snap - 12);
     }
     if (tag !== 0) {

@@ -4,7 +4,8 @@
 // N outputs go round-robin over K = min(N, 10) interfaces, one group per interface and round (the
 // kernel cannot rewrite groups, so it runs only where N interfaces exist: N ≤ 10).
 // Flags: --outputs 1,4,10,50 --sizes 64,1400 --seconds 3 --only kernel,socat,mcrelay,mcrelay-socket
-//        --out-rates 100k,200k,400k,600k,800k,1.2M (offered output pps; input = that / N) --workers 1 --no-doc
+//        --out-rates 100k,200k,400k,600k,800k,1.2M (offered output pps; input = that / N) --search-steps 3
+//        (bisection between the highest loss-free and the lowest lossy input rate) --workers 1 --no-doc
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -15,7 +16,7 @@ import { fanTopology } from "./fanout/topology.ts";
 import { members, runTrial, type Trial } from "./fanout/trial.ts";
 import { fanoutPlot } from "./fanout/plot.ts";
 import { cleanupAll, run } from "./relay/proc.ts";
-import { LOSS_FREE_PCT, parseRate } from "./relay/report.ts";
+import { LOSS_FREE_PCT, parseRate, searchMaxLossFree } from "./relay/report.ts";
 
 const repo = resolve(import.meta.dir, "..");
 const { values: a } = parseArgs({
@@ -27,6 +28,7 @@ const { values: a } = parseArgs({
     only: { type: "string", default: "kernel,socat,mcrelay,mcrelay-socket" },
     "out-rates": { type: "string", default: "100k,200k,400k,600k,800k,1.2M" },
     workers: { type: "string", default: "1" },
+    "search-steps": { type: "string", default: "3" },
     "no-doc": { type: "boolean", default: false },
   },
 });
@@ -36,6 +38,7 @@ const SECONDS = Number(a.seconds);
 const RELAYS = a.only!.split(",") as RelayName[];
 const OUT_RATES = a["out-rates"]!.split(",").map((r) => parseRate(r)!);
 const WORKERS = Number(a.workers);
+const SEARCH_STEPS = Number(a["search-steps"]);
 /** The sender tops out near 250k pps per core: input rates above this are covered by "max". */
 const SENDER_CEILING = 300_000;
 const MAX_IFS = 10;
@@ -81,12 +84,17 @@ try {
         const spec = { relay: name, n, src: { ns: topo.src.name, pid: topo.src.pid, addr: topo.srcAddr }, dstPid: topo.dst.pid, ...IN, ttl: TTL, log: join(dir, "iperf.log") };
         await runTrial({ ...spec, size: 64, rate: 1000, seconds: 1 }, relay); // warm-up, not recorded
         for (const size of SIZES) {
-          for (const rate of [...rates, null]) {
+          const trial = async (rate: number | null) => {
             const t = await runTrial({ ...spec, size, rate, seconds: SECONDS }, relay);
             trials.push(t);
             log(`N=${String(n).padStart(2)} ${name.padEnd(14)} ${String(size).padStart(4)} B in ${rate === null ? "max" : k(rate)}: offered out ${k(t.offeredOutPps)} pps, ` +
               `delivered ${k(t.deliveredPps)} (${t.deliveredPct.toFixed(2)} %), relay ${t.relayCpuUs?.toFixed(2) ?? "—"} µs/copy, softirq ${t.softirqUs?.toFixed(2) ?? "—"} µs/copy`);
-          }
+            return t;
+          };
+          const grid: Trial[] = [];
+          for (const rate of [...rates, null]) grid.push(await trial(rate));
+          // The grid's steps double: between its highest loss-free and lowest lossy rate, bisect.
+          await searchMaxLossFree(grid, SEARCH_STEPS, (rate) => trial(rate));
         }
       } catch (e) {
         errors.push(`${name} at N=${n}: ${(e as Error).message.split("\n")[0]}`);
@@ -152,7 +160,8 @@ if (!a["no-doc"]) writeFileSync(plot, fanoutPlot(trials, NS, RELAYS)); // the pl
 const body = `\`${cmd}\` — ${meta.date.slice(0, 16).replace("T", " ")} UTC; Linux ${meta.kernel}; ${meta.cpu}; Bun ${meta.bun}; ${SECONDS} s per trial; took ${Math.round(meta.elapsedSeconds / 60)} min.
 
 Method: \`src —veth— relay —K veths— dst\`, K = min(N, ${MAX_IFS}); N outputs round-robin over the K interfaces. iperf 2 in
-\`src\` sends ${IN.group}:${IN.port} at input rates of (offered output rate) / N, and as fast as it can (*max*). In \`dst\` each output's
+\`src\` sends ${IN.group}:${IN.port} at input rates of (offered output rate) / N, and as fast as it can (*max*), then per relay
+${SEARCH_STEPS} bisection steps between its highest loss-free and lowest lossy input rate (rows of their own). In \`dst\` each output's
 group is joined on its interface and nothing is bound to the port, so every copy that arrives is counted by UDP
 (\`InDatagrams + RcvbufErrors + IgnoredMulti\`) at the least receive cost, the same for every relay. *Delivered %* is
 delivered ÷ (datagrams sent × N). **kernel**: smcrouted, one route to N VIFs (it forwards the group as is; it cannot run N = 50

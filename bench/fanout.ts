@@ -5,7 +5,8 @@
 // kernel cannot rewrite groups, so it runs only where N interfaces exist: N ≤ 10).
 // Flags: --outputs 1,4,10,50 --sizes 64,1400 --seconds 3 --only kernel,socat,mcrelay,mcrelay-socket
 //        --out-rates 100k,200k,400k,600k,800k,1.2M (offered output pps; input = that / N) --search-steps 3
-//        (bisection between the highest loss-free and the lowest lossy input rate) --workers 1 --no-doc
+//        (bisection between the highest loss-free and the lowest lossy input rate) --workers 1 --flows 1
+//        (the input as N flows, source ports 6000 + i, which PACKET_FANOUT_HASH spreads over pairs) --no-doc
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -29,6 +30,7 @@ const { values: a } = parseArgs({
     "out-rates": { type: "string", default: "100k,200k,400k,600k,800k,1.2M" },
     workers: { type: "string", default: "1" },
     "search-steps": { type: "string", default: "3" },
+    flows: { type: "string", default: "1" },
     "no-doc": { type: "boolean", default: false },
   },
 });
@@ -39,6 +41,7 @@ const RELAYS = a.only!.split(",") as RelayName[];
 const OUT_RATES = a["out-rates"]!.split(",").map((r) => parseRate(r)!);
 const WORKERS = Number(a.workers);
 const SEARCH_STEPS = Number(a["search-steps"]);
+const FLOWS = Number(a.flows);
 /** The sender tops out near 250k pps per core: input rates above this are covered by "max". */
 const SENDER_CEILING = 300_000;
 const MAX_IFS = 10;
@@ -81,7 +84,7 @@ try {
         continue;
       }
       try {
-        const spec = { relay: name, n, src: { ns: topo.src.name, pid: topo.src.pid, addr: topo.srcAddr }, dstPid: topo.dst.pid, ...IN, ttl: TTL, log: join(dir, "iperf.log") };
+        const spec = { relay: name, n, src: { ns: topo.src.name, pid: topo.src.pid, addr: topo.srcAddr }, dstPid: topo.dst.pid, ...IN, ttl: TTL, log: join(dir, "iperf.log"), flows: FLOWS };
         await runTrial({ ...spec, size: 64, rate: 1000, seconds: 1 }, relay); // warm-up, not recorded
         for (const size of SIZES) {
           const trial = async (rate: number | null) => {
@@ -160,7 +163,7 @@ if (!a["no-doc"]) writeFileSync(plot, fanoutPlot(trials, NS, RELAYS)); // the pl
 const body = `\`${cmd}\` — ${meta.date.slice(0, 16).replace("T", " ")} UTC; Linux ${meta.kernel}; ${meta.cpu}; Bun ${meta.bun}; ${SECONDS} s per trial; took ${Math.round(meta.elapsedSeconds / 60)} min.
 
 Method: \`src —veth— relay —K veths— dst\`, K = min(N, ${MAX_IFS}); N outputs round-robin over the K interfaces. iperf 2 in
-\`src\` sends ${IN.group}:${IN.port} at input rates of (offered output rate) / N, and as fast as it can (*max*), then per relay
+\`src\` sends ${IN.group}:${IN.port}${FLOWS > 1 ? " as " + FLOWS + " flows (one iperf each, source ports 6000 and up)" : ""} at input rates of (offered output rate) / N, and as fast as it can (*max*), then per relay
 ${SEARCH_STEPS} bisection steps between its highest loss-free and lowest lossy input rate (rows of their own). In \`dst\` each output's
 group is joined on its interface and nothing is bound to the port, so every copy that arrives is counted by UDP
 (\`InDatagrams + RcvbufErrors + IgnoredMulti\`) at the least receive cost, the same for every relay. *Delivered %* is

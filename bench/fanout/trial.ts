@@ -41,6 +41,9 @@ export interface TrialSpec {
   rate: number | null;
   seconds: number;
   log: string;
+  /** the input as this many flows (one iperf each, source ports 6000 + i, rate / flows each): what
+   *  PACKET_FANOUT_HASH spreads over worker pairs; 1: one flow from an unbound port */
+  flows?: number;
 }
 
 const arrived = (c: Record<string, number>) => c.InDatagrams! + c.RcvbufErrors! + (c.IgnoredMulti ?? 0);
@@ -48,10 +51,14 @@ const arrived = (c: Record<string, number>) => c.InDatagrams! + c.RcvbufErrors! 
 export async function runTrial(s: TrialSpec, relay: Running): Promise<Trial> {
   rmSync(s.log, { force: true });
   const d0 = udpCounters(s.dstPid), s0 = udpCounters(s.src.pid), m0 = machineTicks(), r0 = relay.cpuTicks();
-  const cli = start(exec(s.src.ns, ["iperf", "-u", "-c", s.group, "-p", String(s.port), "-B", s.src.addr, "-T", String(s.ttl), "-l", String(s.size),
-    "-b", `${s.rate ?? MAX_PPS}pps`, "-t", String(s.seconds), "-e"]), { log: s.log });
-  const inTime = await Promise.race([cli.exited.then(() => true), Bun.sleep((s.seconds + 15) * 1000).then(() => false)]);
-  if (!inTime) await stop(cli, "SIGKILL", 1000);
+  const flows = s.flows ?? 1;
+  // iperf 2 refuses -P with a multicast destination: a process per flow. The first one's report is read.
+  const clis = Array.from({ length: flows }, (_, i) => start(exec(s.src.ns, ["iperf", "-u", "-c", s.group, "-p", String(s.port),
+    "-B", flows > 1 ? `${s.src.addr}:${6000 + i}` : s.src.addr, "-T", String(s.ttl), "-l", String(s.size),
+    "-b", `${Math.round((s.rate ?? MAX_PPS) / flows)}pps`, "-t", String(s.seconds), "-e"]), i === 0 ? { log: s.log } : {}));
+  const cli = clis[0]!;
+  const inTime = await Promise.race([Promise.all(clis.map((c) => c.exited)).then(() => true), Bun.sleep((s.seconds + 15) * 1000).then(() => false)]);
+  if (!inTime) for (const c of clis) await stop(c, "SIGKILL", 1000);
   await Bun.sleep(300); // let queues drain
   const d1 = udpCounters(s.dstPid), s1 = udpCounters(s.src.pid), m1 = machineTicks(), r1 = relay.cpuTicks();
   const out = readFileSync(s.log, "utf8");

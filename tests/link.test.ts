@@ -206,7 +206,7 @@ describe("links", () => {
       const server = lab.spawn(right, [BUN, "tests/tools/tcp-sink.ts", "--port", "7102"], { cwd: ROOT });
       const err = collect(server.stderr);
       while (!err.text().includes("ready")) await Bun.sleep(20);
-      const client = lab.spawn(left, [BUN, "tests/tools/tcp-source.ts", "--to", to, "--port", "7102", "--bytes", "1000", "--connect-timeout", "2000"], { cwd: ROOT });
+      const client = lab.spawn(left, [BUN, "tests/tools/tcp-source.ts", "--to", "10.50.0.2", "--port", "7102", "--bytes", "1000", "--connect-timeout", "2000"], { cwd: ROOT });
       expect(await client.exited).toBe(3);
       server.kill();
       expect(ping(left, "10.50.0.2", ["-c", "10", "-i", "0.01", "-W", "1"]).received).toBe(10);

@@ -8,7 +8,7 @@ export const TUNE_ENV = /^MCRELAY_TUNE_[A-Z_]+$/;
 /** The variables readTune knows; any other MCRELAY_TUNE_* is a typo and stops start-up. */
 const KNOWN = ["MCRELAY_TUNE_SPIN_US", "MCRELAY_TUNE_TAKE", "MCRELAY_TUNE_URING", "MCRELAY_TUNE_PIN", "MCRELAY_TUNE_NICE", "MCRELAY_TUNE_RING",
   "MCRELAY_TUNE_BLOCK_KIB", "MCRELAY_TUNE_BLOCKS", "MCRELAY_TUNE_QDISC_BYPASS", "MCRELAY_TUNE_HOLD_US", "MCRELAY_TUNE_SLICE_US",
-  "MCRELAY_TUNE_QUIET"];
+  "MCRELAY_TUNE_QUIET", "MCRELAY_TUNE_SPLIT"];
 
 function intOf(env: Record<string, string | undefined>, name: string, dflt: number, min: number, max: number): number {
   const v = env[name];
@@ -58,6 +58,9 @@ export function readTune(env: Record<string, string | undefined> = process.env) 
     quiet: quietOf(oneOf("MCRELAY_TUNE_QUIET", "realtime+together", ["realtime+together", "realtime", "together", "off"] as const)),
     /** Raw egress: frames straight to the driver (PACKET_QDISC_BYPASS), past the interface's qdisc. */
     qdiscBypass: oneOf("MCRELAY_TUNE_QDISC_BYPASS", "off", ["off", "on"] as const) === "on",
+    /** With two pairs or more: every pair reads every rules input whole, and the outputs of a rule
+     *  with SPLIT_MIN_OUTPUTS or more are shared out among the egresses (services/supervisor/configure.ts). */
+    split: oneOf("MCRELAY_TUNE_SPLIT", "off", ["off", "on"] as const) === "on",
   };
 }
 

@@ -87,6 +87,40 @@ describe("fan-out", () => {
     }
   }, 90_000);
 
+  test("1:4 with two worker pairs and MCRELAY_TUNE_SPLIT=on: the egresses share the outputs (each sends half the copies); every receiver gets every packet once; another rule on the input is kept by one pair; nothing counted twice", async () => {
+    const N = 4000, M = 1000;
+    const outputs = [0, 1, 2, 3].map((i) => ({ interface: `out${i}`, group: `239.11.0.${i + 1}`, port: 7200 + i }));
+    const rules = [
+      { name: "split", input: { interface: "in0", group: "239.1.1.2", port: 5002 }, outputs },
+      { name: "solo", input: { interface: "in0", group: "239.1.1.3", port: 5003 }, outputs: [{ interface: "out0", group: "239.11.1.1", port: 7300 }] },
+    ];
+    const r = await TestRelay.start(lab, relay, { rules }, { workers: 2, env: { MCRELAY_TUNE_SPLIT: "on" } });
+    try {
+      const sinks = outputs.map((o, i) => startSink(lab, dst, ["--group", o.group, "--port", String(o.port), "--interface", `eth${i}`, "--expect", String(N)]));
+      const solo = startSink(lab, dst, ["--group", "239.11.1.1", "--port", "7300", "--interface", "eth0", "--expect", String(M)]);
+      await Promise.all([...sinks, solo].map((x) => x.ready));
+      const bl = backlogDrops();
+      await Promise.all([
+        runGen(lab, src, ["--group", "239.1.1.2", "--port", "5002", "--interface", "eth0", "--rate", "2000", "--size", "800", "--count", String(N)]),
+        runGen(lab, src, ["--group", "239.1.1.3", "--port", "5003", "--interface", "eth0", "--rate", "500", "--size", "300", "--count", String(M)]),
+      ]);
+      for (const g of await Promise.all(sinks.map((x) => x.result))) expectExactlyOnce(g, N, r, bl);
+      expectExactlyOnce(await solo.result, M, r, bl);
+      const s = await settled(() => r.stats(), (s) => s.rules[0].txPackets === 4 * N && s.rules[1].txPackets === M);
+      expect(s.rules[0]).toMatchObject({ rxPackets: N, txPackets: 4 * N });
+      expect(s.rules[0].outputStats.map((o) => o.txPackets)).toEqual([N, N, N, N]);
+      expect(s.rules[1]).toMatchObject({ rxPackets: M, txPackets: M });
+      // Egress 0 sent outputs 0 and 2, egress 1 outputs 1 and 3; "solo" went through one of them.
+      const sends = s.workers.map((w) => w.egress.sends);
+      expect(sends.reduce((a, b) => a + b, 0)).toBe(4 * N + M);
+      expect(sends.map((x) => x - 2 * N).sort()).toEqual([0, M]);
+      // Both ingresses read in0 whole; each packet is counted by one of them.
+      expect(s.workers.reduce((a, w) => a + w.ingress.matched, 0)).toBe(N + M);
+    } finally {
+      await r.stop();
+    }
+  }, 90_000);
+
   test("1:50 (50 groups on 4 interfaces) at a moderate rate: nothing lost, nothing duplicated", async () => {
     const N = 2000;
     const outputs = Array.from({ length: 50 }, (_, i) => ({ interface: `out${i % 4}`, group: `239.20.0.${i + 1}`, port: 8000 + i }));

@@ -88,6 +88,13 @@ export class Ingress {
   private readonly cls: Int8Array;
   /** rule number -> 1: sum each payload as it is copied (a raw output needs the sum for its UDP checksum) */
   private readonly sum: Uint8Array;
+  /** rule number -> 1: its outputs are shared out among the egresses (every pair takes its packets) */
+  private readonly split: Uint8Array;
+  /** per input: 1 when every pair reads it whole (IngressInput.shared) */
+  private sharedIn = new Uint8Array(MAX_INPUTS);
+  /** this pair's index, and how many there are: who keeps a shared input's frames */
+  private readonly pair: number;
+  private readonly pairs: number;
   /** free slots a class must leave for the classes above it */
   private readonly reserve: Int32Array;
   private poll: PollSet;
@@ -120,6 +127,9 @@ export class Ingress {
     this.sample = new Float64Array(l.maxRules);
     this.cls = new Int8Array(l.maxRules);
     this.sum = new Uint8Array(l.maxRules);
+    this.split = new Uint8Array(l.maxRules);
+    this.pair = pair;
+    this.pairs = l.pairs.length;
     this.reserve = new Int32Array(RESERVE.map((r) => Math.floor(r * (l.slots + l.jumboSlots))));
     this.slotF64 = new Float64Array(seg.buf, 0, Math.floor(seg.buf.byteLength / 8));
     this.pool = new PairSlots(l, pair);
@@ -185,10 +195,12 @@ export class Ingress {
       this.rules.delete(no);
       this.down[no] = 0;
       this.sample[no] = 0;
+      this.split[no] = 0;
     }
     for (const r of put) {
       this.rules.set(r.no, r);
       this.down[r.no] = r.down ? 1 : 0;
+      this.split[r.no] = r.split ? 1 : 0;
       this.sample[r.no] = r.sample;
       this.cls[r.no] = r.cls;
       this.sum[r.no] = r.sum ? 1 : 0;
@@ -204,6 +216,8 @@ export class Ingress {
     this.poll = new PollSet([this.controlFd, ...keep.map((i) => i.fd)]);
     const ends = new Map(links.map((l) => [l.ifname, new LinkEnd(l)]));
     this.ends = keep.map((i) => ends.get(i.ifname) ?? null);
+    const shared = new Set(inputs.filter((i) => i.shared).map((i) => i.ifname));
+    this.sharedIn = Uint8Array.from(keep.map((i) => (shared.has(i.ifname) ? 1 : 0)));
   }
 
   /**
@@ -310,41 +324,41 @@ export class Ingress {
   private frame(ring: RxRing, input: number, off: number, snap: number, wireLen: number, status: number, f: number): void {
     const c = this.st.c;
     const P = this.parsed;
-    c[C.frames]++;
-    if (snap < wireLen) {
-      c[C.drop_oversize]++; // larger than a ring frame: never a frame we could relay whole
-      return;
-    }
+    // A shared input's frame (every pair reads it) is counted by one pair only: see dropped() and lead.
+    const shared = this.sharedIn[input] === 1;
+    if (!shared) c[C.frames]++;
+    if (snap < wireLen) return this.dropped(shared, C.drop_oversize, this.pair === 0); // larger than a ring frame: never one we could relay whole
     const r = parseFrame(ring.u8, off, snap, (status & K.TP_STATUS_VLAN_VALID) !== 0 ? ring.vlan(f) & 0xffff : -1, P);
     let rule: number;
     if (r === 0) {
       // IPv6 compares the addresses' bytes in the ring (their keys are hashes).
       rule = P[F.family] === 4 ? this.match.lookup(input, P[F.vlan], P[F.dst], P[F.dport], P[F.src])
         : this.match.lookup6(input, P[F.vlan], P[F.dst], P[F.dport], P[F.src], ring.u8, P[F.addrOff]);
-      if (rule < 0) {
-        if (rule === NO_VLAN) c[C.drop_vlan]++;
-        else c[C.drop_no_rule]++;
-        return;
-      }
+      if (rule < 0) return this.dropped(shared, rule === NO_VLAN ? C.drop_vlan : C.drop_no_rule, shared && this.keeps(P));
     } else if (r === NOT_UDP_CODE && this.opaque !== null) {
       // Another protocol, which a rule may relay whole: its payload is in P as a datagram's would be.
       rule = P[F.family] === 4 ? this.opaque.lookup(input, P[F.vlan], P[F.dst], P[F.proto], P[F.src])
         : this.opaque.lookup6(input, P[F.vlan], P[F.dst], P[F.proto], P[F.src], ring.u8, P[F.addrOff]);
-      if (rule < 0) {
-        c[DROP0 + r - 1]++;
-        return;
-      }
-    } else {
-      c[DROP0 + r - 1]++;
-      return;
-    }
+      if (rule < 0) return this.dropped(shared, DROP0 + r - 1, shared && this.keeps(P));
+    } else return this.dropped(shared, DROP0 + r - 1, this.pair === 0);
     const path = rule >>> PATH_SHIFT;
     rule &= RULE_MASK;
+    // lead: this pair counts the packet as the rule's and the worker's (rx, frames, matched) and may
+    // trace it. On a shared input a split rule's packet is taken by every pair (each egress sends
+    // its share of the outputs) and counted by pair 0; another rule's is kept by one pair alone.
+    let lead = true;
+    if (shared) {
+      if (this.split[rule] === 1) lead = this.pair === 0;
+      else if (!this.keeps(P)) return;
+      if (lead) c[C.frames]++;
+    }
     const rc = this.st.rc;
     const rb = this.st.row(rule);
     if (this.down[rule] === 1) {
-      c[C.drop_rule_down]++;
-      rc[rb + RF.drop_rule_down]++;
+      if (lead) {
+        c[C.drop_rule_down]++;
+        rc[rb + RF.drop_rule_down]++;
+      }
       return;
     }
     const len = P[F.payloadLen];
@@ -359,11 +373,13 @@ export class Ingress {
     const check = P[F.udpSum] !== 0 && (status & CSUM_KNOWN) === 0;
     if (check || this.sum[rule] === 1) {
       const sum = copySum(dst, src, len);
-      if (check) c[C.checksummed]++;
+      if (check && lead) c[C.checksummed]++;
       if (check && !udpChecksumOk(P, sum)) {
         this.stacks.give(slot);
-        c[C.drop_bad_udp_checksum]++;
-        rc[rb + RF.drop_bad_udp_checksum]++;
+        if (lead) {
+          c[C.drop_bad_udp_checksum]++;
+          rc[rb + RF.drop_bad_udp_checksum]++;
+        }
         return;
       }
       this.slotU32[h + SH.csum] = sum;
@@ -383,7 +399,7 @@ export class Ingress {
     const nsec = ring.nsec(f);
     this.slotU32[h + SH.rxSec] = sec;
     this.slotU32[h + SH.rxNsec] = nsec;
-    const ratio = TRACING ? this.sample[rule] : 0;
+    const ratio = TRACING && lead ? this.sample[rule] : 0;
     if (TRACING && ratio !== 0 && Math.random() < ratio) {
       this.slotU32[h + SH.sampled] = 1;
       this.slotU32[h + SH.family] = P[F.family]; // an IPv6 packet's addresses do not fit: its span names the rule's
@@ -396,10 +412,29 @@ export class Ingress {
       c[C.sampled]++;
     } else this.slotU32[h + SH.sampled] = 0;
     this.desc.push(slot);
+    if (!lead) return;
     c[C.matched]++;
     c[C.bytes] += len;
     rc[rb + RF.rxPackets]++;
     rc[rb + RF.rxBytes] += len;
+  }
+
+  /** A frame dropped before it is a rule's: counted under `counter`, on a shared input only by the
+   *  pair that keeps it (`mine`), so the pairs together count it once. */
+  private dropped(shared: boolean, counter: number, mine: boolean): void {
+    const c = this.st.c;
+    if (shared && !mine) return;
+    if (shared) c[C.frames]++;
+    c[counter]++;
+  }
+
+  /** Whether this pair keeps a shared input's frame of a rule that is not split: by a hash of its
+   *  flow (addresses and ports), as PACKET_FANOUT_HASH spreads the frames of an input that is not shared. */
+  private keeps(P: Uint32Array): boolean {
+    let h = Math.imul(P[F.src] ^ 0x9e3779b9, 0x85ebca6b) ^ P[F.dst];
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) ^ ((P[F.sport] << 16) | P[F.dport]);
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+    return (h >>> 0) % this.pairs === this.pair;
   }
 
   /** A slot for len bytes of the rule's (its drops counted when there is none, or no room in

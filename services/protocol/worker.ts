@@ -43,6 +43,9 @@ export interface IngressInput {
   resume?: boolean;
   /** A link's end: every frame (a virtio_net_hdr before each) goes whole to the link's channels. */
   link?: boolean;
+  /** Every pair reads it whole (a split rule's input): a frame of a rule that is not split is
+   *  kept, and counted, by one pair only, chosen by the flow's hash as a fanout group would. */
+  shared?: boolean;
 }
 
 /** One way of a link, as ingress classifies the frames arriving on its input end. */
@@ -93,6 +96,8 @@ export interface IngressRule {
   sum: boolean;
   /** a redundant rule's further inputs: path 1, 2, 3 (the fields above are path 0) */
   also?: IngressPath[];
+  /** its outputs are shared out among the egresses: every pair takes its packets (on a shared input) */
+  split?: boolean;
 }
 
 /** Another input of a redundant rule, matched as the rule's own is; its packets carry the path's number. */

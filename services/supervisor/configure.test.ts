@@ -2,7 +2,7 @@
 // messages out.
 import { describe, expect, test } from "bun:test";
 import { MAX_MESSAGE_BYTES, type EgressConfigMsg, type IngressConfigMsg } from "../protocol/worker.ts";
-import { applyDelta, cut, delta, egressRules, ingressRules, pinnedInputs, type OutputFacts } from "./configure.ts";
+import { applyDelta, cut, delta, egressRules, ingressRules, pinnedInputs, sharedInputs, splitRules, type OutputFacts } from "./configure.ts";
 import { socketKey } from "./egress-sockets.ts";
 import { DesiredRules, type IdentifiedRule } from "./desired.ts";
 import type { Netdev } from "./netdevs.ts";
@@ -33,7 +33,7 @@ describe("redundant rules", () => {
     expect(p.rules.map((r) => [r.id, r.state, r.reason ?? ""])).toEqual([["ab", "active", ""], ["ac", "active", "input c0 down: merging the others"], ["plain", "active", ""]]);
     expect(ingressRules(p).find((r) => r.no === 0)!.also).toEqual([{ ifname: "b0", vlan: 0, group: "239.1.1.2", port: 10, source: "" }]);
     expect([...p.inputs.keys()].sort()).toEqual(["a0", "b0", "in0"]);
-    const eg = egressRules(p, () => true, facts, () => true, 4);
+    const eg = egressRules(p, () => true, facts, () => true, { workers: 4, pair: 0, split: false });
     const pair = pinnedInputs(p, 4);
     // a0, b0 and c0 are one set (the rules join them): one pair reads all three
     expect(new Set([pair.get("a0"), pair.get("b0"), pair.get("c0")]).size).toBe(1);
@@ -118,6 +118,37 @@ describe("plan", () => {
     expect(ingressRules(p)[0]).toMatchObject({ protocol: 50, port: 0, sum: false });
     const [e] = egressRules(p, () => true, facts);
     expect(e.outputs.map((o) => [o.socket.split("|")[0], !!o.raw, o.maxPayload])).toEqual([["ip50", false, 1480], ["ip50", false, 1460]]);
+  });
+});
+
+describe("split rules (MCRELAY_TUNE_SPLIT=on)", () => {
+  const outs = (n: number, port: number) => Array.from({ length: n }, (_, i) => ({ interface: "out0", group: `239.2.2.${i + 1}`, port: port + i, ttl: 1, dscp: 0 }));
+  const devs = netdevs({ in0: netdev(2), in1: netdev(3), out0: netdev(4) });
+  const two = (pair: number) => ({ workers: 2, pair, split: true });
+
+  test("with two pairs a rule of 4 outputs or more has them shared out: egress p sends index ≡ p mod 2; every input is read whole by both", () => {
+    const rules = [rule("wide", 1, { outputs: outs(5, 100) }), rule("narrow", 2, { outputs: outs(3, 200) }),
+      rule("impaired", 3, { outputs: outs(4, 300), impairment: { loss: 0.1 } }), rule("other-if", 4, { input: { interface: "in1", group: "239.1.1.1", port: 4 } })];
+    const p = makePlan(rules, numbered(rules), devs);
+    expect([...splitRules(p, two(0))]).toEqual([0]);
+    expect([...splitRules(p, { workers: 1, split: true })]).toEqual([]); // one pair sends everything anyway
+    expect([...splitRules(p, { workers: 2, split: false })]).toEqual([]); // the default
+    // Every input, not only those of split rules: a rule that comes or goes never reopens an input.
+    expect([...sharedInputs(p, two(0))].sort()).toEqual(["in0", "in1"]);
+    expect(sharedInputs(p, { workers: 2, split: false }).size).toBe(0);
+    const sent = (pair: number) => Object.fromEntries(egressRules(p, () => true, facts, () => true, two(pair)).map((r) => [r.no, r.outputs.map((o) => o.row - r.no * 2)]));
+    expect(sent(0)).toEqual({ 0: [0, 2, 4], 1: [0, 1, 2], 2: [0, 1, 2, 3], 3: [0] });
+    expect(sent(1)).toEqual({ 0: [1, 3], 1: [0, 1, 2], 2: [0, 1, 2, 3], 3: [0] }); // the others whole on either: a flow may land on any pair
+    expect(ingressRules(p, two(1)).map((r) => [r.no, r.split ?? false])).toEqual([[0, true], [1, false], [2, false], [3, false]]);
+  });
+
+  test("a redundant rule's inputs are pinned to one pair: not shared, and their rules are not split", () => {
+    const red: IdentifiedRule = { ...rule("ab", 10, { outputs: outs(4, 400) }), input: undefined,
+      inputs: [{ interface: "in0", group: "239.1.1.1", port: 10 }, { interface: "in1", group: "239.1.1.2", port: 10 }], redundancy: { mode: "rtp", windowMs: 10, windowPackets: 64, silentMs: 200 } };
+    const wide = rule("wide", 11, { outputs: outs(4, 500) }); // on in0, pinned by the redundant rule
+    const p = makePlan([red, wide], numbered([red, wide]), devs);
+    expect([...splitRules(p, two(0))]).toEqual([]);
+    expect(sharedInputs(p, two(0)).size).toBe(0);
   });
 });
 

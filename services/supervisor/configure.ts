@@ -5,13 +5,59 @@ import { UDP } from "../../rules/protocols.ts";
 import { JUMBO_PAYLOAD_MAX } from "../../shm/layout.ts";
 import { MAX_MESSAGE_BYTES, type EgressOutput, type EgressRule, type IngressLink, type IngressRule } from "../protocol/worker.ts";
 import type { PlannedWay } from "./link-plan.ts";
-import type { Plan, PlannedOutput } from "./plan.ts";
+import type { Plan, PlannedOutput, PlannedRule } from "./plan.ts";
 
-/** What ingress matches: every rule whose input is open (a redundant rule's further inputs as `also`). */
-export function ingressRules(plan: Plan): IngressRule[] {
+/** Outputs from which a rule's copies are shared out among the egresses (with two pairs or more). */
+export const SPLIT_MIN_OUTPUTS = 4;
+
+/** How the pairs share the work: how many there are, which one this is, and whether the outputs
+ *  of wide rules are split among them (MCRELAY_TUNE_SPLIT). */
+export interface Sharing {
+  workers: number;
+  pair: number;
+  split: boolean;
+}
+
+/**
+ * The rules whose outputs the egresses share: one egress sending every copy of a heavy flow is
+ * the fan-out's ceiling, and a second one carries ~1.5× the copies even on two vCPUs
+ * (docs/PERFORMANCE.md, fan-out). Egress p of P sends the outputs whose index is p mod P; every
+ * pair reads the rule's input (sharedInputs). Not a redundant rule (its copies meet in one egress)
+ * nor one with impairment (its seeded decisions are per packet, not per share).
+ */
+export function splitRules(plan: Plan, s: Omit<Sharing, "pair">): Set<number> {
+  if (!s.split || s.workers < 2) return new Set();
+  const shared = sharedInputs(plan, s);
+  return new Set(plan.rules.filter((r) => r.matched && !r.paths && !r.impairment && r.outputs.length >= SPLIT_MIN_OUTPUTS && shared.has(r.ifname)).map((r) => r.no));
+}
+
+/**
+ * The input interfaces every pair reads whole (each its own socket, a fanout group of one): with
+ * splitting on, every rules input but those pinned to one pair. Fixed for the life of the relay
+ * but for pinning, so that a rule that comes or goes never opens an interface's sockets again
+ * (a frame then in the old rings and the new would be lost or read twice).
+ */
+export function sharedInputs(plan: Plan, s: Omit<Sharing, "pair">): Set<string> {
+  if (!s.split || s.workers < 2) return new Set();
+  const pinned = pinnedInputs(plan, s.workers);
+  return new Set([...plan.inputs.keys()].filter((i) => !pinned.has(i)));
+}
+
+/** A split rule's outputs that pair `pair` of `workers` sends. */
+const shareOf = <O extends { index: number }>(outputs: O[], s: Sharing) => outputs.filter((o) => o.index % s.workers === s.pair);
+
+/** One pair, nothing split. */
+const ALONE: Sharing = { workers: 1, pair: 0, split: false };
+
+/** What ingress matches: every rule whose input is open (a redundant rule's further inputs as
+ *  `also`); a split rule is down for a pair whose share of its outputs is down. */
+export function ingressRules(plan: Plan, s: Sharing = ALONE): IngressRule[] {
+  const split = splitRules(plan, s);
   return plan.rules.filter((r) => r.matched).map((r) => ({
-    no: r.no, ifname: r.ifname, vlan: r.vlan, group: r.group, port: r.port, protocol: r.protocol, source: r.source, down: r.outputs.length === 0, sample: r.sample, cls: r.cls,
+    no: r.no, ifname: r.ifname, vlan: r.vlan, group: r.group, port: r.port, protocol: r.protocol, source: r.source, sample: r.sample, cls: r.cls,
+    down: (split.has(r.no) ? shareOf(r.outputs, s) : r.outputs).length === 0,
     sum: r.outputs.some((o) => o.raw && o.checksum),
+    ...(split.has(r.no) ? { split: true } : {}),
     ...(r.paths ? { also: r.paths.slice(1).map((p) => ({ ifname: p.ifname, vlan: p.vlan, group: p.group, port: p.port, source: p.source })) } : {}),
   }));
 }
@@ -76,10 +122,14 @@ export function egressOutput(no: number, o: PlannedOutput, f: OutputFacts): Egre
 
 /** What egress sends for: every matched rule with an output up, on the outputs that opened; and
  *  every channel of a link way that is up, to the way's far end. */
-export function egressRules(plan: Plan, opened: (o: PlannedOutput) => boolean, f: OutputFacts, frameOpened: (key: string) => boolean = () => true, workers = 1): EgressRule[] {
+export function egressRules(plan: Plan, opened: (o: PlannedOutput) => boolean, f: OutputFacts, frameOpened: (key: string) => boolean = () => true,
+  s: Sharing = ALONE): EgressRule[] {
+  const workers = s.workers;
   const pinned = pinnedInputs(plan, workers);
-  const rules = plan.rules.filter((r) => r.matched && r.outputs.length > 0).map((r) => ({
-    no: r.no, outputs: r.outputs.filter(opened).map((o) => egressOutput(r.no, o, f)), cls: r.cls, ...(r.impairment ? { impairment: r.impairment } : {}),
+  const split = splitRules(plan, s);
+  const mine = (r: PlannedRule) => (split.has(r.no) ? shareOf(r.outputs, s) : r.outputs);
+  const rules = plan.rules.filter((r) => r.matched && mine(r).length > 0).map((r) => ({
+    no: r.no, outputs: mine(r).filter(opened).map((o) => egressOutput(r.no, o, f)), cls: r.cls, ...(r.impairment ? { impairment: r.impairment } : {}),
     ...(r.paths && r.redundancy ? { redundancy: { ...r.redundancy, paths: r.paths.length, pair: pinned.get(r.ifname) ?? 0, id: r.id } } : {}),
   }));
   const channels = linkWays(plan).filter((w) => !w.down).flatMap((w) => {

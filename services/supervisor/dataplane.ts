@@ -7,7 +7,8 @@ import { ErrnoError } from "../../c/lib.ts";
 import { MAX_FDS_PER_MESSAGE } from "../../c/unixmsg.ts";
 import type { EgressConfigMsg, IngressConfigMsg, IngressInput } from "../protocol/worker.ts";
 import { packetTxOpen } from "../../c/packet_tx.ts";
-import { cut, delta, egressRules, frameSocketKey, ingressLinks, ingressRules, linkWays, pinnedInputs, type OutputFacts, type Part } from "./configure.ts";
+import { cut, delta, egressRules, frameSocketKey, ingressLinks, ingressRules, linkWays, pinnedInputs, sharedInputs, type OutputFacts, type Part, type Sharing } from "./configure.ts";
+import { readTune } from "../tune.ts";
 import { EgressSockets, socketKey } from "./egress-sockets.ts";
 import type { OutputRows } from "./output-rows.ts";
 import { GEOMETRY, inputGeometry, linkGeometry } from "./geometry.ts";
@@ -19,6 +20,8 @@ import type { WorkerHandle } from "./workers.ts";
 
 /** How long a worker may take to answer a configuration. */
 export const ANSWER_MS = 10_000;
+
+const SPLIT = readTune().split; // a bad MCRELAY_TUNE_* value stops start-up before this is read
 
 export class DataPlane {
   private readonly inputs = new Map<string, InputSockets>();
@@ -68,12 +71,12 @@ export class DataPlane {
     const plan = this.markProblems(next);
     const opened = (o: PlannedOutput) => !this.failedOutputs.has(o.key);
     const frameOpened = (k: string) => !this.failedOutputs.has(k);
-    const egressWant = () => egressRules(plan, opened, this.facts, frameOpened, this.pairs.length);
+    const egressWant = (pair: number) => egressRules(plan, opened, this.facts, frameOpened, this.sharing(pair));
 
     // 1: egress learns new and changed rules, with their new sockets; it keeps every rule it has.
     await this.each((p) => {
       const sockets = this.openSockets(p, plan);
-      const want = egressWant();
+      const want = egressWant(p.index);
       const d = delta(p.egressRules, want);
       for (const r of d.put) {
         p.egressRules.set(r.no, r);
@@ -85,18 +88,16 @@ export class DataPlane {
       return this.sendParts(p.egress, cut<EgressConfigMsg>(version, { sockets, put: d.put, remove: [] }, MAX_FDS_PER_MESSAGE), true);
     });
     // 2: ingress switches to the new table and inputs.
-    const ingressWant = ingressRules(plan);
     await this.each((p) => {
       const { inputs, fds } = this.inputSpecs(p, plan);
-      const d = delta(p.ingressRules, ingressWant);
+      const d = delta(p.ingressRules, ingressRules(plan, this.sharing(p.index)));
       for (const no of d.remove) p.ingressRules.delete(no);
       for (const r of d.put) p.ingressRules.set(r.no, r);
       return this.sendParts(p.ingress, cut<IngressConfigMsg>(version, { put: d.put, remove: d.remove }, MAX_FDS_PER_MESSAGE, { inputs, links: ingressLinks(plan) }, fds), false);
     });
     // 3: egress retires what is gone.
-    const want = egressWant();
     await this.each((p) => {
-      const { remove } = delta(p.egressRules, want);
+      const { remove } = delta(p.egressRules, egressWant(p.index));
       for (const no of remove) {
         p.egressRules.delete(no);
         let s = this.retiring.get(no);
@@ -117,16 +118,20 @@ export class DataPlane {
     if (role === "egress") {
       for (const [no, waiting] of this.retiring) if (waiting.has(p.index)) this.retired(p.index, [no]); // the dead egress's are gone
       const sockets = this.openSockets(p, plan);
-      const want = egressRules(plan, (o) => !this.failedOutputs.has(o.key), this.facts, (k) => !this.failedOutputs.has(k), this.pairs.length);
+      const want = egressRules(plan, (o) => !this.failedOutputs.has(o.key), this.facts, (k) => !this.failedOutputs.has(k), this.sharing(p.index));
       for (const r of want) p.egressRules.set(r.no, r);
       for (const s of sockets) p.egressSockets.add(s.key);
       await this.sendParts(p.egress, cut<EgressConfigMsg>(version, { sockets, put: want, remove: [] }, MAX_FDS_PER_MESSAGE), true);
     } else {
       const { inputs, fds } = this.inputSpecs(p, plan);
-      const want = ingressRules(plan);
+      const want = ingressRules(plan, this.sharing(p.index));
       for (const r of want) p.ingressRules.set(r.no, r);
       await this.sendParts(p.ingress, cut<IngressConfigMsg>(version, { put: want, remove: [] }, MAX_FDS_PER_MESSAGE, { inputs, links: ingressLinks(plan) }, fds), false);
     }
+  }
+
+  private sharing(pair: number): Sharing {
+    return { workers: this.pairs.length, pair, split: SPLIT };
   }
 
   private async each(fn: (p: Pair) => Promise<void>): Promise<void> {
@@ -140,11 +145,12 @@ export class DataPlane {
 
   /** The interfaces ingress reads: rules' inputs, and the ends of open links; pair: the one pair
    *  that reads it (a redundant rule's input: configure.ts, pinnedInputs), else every pair. */
-  private allInputs(plan: Plan): Map<string, { ifindex: number; link: boolean; pair?: number }> {
-    const m = new Map<string, { ifindex: number; link: boolean; pair?: number }>();
+  private allInputs(plan: Plan): Map<string, { ifindex: number; link: boolean; pair?: number; shared: boolean }> {
+    const m = new Map<string, { ifindex: number; link: boolean; pair?: number; shared: boolean }>();
     const pinned = pinnedInputs(plan, this.pairs.length);
-    for (const [ifname, ifindex] of plan.inputs) m.set(ifname, { ifindex, link: false, ...(pinned.has(ifname) ? { pair: pinned.get(ifname) } : {}) });
-    for (const w of linkWays(plan)) m.set(w.from, { ifindex: w.fromIfindex, link: true });
+    const shared = sharedInputs(plan, this.sharing(0));
+    for (const [ifname, ifindex] of plan.inputs) m.set(ifname, { ifindex, link: false, shared: shared.has(ifname), ...(pinned.has(ifname) ? { pair: pinned.get(ifname) } : {}) });
+    for (const w of linkWays(plan)) m.set(w.from, { ifindex: w.fromIfindex, link: true, shared: false });
     return m;
   }
 
@@ -152,14 +158,15 @@ export class DataPlane {
    *  whose frames no longer hold the interface's MTU is opened again (what its ring held is lost). */
   private openInputs(plan: Plan): void {
     const want = this.allInputs(plan);
-    for (const [ifname, { ifindex, link, pair }] of want) {
+    for (const [ifname, { ifindex, link, pair, shared }] of want) {
       const cur = this.inputs.get(ifname);
       const geometry = link ? linkGeometry(readMtu(ifname)) : inputGeometry(GEOMETRY, readMtu(ifname));
-      // A pinned interface's one socket is not in a fanout group: when that changes, the sockets are
-      // opened again (frames in their rings then are lost; it happens when a redundant rule comes or goes).
-      if (cur && cur.ifindex === ifindex && cur.link === link && cur.geometry.frameSize === geometry.frameSize && cur.pair === pair) continue;
+      // A pinned interface's one socket, and a shared one's sockets, are not in a fanout group: when
+      // that changes, the sockets are opened again (frames in their rings then are lost; it happens
+      // when a redundant rule, or a split one, comes or goes).
+      if (cur && cur.ifindex === ifindex && cur.link === link && cur.geometry.frameSize === geometry.frameSize && cur.pair === pair && cur.shared === shared) continue;
       if (cur) this.closeInput(cur);
-      this.inputs.set(ifname, new InputSockets(ifname, ifindex, this.slots.take(), geometry, this.log, link, pair));
+      this.inputs.set(ifname, new InputSockets(ifname, ifindex, this.slots.take(), geometry, this.log, link, pair, shared));
     }
     for (const s of this.inputs.values()) if (!want.has(s.ifname)) this.closeInput(s);
     for (const s of this.inputs.values()) {
@@ -184,7 +191,7 @@ export class DataPlane {
     for (const [ifname, { pair }] of want) {
       if (pair !== undefined && pair !== p.index) continue; // another pair alone reads it
       const s = this.inputs.get(ifname)!;
-      const spec: IngressInput = { ifname, ifindex: s.ifindex, slot: s.slot, geometry: s.geometry, ...(s.link ? { link: true } : {}) };
+      const spec: IngressInput = { ifname, ifindex: s.ifindex, slot: s.slot, geometry: s.geometry, ...(s.link ? { link: true } : {}), ...(s.shared ? { shared: true } : {}) };
       if (!p.ingressInputs.has(ifname)) {
         const { fd, fresh } = s.socketFor(p.index);
         spec.fd = fds.length;

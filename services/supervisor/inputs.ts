@@ -22,9 +22,10 @@ export class InputSockets {
 
   /** link: the interface is a link's end (every frame, promiscuously, each after a virtio_net_hdr);
    *  pair: the one pair that reads it (a redundant rule's input), whose socket is then a fanout group
-   *  of one */
+   *  of one; shared: every pair reads it whole, each socket a fanout group of one (a split rule's
+   *  input: configure.ts, splitRules) */
   constructor(readonly ifname: string, readonly ifindex: number, readonly slot: number, readonly geometry: RingGeometry, log: Logger, readonly link = false,
-    readonly pair?: number) {
+    readonly pair?: number, readonly shared = false) {
     // AF_PACKET sees frames before GRO only if GRO is off (seed D31); veth has it off already.
     try {
       setOffload(ifname, "gro", false);
@@ -38,8 +39,8 @@ export class InputSockets {
   socketFor(pair: number): { fd: number; fresh: boolean } {
     const have = this.sockets.get(pair);
     if (have !== undefined) return { fd: have, fresh: false };
-    const fd = packetOpen(this.ifindex, this.geometry, this.fanoutId, this.link ? LINK_END : {});
-    if (this.fanoutId < 0) this.fanoutId = packetFanoutId(fd);
+    const fd = packetOpen(this.ifindex, this.geometry, this.shared ? -1 : this.fanoutId, this.link ? LINK_END : {});
+    if (this.fanoutId < 0 && !this.shared) this.fanoutId = packetFanoutId(fd);
     this.sockets.set(pair, fd);
     return { fd, fresh: true };
   }

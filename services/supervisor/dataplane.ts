@@ -7,7 +7,7 @@ import { ErrnoError } from "../../c/lib.ts";
 import { MAX_FDS_PER_MESSAGE } from "../../c/unixmsg.ts";
 import type { EgressConfigMsg, IngressConfigMsg, IngressInput } from "../protocol/worker.ts";
 import { packetTxOpen } from "../../c/packet_tx.ts";
-import { cut, delta, egressRules, frameSocketKey, ingressLinks, ingressRules, linkWays, pinnedInputs, sharedInputs, type OutputFacts, type Part, type Sharing } from "./configure.ts";
+import { cut, delta, egressRules, frameSocketKey, ingressLinks, ingressRules, linkWays, pinnedInputs, sharedInputs, splitRules, type OutputFacts, type Part, type Sharing } from "./configure.ts";
 import { readTune } from "../tune.ts";
 import { EgressSockets, socketKey } from "./egress-sockets.ts";
 import type { OutputRows } from "./output-rows.ts";
@@ -211,9 +211,11 @@ export class DataPlane {
     const out: { key: string; fd: number }[] = [];
     const seen = new Set<string>();
     const opening = new Set<string>();
+    const split = splitRules(plan, this.sharing(p.index));
     for (const r of plan.rules) {
       if (!r.matched) continue;
       for (const o of r.outputs) {
+        if (split.has(r.no) && o.index % this.pairs.length !== p.index) continue; // another egress sends it (and opens it)
         const key = socketKey(o);
         if (seen.has(o.key)) continue;
         seen.add(o.key);

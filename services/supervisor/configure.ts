@@ -20,7 +20,7 @@ export interface Sharing {
 
 /**
  * The rules whose outputs the egresses share: one egress sending every copy of a heavy flow is
- * the fan-out's ceiling, and a second one carries ~1.5× the copies even on two vCPUs
+ * the fan-out's ceiling, and from 10 outputs two carry 1.4–1.56× the copies even on two vCPUs
  * (docs/PERFORMANCE.md, fan-out). Egress p of P sends the outputs whose index is p mod P; every
  * pair reads the rule's input (sharedInputs). Not a redundant rule (its copies meet in one egress)
  * nor one with impairment (its seeded decisions are per packet, not per share).

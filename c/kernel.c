@@ -5,6 +5,7 @@
 #include <linux/if_packet.h>
 #include <limits.h>
 #include <sys/uio.h>
+#include <linux/virtio_net.h>
 
 #ifndef TP_STATUS_CSUM_VALID
 #define TP_STATUS_CSUM_VALID (1 << 7)
@@ -58,6 +59,8 @@ static const int layout[] = {
 	offsetof(struct tpacket3_hdr, tp_nsec),
 	// a V2 frame cut to the ring's frame size whose whole the kernel queued on the socket (PACKET_COPY_THRESH)
 	TP_STATUS_COPY,
+	// what a link end's socket (PACKET_VNET_HDR) puts before each frame
+	sizeof(struct virtio_net_hdr),
 };
 
 // Copies up to n entries into out; returns how many the table has.

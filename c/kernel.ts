@@ -17,6 +17,7 @@ const NAMES = [
   "IOV_MAX",
   "TP2_SEC", "TP2_NSEC", "TP3_SEC", "TP3_NSEC",
   "TP_STATUS_COPY",
+  "VNET_HDR_SIZE",
 ] as const;
 
 function load(): Record<(typeof NAMES)[number], number> {
@@ -32,6 +33,7 @@ function load(): Record<(typeof NAMES)[number], number> {
  * - TP3_*, TP2_*: a frame's header; *_PKTTYPE is sockaddr_ll.sll_pkttype after it;
  * - TP_STATUS_*, PACKET_*: values of tp_status bits and sll_pkttype;
  * - TP2_SEC/NSEC, TP3_SEC/NSEC: the kernel's receive time of the frame (CLOCK_REALTIME);
- * - TP_STATUS_COPY: a V2 frame cut to the ring's frame size, whose whole waits on the socket.
+ * - TP_STATUS_COPY: a V2 frame cut to the ring's frame size, whose whole waits on the socket;
+ * - VNET_HDR_SIZE: sizeof(struct virtio_net_hdr), before each frame of a link end's socket.
  */
 export const K = load();

@@ -10,6 +10,7 @@
 #include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <linux/virtio_net.h>
 
 #ifndef PACKET_IGNORE_OUTGOING
 #define PACKET_IGNORE_OUTGOING 23
@@ -27,7 +28,7 @@
 // Bytes of a queued frame compared with the ring's head of it: past the Ethernet, IP and TCP
 // headers' IP ID and sequence number, which tell two super-frames of one stream apart.
 #define COPY_MATCH_BYTES 80
-#define VNET_HDR_BYTES 10
+#define VNET_HDR_BYTES sizeof(struct virtio_net_hdr)
 
 // Opens the socket with protocol 0 so it receives nothing until the ring is set and it is bound.
 // Returns the fd, or -errno. fanout_id < 0 asks the kernel for a unique group id. version is 2 or

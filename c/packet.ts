@@ -1,6 +1,7 @@
 // Typed wrapper of packet.c: AF_PACKET TPACKET_V3/V2 receive sockets.
 import { dlopen, FFIType as T, ptr, toArrayBuffer, type Pointer } from "bun:ffi";
 import type { Mapping } from "./sys.ts";
+import { K } from "./kernel.ts";
 import { check, libPath } from "./lib.ts";
 
 const { symbols: C } = dlopen(libPath(), {
@@ -26,8 +27,8 @@ export interface RingGeometry {
 
 /** How a link's end is read: every frame (promiscuous), each after a virtio_net_hdr (VNET_HDR_BYTES). */
 export const LINK_END = { vnetHdr: true, promisc: true } as const;
-/** struct virtio_net_hdr: flags, gso_type, hdr_len, gso_size, csum_start, csum_offset. */
-export const VNET_HDR_BYTES = 10;
+/** struct virtio_net_hdr (flags, gso_type, hdr_len, gso_size, csum_start, csum_offset): its size from the headers (c/kernel.c). */
+export const VNET_HDR_BYTES = K.VNET_HDR_SIZE;
 
 /** Opens, rings and binds an AF_PACKET socket on ifindex and joins fanoutId (or a new group if < 0). */
 export function packetOpen(ifindex: number, g: RingGeometry, fanoutId: number, o: { vnetHdr?: boolean; promisc?: boolean } = {}): number {
@@ -57,7 +58,6 @@ export function packetStats(fd: number): { packets: number; drops: number; freez
   check(C.mr_packet_stats(fd, ptr(statsOut)), "PACKET_STATISTICS");
   return { packets: statsOut[0], drops: statsOut[1], freezes: statsOut[2] };
 }
-
 
 /**
  * The whole of a V2 ring frame cut to the frame size (TP_STATUS_COPY, a link end's super-frame):

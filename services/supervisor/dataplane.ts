@@ -148,7 +148,7 @@ export class DataPlane {
   private allInputs(plan: Plan): Map<string, { ifindex: number; link: boolean; pair?: number; shared: boolean }> {
     const m = new Map<string, { ifindex: number; link: boolean; pair?: number; shared: boolean }>();
     const pinned = pinnedInputs(plan, this.pairs.length);
-    const shared = sharedInputs(plan, this.sharing(0));
+    const shared = sharedInputs(plan, { workers: this.pairs.length, split: SPLIT });
     for (const [ifname, ifindex] of plan.inputs) m.set(ifname, { ifindex, link: false, shared: shared.has(ifname), ...(pinned.has(ifname) ? { pair: pinned.get(ifname) } : {}) });
     for (const w of linkWays(plan)) m.set(w.from, { ifindex: w.fromIfindex, link: true, shared: false });
     return m;
@@ -163,7 +163,7 @@ export class DataPlane {
       const geometry = link ? linkGeometry(readMtu(ifname)) : inputGeometry(GEOMETRY, readMtu(ifname));
       // A pinned interface's one socket, and a shared one's sockets, are not in a fanout group: when
       // that changes, the sockets are opened again (frames in their rings then are lost; it happens
-      // when a redundant rule, or a split one, comes or goes).
+      // when a redundant rule comes or goes: whether an input is shared changes only with that).
       if (cur && cur.ifindex === ifindex && cur.link === link && cur.geometry.frameSize === geometry.frameSize && cur.pair === pair && cur.shared === shared) continue;
       if (cur) this.closeInput(cur);
       this.inputs.set(ifname, new InputSockets(ifname, ifindex, this.slots.take(), geometry, this.log, link, pair, shared));

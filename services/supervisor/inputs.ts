@@ -22,8 +22,8 @@ export class InputSockets {
 
   /** link: the interface is a link's end (every frame, promiscuously, each after a virtio_net_hdr);
    *  pair: the one pair that reads it (a redundant rule's input), whose socket is then a fanout group
-   *  of one; shared: every pair reads it whole, each socket a fanout group of one (a split rule's
-   *  input: configure.ts, splitRules) */
+   *  of one; shared: every pair reads it whole, each socket a fanout group of one (every input not
+   *  pinned, with MCRELAY_TUNE_SPLIT=on: configure.ts, sharedInputs) */
   constructor(readonly ifname: string, readonly ifindex: number, readonly slot: number, readonly geometry: RingGeometry, log: Logger, readonly link = false,
     readonly pair?: number, readonly shared = false) {
     // AF_PACKET sees frames before GRO only if GRO is off (seed D31); veth has it off already.

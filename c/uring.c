@@ -7,7 +7,13 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <liburing.h>
+#include <linux/virtio_net.h>
 #include "csum.h"
+
+// Linux 5.0's UDP segmentation by a packet socket's virtio_net_hdr; older uapi headers lack the name.
+#ifndef VIRTIO_NET_HDR_GSO_UDP_L4
+#define VIRTIO_NET_HDR_GSO_UDP_L4 5
+#endif
 
 struct mr_tosmsg {
 	struct msghdr msg;
@@ -55,12 +61,29 @@ int mr_rawtmpl_offsets(int *out)
 	return 4;
 }
 
+// A GSO send: a virtio_net_hdr, one header for the whole super-frame, and the k payloads, each in
+// its own slot, gathered (k <= MR_GSO_MAX; the kernel cuts a super-frame into at most 128).
+#define MR_GSO_MAX 64
+struct mr_gsomsg {
+	struct msghdr msg;
+	struct iovec iov[2 + MR_GSO_MAX];
+	struct virtio_net_hdr vh;
+	unsigned char hdr[64];
+};
+// A completion's user data carries its message's index + 1 in bits 52..63: a raw one's below
+// MR_GSO_BASE, a GSO one's from it.
+#define MR_GSO_BASE 2048
+
 struct mr_uring {
 	struct io_uring ring;
 	struct mr_tosmsg *tos; /* one per SQ entry */
 	struct mr_rawmsg *raw; /* one per possible completion: a raw send holds one until it completes */
 	unsigned *raw_free;    /* stack of free raw indices */
 	unsigned raw_nfree;
+	struct mr_gsomsg *gso; /* as raw, for GSO sends; allocated at the first */
+	unsigned *gso_free;
+	unsigned gso_nfree;
+	unsigned cq_entries;
 	int defer;             /* DEFER_TASKRUN: completions are only run when we ask for events */
 	unsigned nfixed;       /* registered-file table size; a socket's slot is its fd number */
 	unsigned char *fixed;  /* fixed[fd]: fd is registered at slot fd */
@@ -69,6 +92,8 @@ struct mr_uring {
 // cq_entries: the completion queue's size, which the caller keeps its in-flight sends below.
 void *mr_uring_new(unsigned entries, unsigned cq_entries, unsigned flags)
 {
+	if (cq_entries >= MR_GSO_BASE) // a message's index + 1 must fit below MR_GSO_BASE
+		return NULL;
 	struct mr_uring *u = calloc(1, sizeof(*u));
 	if (!u)
 		return NULL;
@@ -92,6 +117,7 @@ void *mr_uring_new(unsigned entries, unsigned cq_entries, unsigned flags)
 	}
 	for (unsigned i = 0; i < cq_entries; i++)
 		u->raw_free[u->raw_nfree++] = cq_entries - 1 - i;
+	u->cq_entries = cq_entries;
 	return u;
 }
 
@@ -102,6 +128,8 @@ void mr_uring_free(void *h)
 	free(u->tos);
 	free(u->raw);
 	free(u->raw_free);
+	free(u->gso);
+	free(u->gso_free);
 	free(u->fixed);
 	free(u);
 }
@@ -205,11 +233,14 @@ static void udp_checksum(const struct mr_rawtmpl *t, unsigned char *p, unsigned 
 	p[at] = uc >> 8, p[at + 1] = uc & 0xff;
 }
 
-// Ethernet + IPv4 + UDP: lengths, IP ID, TOS when preserved, the header checksum, the UDP checksum.
-static void raw_v4(struct mr_rawtmpl *t, unsigned char *p, const void *payload, unsigned len, unsigned tos, unsigned payload_sum)
+// Ethernet + IPv4 + UDP for len bytes of UDP payload: lengths, IP ID (the template's counter
+// advances by ids: a GSO super-frame's segments take one each), TOS when preserved, the header
+// checksum. The UDP checksum is the caller's.
+static void v4_header(struct mr_rawtmpl *t, unsigned char *p, unsigned len, unsigned tos, unsigned ids)
 {
 	memcpy(p, t->hdr, 42);
-	unsigned ip_len = 28 + len, udp_len = 8 + len, id = t->ip_id++;
+	unsigned ip_len = 28 + len, udp_len = 8 + len, id = t->ip_id;
+	t->ip_id = (uint16_t)(id + ids);
 	uint64_t ipsum = t->ip_sum + ip_len + id;
 	if (t->flags & MR_RAW_TOS) {
 		p[15] = (unsigned char)tos;
@@ -220,6 +251,12 @@ static void raw_v4(struct mr_rawtmpl *t, unsigned char *p, const void *payload, 
 	uint32_t c = ~mr_fold(ipsum) & 0xffff;
 	p[24] = c >> 8, p[25] = c & 0xff;
 	p[38] = udp_len >> 8, p[39] = udp_len & 0xff;
+}
+
+// Ethernet + IPv4 + UDP: v4_header, then the UDP checksum when the output computes one.
+static void raw_v4(struct mr_rawtmpl *t, unsigned char *p, const void *payload, unsigned len, unsigned tos, unsigned payload_sum)
+{
+	v4_header(t, p, len, tos, 1);
 	if (t->flags & MR_RAW_CSUM)
 		udp_checksum(t, p, 40, payload, len, payload_sum);
 }
@@ -270,6 +307,68 @@ int mr_uring_send_raw(void *h, int fd, struct mr_rawtmpl *t, const void *payload
 	return 0;
 }
 
+// Queues k payloads of len bytes each (addresses in addrs: doubles, which hold any user-space
+// address exactly and are what TypeScript writes) to a GSO output's packet socket (PACKET_VNET_HDR):
+// for k >= 2 one UDP GSO super-frame — the header's lengths are the whole's, its IP ID the first
+// segment's (the kernel numbers the rest), its UDP checksum the pseudo-header's partial sum, which
+// the segments' checksums are completed from by the interface or the kernel; for k = 1 a plain
+// frame as mr_uring_send_raw builds it, behind an empty virtio_net_hdr. The template's IP ID
+// advances by k. One completion for the whole; its result is the bytes sent.
+int mr_uring_send_gso(void *h, int fd, struct mr_rawtmpl *t, const double *addrs, unsigned k, unsigned len, unsigned tos,
+		      unsigned payload_sum, uint64_t user_data)
+{
+	struct mr_uring *u = h;
+	if (k == 0 || k > MR_GSO_MAX || (t->flags & MR_RAW_V6))
+		return -EINVAL;
+	if (!u->gso) {
+		u->gso = calloc(u->cq_entries, sizeof(*u->gso));
+		u->gso_free = calloc(u->cq_entries, sizeof(*u->gso_free));
+		if (!u->gso || !u->gso_free) {
+			free(u->gso);
+			free(u->gso_free);
+			u->gso = NULL;
+			u->gso_free = NULL;
+			return -ENOMEM;
+		}
+		for (unsigned i = 0; i < u->cq_entries; i++)
+			u->gso_free[u->gso_nfree++] = u->cq_entries - 1 - i;
+	}
+	if (u->gso_nfree == 0)
+		return -EBUSY;
+	struct io_uring_sqe *sqe = get_sqe(u);
+	if (!sqe)
+		return -EBUSY;
+	unsigned idx = u->gso_free[--u->gso_nfree];
+	struct mr_gsomsg *m = &u->gso[idx];
+	unsigned char *p = m->hdr;
+	m->vh = (struct virtio_net_hdr){ 0 };
+	if (k == 1) {
+		raw_v4(t, p, (const void *)(uintptr_t)addrs[0], len, tos, payload_sum);
+	} else {
+		v4_header(t, p, k * len, tos, k);
+		unsigned udp_len = 8 + k * len;
+		// The template's UDP sum holds the ports too; a partial checksum is the pseudo-header's alone.
+		unsigned ports = ((unsigned)p[34] << 8 | p[35]) + ((unsigned)p[36] << 8 | p[37]);
+		uint32_t partial = mr_fold((uint64_t)t->udp_sum - ports + udp_len) & 0xffff;
+		p[40] = partial >> 8, p[41] = partial & 0xff;
+		m->vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+		m->vh.gso_type = VIRTIO_NET_HDR_GSO_UDP_L4;
+		m->vh.hdr_len = 42;
+		m->vh.gso_size = (uint16_t)len;
+		m->vh.csum_start = 34;
+		m->vh.csum_offset = 6;
+	}
+	m->iov[0] = (struct iovec){ .iov_base = &m->vh, .iov_len = sizeof(m->vh) };
+	m->iov[1] = (struct iovec){ .iov_base = p, .iov_len = 42 };
+	for (unsigned i = 0; i < k; i++)
+		m->iov[2 + i] = (struct iovec){ .iov_base = (void *)(uintptr_t)addrs[i], .iov_len = len };
+	m->msg = (struct msghdr){ .msg_iov = m->iov, .msg_iovlen = 2 + k };
+	io_uring_prep_sendmsg(sqe, fd, &m->msg, 0);
+	use_fixed(u, sqe, fd);
+	io_uring_sqe_set_data64(sqe, (user_data & ((1ull << 52) - 1)) | ((uint64_t)(MR_GSO_BASE + idx + 1) << 52));
+	return 0;
+}
+
 // Submits what is queued (waiting for wait_nr completions), then copies out every ready
 // completion as {user_data low 32 bits, res, user_data bits 32..51} triples; a raw send's header
 // goes back to the pool. Returns how many triples, or -errno.
@@ -287,7 +386,9 @@ int mr_uring_flush(void *h, int32_t *out, unsigned max, unsigned wait_nr)
 			break;
 		uint64_t d = cqe->user_data;
 		unsigned raw = (unsigned)(d >> 52);
-		if (raw)
+		if (raw > MR_GSO_BASE)
+			u->gso_free[u->gso_nfree++] = raw - MR_GSO_BASE - 1;
+		else if (raw)
 			u->raw_free[u->raw_nfree++] = raw - 1;
 		out[3 * n] = (int32_t)(uint32_t)d;
 		out[3 * n + 1] = cqe->res;

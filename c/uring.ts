@@ -8,6 +8,7 @@ const { symbols: C } = dlopen(libPath(), {
   mr_uring_send: { args: [T.ptr, T.i32, T.ptr, T.u32, T.u64], returns: T.i32 },
   mr_uring_send_tos: { args: [T.ptr, T.i32, T.ptr, T.u32, T.i32, T.i32, T.u64], returns: T.i32 },
   mr_uring_send_raw: { args: [T.ptr, T.i32, T.ptr, T.ptr, T.u32, T.u32, T.u32, T.u64], returns: T.i32 },
+  mr_uring_send_gso: { args: [T.ptr, T.i32, T.ptr, T.ptr, T.u32, T.u32, T.u32, T.u32, T.u64], returns: T.i32 },
   mr_uring_flush: { args: [T.ptr, T.ptr, T.u32, T.u32], returns: T.i32 },
   mr_uring_files: { args: [T.ptr, T.u32], returns: T.i32 },
   mr_uring_file: { args: [T.ptr, T.i32, T.i32], returns: T.i32 },
@@ -28,6 +29,9 @@ export const RAW_TEMPLATE = (() => {
   C.mr_rawtmpl_offsets(ptr(o));
   return { size: C.mr_rawtmpl_size(), ipId: o[0], ipSum: o[1], udpSum: o[2], flags: o[3], CSUM: 1, TOS: 2, V6: 4 } as const;
 })();
+
+/** The most datagrams one GSO send carries (MR_GSO_MAX in uring.c). */
+export const GSO_MAX = 64;
 
 /** "The payload's sum is not known": uring.c computes it when a checksum needs it. */
 export const NO_SUM = 0xffffffff;
@@ -62,6 +66,16 @@ export class Uring {
    *  RAW_TEMPLATE) completed for this payload, and the payload, gathered. 0 or -errno. */
   sendRaw(fd: number, tmpl: number, buf: number, len: number, tos: number, payloadSum: number, data: number): number {
     return C.mr_uring_send_raw(this.handle, fd, tmpl as unknown as Pointer, buf as unknown as Pointer, len, tos, payloadSum, data);
+  }
+
+  /** Where the payloads of the next sendGso go: their addresses, GSO_MAX at most. */
+  readonly gsoAddrs = new Float64Array(GSO_MAX);
+  private readonly gsoAddrsPtr = ptr(this.gsoAddrs);
+
+  /** Queues gsoAddrs[0..k) (each len bytes) to a GSO output's packet socket fd as one UDP GSO
+   *  super-frame (k = 1: a plain frame; payloadSum is used then only). One completion. 0 or -errno. */
+  sendGso(fd: number, tmpl: number, k: number, len: number, tos: number, payloadSum: number, data: number): number {
+    return C.mr_uring_send_gso(this.handle, fd, tmpl as unknown as Pointer, this.gsoAddrsPtr, k, len, tos, payloadSum, data);
   }
 
   /** A registered-file table of n slots; afterwards sockets registered with file() are sent on as fixed files. */

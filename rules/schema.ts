@@ -40,6 +40,11 @@ export const outputSchema = z.strictObject({
   send: z.enum(["socket", "raw"], { error: 'send must be "socket" or "raw"' }).optional(),
   /** false: send with the UDP checksum 0 ("none", allowed for IPv4 only), which saves summing each payload. */
   udpChecksum: z.boolean({ error: "udpChecksum must be true or false" }).optional(),
+  /** true: consecutive datagrams of a send batch go out as one UDP GSO super-frame (raw IPv4
+   *  multicast, checksums on), cut into datagrams by the interface or the kernel: less CPU per
+   *  copy, but a capture on a veth's far end (or an interface with segmentation offload) sees
+   *  the super-frame. docs/ARCHITECTURE.md, "Raw egress". */
+  gso: z.boolean({ error: "gso must be true or false" }).optional(),
 });
 
 const probability = (what: string) => z.number().min(0, `${what} must be 0–1`).max(1, `${what} must be 0–1`);
@@ -219,6 +224,12 @@ export const ruleSchema = ruleObject
       if (o.send === "raw" && !isMulticastIp(o.group)) {
         ctx.addIssue({ code: "custom", path: ["outputs", i, "send"],
           message: 'send "raw" needs a multicast group (a unicast output would need neighbour resolution): use "socket"' });
+      }
+      if (o.gso === true) {
+        const [field, why] = !udp ? ["gso", "needs a UDP rule"] : o.send === "socket" ? ["send", 'gso needs send "raw" (frames built here)']
+          : !isMulticastIp(o.group) || ipFamily(o.group) !== 4 ? ["gso", "needs an IPv4 multicast group"]
+          : o.udpChecksum === false ? ["udpChecksum", "gso needs the UDP checksum (the segments' checksums are computed from it)"] : [];
+        if (field) ctx.addIssue({ code: "custom", path: ["outputs", i, field], message: field === "gso" ? `gso ${why}` : why! });
       }
       if (o.udpChecksum === false && ipFamily(o.group) === 6) {
         ctx.addIssue({ code: "custom", path: ["outputs", i, "udpChecksum"], message: "UDP over IPv6 must carry a checksum (RFC 8200): udpChecksum false is IPv4 only" });

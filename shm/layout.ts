@@ -137,6 +137,7 @@ export const SEND_ERRNOS = ["EAGAIN", "ENOBUFS", "EMSGSIZE", "ENETDOWN", "ENETUN
 
 export const EGRESS_COUNTERS = [
   "heartbeatMs", "loops", "sleeps", "sleepNs", "descriptors", "sends", "completions", "txBytes", "inflight", "traced",
+  "gsoSends", "gsoDatagrams", // super-frames of gso outputs, and the datagrams they carried
   "quiet", "quietCpu", // as ingress's
   ...drop(["send_error", "impairment", "no_output", "mtu_exceeded", "redundant_copy", "redundant_late", "no_sequence"] as const),
   ...SEND_ERRNOS.map((e) => `send_errno_${e}` as const),

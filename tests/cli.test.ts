@@ -206,7 +206,8 @@ describe("export and apply", () => {
     id: "every-field", name: "Every field",
     input: { interface: "in0", group: "239.1.1.1", port: 5003, protocol: "udp", source: "10.99.1.2", vlan: 7 },
     outputs: [{ interface: "out0", group: "239.2.2.3", port: 6003, ttl: 7, dscp: 46, send: "socket", udpChecksum: false },
-      { interface: "out0", group: "10.77.0.2", port: 6004, ttl: 9, dscp: "preserve", send: "socket" }],
+      { interface: "out0", group: "10.77.0.2", port: 6004, ttl: 9, dscp: "preserve", send: "socket" },
+      { interface: "out0", group: "239.2.2.4", port: 6005, ttl: 16, dscp: 0, send: "raw", gso: true }],
     traceSampleRatio: 0.5, node: "*",
     impairment: { loss: 0.01, duplicate: 0.02, delayMs: 1, jitterMs: 1, reorder: 0.01, ratePps: 100000, rateBps: 1e9, seed: 7, stages: ["drop-odd-size"] },
   };
@@ -265,7 +266,7 @@ describe("export and apply", () => {
     expect(shown).toMatch(/^traced:\s+0\.25 of packets$/m);
     expect(shown).toMatch(/^impairment:\s+loss 0\.1, duplicate 0\.02, .*stages drop-odd-size$/m);
     const after = (await r.api("GET", "/api/v1/rules/every-field")).body;
-    expect(after.outputs.map((o: any) => [o.ttl, o.dscp])).toEqual([[4, 46], [9, 12]]);
+    expect(after.outputs.map((o: any) => [o.ttl, o.dscp])).toEqual([[4, 46], [9, 12], [16, 0]]);
     expect(after.traceSampleRatio).toBe(0.25);
     expect(after.impairment.loss).toBe(0.1);
     expect(after.impairment.seed).toBeUndefined();
@@ -277,7 +278,7 @@ describe("export and apply", () => {
     expect((await r.api("GET", "/api/v1/rules/every-field")).body.outputs[0].ttl).toBe(4);
     // Paths the schema does not have, and values of the wrong kind: usage errors naming the field.
     for (const [args, msg] of [[["impairment.lossy=1"], "impairment.lossy: a rule has no such field"], [["outputs[0].ttl=high"], 'outputs[0].ttl: "high" is not a number'],
-      [["outputs[5].ttl=3"], "outputs[5]: no such entry (there are 2; [2] adds one)"], [["id=other"], "cannot change a rule's id"]] as const) {
+      [["outputs[5].ttl=3"], "outputs[5]: no such entry (there are 3; [3] adds one)"], [["id=other"], "cannot change a rule's id"]] as const) {
       const u = await cli(["rules", "set", "every-field", ...args]);
       expect({ args, code: u.code }).toEqual({ args, code: 2 });
       expect(u.stderr).toContain(msg);

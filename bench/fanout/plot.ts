@@ -1,7 +1,7 @@
 // The fan-out benchmark's plot: delivered vs offered output pps, one panel per N and payload size.
 import type { Trial } from "./trial.ts";
 
-const COLOURS: Record<string, string> = { mcrelay: "#1a7f37", "mcrelay-socket": "#8a4fff", kernel: "#0b57d0", socat: "#b3261e" };
+const COLOURS: Record<string, string> = { mcrelay: "#1a7f37", "mcrelay-socket": "#8a4fff", "mcrelay-gso": "#e8710a", kernel: "#0b57d0", socat: "#b3261e" };
 const W = 300, H = 260, M = { l: 54, r: 12, t: 30, b: 40 };
 
 export function fanoutPlot(trials: Trial[], ns: number[], relays: string[]): string {

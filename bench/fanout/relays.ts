@@ -31,7 +31,7 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-export type RelayName = "kernel" | "socat" | "mcrelay" | "mcrelay-socket";
+export type RelayName = "kernel" | "socat" | "mcrelay" | "mcrelay-socket" | "mcrelay-gso";
 
 const read = (p: string) => (existsSync(p) ? readFileSync(p, "utf8") : "");
 
@@ -76,10 +76,24 @@ async function socat(r: Route, dir: string): Promise<Running> {
   };
 }
 
-async function mcrelay(r: Route, dir: string, repo: string, send: "raw" | "socket", workers: number): Promise<Running> {
+async function mcrelay(r: Route, dir: string, repo: string, send: "raw" | "socket" | "gso", workers: number): Promise<Running> {
   const rules = [{ name: "bench", input: { interface: r.input.ifname, group: r.input.group, port: r.input.port },
-    outputs: r.outputs.map((o) => ({ interface: o.ifname, group: o.group, port: o.port, ttl: r.ttl, send })) }];
-  return startMcrelay(r.ns, { rules }, dir, repo, ["--workers", String(workers)]);
+    outputs: r.outputs.map((o) => ({ interface: o.ifname, group: o.group, port: o.port, ttl: r.ttl, ...(send === "gso" ? { send: "raw", gso: true } : { send }) })) }];
+  if (send !== "gso") return startMcrelay(r.ns, { rules }, dir, repo, ["--workers", String(workers)]);
+  // The receivers count datagrams by UDP's counters, which count a super-frame once: with the
+  // output veths' tx checksum offload off the kernel cuts each super-frame at the relay's side
+  // (in egress's send, in software, checksums computed too), as for a NIC without UDP
+  // segmentation offload, and the receivers see datagrams. Restored when the relay stops.
+  const ifs = [...new Set(r.outputs.map((o) => o.ifname))];
+  const tx = (on: boolean) => { for (const i of ifs) run(exec(r.ns, ["ethtool", "-K", i, "tx", on ? "on" : "off"])); };
+  tx(false);
+  try {
+    const m = await startMcrelay(r.ns, { rules }, dir, repo, ["--workers", String(workers)]);
+    return { ...m, stop: async () => (await m.stop(), tx(true)) };
+  } catch (e) {
+    tx(true);
+    throw e;
+  }
 }
 
 /**
@@ -121,5 +135,5 @@ export async function startMcrelay(
 export function startRelay(name: RelayName, r: Route, dir: string, o: { repo: string; workers: number }): Promise<Running> {
   if (name === "kernel") return kernel(r, dir);
   if (name === "socat") return socat(r, dir);
-  return mcrelay(r, dir, o.repo, name === "mcrelay" ? "raw" : "socket", o.workers);
+  return mcrelay(r, dir, o.repo, name === "mcrelay" ? "raw" : name === "mcrelay-gso" ? "gso" : "socket", o.workers);
 }

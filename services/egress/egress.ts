@@ -1,6 +1,7 @@
 // The egress loop. Per descriptor: through the rule's impairment stages if it has any, then one
 // io_uring send per output from the same slot (fan-out without copies): on the output's UDP
-// socket, or (raw) as a frame gathered from the output's header and the slot's payload. Per turn: held packets
+// socket, or (raw) as a frame gathered from the output's header and the slot's payload, or (gso)
+// with the turn's other datagrams to that output as one UDP GSO super-frame (gso.ts). Per turn: held packets
 // that are due go out, one submit, every completion reaped; a slot goes back to ingress when
 // its last send has completed (or a stage dropped it), and its latency (the kernel's receive
 // stamp to now) goes into its rule's histogram. Idle, it sleeps on the ring's futex, or with
@@ -11,7 +12,7 @@ import { yieldCpu } from "../../c/sched.ts";
 import type { Schedule } from "../schedule.ts";
 import { E } from "../../c/lib.ts";
 import { VNET_HDR_BYTES } from "../../c/packet.ts";
-import { NO_SUM, SETUP_DEFER_TASKRUN, SETUP_SINGLE_ISSUER, Uring, userData } from "../../c/uring.ts";
+import { GSO_MAX, NO_SUM, SETUP_DEFER_TASKRUN, SETUP_SINGLE_ISSUER, Uring, userData } from "../../c/uring.ts";
 import { readTune } from "../tune.ts";
 import { indexOf, snapshot } from "../../shm/counters.ts";
 import { EGRESS_COUNTERS, EGRESS_RULE_COUNTERS, INGRESS_COUNTERS, MAX_PATHS, OUTPUT_COUNTERS, OUTPUT_ROWS_PER_RULE, PATH_COUNTERS, PairSlots, RING_WAIT_MASK, SEND_ERRNOS, SH, SLOT_HEADER_BYTES, SLOT_PATH_SHIFT } from "../../shm/layout.ts";
@@ -27,6 +28,7 @@ import { merge, type MergeDrop, type MergeStage } from "./stages/merge.ts";
 import type { Stage, StageContext } from "./stages/stage.ts";
 import { WEIGHTS, classOf } from "../../shm/classes.ts";
 import { ruleOutputs, Templates, type RuleOutputs } from "./outputs.ts";
+import { GROUP_BIT, Groups, gsoCap } from "./gso.ts";
 
 const C = indexOf(EGRESS_COUNTERS);
 const IC = indexOf(INGRESS_COUNTERS);
@@ -104,6 +106,13 @@ export class Egress {
   private readonly fixed = TUNE.uring.endsWith("fixed");
   private readonly pool: PairSlots;
   private outputs: (RuleOutputs | undefined)[] = [];
+  /** the super-frames in flight: which slots each one's completion stands for */
+  private readonly groups = new Groups(CQ_ENTRIES);
+  /** rules (and their outputs) with GSO datagrams pending this turn, sent before the submit */
+  private gsoRules: number[] = [];
+  private gsoOuts: RuleOutputs[] = [];
+  /** the clock was read in this reap */
+  private clockRead = false;
   private readonly templates = new Templates();
   private pipes: (Pipeline | undefined)[] = [];
   /** pipelines with stages that hold packets (delay, reorder, a merge) */
@@ -389,7 +398,8 @@ export class Egress {
     this.queued++;
   }
 
-  /** Weighted rounds, highest class first, while the in-flight budget lasts. */
+  /** Weighted rounds, highest class first, while the in-flight budget lasts; then the GSO
+   *  outputs' super-frames of what the rounds queued. */
   private schedule(): void {
     while (this.queued > 0 && this.inflight < MAX_INFLIGHT) {
       for (let k = 2; k >= 0; k--) {
@@ -400,6 +410,13 @@ export class Egress {
         }
       }
     }
+    for (let r = 0; r < this.gsoOuts.length; r++) {
+      const outs = this.gsoOuts[r];
+      for (let i = 0; i < outs.n; i++) if (outs.pending!.n[i] > 0) this.sendPending(outs, this.gsoRules[r], i);
+      outs.pending!.listed = false;
+    }
+    this.gsoOuts.length = 0;
+    this.gsoRules.length = 0;
   }
 
   private pullHeld(): number {
@@ -439,8 +456,15 @@ export class Egress {
       }
       const data = userData(slot, tag);
       const t = outs.tmpl[i];
+      if (outs.gso[i] === 1 && copies === 1) {
+        this.pend(outs, rule, i, slot, len, tos);
+        queued++;
+        continue;
+      }
       for (let k = 0; k < copies; k++) {
-        const rc = t !== 0 ? this.uring.sendRaw(outs.fds[i], t, buf, len, tos, sum, data)
+        if (outs.gso[i] === 1) this.uring.gsoAddrs[0] = buf; // a duplicated copy: a plain frame on the GSO socket
+        const rc = outs.gso[i] === 1 ? this.uring.sendGso(outs.fds[i], t, 1, len, tos, sum, data)
+          : t !== 0 ? this.uring.sendRaw(outs.fds[i], t, buf, len, tos, sum, data)
           : outs.preserve[i] !== 0 ? this.uring.sendTos(outs.fds[i], buf, len, tos, outs.preserve[i] === 2, data) : this.uring.send(outs.fds[i], buf, len, data);
         if (rc === 0) queued++;
         else this.sendFailed(rule, tag, rc);
@@ -452,6 +476,54 @@ export class Egress {
     this.inflight += queued;
     this.c[C.sends] += queued;
     if (queued === 0) this.release(slot);
+  }
+
+  /** The slot joins output i's pending super-frame; one of another length or TOS, or a full one, goes first. */
+  private pend(outs: RuleOutputs, rule: number, i: number, slot: number, len: number, tos: number): void {
+    const p = outs.pending!;
+    const n = p.n[i];
+    if (n > 0 && (p.len[i] !== len || p.tos[i] !== tos || n === gsoCap(len))) this.sendPending(outs, rule, i);
+    if (!p.listed) {
+      p.listed = true;
+      this.gsoOuts.push(outs);
+      this.gsoRules.push(rule);
+    }
+    p.slots[i * GSO_MAX + p.n[i]++] = slot;
+    p.len[i] = len;
+    p.tos[i] = tos;
+  }
+
+  /** Queues output i's pending datagrams: one super-frame (one completion for the group), or a
+   *  plain frame for one alone. emit() counted each as a send in flight: a super-frame is one. */
+  private sendPending(outs: RuleOutputs, rule: number, i: number): void {
+    const p = outs.pending!;
+    const k = p.n[i];
+    p.n[i] = 0;
+    const base = i * GSO_MAX;
+    const tag = outs.tag[i];
+    const u = this.uring;
+    for (let j = 0; j < k; j++) u.gsoAddrs[j] = this.seg.addr + this.slotOffset(p.slots[base + j]) + SLOT_HEADER_BYTES;
+    const first = this.slotOffset(p.slots[base]) >> 2;
+    const g = k > 1 ? this.groups.open(p, base, k) : -1;
+    const rc = k > 1 && g < 0 ? -E.EBUSY // cannot be: there are as many groups as sends in flight
+      : u.sendGso(outs.fds[i], outs.tmpl[i], k, p.len[i], p.tos[i], k === 1 ? this.slotU32[first + SH.csum] : NO_SUM,
+        userData(k > 1 ? GROUP_BIT + g : p.slots[base], tag));
+    if (rc !== 0) {
+      if (g >= 0) this.groups.close(g);
+      for (let j = 0; j < k; j++) {
+        const slot = p.slots[base + j];
+        this.sendFailed(rule, tag, rc);
+        this.inflight--;
+        this.c[C.sends]--;
+        if (--this.refs[slot] === 0) this.release(slot);
+      }
+      return;
+    }
+    if (k > 1) {
+      this.inflight -= k - 1;
+      this.c[C.gsoSends]++;
+      this.c[C.gsoDatagrams] += k;
+    }
   }
 
   private sendFailed(rule: number, tag: number, rc: number): void {
@@ -479,47 +551,59 @@ export class Egress {
     if (this.nSampledQueued > 0) this.stampSubmit();
     const k = this.uring.flush(waitFor);
     const cq = this.uring.completions;
-    let clockRead = false;
+    this.clockRead = false;
     for (let i = 0; i < k; i++) {
       const slot = cq[3 * i];
       const res = cq[3 * i + 1];
       const tag = cq[3 * i + 2];
-      const so = this.slotOffset(slot);
-      const h = so >> 2;
-      const rule = this.slotU32[h + SH.rule];
-      if (res < 0) this.sendFailed(rule, tag, res);
-      else {
-        // Payload bytes, whichever way it went (a raw send's result counts its headers too).
-        const len = this.slotU32[h + SH.len];
-        const rb = rule * NRF;
-        this.c[C.completions]++;
-        this.c[C.txBytes] += len;
-        this.rc[rb + RF.txPackets]++;
-        this.rc[rb + RF.txBytes] += len;
-        if (tag !== 0) {
-          const ob = (tag - 1) * NOF;
-          this.oc[ob + OF.txPackets]++;
-          this.oc[ob + OF.txBytes] += len;
-        }
+      if (slot >= 0) {
+        this.complete(slot, res, tag);
+        continue;
       }
-      if (--this.refs[slot] === 0) {
-        if (!clockRead) {
-          this.clock.read();
-          clockRead = true;
-        }
-        this.latency.add(rule, this.clock.since(this.slotU32[h + SH.rxSec], this.slotU32[h + SH.rxNsec]));
-        if (this.slotU32[h + SH.sampled] === 1) {
-          const u = this.slotU32;
-          this.trace.write(u[h + SH.rule], u[h + SH.src], u[h + SH.dst], u[h + SH.ports], u[h + SH.len], u[h + SH.outputs],
-            this.slotF64[(so >> 3) + SH.rxNsF64], monotonicNs(), u[h + SH.family], u[h + SH.ringWaitNs] & RING_WAIT_MASK, this.takeNs[slot], this.submitNs[slot]);
-          this.c[C.traced]++;
-        }
-        this.release(slot);
-      }
+      // A super-frame: its result stands for each of its datagrams.
+      const g = slot & ~GROUP_BIT;
+      for (let j = 0, n = this.groups.size(g); j < n; j++) this.complete(this.groups.slot(g, j), res, tag);
+      this.groups.close(g);
     }
     this.inflight -= k;
     this.c[C.inflight] = this.inflight;
     return k;
+  }
+
+  /** One send of the slot completed with res (bytes, or -errno). */
+  private complete(slot: number, res: number, tag: number): void {
+    const so = this.slotOffset(slot);
+    const h = so >> 2;
+    const rule = this.slotU32[h + SH.rule];
+    if (res < 0) this.sendFailed(rule, tag, res);
+    else {
+      // Payload bytes, whichever way it went (a raw send's result counts its headers too).
+      const len = this.slotU32[h + SH.len];
+      const rb = rule * NRF;
+      this.c[C.completions]++;
+      this.c[C.txBytes] += len;
+      this.rc[rb + RF.txPackets]++;
+      this.rc[rb + RF.txBytes] += len;
+      if (tag !== 0) {
+        const ob = (tag - 1) * NOF;
+        this.oc[ob + OF.txPackets]++;
+        this.oc[ob + OF.txBytes] += len;
+      }
+    }
+    if (--this.refs[slot] === 0) {
+      if (!this.clockRead) {
+        this.clock.read();
+        this.clockRead = true;
+      }
+      this.latency.add(rule, this.clock.since(this.slotU32[h + SH.rxSec], this.slotU32[h + SH.rxNsec]));
+      if (this.slotU32[h + SH.sampled] === 1) {
+        const u = this.slotU32;
+        this.trace.write(u[h + SH.rule], u[h + SH.src], u[h + SH.dst], u[h + SH.ports], u[h + SH.len], u[h + SH.outputs],
+          this.slotF64[(so >> 3) + SH.rxNsF64], monotonicNs(), u[h + SH.family], u[h + SH.ringWaitNs] & RING_WAIT_MASK, this.takeNs[slot], this.submitNs[slot]);
+        this.c[C.traced]++;
+      }
+      this.release(slot);
+    }
   }
 
   /** The sampled slots queued since the last submit: their submit time is now. */

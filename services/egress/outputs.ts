@@ -6,6 +6,7 @@
 import { allocStable, freeStable, type Mapping } from "../../c/sys.ts";
 import { RAW_TEMPLATE } from "../../c/uring.ts";
 import type { EgressRule } from "../protocol/worker.ts";
+import { Pending } from "./gso.ts";
 import { writeTemplate } from "./raw-frame.ts";
 
 export interface RuleOutputs {
@@ -20,6 +21,10 @@ export interface RuleOutputs {
   maxLen: Uint32Array;
   /** the output's counter row + 1 (what its completions carry as their tag), 0: none */
   tag: Uint32Array;
+  /** 1: a GSO output (raw, its socket takes a virtio_net_hdr: every send goes by sendGso) */
+  gso: Uint8Array;
+  /** the GSO outputs' slots not yet sent (null when the rule has none) */
+  pending: Pending | null;
 }
 
 /** Header templates by what they hold: outputs with the same header share one (and its IP ID). */
@@ -66,5 +71,7 @@ export function ruleOutputs(r: EgressRule, sockets: ReadonlyMap<string, number>,
     tmpl: pick((i) => templates.address(r, i), Float64Array),
     maxLen: pick((i) => r.outputs[i].maxPayload, Uint32Array),
     tag: pick((i) => r.outputs[i].row + 1, Uint32Array),
+    gso: pick((i) => (r.outputs[i].gso && r.outputs[i].raw ? 1 : 0), Uint8Array),
+    pending: idx.some((i) => r.outputs[i].gso && r.outputs[i].raw) ? new Pending(idx.length) : null,
   };
 }

@@ -157,6 +157,8 @@ export interface EgressOutput {
   v6?: boolean;
   /** raw sends: the frame header to build */
   raw?: RawOutputSpec;
+  /** raw IPv4 as UDP GSO super-frames, on a packet socket that takes a virtio_net_hdr */
+  gso?: true;
 }
 
 export interface EgressRule {

@@ -117,7 +117,7 @@ export function egressOutput(no: number, o: PlannedOutput, f: OutputFacts): Egre
     ...(o.family === 6 ? { v6: true } : {}) };
   if (!o.raw) return out;
   return { ...out, raw: { srcMac: o.mac, src: o.src, dst: o.addr, sport: f.sourcePort(o), dport: o.port, ttl: o.ttl, dscp: o.dscp,
-    preserve: o.preserve, checksum: o.checksum || o.family === 6 } };
+    preserve: o.preserve, checksum: o.checksum || o.family === 6 }, ...(o.gso ? { gso: true as const } : {}) };
 }
 
 /** What egress sends for: every matched rule with an output up, on the outputs that opened; and

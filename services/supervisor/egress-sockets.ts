@@ -3,7 +3,8 @@
 // port, shared with SO_REUSEPORT, so receivers see one sender per output however many workers
 // run. A raw output: the workers send frames on a packet socket of the interface (one per
 // interface and worker, shared by its raw outputs); its source port is held here by a UDP socket
-// that is never sent on, so no other program on this host takes it.
+// that is never sent on, so no other program on this host takes it. A GSO output (`gso: true`)
+// has a packet socket of its own per interface and worker, whose frames begin with a virtio_net_hdr.
 import { closeFd, egressSocket, localPort, rawIpSocket } from "../../c/inet.ts";
 import { ErrnoError } from "../../c/lib.ts";
 import { packetTxOpen } from "../../c/packet_tx.ts";
@@ -16,7 +17,8 @@ const TUNE = readTune();
 
 /** The key of the socket a worker sends the output on. */
 export function socketKey(o: PlannedOutput): string {
-  return o.raw ? `raw:${o.ifname}#${o.ifindex}` : o.key;
+  // A GSO output's frames carry a virtio_net_hdr: a packet socket of its own (PACKET_VNET_HDR).
+  return o.raw ? `raw:${o.ifname}#${o.ifindex}${o.gso ? ":gso" : ""}` : o.key;
 }
 
 export class EgressSockets {
@@ -31,7 +33,7 @@ export class EgressSockets {
     if (o.protocol !== UDP) return rawIpSocket({ ...o, addr: ipValue(o.addr) }, o.protocol); // no port to share
     if (!o.raw) return this.udp(o);
     this.sourcePort(o);
-    return packetTxOpen(o.ifindex, { qdiscBypass: TUNE.qdiscBypass });
+    return packetTxOpen(o.ifindex, { qdiscBypass: TUNE.qdiscBypass, vnetHdr: o.gso });
   }
 
   /** The source port of a raw output, held from now on. */

@@ -35,6 +35,8 @@ export interface PlannedOutput {
   raw: boolean;
   /** with a UDP checksum */
   checksum: boolean;
+  /** raw IPv4 sent as UDP GSO super-frames (its packet socket takes a virtio_net_hdr) */
+  gso: boolean;
   /** the interface's MTU and MAC */
   mtu: number;
   mac: string;
@@ -100,7 +102,7 @@ export interface Plan {
 export const RAW_BY_DEFAULT = true;
 
 export function outputKey(o: Omit<PlannedOutput, "key" | "index">): string {
-  return `${o.raw ? `raw:${o.mac}|${o.mtu}` : o.protocol === UDP ? "udp" : `ip${o.protocol}`}|${o.ifname}#${o.ifindex}|${o.src}|${o.addr}|${o.port}|${o.ttl}|${o.preserve ? "preserve" : o.dscp}|${o.checksum ? "" : "nocsum"}`;
+  return `${o.raw ? `raw:${o.mac}|${o.mtu}` : o.protocol === UDP ? "udp" : `ip${o.protocol}`}|${o.ifname}#${o.ifindex}|${o.src}|${o.addr}|${o.port}|${o.ttl}|${o.preserve ? "preserve" : o.dscp}|${o.checksum ? "" : "nocsum"}${o.gso ? "|gso" : ""}`;
 }
 
 /** A rule's packets are of the highest class among its outputs; -1 when one copies the input's DSCP. */
@@ -131,7 +133,8 @@ export function makePlan(rules: IdentifiedRule[], numberOf: (id: string) => numb
       // By default raw where it can be: UDP to a multicast group on an Ethernet link with an address of its family.
       const raw = o.send === "raw" || (o.send === undefined && RAW_BY_DEFAULT && protocol === UDP && isMulticastIp(addr) && !!l?.mac && !!src);
       const out = { ifname: o.interface, ifindex: l?.ifindex ?? 0, family, src, addr, port: o.port ?? 0, protocol, ttl: o.ttl,
-        dscp: preserve ? 0 : (o.dscp as number), preserve, raw, checksum: o.udpChecksum !== false, mtu: l?.mtu ?? 0, mac: l?.mac ?? "" };
+        dscp: preserve ? 0 : (o.dscp as number), preserve, raw, checksum: o.udpChecksum !== false,
+        gso: raw && o.gso === true && family === 4, mtu: l?.mtu ?? 0, mac: l?.mac ?? "" };
       return { ...out, key: outputKey(out), index, up: l?.up ?? false };
     });
     const paths: PlannedPath[] = ins.map((i) => {

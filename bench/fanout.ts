@@ -3,7 +3,7 @@
 // output), side by side on one topology and sender: src —veth— relay —K veths— dst.
 // N outputs go round-robin over K = min(N, 10) interfaces, one group per interface and round (the
 // kernel cannot rewrite groups, so it runs only where N interfaces exist: N ≤ 10).
-// Flags: --outputs 1,4,10,50 --sizes 64,1400 --seconds 3 --only kernel,socat,mcrelay,mcrelay-socket
+// Flags: --outputs 1,4,10,50 --sizes 64,1400 --seconds 3 --only kernel,socat,mcrelay,mcrelay-socket,mcrelay-gso
 //        --out-rates 100k,200k,400k,600k,800k,1.2M (offered output pps; input = that / N) --search-steps 3
 //        (bisection between the highest loss-free and the lowest lossy input rate) --workers 1 --flows 1
 //        (the input as N flows, source ports 6000 + i, which PACKET_FANOUT_HASH spreads over pairs) --no-doc
@@ -26,7 +26,7 @@ const { values: a } = parseArgs({
     outputs: { type: "string", default: "1,4,10,50" },
     sizes: { type: "string", default: "64,1400" },
     seconds: { type: "string", default: "3" },
-    only: { type: "string", default: "kernel,socat,mcrelay,mcrelay-socket" },
+    only: { type: "string", default: "kernel,socat,mcrelay,mcrelay-socket,mcrelay-gso" },
     "out-rates": { type: "string", default: "100k,200k,400k,600k,800k,1.2M" },
     workers: { type: "string", default: "1" },
     "search-steps": { type: "string", default: "3" },
@@ -170,7 +170,10 @@ group is joined on its interface and nothing is bound to the port, so every copy
 delivered ÷ (datagrams sent × N). **kernel**: smcrouted, one route to N VIFs (it forwards the group as is; it cannot run N = 50
 outputs on ${MAX_IFS} interfaces). **socat**: N processes, each joined to the input and sending to one output. **mcrelay**: one rule,
 N outputs, \`--workers ${WORKERS}\`, \`send: "raw"\` (frames built from a per-output header and sent on a packet socket of the
-interface, payload gathered from the slot); **mcrelay-socket**: the same rule with \`send: "socket"\` (a UDP socket per output).
+interface, payload gathered from the slot); **mcrelay-socket**: the same rule with \`send: "socket"\` (a UDP socket per output);
+**mcrelay-gso**: the raw rule with \`gso: true\` (a turn's datagrams to an output sent as UDP GSO super-frames), the output veths'
+tx checksum offload off while it runs, so the kernel cuts the super-frames in the relay's send (as for a NIC without UDP
+segmentation offload) and the receivers count datagrams.
 CPU: the relay's processes' utime+stime per delivered copy; for the kernel the machine's softirq time per copy (an upper
 bound: it includes the sender's and receiver's). A noisy 2-core VM: sender, relay and receiver share both cores.
 ${errors.length ? `\nDid not run: ${errors.map((e) => `\n- ${e}`).join("")}\n` : ""}

@@ -1,7 +1,7 @@
 // bun run bench:pipeline — the seeds' headline experiment: src → relay → relay → relay → dst, one
 // relay per namespace, the kernel (smcroute on every hop) vs mcrelay (one per hop, raw or socket
 // sends), same sender, same rates. What decides it is CPU per packet per hop.
-// Flags: --hops 3 --sizes 1400,64 --rates 50k,100k,150k,200k,max --seconds 3 --only kernel,mcrelay,mcrelay-socket --no-doc
+// Flags: --hops 3 --sizes 1400,64 --rates 50k,100k,150k,200k,max --seconds 3 --only kernel,mcrelay,mcrelay-socket,mcrelay-gso --no-doc
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -21,7 +21,7 @@ const { values: a } = parseArgs({
     sizes: { type: "string", default: "1400,64" },
     rates: { type: "string", default: "50k,100k,150k,200k,max" },
     seconds: { type: "string", default: "3" },
-    only: { type: "string", default: "kernel,mcrelay,mcrelay-socket" },
+    only: { type: "string", default: "kernel,mcrelay,mcrelay-socket,mcrelay-gso" },
     "no-doc": { type: "boolean", default: false },
   },
 });
@@ -106,7 +106,8 @@ const body = `\`${cmd}\` — ${date.toISOString().slice(0, 16).replace("T", " ")
 Method: \`src → r1 → … → r${HOPS} → dst\`, each relay in its own namespace (its input and output interfaces in different
 subnets, a route back to the source for the kernel's RPF check). The same group ${G.group}:${G.port} end to end. **kernel**:
 smcrouted on every hop; **mcrelay**: \`mcrelay start --workers 1 --no-api\` on every hop, one rule, \`send: "raw"\`;
-**mcrelay-socket**: the same with \`send: "socket"\`. Cells: offered input pps → delivered % at \`dst\` (UDP counters, nothing
+**mcrelay-socket**: the same with \`send: "socket"\`; **mcrelay-gso**: the raw rule with \`gso: true\`, each hop's output veth's tx
+checksum offload off, so the kernel cuts the super-frames in that hop's send and the next hop reads datagrams. Cells: offered input pps → delivered % at \`dst\` (UDP counters, nothing
 bound), and CPU per delivered packet summed over the hops (mcrelay: its processes; kernel: the machine's softirq,
 sender and receiver included).
 ${errors.length ? `\nDid not run: ${errors.map((e) => `\n- ${e}`).join("")}\n` : ""}

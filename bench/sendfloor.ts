@@ -1,10 +1,11 @@
 // bun run bench:sendfloor — the floor under egress's CPU per copy: how long one raw multicast frame
 // takes to leave through a veth when nothing but a C loop sends it (bench/sendfloor/floor.c), by
-// three ways of sending (io_uring gathers as egress sends, sendmmsg(2), PACKET_TX_RING), into a
+// four ways of sending (io_uring gathers as egress sends, sendmmsg(2), PACKET_TX_RING, UDP GSO
+// super-frames as a gso output sends), into a
 // receiving namespace that has joined the group (as bench:fanout's receivers) or not. The sender is
 // pinned to one CPU; wall time per frame is what one core can do, the receiver's input included
 // (on a veth it runs inside the send). Medians of interleaved rounds.
-// Flags: --frames 1000000 --rounds 3 --sizes 64,1400 --modes uring,sendmmsg,txring --batch 256
+// Flags: --frames 1000000 --rounds 3 --sizes 64,1400 --modes uring,sendmmsg,txring,gso --batch 256
 //        --cpu 1 --no-doc
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,7 +15,7 @@ import { writeSection } from "./doc.ts";
 import { cleanupAll, onCleanup, run, start, stop } from "./relay/proc.ts";
 import { median } from "./relay/report.ts";
 
-const MODES = ["uring", "sendmmsg", "txring"] as const;
+const MODES = ["uring", "sendmmsg", "txring", "gso"] as const;
 const RECEIVERS = ["joined", "not joined"] as const;
 type Mode = (typeof MODES)[number];
 type Receiver = (typeof RECEIVERS)[number];
@@ -123,6 +124,10 @@ async function trial(
   payload: number,
   receiver: Receiver,
 ): Promise<Trial> {
+  // gso: the veth's tx checksum offload off, so the kernel cuts each super-frame in the send (as
+  // for a NIC without UDP segmentation offload) and the receiver counts datagrams, not super-frames.
+  const tx = (on: boolean) => void run(["ip", "netns", "exec", src, "ethtool", "-K", out, "tx", on ? "on" : "off"]);
+  if (mode === "gso") tx(false);
   const before = udp();
   const json = run([
     "ip",
@@ -146,7 +151,9 @@ async function trial(
     cpuNs: number;
     errors: number;
   };
-  return { mode, payload, receiver, ...r, delivered: udp() - before };
+  const delivered = udp() - before;
+  if (mode === "gso") tx(true);
+  return { mode, payload, receiver, ...r, delivered };
 }
 
 try {
@@ -226,7 +233,9 @@ const body = `\`bun run bench:sendfloor --rounds ${rounds} --frames ${frames}\` 
 Method: a C loop (\`bench/sendfloor/floor.c\`), pinned to CPU ${a.cpu}, sends ${frames.toLocaleString("en")} ready-made frames to
 239.1.1.1:5001 through a veth into a namespace, ${batch} a batch: **uring** as egress sends (io_uring \`sendmsg\` of a
 gather [42-byte header, payload]), **sendmmsg** the same gathers in one \`sendmmsg(2)\`, **txring** through a
-\`PACKET_TX_RING\` (header and payload copied into the ring, one \`send(2)\` a batch). The receiving namespace has joined
+\`PACKET_TX_RING\` (header and payload copied into the ring, one \`send(2)\` a batch), **gso** as a \`gso: true\` output
+sends (one \`sendmsg\` of [virtio_net_hdr, header, payloads] a UDP GSO super-frame of up to 64 datagrams and 64 KiB, the
+veth's tx checksum offload off so that the kernel cuts it in the send, checksums computed). The receiving namespace has joined
 the group on its veth (as bench:fanout's receivers: nothing bound, UDP counts each datagram) or has not (the frame
 ends at its IP input). On a veth the receiver's input runs inside the send, so time per frame is what one core
 can send there, with no relay, ring, wake-up or JavaScript around it. Medians of ${rounds} interleaved rounds.

@@ -478,11 +478,12 @@ export class Egress {
     if (queued === 0) this.release(slot);
   }
 
-  /** The slot joins output i's pending super-frame; one of another length or TOS, or a full one, goes first. */
+  /** The slot joins output i's pending super-frame; one of another length (or TOS, where the output
+   *  copies it), or a full one, goes first. */
   private pend(outs: RuleOutputs, rule: number, i: number, slot: number, len: number, tos: number): void {
     const p = outs.pending!;
     const n = p.n[i];
-    if (n > 0 && (p.len[i] !== len || p.tos[i] !== tos || n === gsoCap(len))) this.sendPending(outs, rule, i);
+    if (n > 0 && (p.len[i] !== len || (outs.keepTos[i] === 1 && p.tos[i] !== tos) || n === gsoCap(len))) this.sendPending(outs, rule, i);
     if (!p.listed) {
       p.listed = true;
       this.gsoOuts.push(outs);

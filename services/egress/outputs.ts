@@ -23,6 +23,8 @@ export interface RuleOutputs {
   tag: Uint32Array;
   /** 1: a GSO output (raw, its socket takes a virtio_net_hdr: every send goes by sendGso) */
   gso: Uint8Array;
+  /** 1: the output copies each packet's TOS (a GSO super-frame then carries datagrams of one TOS) */
+  keepTos: Uint8Array;
   /** the GSO outputs' slots not yet sent (null when the rule has none) */
   pending: Pending | null;
 }
@@ -72,6 +74,7 @@ export function ruleOutputs(r: EgressRule, sockets: ReadonlyMap<string, number>,
     maxLen: pick((i) => r.outputs[i].maxPayload, Uint32Array),
     tag: pick((i) => r.outputs[i].row + 1, Uint32Array),
     gso: pick((i) => (r.outputs[i].gso && r.outputs[i].raw ? 1 : 0), Uint8Array),
+    keepTos: pick((i) => (r.outputs[i].preserve ? 1 : 0), Uint8Array),
     pending: idx.some((i) => r.outputs[i].gso && r.outputs[i].raw) ? new Pending(idx.length) : null,
   };
 }

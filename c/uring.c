@@ -370,8 +370,8 @@ int mr_uring_send_gso(void *h, int fd, struct mr_rawtmpl *t, const double *addrs
 }
 
 // Submits what is queued (waiting for wait_nr completions), then copies out every ready
-// completion as {user_data low 32 bits, res, user_data bits 32..51} triples; a raw send's header
-// goes back to the pool. Returns how many triples, or -errno.
+// completion as {user_data low 32 bits, res, user_data bits 32..51} triples; a raw or GSO send's message
+// goes back to its pool. Returns how many triples, or -errno.
 int mr_uring_flush(void *h, int32_t *out, unsigned max, unsigned wait_nr)
 {
 	struct mr_uring *u = h;

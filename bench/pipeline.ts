@@ -1,6 +1,6 @@
 // bun run bench:pipeline — the seeds' headline experiment: src → relay → relay → relay → dst, one
-// relay per namespace, the kernel (smcroute on every hop) vs mcrelay (one per hop, raw or socket
-// sends), same sender, same rates. What decides it is CPU per packet per hop.
+// relay per namespace, the kernel (smcroute on every hop) vs mcrelay (one per hop, raw, socket or
+// gso sends), same sender, same rates. What decides it is CPU per packet per hop.
 // Flags: --hops 3 --sizes 1400,64 --rates 50k,100k,150k,200k,max --seconds 3 --only kernel,mcrelay,mcrelay-socket,mcrelay-gso --no-doc
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

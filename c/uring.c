@@ -70,6 +70,11 @@ struct mr_gsomsg {
 	struct virtio_net_hdr vh;
 	unsigned char hdr[64];
 };
+int mr_uring_gso_max(void)
+{
+	return MR_GSO_MAX;
+}
+
 // A completion's user data carries its message's index + 1 in bits 52..63: a raw one's below
 // MR_GSO_BASE, a GSO one's from it.
 #define MR_GSO_BASE 2048

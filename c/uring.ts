@@ -13,6 +13,7 @@ const { symbols: C } = dlopen(libPath(), {
   mr_uring_files: { args: [T.ptr, T.u32], returns: T.i32 },
   mr_uring_file: { args: [T.ptr, T.i32, T.i32], returns: T.i32 },
   mr_rawtmpl_size: { args: [], returns: T.i32 },
+  mr_uring_gso_max: { args: [], returns: T.i32 },
   mr_rawtmpl_offsets: { args: [T.ptr], returns: T.i32 },
 });
 
@@ -30,8 +31,8 @@ export const RAW_TEMPLATE = (() => {
   return { size: C.mr_rawtmpl_size(), ipId: o[0], ipSum: o[1], udpSum: o[2], flags: o[3], CSUM: 1, TOS: 2, V6: 4 } as const;
 })();
 
-/** The most datagrams one GSO send carries (MR_GSO_MAX in uring.c). */
-export const GSO_MAX = 64;
+/** The most datagrams one GSO send carries (MR_GSO_MAX, read from uring.c). */
+export const GSO_MAX = C.mr_uring_gso_max();
 
 /** "The payload's sum is not known": uring.c computes it when a checksum needs it. */
 export const NO_SUM = 0xffffffff;

@@ -43,7 +43,7 @@ export const outputSchema = z.strictObject({
   /** true: consecutive datagrams of a send batch go out as one UDP GSO super-frame (raw IPv4
    *  multicast, checksums on), cut into datagrams by the interface or the kernel: less CPU per
    *  copy, but a capture on a veth's far end (or an interface with segmentation offload) sees
-   *  the super-frame. docs/ARCHITECTURE.md, "Raw egress". */
+   *  the super-frame. docs/ARCHITECTURE.md, "GSO outputs". */
   gso: z.boolean({ error: "gso must be true or false" }).optional(),
 });
 

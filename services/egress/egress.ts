@@ -454,13 +454,13 @@ export class Egress {
         if (tag !== 0) this.oc[(tag - 1) * NOF + OF.drop_mtu_exceeded] += copies;
         continue;
       }
-      const data = userData(slot, tag);
-      const t = outs.tmpl[i];
       if (outs.gso[i] === 1 && copies === 1) {
         this.pend(outs, rule, i, slot, len, tos);
         queued++;
         continue;
       }
+      const data = userData(slot, tag);
+      const t = outs.tmpl[i];
       for (let k = 0; k < copies; k++) {
         if (outs.gso[i] === 1) this.uring.gsoAddrs[0] = buf; // a duplicated copy: a plain frame on the GSO socket
         const rc = outs.gso[i] === 1 ? this.uring.sendGso(outs.fds[i], t, 1, len, tos, sum, data)

@@ -1,8 +1,9 @@
 // UDP GSO on raw outputs (`gso: true`): the datagrams of a send batch that go to one output with
-// the same length and TOS are queued as one super-frame (uring.c, mr_uring_send_gso) instead of a
-// send each, and the interface or the kernel cuts it into datagrams again. The send path's cost is
-// per system-call request and per skb that crosses the stack, not per byte: measured from a C loop
-// into a veth, 1.5–1.8 µs a datagram against 2.7–2.9 sent one by one (docs/PERFORMANCE.md).
+// the same length (and TOS, where the output copies it) are queued as one super-frame (uring.c,
+// mr_uring_send_gso) instead of a send each, and the interface or the kernel cuts it into datagrams
+// again. The send path's cost is per request and per skb that crosses the stack, not per byte:
+// from a C loop into a veth, 1.36 µs a datagram as super-frames against 2.33–2.69 sent one by one
+// (bench:sendfloor, docs/PERFORMANCE.md).
 // Here: what is pending per output until the batch is submitted, and which slots a super-frame's
 // one completion stands for.
 import { GSO_MAX } from "../../c/uring.ts";

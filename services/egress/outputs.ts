@@ -66,6 +66,8 @@ export class Templates {
 export function ruleOutputs(r: EgressRule, sockets: ReadonlyMap<string, number>, templates: Templates): RuleOutputs {
   const idx = r.outputs.map((_, i) => i).filter((i) => sockets.has(r.outputs[i].socket));
   const pick = <A>(f: (i: number) => number, A: new (xs: number[]) => A) => new A(idx.map(f));
+  // The supervisor marks gso only raw outputs (configure.ts, egressOutput).
+  const gso = pick((i) => (r.outputs[i].gso ? 1 : 0), Uint8Array);
   return {
     n: idx.length,
     fds: pick((i) => sockets.get(r.outputs[i].socket)!, Int32Array),
@@ -73,8 +75,8 @@ export function ruleOutputs(r: EgressRule, sockets: ReadonlyMap<string, number>,
     tmpl: pick((i) => templates.address(r, i), Float64Array),
     maxLen: pick((i) => r.outputs[i].maxPayload, Uint32Array),
     tag: pick((i) => r.outputs[i].row + 1, Uint32Array),
-    gso: pick((i) => (r.outputs[i].gso && r.outputs[i].raw ? 1 : 0), Uint8Array),
+    gso,
     keepTos: pick((i) => (r.outputs[i].preserve ? 1 : 0), Uint8Array),
-    pending: idx.some((i) => r.outputs[i].gso && r.outputs[i].raw) ? new Pending(idx.length) : null,
+    pending: gso.includes(1) ? new Pending(idx.length) : null,
   };
 }
